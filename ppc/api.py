@@ -1,0 +1,135 @@
+"""`ppc.compile`: the path of a program through the stages, cached per argument signature.
+
+    Python function --frontend--> IR --canonicalize--> IR --backend--> source --> XLA
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from .frontend import lower_entry
+from .frontend.lower import Slot
+from .ir import Module
+from .passes import run_passes
+
+BACKENDS = ("jax",)
+
+
+@dataclass
+class Specialization:
+    ir: Module  # straight from the frontend
+    canonical: Module
+    template: object  # result tree, Slot leaves
+    source: str | None = None
+    executable: object = None
+
+
+def _leaf_signature(v):
+    if isinstance(v, (tuple, list)):
+        return ("seq",) + tuple(_leaf_signature(x) for x in v)
+    if isinstance(v, bool):
+        return ("py", bool)
+    if isinstance(v, (int, float)) and not isinstance(v, np.generic):
+        return ("py", type(v))
+    if hasattr(v, "shape") and hasattr(v, "dtype"):
+        return ("array", tuple(v.shape), str(v.dtype))
+    return ("object", type(v))
+
+
+def _to_runtime(v, slot_dtype_for_scalars):
+    if isinstance(v, (tuple, list)):
+        return tuple(_to_runtime(x, slot_dtype_for_scalars) for x in v)
+    if isinstance(v, bool):
+        return np.bool_(v)
+    if isinstance(v, int) and not isinstance(v, np.generic):
+        return np.int32(v)
+    if isinstance(v, float) and not isinstance(v, np.generic):
+        return np.float32(v)
+    return v
+
+
+def _fill(template, it):
+    if isinstance(template, Slot):
+        return next(it)
+    if isinstance(template, (tuple, list)):
+        return type(template)(_fill(t, it) for t in template)
+    return template
+
+
+class Compiled:
+    """A Python function compiled by ppc; call it like the function itself."""
+
+    def __init__(self, fn, backend: str = "jax", static_argnums=()):
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend {backend!r}; available: {', '.join(BACKENDS)}")
+        if isinstance(fn, Compiled):
+            fn = fn.__ppc_function__
+        if not inspect.isfunction(fn):
+            raise TypeError(f"ppc.compile needs a Python function, got {type(fn).__name__}")
+        functools.update_wrapper(self, fn)
+        self.__ppc_function__ = fn
+        self.backend = backend
+        self.static_argnums = frozenset((static_argnums,) if isinstance(static_argnums, int) else static_argnums)
+        self._cache: dict = {}
+
+    def _positional(self, args, kwargs):
+        if not kwargs:
+            return list(args)
+        sig = inspect.signature(self.__ppc_function__)
+        bound = sig.bind(*args, **kwargs)
+        bound.apply_defaults()
+        return list(bound.arguments.values())
+
+    def specialize(self, *args, **kwargs) -> Specialization:
+        args = self._positional(args, kwargs)
+        key = tuple(("static", type(a), a) if i in self.static_argnums else _leaf_signature(a)
+                    for i, a in enumerate(args))
+        spec = self._cache.get(key)
+        if spec is None:
+            ir, template = lower_entry(self.__ppc_function__, args, set(self.static_argnums))
+            canonical = run_passes(ir, ["canonicalize"])
+            spec = Specialization(ir, canonical, template)
+            self._cache[key] = spec
+        return spec
+
+    def _executable(self, spec: Specialization):
+        if spec.executable is None:
+            from .backends.jax import compile_module
+            fn = self.__ppc_function__
+            origin = f"{os.path.basename(inspect.getsourcefile(fn) or '?')}:{fn.__name__}"
+            spec.source, spec.executable = compile_module(spec.canonical, origin)
+        return spec.executable
+
+    def __call__(self, *args, **kwargs):
+        spec = self.specialize(*args, **kwargs)
+        exe = self._executable(spec)
+        args = self._positional(args, kwargs)
+        runtime = [_to_runtime(a, None) for i, a in enumerate(args) if i not in self.static_argnums]
+        out = exe(*runtime)
+        result = _fill(spec.template, iter(out))
+        return result
+
+    def ir(self, *args, **kwargs) -> Module:
+        """The IR the frontend produces for these arguments."""
+        return self.specialize(*args, **kwargs).ir
+
+    def canonical_ir(self, *args, **kwargs) -> Module:
+        return self.specialize(*args, **kwargs).canonical
+
+    def source(self, *args, **kwargs) -> str:
+        """The generated backend source for these arguments."""
+        spec = self.specialize(*args, **kwargs)
+        self._executable(spec)
+        return spec.source
+
+
+def compile(fn=None, *, backend: str = "jax", static_argnums=()):
+    """Compile a Python function: `@ppc.compile`, `@ppc.compile(backend="jax")` or
+    `ppc.compile(f, static_argnums=(1,))`."""
+    if fn is None:
+        return lambda f: Compiled(f, backend, static_argnums)
+    return Compiled(fn, backend, static_argnums)

@@ -1,0 +1,116 @@
+"""ppc-dump: print any stage of a function's compilation.
+
+    ppc-dump model.py:log_joint --args 'f32[50],f32[1000,50],f32[1000]' --stage canonical
+    ppc-dump prog.py:f --args 'f32[10],int' --passes canonicalize
+
+Argument specs are IR types (`f32[10,3]`, `i32[]`, `tuple<f32[2], f32[2]>`) or the words
+`int`, `float`, `bool` for Python scalars (which are weakly typed, as in JAX).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import sys
+
+import numpy as np
+
+from .ir import CompileError, InternalError, TensorType, TupleType, parse_type, print_module
+from .ir.types import numpy_dtype, split_top_level
+
+
+def _stage_ir(c, args):
+    return print_module(c.ir(*args))
+
+
+def _stage_canonical(c, args):
+    return print_module(c.canonical_ir(*args))
+
+
+def _stage_jax(c, args):
+    return c.source(*args)
+
+
+STAGES = {"ir": _stage_ir, "canonical": _stage_canonical, "jax": _stage_jax}
+
+
+def example_argument(spec: str):
+    """An argument of the type `spec` names (zeros: only the type matters)."""
+    spec = spec.strip()
+    if spec in ("int", "float", "bool"):
+        return {"int": 0, "float": 0.0, "bool": False}[spec]
+    return _example(parse_type(spec))
+
+
+def _example(t):
+    if isinstance(t, TupleType):
+        return tuple(_example(e) for e in t.elements)
+    assert isinstance(t, TensorType)
+    if t.dtype == "key":
+        import jax
+        key = jax.random.key(0)
+        return jax.random.split(key, t.shape) if t.shape else key
+    return np.zeros(t.shape, numpy_dtype(t.dtype))
+
+
+def load_function(target: str):
+    path, sep, name = target.rpartition(":")
+    if not sep or not path or not name:
+        raise ValueError(f"expected FILE.py:FUNCTION, got {target!r}")
+    if not os.path.exists(path):
+        raise ValueError(f"no such file: {path}")
+    mod_name = "_ppc_dump_" + os.path.splitext(os.path.basename(path))[0]
+    spec = importlib.util.spec_from_file_location(mod_name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
+    sys.modules[mod_name] = module
+    spec.loader.exec_module(module)
+    fn = getattr(module, name, None)
+    if fn is None:
+        raise ValueError(f"{path} defines no function {name!r}")
+    return fn
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="ppc-dump", description="Print a stage of ppc's compilation of a function.")
+    p.add_argument("target", help="FILE.py:FUNCTION")
+    p.add_argument("--args", default="", help="argument types, e.g. 'f32[10],i32[]' (or int/float/bool)")
+    p.add_argument("--stage", default="canonical", choices=sorted(STAGES), help="what to print (default: canonical)")
+    p.add_argument("--passes", default=None, help="comma-separated passes to run on the frontend IR instead of --stage")
+    p.add_argument("--static", default="", help="comma-separated positions of static arguments")
+    ns = p.parse_args(argv)
+
+    from . import compile as ppc_compile
+    from .passes import PASSES, run_passes
+    try:
+        args = [example_argument(s) for s in split_top_level(ns.args)] if ns.args.strip() else []
+    except ValueError as e:
+        p.error(f"--args: {e}")
+    try:
+        static = tuple(int(s) for s in ns.static.split(",") if s.strip())
+    except ValueError:
+        p.error("--static takes comma-separated integers")
+    passes = [s.strip() for s in ns.passes.split(",") if s.strip()] if ns.passes else None
+    if passes:
+        unknown = [s for s in passes if s not in PASSES]
+        if unknown:
+            p.error(f"unknown pass {unknown[0]!r}; known passes: {', '.join(sorted(PASSES))}")
+    try:
+        fn = load_function(ns.target)
+    except ValueError as e:
+        p.error(str(e))
+    try:
+        compiled = ppc_compile(fn, static_argnums=static)
+        if passes:
+            text = print_module(run_passes(compiled.ir(*args), passes, verify_each=True))
+        else:
+            text = STAGES[ns.stage](compiled, args)
+    except (CompileError, InternalError) as e:
+        print(str(e), file=sys.stderr)
+        return 1
+    sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,350 @@
+"""NumPy semantics on IR values: dtype promotion, broadcasting, coercion, reductions and
+indexing. Mixed into the lowering class, which supplies `emit` and `error`.
+
+Promotion follows NumPy between arrays; Python scalars are weakly typed as in JAX, so
+`x_f32 * 2.0` stays f32 and a lone Python float becomes f32, a lone int i32.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir import TensorType, dtype_of_numpy
+from ..ir.types import is_float, is_int
+from .values import Dyn, is_static_scalar
+
+DEFAULT = {"bool": "bool", "int": "i32", "float": "f32"}
+
+
+def kind(dtype: str) -> str:
+    return "bool" if dtype == "bool" else "float" if is_float(dtype) else "int"
+
+
+_KIND_ORDER = {"bool": 0, "int": 1, "float": 2}
+
+
+def scalar_aval(v) -> tuple[str, bool]:
+    """(dtype, weak) of a static scalar."""
+    if isinstance(v, (bool, np.bool_)):
+        return "bool", False
+    if isinstance(v, np.generic):
+        return dtype_of_numpy(v.dtype), False
+    if isinstance(v, int):
+        return "i32", True
+    if isinstance(v, float):
+        return "f32", True
+    raise TypeError(v)
+
+
+def promote_pair(a: tuple[str, bool], b: tuple[str, bool]) -> tuple[str, bool]:
+    (da, wa), (db, wb) = a, b
+    if wa and wb:
+        return (da, True) if _KIND_ORDER[kind(da)] >= _KIND_ORDER[kind(db)] else (db, True)
+    if not wa and not wb:
+        return dtype_of_numpy(np.promote_types(np.dtype(_np(da)), np.dtype(_np(db)))), False
+    (dw, _), (ds, _) = ((da, wa), (db, wb)) if wa else ((db, wb), (da, wa))
+    if _KIND_ORDER[kind(dw)] <= _KIND_ORDER[kind(ds)]:
+        return ds, False
+    return DEFAULT[kind(dw)], True
+
+
+def _np(dtype: str):
+    from ..ir.types import numpy_dtype
+    return numpy_dtype(dtype)
+
+
+class ArrayOps:
+    # -- abstract values
+    def aval(self, x) -> tuple[tuple[int, ...], str, bool]:
+        """(shape, dtype, weak) of anything usable as an array."""
+        if isinstance(x, Dyn):
+            return x.shape, x.dtype, x.weak
+        if is_static_scalar(x):
+            return ((),) + scalar_aval(x)
+        if isinstance(x, np.ndarray):
+            return x.shape, dtype_of_numpy(x.dtype), False
+        if isinstance(x, (tuple, list)):
+            d = self.to_dyn(x)
+            return d.shape, d.dtype, d.weak
+        self.error(f"expected an array or a number, got {describe(x)}")
+
+    def promote(self, *xs) -> tuple[str, bool]:
+        out = None
+        for x in xs:
+            _, dt, weak = self.aval(x)
+            out = (dt, weak) if out is None else promote_pair(out, (dt, weak))
+        return out
+
+    # -- making values
+    def const(self, value, dtype: str, shape=(), weak=False, hint=None) -> Dyn:
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and is_int(dtype):
+            info = np.iinfo(_np(dtype))
+            if not info.min <= value <= info.max:
+                self.error(f"integer {value} does not fit in {dtype}")
+        return Dyn(self.builder.constant(value, TensorType(tuple(shape), dtype), hint), weak)
+
+    def to_dyn(self, x, dtype: str | None = None, weak: bool | None = None) -> Dyn:
+        """An IR array for x (converted to `dtype` when given)."""
+        if isinstance(x, Dyn):
+            out = x
+        elif is_static_scalar(x):
+            dt, w = scalar_aval(x)
+            return self.const(x, dtype or dt, weak=w if weak is None else weak)
+        elif isinstance(x, np.ndarray):
+            out = self.const(x, dtype_of_numpy(x.dtype), x.shape)
+        elif isinstance(x, (tuple, list)) and x:
+            return self.stack([self.to_dyn(e) for e in x], 0, dtype)
+        elif hasattr(x, "__jax_array__") or type(x).__module__.startswith("jax"):
+            return self.to_dyn(np.asarray(x), dtype)
+        else:
+            self.error(f"expected an array or a number, got {describe(x)}")
+        if dtype is not None and out.dtype != dtype:
+            out = Dyn(self.emit("convert", [out.value], out.value.hint, dtype=dtype), out.weak)
+        return out
+
+    def convert(self, x, dtype: str, weak=False) -> Dyn:
+        d = self.to_dyn(x, dtype)
+        return Dyn(d.value, weak, d.nonneg and d.value is getattr(x, "value", None))
+
+    def broadcast_to(self, x: Dyn, shape) -> Dyn:
+        shape = tuple(shape)
+        if x.shape == shape:
+            return x
+        if len(x.shape) > len(shape):
+            self.error(f"cannot broadcast shape {x.shape} to {shape}")
+        dims = tuple(range(len(shape) - len(x.shape), len(shape)))
+        for d, n in zip(dims, x.shape):
+            if n not in (1, shape[d]):
+                self.error(f"cannot broadcast shape {x.shape} to {shape}")
+        if any(n == 1 and shape[d] != 1 for d, n in zip(dims, x.shape)):
+            # size-1 axes are dropped first so that broadcast_in_dim maps sizes exactly
+            keep = [i for i, (d, n) in enumerate(zip(dims, x.shape)) if n == shape[d]]
+            x = Dyn(self.emit("reshape", [x.value], x.value.hint,
+                              shape=tuple(x.shape[i] for i in keep)), x.weak)
+            dims = tuple(dims[i] for i in keep)
+        return Dyn(self.emit("broadcast_in_dim", [x.value], x.value.hint, shape=shape, dims=dims), x.weak)
+
+    def broadcast_shapes(self, *shapes):
+        try:
+            return tuple(np.broadcast_shapes(*shapes))
+        except ValueError:
+            self.error(f"shapes {' and '.join(map(str, shapes))} do not broadcast together")
+
+    def coerce(self, xs, dtype=None):
+        """Promote and broadcast `xs` to one dtype and shape: returns (dyns, weak)."""
+        dt, weak = self.promote(*xs)
+        if dtype is not None:
+            dt = dtype
+        shape = self.broadcast_shapes(*[self.aval(x)[0] for x in xs])
+        out = []
+        for x in xs:
+            if is_static_scalar(x):  # build the constant at its final dtype and shape
+                out.append(self.const(x, dt, shape, weak))
+            else:
+                out.append(self.broadcast_to(self.to_dyn(x, dt), shape))
+        return out, weak
+
+    # -- elementwise
+    def elementwise(self, prim: str, *xs, dtype=None, result_kind=None, hint=None) -> Dyn:
+        """Apply a same-type elementwise primitive after promotion and broadcasting.
+        result_kind: "float" to move integer inputs to floating point first (exp, /),
+        "bool" for comparisons."""
+        if result_kind == "float" and dtype is None:
+            dt, _ = self.promote(*xs)
+            if not is_float(dt):
+                dtype = DEFAULT["float"]
+        ds, weak = self.coerce(xs, dtype)
+        out = self.emit(prim, [d.value for d in ds], hint)
+        return Dyn(out, weak and result_kind != "bool")
+
+    def select(self, pred, on_true, on_false) -> Dyn:
+        (a, b), weak = self.coerce([on_true, on_false])
+        p = self.to_dyn(pred)
+        if p.dtype != "bool":
+            p = self.elementwise("ne", p, 0, result_kind="bool")
+        shape = self.broadcast_shapes(p.shape, a.shape)
+        p, a, b = (self.broadcast_to(v, shape) for v in (p, a, b))
+        return Dyn(self.emit("select", [p.value, a.value, b.value]), weak)
+
+    # -- shapes
+    def norm_axis(self, axis: int, rank: int) -> int:
+        if not isinstance(axis, (int, np.integer)) or not -rank <= axis < max(rank, 1):
+            self.error(f"axis {axis} is out of bounds for an array of rank {rank}")
+        return int(axis) % max(rank, 1)
+
+    def norm_axes(self, axis, rank) -> tuple[int, ...]:
+        if axis is None:
+            return tuple(range(rank))
+        axes = axis if isinstance(axis, (tuple, list)) else (axis,)
+        return tuple(sorted(self.norm_axis(a, rank) for a in axes))
+
+    def reshape(self, x, shape) -> Dyn:
+        x = self.to_dyn(x)
+        shape = list(shape) if isinstance(shape, (tuple, list)) else [shape]
+        shape = [self.static_int(s, "a reshape size") for s in shape]
+        if shape.count(-1) > 1:
+            self.error("only one reshape size may be -1")
+        if -1 in shape:
+            known = int(np.prod([s for s in shape if s != -1]))
+            if known == 0 or int(np.prod(x.shape)) % known:
+                self.error(f"cannot reshape an array of shape {x.shape} into {tuple(shape)}")
+            shape[shape.index(-1)] = int(np.prod(x.shape)) // known
+        shape = tuple(shape)
+        if shape == x.shape:
+            return x
+        return Dyn(self.emit("reshape", [x.value], x.value.hint, shape=shape), x.weak)
+
+    def transpose(self, x, perm=None) -> Dyn:
+        x = self.to_dyn(x)
+        perm = tuple(reversed(range(len(x.shape)))) if perm is None else tuple(
+            self.norm_axis(p, len(x.shape)) for p in perm)
+        if perm == tuple(range(len(x.shape))):
+            return x
+        return Dyn(self.emit("transpose", [x.value], x.value.hint, perm=perm), x.weak)
+
+    def stack(self, xs, axis=0, dtype=None) -> Dyn:
+        if not xs:
+            self.error("cannot stack an empty sequence")
+        ds, weak = self.coerce(list(xs), dtype)
+        axis = self.norm_axis(axis, len(ds[0].shape) + 1)
+        parts = [self.reshape(d, d.shape[:axis] + (1,) + d.shape[axis:]).value for d in ds]
+        if len(parts) == 1:
+            return Dyn(parts[0], weak)
+        return Dyn(self.emit("concatenate", parts, axis=axis), weak)
+
+    def concatenate(self, xs, axis=0) -> Dyn:
+        if not xs:
+            self.error("need at least one array to concatenate")
+        dt, weak = self.promote(*xs)
+        ds = [self.to_dyn(x, dt) for x in xs]
+        if any(len(d.shape) == 0 for d in ds):
+            self.error("zero-dimensional arrays cannot be concatenated")
+        axis = self.norm_axis(axis, len(ds[0].shape))
+        if len(ds) == 1:
+            return ds[0]
+        return Dyn(self.emit("concatenate", [d.value for d in ds], axis=axis), weak)
+
+    # -- reductions
+    def reduce(self, prim: str, x, axis=None, keepdims=False, dtype=None) -> Dyn:
+        x = self.to_dyn(x)
+        if prim in ("reduce_sum", "reduce_prod") and x.dtype == "bool":
+            x = self.convert(x, "i32")
+        if dtype is not None:
+            x = self.convert(x, dtype)
+        if prim in ("reduce_and", "reduce_or") and x.dtype != "bool":
+            x = self.elementwise("ne", x, 0, result_kind="bool")
+        axes = self.norm_axes(axis, len(x.shape))
+        if prim in ("reduce_max", "reduce_min") and any(x.shape[a] == 0 for a in axes):
+            self.error("zero-size array to reduction operation max/min which has no identity")
+        out = Dyn(self.emit(prim, [x.value], x.value.hint, axes=axes), x.weak)
+        if keepdims:
+            out = self.reshape(out, tuple(1 if i in axes else n for i, n in enumerate(x.shape)))
+        return out
+
+    def mean(self, x, axis=None, keepdims=False) -> Dyn:
+        x = self.to_dyn(x)
+        axes = self.norm_axes(axis, len(x.shape))
+        count = int(np.prod([x.shape[a] for a in axes]))
+        s = self.reduce("reduce_sum", x, axes, keepdims)
+        return self.elementwise("div", s, float(count), result_kind="float")
+
+    def var(self, x, axis=None, keepdims=False, ddof=0) -> Dyn:
+        x = self.to_dyn(x)
+        axes = self.norm_axes(axis, len(x.shape))
+        count = int(np.prod([x.shape[a] for a in axes]))
+        centered = self.elementwise("sub", x, self.mean(x, axes, keepdims=True), result_kind="float")
+        sq = self.elementwise("mul", centered, centered)
+        s = self.reduce("reduce_sum", sq, axes, keepdims)
+        return self.elementwise("div", s, float(count - ddof))
+
+    # -- indexing
+    def index(self, x: Dyn, idx) -> Dyn:
+        """NumPy basic indexing: ints (static or traced), slices, None, Ellipsis."""
+        items = list(idx) if isinstance(idx, tuple) else [idx]
+        if sum(i is Ellipsis for i in items) > 1:
+            self.error("an index can only have a single ellipsis ('...')")
+        n_real = sum(1 for i in items if i is not None and i is not Ellipsis)
+        if n_real > len(x.shape):
+            self.error(f"too many indices for an array of rank {len(x.shape)}")
+        k = next((j for j, i in enumerate(items) if i is Ellipsis), None)
+        if k is not None:
+            items[k:k + 1] = [slice(None)] * (len(x.shape) - n_real)
+        else:
+            items += [slice(None)] * (len(x.shape) - n_real)
+
+        start, limit, stride, rev_axes, dyn_starts = [], [], [], [], []
+        out_shape = []  # final shape, with None entries inserted and int axes dropped
+        axis = 0
+        for item in items:
+            if item is None:
+                out_shape.append(1)
+                continue
+            n = x.shape[axis]
+            if isinstance(item, slice):
+                lo, hi, st = (self.static_int(v, "a slice bound") if v is not None else None
+                              for v in (item.start, item.stop, item.step))
+                lo, hi, st = slice(lo, hi, st).indices(n)
+                if st > 0:
+                    start.append(lo), limit.append(max(lo, hi)), stride.append(st)
+                    size = len(range(lo, hi, st))
+                else:
+                    size = len(range(lo, hi, st))
+                    first = lo + (size - 1) * st if size else 0  # smallest index taken
+                    start.append(first), limit.append(first + (size - 1) * -st + 1 if size else 0)
+                    stride.append(-st), rev_axes.append(axis)
+                dyn_starts.append(None)
+                out_shape.append(size)
+            elif isinstance(item, Dyn):
+                if item.shape != () or not is_int(item.dtype):
+                    self.error("only integer scalars, slices, None and ... can index arrays here",
+                               hint="for an integer-array index use jnp.take(x, idx, axis)")
+                start.append(0), limit.append(n), stride.append(1)
+                dyn_starts.append(item)
+            elif isinstance(item, (int, np.integer)) and not isinstance(item, bool):
+                i = int(item)
+                if not -n <= i < n:
+                    self.error(f"index {i} is out of bounds for axis {axis} with size {n}")
+                i %= n
+                start.append(i), limit.append(i + 1), stride.append(1)
+                dyn_starts.append(None)
+            else:
+                self.error(f"cannot index an array with {describe(item)}",
+                           hint="indices may be integers, slices, None or ...")
+            axis += 1
+
+        v = x.value
+        if (start, limit, stride) != ([0] * len(x.shape), list(x.shape), [1] * len(x.shape)):
+            v = self.emit("slice", [v], v.hint, start=tuple(start), limit=tuple(limit), stride=tuple(stride))
+        if rev_axes:
+            v = self.emit("rev", [v], v.hint, axes=tuple(rev_axes))
+        if any(d is not None for d in dyn_starts):
+            zero = self.const(0, "i32").value
+            starts, sizes = [], []
+            for d, n in zip(dyn_starts, v.type.shape):
+                if d is None:
+                    starts.append(zero), sizes.append(n)
+                else:
+                    starts.append(self.wrap_index(d, n).value), sizes.append(1)
+            v = self.emit("dynamic_slice", [v] + starts, v.hint, sizes=tuple(sizes))
+        out = self.reshape(Dyn(v, x.weak), tuple(out_shape))
+        return out
+
+    def wrap_index(self, i: Dyn, n: int) -> Dyn:
+        """Python's negative indices for a traced index (out-of-range indices clamp, as in JAX)."""
+        i = self.convert(i, "i32")
+        if i.nonneg:
+            return i
+        neg = self.elementwise("lt", i, 0, result_kind="bool")
+        return self.select(neg, self.elementwise("add", i, n), i)
+
+    def static_int(self, v, what: str) -> int:
+        if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+            return int(v)
+        self.error(f"{what} must be a Python int known at compile time, got {describe(v)}")
+
+
+def describe(v) -> str:
+    if isinstance(v, Dyn):
+        return f"a traced array {v.type}"
+    if isinstance(v, type):
+        return f"the type {v.__name__}"
+    return f"{type(v).__name__} {v!r}"[:80]

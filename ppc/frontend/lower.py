@@ -1,0 +1,1433 @@
+"""Lowering a Python function body (gast) to SSA IR, specialized on its argument types.
+
+The lowering is an abstract interpreter: values known at compile time stay Python
+objects and are computed as Python would; arrays become IR values. Control flow whose
+condition is static runs as Python runs it; control flow on traced values becomes a
+structured `if` or `while`, whose results are the variables the branches or the loop
+body assign (found by merging environments, so SSA comes straight from the AST).
+
+`break`, `continue` and `return` set flag variables (`<brk>`, `<cont>`, `<ret>`) in the
+environment; statements after a possibly-taken exit are lowered under an `if` on those
+flags, and loop conditions test them. Flags that are static cost nothing.
+"""
+from __future__ import annotations
+
+import builtins
+import inspect
+import operator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import gast
+import numpy as np
+
+from ..ir import (Builder, CompileError, Function, Module, Op, Region, ShapeError, TensorType,
+                  TupleType, Value)
+from .arrays import ArrayOps, describe, promote_pair, scalar_aval
+from .source import SourceInfo, function_source
+from .values import (BOTTOM, AtIndexer, BoundMethod, Closure, Dyn, Undefined, contains_bottom,
+                     is_static_scalar, leaves)
+
+RET, RETVAL, BRK, CONT = "<ret>", "<retval>", "<brk>", "<cont>"
+FLAGS = (RET, BRK, CONT)
+MAX_LOOP_PASSES = 8
+MAX_STATIC_RECURSION = 200
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A traced leaf of a template: the type a loop-carried value, branch result or
+    function result will have."""
+
+    type: TensorType
+    weak: bool
+
+
+class NeedTemplate(Exception):
+    """A recursive call reached a function whose result type is still unknown."""
+
+    def __init__(self, key):
+        self.key = key
+
+
+@dataclass(eq=False)
+class Spec:
+    key: tuple
+    name: str
+    template: object = None  # result tree: Slot leaves for traced results
+    function: Function | None = None
+
+
+class Context:
+    """Module-wide state: one IR function per (Python function, argument signature)."""
+
+    def __init__(self):
+        self.functions: dict[str, Function] = {}
+        self.specs: dict[tuple, Spec] = {}
+        self.probing: set[tuple] = set()
+        self.depth = 0
+
+    def fresh_name(self, base: str) -> str:
+        taken = set(self.functions) | {s.name for s in self.specs.values()}
+        name, k = base, 0
+        while name in taken:
+            k += 1
+            name = f"{base}_{k}"
+        return name
+
+    def snapshot(self):
+        return dict(self.functions), dict(self.specs)
+
+    def restore(self, snap):
+        self.functions, self.specs = dict(snap[0]), dict(snap[1])
+
+
+def assigned_names(stmts) -> set[str]:
+    """Names a statement list may bind (not looking into nested function bodies)."""
+    out = set()
+
+    def visit(node):
+        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
+            out.add(node.id)
+        if isinstance(node, (gast.FunctionDef, gast.Lambda)):
+            if isinstance(node, gast.FunctionDef):
+                out.add(node.name)
+            return
+        for child in gast.iter_child_nodes(node):
+            visit(child)
+
+    for s in stmts:
+        visit(s)
+    return out
+
+
+def has_exit(stmts, kinds) -> bool:
+    """Whether a Break/Continue/Return of `kinds` can leave these statements (breaks
+    and continues inside nested loops belong to those loops)."""
+    def visit(node, in_loop):
+        if isinstance(node, kinds) and not (in_loop and isinstance(node, (gast.Break, gast.Continue))):
+            return True
+        if isinstance(node, (gast.FunctionDef, gast.Lambda)):
+            return False
+        nested = in_loop or isinstance(node, (gast.For, gast.While))
+        return any(visit(c, nested) for c in gast.iter_child_nodes(node))
+    return any(visit(s, False) for s in stmts)
+
+
+def _same_static(a, b) -> bool:
+    if a is b:
+        return True
+    if isinstance(a, Dyn) or isinstance(b, Dyn) or type(a) is not type(b):
+        return False
+    if isinstance(a, (tuple, list)):
+        return len(a) == len(b) and all(_same_static(x, y) for x, y in zip(a, b))
+    try:
+        return bool(a == b)
+    except Exception:
+        return False
+
+
+def _hint(name: str) -> str:
+    return name.strip("<>").split("#")[0]
+
+
+class Lowerer(ArrayOps):
+    def __init__(self, ctx: Context, src: SourceInfo, pyfn, builder: Builder, env: dict,
+                 parent: "Lowerer | None" = None, inline_depth: int = 0):
+        self.ctx, self.src, self.pyfn, self.builder = ctx, src, pyfn, builder
+        self.env = env
+        self.parent = parent  # lexically enclosing lowering (for closures)
+        self.inline_depth = inline_depth
+        self.loops = 0  # numbers the hidden counters of for loops
+        self.loc = src.loc(src.node)
+        self.fresh: set[Value] = set()
+
+    # ---------------------------------------------------------------- basics
+    def error(self, message: str, hint: str | None = None, node=None):
+        raise CompileError(message, self.src.loc(node) if node is not None else self.loc, hint)
+
+    def at(self, node):
+        if hasattr(node, "lineno"):
+            self.loc = self.src.loc(node)
+            self.builder.loc = self.loc
+
+    def emit(self, prim: str, operands, hint=None, **attrs) -> Value:
+        try:
+            v = self.builder.op(prim, operands, hint, **attrs)
+        except ShapeError as e:
+            self.error(str(e))
+        self.fresh.add(v)
+        return v
+
+    @contextmanager
+    def in_region(self, region: Region):
+        saved = self.builder
+        self.builder = Builder(region, self.loc)
+        try:
+            yield
+        finally:
+            self.builder = saved
+
+    # ---------------------------------------------------------------- names
+    def lookup(self, name: str, node=None):
+        scope = self
+        while scope is not None:
+            if name in scope.env:
+                v = scope.env[name]
+                if isinstance(v, Undefined):
+                    self.error(f"'{name}' may be undefined here: {v.why}", node=node)
+                return v
+            scope = scope.parent
+        fn = self.pyfn
+        if fn is not None and name in fn.__code__.co_freevars and fn.__closure__:
+            cell = fn.__closure__[fn.__code__.co_freevars.index(name)]
+            try:
+                return self.import_value(cell.cell_contents)
+            except ValueError:
+                pass
+        if fn is not None and name in fn.__globals__:
+            return self.import_value(fn.__globals__[name])
+        if hasattr(builtins, name):
+            return getattr(builtins, name)
+        self.error(f"name '{name}' is not defined", node=node)
+
+    def import_value(self, v):
+        """A Python object captured from globals or a closure."""
+        if isinstance(v, np.ndarray) or (hasattr(v, "__jax_array__") or type(v).__module__.startswith("jax")
+                                         and hasattr(v, "shape") and hasattr(v, "dtype")):
+            if isinstance(v, np.ndarray) and v.dtype == object:
+                self.error("object arrays cannot be used in compiled code")
+            return self.to_dyn(np.asarray(v))
+        if isinstance(v, np.generic):
+            return self.to_dyn(v)
+        return v
+
+    # ---------------------------------------------------------------- statements
+    def block(self, stmts):
+        for i, s in enumerate(stmts):
+            self.fresh = set()
+            self.stmt(s)
+            state = self.exit_state()
+            if state is None:
+                continue
+            rest = stmts[i + 1:]
+            if state is True or not rest:
+                return
+            self.guarded(state, lambda: self.block(rest))
+            return
+
+    def exit_state(self):
+        """None: no exit taken; True: an exit surely taken; Dyn: taken when true."""
+        dyn = []
+        for f in FLAGS:
+            v = self.env.get(f, False)
+            if v is True:
+                return True
+            if isinstance(v, Dyn):
+                dyn.append(v)
+        if not dyn:
+            return None
+        out = dyn[0]
+        for d in dyn[1:]:
+            out = self.elementwise("or", out, d)
+        return out
+
+    def guarded(self, taken: Dyn, rest):
+        """Lower `rest` only where no exit flag is set."""
+        dyn_flags = [f for f in FLAGS if isinstance(self.env.get(f), Dyn)]
+        then_refine = {dyn_flags[0]: True} if len(dyn_flags) == 1 else {}
+        self.structured_if(taken, lambda: None, rest, then_refine, {f: False for f in dyn_flags})
+
+    def stmt(self, node):
+        self.at(node)
+        method = getattr(self, "s_" + type(node).__name__, None)
+        if method is None:
+            self.refuse(node)
+        method(node)
+
+    REFUSALS = {
+        "Try": ("'try' statements are not supported in compiled code",
+                "check conditions with if/else and return a value; errors cannot be caught in compiled code"),
+        "With": ("'with' statements are not supported in compiled code", "move the 'with' outside the compiled function"),
+        "ClassDef": ("class definitions are not supported in compiled code", "define classes outside the compiled function"),
+        "Global": ("'global' is not supported in compiled code", "pass the value as an argument and return the new value"),
+        "Nonlocal": ("'nonlocal' is not supported in compiled code", "return the new value instead of assigning an outer variable"),
+        "Raise": ("'raise' is not supported in compiled code", "use assert on values known at compile time, or return a flag"),
+        "Delete": ("'del' is not supported in compiled code", "simply stop using the name"),
+        "Import": ("'import' inside compiled code is not supported", "import at module level"),
+        "ImportFrom": ("'import' inside compiled code is not supported", "import at module level"),
+        "AsyncFunctionDef": ("async functions are not supported", "use a plain 'def'"),
+        "AsyncFor": ("'async for' is not supported", "use a plain 'for'"),
+        "AsyncWith": ("'async with' is not supported", "move it outside the compiled function"),
+        "Yield": ("generators ('yield') are not supported in compiled code", "return a tuple or an array instead"),
+        "YieldFrom": ("generators ('yield from') are not supported in compiled code", "return a tuple or an array instead"),
+        "Await": ("'await' is not supported in compiled code", "call compiled code from async code instead"),
+        "Dict": ("dicts are not supported in compiled code", "use a tuple"),
+        "DictComp": ("dict comprehensions are not supported in compiled code", "use a tuple"),
+        "Set": ("sets are not supported in compiled code", "use a tuple"),
+        "SetComp": ("set comprehensions are not supported in compiled code", "use a tuple"),
+        "Starred": ("starred expressions are only supported as call arguments of static tuples", "unpack explicitly"),
+        "JoinedStr": ("f-strings are not supported in compiled code", "strings have no run-time value in compiled code"),
+        "NamedExpr": ("the walrus operator ':=' is not supported", "assign in a separate statement"),
+        "Match": ("'match' statements are not supported", "use if/elif/else"),
+    }
+
+    def refuse(self, node):
+        name = type(node).__name__
+        msg, hint = self.REFUSALS.get(name, (f"{name} is not supported in compiled code", None))
+        self.error(msg, hint, node)
+
+    def s_Pass(self, node):
+        pass
+
+    def s_Expr(self, node):
+        if isinstance(node.value, gast.Constant) and isinstance(node.value.value, str):
+            return  # docstring
+        self.expr(node.value)
+
+    def s_Assign(self, node):
+        value = self.expr(node.value)
+        for target in node.targets:
+            self.assign(target, value)
+
+    def s_AnnAssign(self, node):
+        if node.value is not None:
+            self.assign(node.target, self.expr(node.value))
+
+    def s_AugAssign(self, node):
+        if not isinstance(node.target, gast.Name):
+            self.refuse_store(node.target)
+        current = self.lookup(node.target.id, node.target)
+        self.assign(node.target, self.binop(node.op, current, self.expr(node.value)))
+
+    def refuse_store(self, target):
+        if isinstance(target, gast.Subscript):
+            self.error("arrays are immutable in compiled code: item assignment is not supported",
+                       "write x = x.at[i].set(v) (or .add, .mul, .min, .max)", target)
+        if isinstance(target, gast.Attribute):
+            self.error("attribute assignment is not supported in compiled code",
+                       "keep the value in a local variable", target)
+        if isinstance(target, gast.Starred):
+            self.error("starred assignment is not supported", "unpack a fixed number of values", target)
+        self.error(f"cannot assign to {type(target).__name__}", node=target)
+
+    def assign(self, target, value):
+        if isinstance(target, gast.Name):
+            if isinstance(value, Dyn) and value.value in self.fresh and not target.id.startswith("_"):
+                value.value.hint = target.id
+            self.env[target.id] = value
+        elif isinstance(target, (gast.Tuple, gast.List)):
+            items = self.unpack(value, len(target.elts), target)
+            for t, v in zip(target.elts, items):
+                self.assign(t, v)
+        else:
+            self.refuse_store(target)
+
+    def unpack(self, value, n, node):
+        if value is BOTTOM:
+            return [BOTTOM] * n
+        if isinstance(value, (tuple, list)):
+            if len(value) != n:
+                self.error(f"cannot unpack {len(value)} values into {n} names", node=node)
+            return list(value)
+        if isinstance(value, Dyn):
+            if not value.shape or value.shape[0] != n:
+                self.error(f"cannot unpack an array of shape {value.shape} into {n} names", node=node)
+            return [self.index(value, i) for i in range(n)]
+        self.error(f"cannot unpack {describe(value)}", node=node)
+
+    def s_Return(self, node):
+        self.env[RETVAL] = None if node.value is None else self.expr(node.value)
+        self.env[RET] = True
+
+    def s_Break(self, node):
+        self.env[BRK] = True
+
+    def s_Continue(self, node):
+        self.env[CONT] = True
+
+    def s_Assert(self, node):
+        test = self.expr(node.test)
+        if isinstance(test, Dyn) or test is BOTTOM:
+            self.error("assert on a value computed at run time is not supported",
+                       "assert only on shapes and other values known at compile time")
+        if not test:
+            msg = self.expr(node.msg) if node.msg is not None else "assertion failed"
+            self.error(f"assertion failed at compile time: {msg}")
+
+    def s_FunctionDef(self, node):
+        if node.decorator_list:
+            self.error("decorators on nested functions are not supported", node=node)
+        self.env[node.name] = Closure(node, self, [self.expr(d) for d in node.args.defaults])
+
+    def s_If(self, node):
+        test = self.truth(self.expr(node.test), node.test)
+        if test is BOTTOM:
+            test = None
+        if isinstance(test, bool):
+            self.block(node.body if test else node.orelse)
+            return
+        self.structured_if(test, lambda: self.block(node.body), lambda: self.block(node.orelse))
+
+    # ---------------------------------------------------------------- if
+    def truth(self, v, node=None):
+        """A static bool, a traced bool[] or BOTTOM."""
+        if v is BOTTOM:
+            return BOTTOM
+        if isinstance(v, Dyn):
+            if v.shape != ():
+                self.error(f"the truth value of an array of shape {v.shape} is ambiguous",
+                           "use .any() or .all(), or jnp.where for elementwise choices", node)
+            if v.dtype == "bool":
+                return v
+            return self.elementwise("ne", v, 0, result_kind="bool")
+        if isinstance(v, Undefined):
+            self.error(f"'{v.name}' may be undefined here: {v.why}", node=node)
+        try:
+            return bool(v)
+        except Exception:
+            self.error(f"cannot use {describe(v)} as a condition", node=node)
+
+    def structured_if(self, pred, then_fn, else_fn, then_refine=None, else_refine=None):
+        """Lower both branches into regions and merge the environments they leave.
+        pred None means unknown (while inferring a recursive function's result)."""
+        before, loc = self.env, self.loc
+        branches = []
+        for fn, refine in ((then_fn, then_refine), (else_fn, else_refine)):
+            region = Region()
+            self.env = dict(before)
+            self.env.update(refine or {})
+            with self.in_region(region):
+                fn()
+            branches.append((region, self.env))
+        self.loc = self.builder.loc = loc
+        (r1, e1), (r2, e2) = branches
+        merged = dict(before)
+        names = []
+        for n in dict.fromkeys(list(e1) + list(e2)):
+            a, b = e1.get(n, _MISSING), e2.get(n, _MISSING)
+            if a is b:
+                merged[n] = a
+            else:
+                names.append(n)
+        plans = {n: self.join(n, e1.get(n, _MISSING), e2.get(n, _MISSING)) for n in names}
+        dyn_names = [n for n in names if _has_slot(plans[n])]
+        for n in names:
+            if not _has_slot(plans[n]):
+                merged[n] = plans[n]
+        if dyn_names:
+            yields = []
+            for region, env in ((r1, e1), (r2, e2)):
+                with self.in_region(region):
+                    vals = []
+                    for n in dyn_names:
+                        vals += self.materialize(plans[n], env.get(n, _MISSING))
+                    region.ops.append(Op("yield", vals, {}, [], loc=self.loc))
+                yields.append(vals)
+            if pred is None:  # only inferring types: any stand-in predicate will do
+                pred = self.const(True, "bool")
+            results = [Value(v.type, v.hint) for v in yields[0]]
+            self.builder.append(Op("if", [pred.value], {}, results, [r1, r2]))
+            it = iter(results)
+            for n in dyn_names:
+                merged[n] = self.rebuild(plans[n], it, n)
+        self.env = merged
+
+    def join(self, name, a, b):
+        """The merge of two values a name holds on two paths: a static value when both
+        agree, else a template of Slots (to become op results), or Undefined."""
+        if name in FLAGS:  # an exit flag not yet set on a path is false there
+            a = False if a is _MISSING else a
+            b = False if b is _MISSING else b
+        if a is BOTTOM:
+            return b if b is not _MISSING else BOTTOM
+        if b is BOTTOM:
+            return a if a is not _MISSING else BOTTOM
+        if isinstance(a, Slot) or isinstance(b, Slot):
+            a = a if isinstance(a, Slot) else self.template_leaf(a)
+            b = b if isinstance(b, Slot) else self.template_leaf(b)
+            if isinstance(a, Slot) and isinstance(b, Slot):
+                if a.type.shape != b.type.shape:
+                    return Undefined(name, f"it has shape {a.type.shape} on one path and {b.type.shape} on another")
+                dt, weak = promote_pair((a.type.dtype, a.weak), (b.type.dtype, b.weak))
+                return Slot(a.type.with_dtype(dt), weak)
+            return a if isinstance(a, Slot) else b
+        if a is _MISSING or b is _MISSING or isinstance(a, Undefined) or isinstance(b, Undefined):
+            other = b if (a is _MISSING or isinstance(a, Undefined)) else a
+            if name.startswith("<") and other is not _MISSING and not isinstance(other, Undefined):
+                return self.template(other)  # internal names: the other path never reads it
+            why = a.why if isinstance(a, Undefined) else b.why if isinstance(b, Undefined) else \
+                f"it is assigned on only one path through the branch at line {self.loc.line}"
+            return Undefined(name.strip("<>"), why)
+        if _same_static(a, b):
+            return a
+        if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
+            if type(a) is not type(b) or len(a) != len(b):
+                return Undefined(name, "it holds sequences of different lengths on different paths")
+            parts = [self.join(name, x, y) for x, y in zip(a, b)]
+            for p in parts:
+                if isinstance(p, Undefined):
+                    return Undefined(name, p.why)
+            return type(a)(parts)
+        if self.is_arraylike(a) and self.is_arraylike(b):
+            return self.join(name, self.template_leaf(a), self.template_leaf(b))
+        return Undefined(name.strip("<>"), "it holds different Python objects on different paths")
+
+    def is_arraylike(self, v):
+        return isinstance(v, (Dyn, Slot)) or is_static_scalar(v)
+
+    def template_leaf(self, v):
+        if isinstance(v, Slot):
+            return v
+        shape, dt, weak = self.aval(v)
+        return Slot(TensorType(shape, dt), weak)
+
+    def template(self, v):
+        """The shape of a value as a template: arrays become Slots, numbers stay static."""
+        if isinstance(v, (tuple, list)):
+            return type(v)(self.template(x) for x in v)
+        if isinstance(v, Dyn):
+            return self.template_leaf(v)
+        return v
+
+    def materialize(self, plan, v) -> list[Value]:
+        """The IR values for value `v` laid out as `plan` (in the current region)."""
+        if isinstance(plan, Slot):
+            if v is _MISSING or isinstance(v, Undefined) or v is BOTTOM:
+                return [self.const(0, plan.type.dtype, plan.type.shape).value]
+            d = self.to_dyn(v, plan.type.dtype)
+            if d.shape != plan.type.shape:
+                d = self.broadcast_to(d, plan.type.shape)
+            return [d.value]
+        if isinstance(plan, (tuple, list)):
+            items = v if isinstance(v, (tuple, list)) else [_MISSING] * len(plan)
+            return [x for p, item in zip(plan, items) for x in self.materialize(p, item)]
+        return []
+
+    def rebuild(self, plan, results, name):
+        if isinstance(plan, Slot):
+            v = next(results)
+            if v.hint is None:
+                v.hint = _hint(name)
+            return Dyn(v, plan.weak)
+        if isinstance(plan, (tuple, list)):
+            return type(plan)(self.rebuild(p, results, name) for p in plan)
+        return plan
+
+    # ---------------------------------------------------------------- loops
+    def s_While(self, node):
+        if node.orelse:
+            self.error("'while ... else' is not supported", "use a flag variable", node)
+        cands = assigned_names(node.body)
+        self.loop(cands, node.body, lambda: self.expr(node.test), lambda: self.block(node.body),
+                  forever=_is_true_constant(node.test))
+
+    def loop(self, candidates, body_stmts, cond_fn, body_fn, trip_count=None, forever=False):
+        """Lower a loop to `while`. The carried values are the names the body assigns
+        that exist before it (plus exit flags); their types are found by lowering the body
+        until they stop changing (a weak int that meets a float becomes a float)."""
+        candidates = set(candidates)
+        may_break = has_exit(body_stmts, gast.Break)
+        may_return = has_exit(body_stmts, gast.Return)
+        if may_break:
+            candidates.add(BRK)
+        if may_return:
+            candidates |= {RET, RETVAL}
+        if may_break or may_return:
+            trip_count = None
+        before, loc = self.env, self.loc
+        init = dict(before)
+        if may_break:
+            init[BRK] = False
+        if may_return:
+            init.setdefault(RET, False)
+        plan = {}
+        for n in sorted(candidates):
+            v = init.get(n, _MISSING)
+            if v is _MISSING or isinstance(v, Undefined):
+                continue
+            t = self.loop_template(n, v)
+            if t is not None:
+                plan[n] = t
+        for _ in range(MAX_LOOP_PASSES):
+            names = list(plan)
+            cond_region, cond_env = self.loop_region(before, plan)
+            body_region, body_env = self.loop_region(before, plan)
+            with self.in_region(cond_region):
+                self.env = cond_env
+                self.loc = self.builder.loc = loc
+                c = self.truth(cond_fn())
+                for f in (BRK, RET):
+                    if f in plan:
+                        c = self.logical_and(c, self.logical_not(self.env[f]))
+                if c is BOTTOM:
+                    c = True
+                cv = self.to_dyn(c).value if not isinstance(c, Dyn) else c.value
+                cond_region.ops.append(Op("yield", [cv], {}, []))
+            with self.in_region(body_region):
+                self.env = body_env
+                self.env[CONT] = False
+                if BRK in plan:
+                    self.env[BRK] = False
+                if RET in plan:
+                    self.env[RET] = False
+                body_fn()
+                out = self.env
+                self.env.pop(CONT, None)
+                new_plan = dict(plan)
+                for n in candidates:
+                    v = out.get(n, _MISSING)
+                    if v is _MISSING or isinstance(v, Undefined) or v is BOTTOM:
+                        continue
+                    if n in plan:
+                        joined = self.loop_join(n, plan[n], v)
+                    else:
+                        joined = self.loop_template(n, v)
+                        if joined is None:
+                            continue
+                    new_plan[n] = joined
+                if new_plan != plan:
+                    plan = new_plan
+                    continue
+                vals = [x for n in names for x in self.materialize(plan[n], out.get(n))]
+                body_region.ops.append(Op("yield", vals, {}, []))
+            self.env, self.loc = before, loc
+            self.builder.loc = loc
+            inits = [x for n in names for x in self.materialize(plan[n], init.get(n, _MISSING))]
+            results = [Value(v.type, _hint(n)) for n in names for v in _slots(plan[n])]
+            attrs = {"trip_count": trip_count} if trip_count is not None else {}
+            self.builder.append(Op("while", inits, attrs, results, [cond_region, body_region]))
+            merged = dict(before)
+            it = iter(results)
+            for n in names:
+                merged[n] = self.rebuild(plan[n], it, n)
+            if BRK in merged:
+                merged[BRK] = False
+            if forever and not may_break and may_return:
+                merged[RET] = True  # `while True` is left only by returning
+            self.env = merged
+            return
+        self.error("the types of the loop's variables do not settle",
+                   "give loop variables their final dtype before the loop")
+
+    def loop_template(self, name, v):
+        """Loop-carried layout of a value: arrays and numbers are carried; other Python
+        objects must not change in the body (they are then not carried)."""
+        if isinstance(v, (tuple, list)):
+            parts = [self.loop_template(name, x) for x in v]
+            return type(v)(parts) if all(p is not None for p in parts) else None
+        if isinstance(v, (Dyn, Slot)) or is_static_scalar(v):
+            return self.template_leaf(v)
+        return None
+
+    def loop_join(self, name, plan, v):
+        if isinstance(plan, Slot):
+            if not self.is_arraylike(v):
+                self.error(f"loop variable '{_hint(name)}' changes from an array to {describe(v)}")
+            leaf = self.template_leaf(v)
+            if leaf.type.shape != plan.type.shape:
+                self.error(f"loop variable '{_hint(name)}' changes shape from {plan.type.shape} to "
+                           f"{leaf.type.shape} in the loop body",
+                           "arrays carried through a loop must keep their shape")
+            dt, weak = promote_pair((plan.type.dtype, plan.weak), (leaf.type.dtype, leaf.weak))
+            return Slot(plan.type.with_dtype(dt), weak)
+        if isinstance(plan, (tuple, list)):
+            if not isinstance(v, (tuple, list)) or len(v) != len(plan):
+                self.error(f"loop variable '{_hint(name)}' changes structure in the loop body")
+            return type(plan)(self.loop_join(name, p, x) for p, x in zip(plan, v))
+        return plan
+
+    def loop_region(self, before, plan):
+        region = Region()
+        env = dict(before)
+        for n, p in plan.items():
+            params = [Value(s.type, _hint(n)) for s in _slots(p)]
+            region.params += params
+            env[n] = self.rebuild(p, iter(params), n)
+        return region, env
+
+    def logical_not(self, v):
+        v = self.truth(v)
+        if isinstance(v, bool):
+            return not v
+        if v is BOTTOM:
+            return BOTTOM
+        return Dyn(self.emit("not", [v.value]))
+
+    def logical_and(self, a, b):
+        if a is False or b is False:
+            return False
+        if a is True:
+            return b
+        if b is True:
+            return a
+        if a is BOTTOM or b is BOTTOM:
+            return BOTTOM
+        return Dyn(self.emit("and", [a.value, b.value]))
+
+    def logical_or(self, a, b):
+        if a is True or b is True:
+            return True
+        if a is False:
+            return b
+        if b is False:
+            return a
+        if a is BOTTOM or b is BOTTOM:
+            return BOTTOM
+        return Dyn(self.emit("or", [a.value, b.value]))
+
+    def s_For(self, node):
+        if node.orelse:
+            self.error("'for ... else' is not supported", "use a flag variable", node)
+        it = self.expr(node.iter)
+        if isinstance(it, (tuple, list, str)) or (isinstance(it, range)):
+            if isinstance(it, range):
+                return self.range_loop(node, it.start, it.stop, it.step)
+            return self.unrolled(node, list(it))
+        if isinstance(it, DynRange):
+            return self.range_loop(node, it.start, it.stop, it.step)
+        if isinstance(it, Dyn):
+            if not it.shape:
+                self.error("cannot iterate over a 0-d array", node=node.iter)
+            return self.range_loop(node, 0, it.shape[0], 1, lambda k: self.index(it, k))
+        if isinstance(it, Enumerate):
+            inner, start = it.inner, it.start
+            if isinstance(inner, Dyn):
+                return self.range_loop(node, 0, inner.shape[0], 1,
+                                       lambda k: (self.binop(gast.Add(), k, start), self.index(inner, k)))
+            if isinstance(inner, (tuple, list, range)):
+                return self.unrolled(node, [(start + i, x) for i, x in enumerate(inner)])
+        if isinstance(it, Zip):
+            if all(isinstance(x, Dyn) for x in it.items):
+                n = min(x.shape[0] for x in it.items)
+                return self.range_loop(node, 0, n, 1, lambda k: tuple(self.index(x, k) for x in it.items))
+            if all(isinstance(x, (tuple, list, range)) for x in it.items):
+                return self.unrolled(node, list(zip(*it.items)))
+        self.error(f"cannot iterate over {describe(it)}",
+                   "iterate over range(...), an array, a tuple, enumerate(...) or zip(...)", node.iter)
+
+    def range_loop(self, node, start, stop, step, item=None):
+        if isinstance(step, int) and step == 0:
+            self.error("range() step must not be zero", node=node.iter)
+        static = all(isinstance(v, int) for v in (start, stop, step))
+        if static and len(range(start, stop, step)) == 0:
+            return
+        trip = len(range(start, stop, step)) if static else None
+        # the hidden counter is named after the loop variable, unique per loop
+        self.loops += 1
+        counter = f"<{node.target.id if isinstance(node.target, gast.Name) else 'iter'}#{self.loops}>"
+        cands = assigned_names(node.body) | assigned_names([node.target]) | {counter}
+        self.env[counter] = start
+
+        def cond():
+            cur = self.env[counter]
+            if isinstance(step, int):
+                return self.compare(gast.Lt() if step > 0 else gast.Gt(), cur, stop)
+            up = self.compare(gast.Gt(), step, 0)
+            return self.select(up, self.compare(gast.Lt(), cur, stop), self.compare(gast.Gt(), cur, stop))
+
+        ascending = isinstance(start, int) and start >= 0 and isinstance(step, int) and step > 0
+
+        def body():
+            cur = self.env[counter]
+            if ascending:
+                cur = Dyn(cur.value, cur.weak, nonneg=True)
+            self.env[counter] = self.binop(gast.Add(), cur, step)
+            self.assign(node.target, cur if item is None else item(cur))
+            self.block(node.body)
+
+        self.loop(cands, node.body, cond, body, trip_count=trip)
+        self.env.pop(counter, None)
+
+    def unrolled(self, node, items):
+        """A loop over a static sequence runs once per item at compile time."""
+        for i, x in enumerate(items):
+            self.assign(node.target, x)
+            self.env[CONT] = False
+            self.block(node.body)
+            self.env.pop(CONT, None)
+            brk = self.env.pop(BRK, False)
+            if brk is True:
+                return
+            state = self.exit_state()
+            if isinstance(brk, Dyn):
+                state = brk if state is None else self.elementwise("or", state, brk)
+            if state is True:
+                return
+            if state is not None and i + 1 < len(items):
+                rest = items[i + 1:]
+                self.structured_if(state, lambda: None, lambda: self.unrolled(node, rest),
+                                   {}, {RET: False} if isinstance(self.env.get(RET), Dyn) else {})
+                return
+
+    # ---------------------------------------------------------------- expressions
+    def expr(self, node):
+        self.at(node)
+        method = getattr(self, "e_" + type(node).__name__, None)
+        if method is None:
+            self.refuse(node)
+        return method(node)
+
+    def e_Constant(self, node):
+        return node.value
+
+    def e_Name(self, node):
+        return self.lookup(node.id, node)
+
+    def e_Tuple(self, node):
+        return tuple(self.starred_items(node.elts))
+
+    def e_List(self, node):
+        return list(self.starred_items(node.elts))
+
+    def starred_items(self, elts):
+        out = []
+        for e in elts:
+            if isinstance(e, gast.Starred):
+                v = self.expr(e.value)
+                if not isinstance(v, (tuple, list, range)):
+                    self.error(f"cannot unpack {describe(v)} with *", node=e)
+                out.extend(v)
+            else:
+                out.append(self.expr(e))
+        return out
+
+    def e_BinOp(self, node):
+        return self.binop(node.op, self.expr(node.left), self.expr(node.right))
+
+    def e_UnaryOp(self, node):
+        v = self.expr(node.operand)
+        if v is BOTTOM:
+            return BOTTOM
+        if isinstance(node.op, gast.Not):
+            return self.logical_not(v)
+        if isinstance(v, Dyn):
+            if isinstance(node.op, gast.UAdd):
+                return v
+            if isinstance(node.op, gast.USub):
+                if v.dtype == "bool":
+                    self.error("cannot negate a bool array", "use ~x or jnp.logical_not(x)")
+                return Dyn(self.emit("neg", [v.value]), v.weak)
+            if v.dtype not in ("bool",) and not v.dtype[0] in "iu":
+                self.error(f"~ needs an integer or bool array, got {v.type}")
+            return Dyn(self.emit("not", [v.value]), v.weak)
+        ops = {gast.UAdd: operator.pos, gast.USub: operator.neg, gast.Invert: operator.invert}
+        try:
+            return ops[type(node.op)](v)
+        except TypeError as e:
+            self.error(str(e))
+
+    def e_BoolOp(self, node):
+        combine = self.logical_and if isinstance(node.op, gast.And) else self.logical_or
+        out = None
+        for value in node.values:
+            v = self.expr(value)
+            if out is None and not isinstance(v, Dyn) and v is not BOTTOM and len(node.values) > 1:
+                # Python semantics while everything so far is static
+                if isinstance(node.op, gast.And) and not v:
+                    return v
+                if isinstance(node.op, gast.Or) and v and not isinstance(v, Dyn):
+                    return v
+                continue
+            t = self.truth(v, value)
+            out = t if out is None else combine(out, t)
+        return out if out is not None else v
+
+    def e_Compare(self, node):
+        left = self.expr(node.left)
+        result = True
+        for op, right_node in zip(node.ops, node.comparators):
+            right = self.expr(right_node)
+            result = self.logical_and(result, self.compare(op, left, right))
+            left = right
+        return result
+
+    def e_IfExp(self, node):
+        test = self.truth(self.expr(node.test), node.test)
+        if isinstance(test, bool):
+            return self.expr(node.body if test else node.orelse)
+        if test is BOTTOM:
+            test = None
+
+        def arm(n):
+            return lambda: self.env.__setitem__("<ifexp>", self.expr(n))
+        self.structured_if(test, arm(node.body), arm(node.orelse))
+        v = self.env.pop("<ifexp>")
+        if isinstance(v, Undefined):
+            self.error(f"the two arms of this conditional expression differ: {v.why}")
+        return v
+
+    def e_Attribute(self, node):
+        base = self.expr(node.value)
+        return self.attribute(base, node.attr, node)
+
+    def e_Subscript(self, node):
+        base = self.expr(node.value)
+        idx = self.expr(node.slice)
+        return self.subscript(base, idx, node)
+
+    def e_Slice(self, node):
+        def part(n):
+            return None if n is None else self.expr(n)
+        return slice(part(node.lower), part(node.upper), part(node.step))
+
+    def e_Lambda(self, node):
+        return Closure(node, self, [self.expr(d) for d in node.args.defaults])
+
+    def e_ListComp(self, node):
+        return list(self.comprehension(node))
+
+    def e_GeneratorExp(self, node):
+        return tuple(self.comprehension(node))
+
+    def comprehension(self, node):
+        saved = dict(self.env)
+        out = []
+
+        def go(gens):
+            if not gens:
+                out.append(self.expr(node.elt))
+                return
+            g = gens[0]
+            if g.is_async:
+                self.refuse(g)
+            seq = self.expr(g.iter)
+            if isinstance(seq, Dyn) and seq.shape:
+                seq = [self.index(seq, i) for i in range(seq.shape[0])]
+            elif isinstance(seq, Enumerate) and isinstance(seq.inner, (tuple, list, range)):
+                seq = list(enumerate(seq.inner, seq.start))
+            elif isinstance(seq, Zip) and all(isinstance(x, (tuple, list, range)) for x in seq.items):
+                seq = list(zip(*seq.items))
+            if not isinstance(seq, (tuple, list, range)):
+                self.error(f"comprehensions need a sequence known at compile time, got {describe(seq)}",
+                           "use a for loop over a traced range", g.iter)
+            for x in seq:
+                self.assign(g.target, x)
+                if all(self.static_condition(self.expr(c), c) for c in g.ifs):
+                    go(gens[1:])
+
+        go(node.generators)
+        self.env = saved
+        return out
+
+    def static_condition(self, v, node):
+        t = self.truth(v, node)
+        if not isinstance(t, bool):
+            self.error("a comprehension's 'if' must be known at compile time", node=node)
+        return t
+
+    def e_Call(self, node):
+        func = self.expr(node.func)
+        args = self.starred_items(node.args)
+        kwargs = {}
+        for kw in node.keywords:
+            if kw.arg is None:
+                self.error("'**' arguments are not supported", "pass keyword arguments explicitly", kw.value)
+            kwargs[kw.arg] = self.expr(kw.value)
+        self.at(node)
+        return self.call(func, args, kwargs, node)
+
+    # ---------------------------------------------------------------- operators
+    def binop(self, op, a, b):
+        if contains_bottom(a, b):
+            return BOTTOM
+        for v in (a, b):
+            if isinstance(v, Undefined):
+                self.error(f"'{v.name}' may be undefined here: {v.why}")
+        if not isinstance(a, Dyn) and not isinstance(b, Dyn):
+            if isinstance(op, gast.MatMult) or isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+                pass
+            else:
+                try:
+                    return PY_BINOPS[type(op)](a, b)
+                except Exception as e:  # the Python error, at the source line
+                    self.error(f"{type(e).__name__}: {e}")
+        if isinstance(a, (tuple, list)) or isinstance(b, (tuple, list)):
+            self.error(f"unsupported operand types for {_OP_SYMBOL.get(type(op), '?')}: "
+                       f"{describe(a)} and {describe(b)}", "convert sequences with jnp.array(...) first")
+        if isinstance(op, gast.MatMult):
+            from .numpy_api import matmul
+            return matmul(self, a, b)
+        if isinstance(op, gast.Pow):
+            return self.power(a, b)
+        prim = {gast.Add: "add", gast.Sub: "sub", gast.Mult: "mul", gast.Div: "div",
+                gast.FloorDiv: "floordiv", gast.Mod: "mod", gast.BitAnd: "and", gast.BitOr: "or",
+                gast.BitXor: "xor", gast.LShift: "shift_left", gast.RShift: "shift_right"}[type(op)]
+        if prim in ("add", "sub", "mul") and self.promote(a, b)[0] == "bool":
+            self.error(f"arithmetic '{_OP_SYMBOL[type(op)]}' on bool arrays is not supported",
+                       "use |, & or ^ for logic, or convert with .astype(int)")
+        return self.elementwise(prim, a, b, result_kind="float" if prim == "div" else None)
+
+    def power(self, a, b):
+        if is_static_scalar(b) and not isinstance(b, bool) and b == 2:
+            return self.elementwise("mul", a, a)
+        if is_static_scalar(b) and b == 0.5:
+            return self.elementwise("sqrt", a, result_kind="float")
+        dt, _ = self.promote(a, b)
+        if dt[0] in "iu" and is_static_scalar(b) and b < 0:
+            self.error("integers to negative integer powers are not allowed")
+        return self.elementwise("pow", a, b)
+
+    def compare(self, op, a, b):
+        if contains_bottom(a, b):
+            return BOTTOM
+        if isinstance(op, (gast.Is, gast.IsNot, gast.In, gast.NotIn)):
+            if isinstance(a, Dyn) or isinstance(b, Dyn) and not isinstance(op, (gast.Is, gast.IsNot)):
+                if isinstance(op, (gast.Is, gast.IsNot)):
+                    return isinstance(op, gast.IsNot) != (a is b)
+                self.error("'in' on traced arrays is not supported", "use (x == v).any()")
+            return PY_COMPARE[type(op)](a, b)
+        if not isinstance(a, Dyn) and not isinstance(b, Dyn):
+            try:
+                return PY_COMPARE[type(op)](a, b)
+            except Exception as e:
+                self.error(f"{type(e).__name__}: {e}")
+        prim = {gast.Eq: "eq", gast.NotEq: "ne", gast.Lt: "lt", gast.LtE: "le", gast.Gt: "gt",
+                gast.GtE: "ge"}[type(op)]
+        return self.elementwise(prim, a, b, result_kind="bool")
+
+    # ---------------------------------------------------------------- attributes, subscripts
+    def attribute(self, base, attr, node):
+        if base is BOTTOM:
+            return BOTTOM
+        if isinstance(base, Dyn):
+            if attr == "shape":
+                return base.shape
+            if attr == "ndim":
+                return len(base.shape)
+            if attr == "size":
+                return int(np.prod(base.shape))
+            if attr == "dtype":
+                return _np_dtype(base.dtype)
+            if attr == "T":
+                return self.transpose(base)
+            if attr == "at":
+                return AtIndexer(base)
+            from .numpy_api import METHODS
+            if attr in METHODS:
+                return BoundMethod(base, attr)
+            self.error(f"arrays have no supported attribute '{attr}'",
+                       f"supported: shape, ndim, size, dtype, T, at, {', '.join(sorted(METHODS))}", node)
+        if isinstance(base, AtIndexer) and attr in AT_METHODS:
+            if base.index is None:
+                self.error("write x.at[index].set(value)", node=node)
+            return BoundMethod(base, attr)
+        if isinstance(base, (list, tuple)) and attr in ("append", "extend", "insert", "pop", "remove",
+                                                        "sort", "reverse", "clear"):
+            self.error(f"lists cannot be mutated in compiled code ('.{attr}')",
+                       "build a new tuple, e.g. xs = xs + (v,), or preallocate an array and use x.at[i].set(v)",
+                       node)
+        try:
+            return self.import_value(getattr(base, attr))
+        except AttributeError:
+            self.error(f"{describe(base)} has no attribute '{attr}'", node=node)
+
+    def subscript(self, base, idx, node):
+        if contains_bottom(base) or contains_bottom(idx if isinstance(idx, tuple) else (idx,)):
+            return BOTTOM
+        if isinstance(base, Dyn):
+            return self.index(base, idx)
+        if isinstance(base, AtIndexer):
+            return AtIndexer(base.obj, idx)
+        if isinstance(idx, Dyn):
+            if isinstance(base, (tuple, list)) and base and all(self.is_arraylike(x) for x in base):
+                return self.index(self.stack(list(base)), idx)
+            self.error(f"cannot index {describe(base)} with a traced value", node=node)
+        try:
+            return base[idx]
+        except Exception as e:
+            self.error(f"{type(e).__name__}: {e}", node=node)
+
+    # ---------------------------------------------------------------- calls
+    def call(self, func, args, kwargs, node):
+        from .numpy_api import call_builtin_or_numpy
+        if func is BOTTOM:
+            return BOTTOM
+        if isinstance(func, BoundMethod):
+            from .numpy_api import call_method
+            return call_method(self, func, args, kwargs)
+        if isinstance(func, Closure):
+            return self.call_closure(func, args, kwargs, node)
+        inner = getattr(func, "__ppc_function__", None)
+        if inner is not None:
+            func = inner
+        handled, out = call_builtin_or_numpy(self, func, args, kwargs)
+        if handled:
+            return out
+        if inspect.isfunction(func):
+            if func.__name__ == "<lambda>":
+                self.error("lambdas defined outside the compiled function cannot be called",
+                           "define the function with 'def' at module level", node)
+            return self.call_user(func, args, kwargs, node)
+        name = getattr(func, "__qualname__", None) or describe(func)
+        mod = getattr(func, "__module__", None) or ""
+        self.error(f"calling {mod + '.' if mod else ''}{name} is not supported in compiled code",
+                   "see the README for the supported NumPy/jax.numpy/math functions", node)
+
+    def bind(self, params_node, defaults, args, kwargs, name, node):
+        a = params_node
+        if a.vararg is not None or a.kwarg is not None:
+            self.error(f"'{name}' takes *args or **kwargs, which compiled functions do not support",
+                       node=node)
+        names = [p.id for p in a.args]
+        if len(args) > len(names):
+            self.error(f"{name}() takes {len(names)} positional arguments but {len(args)} were given", node=node)
+        bound = dict(zip(names, args))
+        for k, v in kwargs.items():
+            if k not in names and k not in [p.id for p in a.kwonlyargs]:
+                self.error(f"{name}() got an unexpected keyword argument '{k}'", node=node)
+            if k in bound:
+                self.error(f"{name}() got multiple values for argument '{k}'", node=node)
+            bound[k] = v
+        for p, d in zip(names[len(names) - len(defaults):], defaults):
+            bound.setdefault(p, d)
+        for p, d in zip(a.kwonlyargs, a.kw_defaults):
+            if d is not None and p.id not in bound:
+                bound[p.id] = d if not isinstance(d, gast.AST) else self.expr(d)
+        missing = [n for n in names + [p.id for p in a.kwonlyargs] if n not in bound]
+        if missing:
+            self.error(f"{name}() missing argument '{missing[0]}'", node=node)
+        return bound
+
+    def call_closure(self, clo: Closure, args, kwargs, node):
+        if self.inline_depth > 64:
+            self.error(f"'{clo.name}' recurses: nested functions are inlined, so they cannot recurse",
+                       "define recursive functions at module level", node)
+        bound = self.bind(clo.node.args, clo.defaults, args, kwargs, clo.name, node)
+        definer: Lowerer = clo.env
+        inner = Lowerer(self.ctx, definer.src, definer.pyfn, Builder(self.builder.region, self.loc),
+                        dict(bound), parent=definer, inline_depth=self.inline_depth + 1)
+        if isinstance(clo.node, gast.Lambda):
+            out = inner.expr(clo.node.body)
+        else:
+            out = inner.function_body(clo.node.body)
+        self.at(node)
+        return out
+
+    def function_body(self, body):
+        self.block(body)
+        ret = self.env.get(RET, False)
+        if ret is True:
+            return self.env[RETVAL]
+        if ret is False:
+            return None
+        self.error("this function may reach its end without returning a value",
+                   "return a value on every path (add a final 'return')")
+
+    def call_user(self, fn, args, kwargs, node):
+        src = function_source(fn)
+        defaults = list(fn.__defaults__ or ())
+        kwdefaults = fn.__kwdefaults__ or {}
+        bound = self.bind(src.node.args, defaults, args, dict(kwdefaults, **kwargs) if kwdefaults else kwargs,
+                          fn.__name__, node)
+        for k, v in bound.items():
+            if isinstance(v, Undefined):
+                self.error(f"'{v.name}' may be undefined here: {v.why}", node=node)
+        key = (fn, tuple((k, _signature(v)) for k, v in bound.items()))
+        spec = self.ctx.specs.get(key)
+        if spec is None:
+            spec = build_spec(self.ctx, fn, src, bound, key, self.loc)
+        elif spec.template is None:
+            if key in self.ctx.probing:
+                return BOTTOM
+            raise NeedTemplate(key)
+        if contains_bottom(*bound.values()):
+            return BOTTOM
+        operands = [d.value for v in bound.values() for d in _dyn_leaves(v)]
+        results = [Value(s.type) for s in _slots(spec.template)]
+        self.builder.append(Op("call", operands, {"callee": spec.name}, results))
+        it = iter(results)
+        return _fill(spec.template, it)
+
+
+_MISSING = object()
+
+
+class DynRange:
+    def __init__(self, start, stop, step):
+        self.start, self.stop, self.step = start, stop, step
+
+
+class Enumerate:
+    def __init__(self, inner, start=0):
+        self.inner, self.start = inner, start
+
+
+class Zip:
+    def __init__(self, items):
+        self.items = items
+
+
+AT_METHODS = ("set", "add", "mul", "multiply", "min", "max", "get")
+
+
+def _is_true_constant(node) -> bool:
+    return isinstance(node, gast.Constant) and node.value is True
+
+
+def _has_slot(plan) -> bool:
+    return any(isinstance(x, Slot) for x in leaves(plan))
+
+
+def _slots(plan) -> list[Slot]:
+    return [x for x in leaves(plan) if isinstance(x, Slot)]
+
+
+def _fill(plan, it):
+    if isinstance(plan, Slot):
+        return Dyn(next(it), plan.weak)
+    if isinstance(plan, (tuple, list)):
+        return type(plan)(_fill(p, it) for p in plan)
+    return plan
+
+
+def _dyn_leaves(v) -> list[Dyn]:
+    return [x for x in leaves(v) if isinstance(x, Dyn)]
+
+
+def _signature(v):
+    """What a specialization depends on: types of arrays, values of everything else."""
+    if isinstance(v, Dyn):
+        return ("dyn", v.type, v.weak)
+    if isinstance(v, (tuple, list)):
+        return (type(v).__name__,) + tuple(_signature(x) for x in v)
+    if v is BOTTOM:
+        return ("bottom",)
+    if is_static_scalar(v) or isinstance(v, (str, type(None), slice)):
+        return ("static", type(v), v)
+    return ("object", id(v))
+
+
+def _np_dtype(dt: str):
+    from ..ir.types import numpy_dtype
+    return numpy_dtype(dt)
+
+
+PY_BINOPS = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
+             gast.Div: operator.truediv, gast.FloorDiv: operator.floordiv, gast.Mod: operator.mod,
+             gast.Pow: operator.pow, gast.BitAnd: operator.and_, gast.BitOr: operator.or_,
+             gast.BitXor: operator.xor, gast.LShift: operator.lshift, gast.RShift: operator.rshift,
+             gast.MatMult: operator.matmul}
+_OP_SYMBOL = {gast.Add: "+", gast.Sub: "-", gast.Mult: "*", gast.Div: "/", gast.FloorDiv: "//",
+              gast.Mod: "%", gast.Pow: "**", gast.BitAnd: "&", gast.BitOr: "|", gast.BitXor: "^",
+              gast.LShift: "<<", gast.RShift: ">>", gast.MatMult: "@"}
+PY_COMPARE = {gast.Eq: operator.eq, gast.NotEq: operator.ne, gast.Lt: operator.lt, gast.LtE: operator.le,
+              gast.Gt: operator.gt, gast.GtE: operator.ge, gast.Is: operator.is_,
+              gast.IsNot: operator.is_not, gast.In: lambda a, b: a in b,
+              gast.NotIn: lambda a, b: a not in b}
+
+
+# -------------------------------------------------------------------- specializations
+
+def build_spec(ctx: Context, fn, src: SourceInfo, bound: dict, key, loc, entry=False) -> Spec:
+    """Lower `fn` for these arguments into its own IR function. A recursive function's
+    result type is first inferred with recursive calls standing for 'unknown' (BOTTOM),
+    then the function is lowered again until its result template is stable."""
+    if ctx.depth > MAX_STATIC_RECURSION:
+        raise CompileError(f"'{fn.__name__}' recurses more than {MAX_STATIC_RECURSION} times on "
+                           "arguments known at compile time", loc)
+    snap = ctx.snapshot()
+    spec = Spec(key, ctx.fresh_name(fn.__name__))
+    ctx.specs[key] = spec
+    probing = False
+    ctx.depth += 1
+    try:
+        for _ in range(MAX_LOOP_PASSES):
+            if probing:
+                ctx.probing.add(key)
+            try:
+                fn_ir, result = _lower_spec(ctx, fn, src, bound, spec.name, entry)
+            except NeedTemplate as e:
+                ctx.restore(snap)
+                ctx.specs[key] = spec
+                if e.key != key or probing:
+                    del ctx.specs[key]
+                    raise
+                probing = True
+                continue
+            finally:
+                ctx.probing.discard(key)
+            template = _result_template(result, fn, src)
+            if probing:
+                if not _has_slot(template) and contains_bottom(result):
+                    raise CompileError(f"cannot infer what recursive function '{fn.__name__}' returns: "
+                                       "every path through it recurses", src.loc(src.node),
+                                       "give it a base case that returns without recursing")
+                probing = False
+                spec.template = template
+                ctx.restore(snap)
+                ctx.specs[key] = spec
+                continue
+            if spec.template is None or spec.template == template:
+                spec.template = template
+                spec.function = fn_ir
+                ctx.functions[spec.name] = fn_ir
+                return spec
+            spec.template = _join_templates(spec.template, template, fn, src)
+            ctx.restore(snap)
+            ctx.specs[key] = spec
+        raise CompileError(f"cannot settle the result type of recursive function '{fn.__name__}'",
+                           src.loc(src.node), "make every return path return the same dtype")
+    finally:
+        ctx.depth -= 1
+
+
+def _lower_spec(ctx, fn, src, bound, name, entry):
+    region = Region()
+    env = {}
+    for pname, v in bound.items():
+        env[pname] = _param_tree(v, pname, region)
+    lw = Lowerer(ctx, src, fn, Builder(region, src.loc(src.node)), env)
+    result = lw.function_body(src.node.body)
+    if isinstance(result, Undefined):
+        lw.error(f"the returned value may be undefined: {result.why}")
+    if entry:
+        result = _materialize_all(lw, result)
+    template = _result_template(result, fn, src)
+    vals = lw.materialize(template, result) if _has_slot(template) else []
+    lw.builder.append(Op("return", vals, {}, []))
+    return Function(name, region, [v.type for v in vals]), result
+
+
+def _param_tree(v, name, region):
+    if isinstance(v, Dyn):
+        p = Value(v.type, name)
+        region.params.append(p)
+        return Dyn(p, v.weak)
+    if isinstance(v, (tuple, list)):
+        return type(v)(_param_tree(x, name, region) for x in v)
+    return v
+
+
+def _materialize_all(lw, result):
+    if result is None:
+        lw.error("the compiled function returns nothing", "return an array or a tuple of arrays")
+    if isinstance(result, (tuple, list)):
+        return tuple(_materialize_all(lw, x) for x in result)
+    if isinstance(result, Dyn):
+        return result
+    if is_static_scalar(result) or isinstance(result, np.ndarray):
+        return lw.to_dyn(result)
+    lw.error(f"the compiled function returns {describe(result)}, which is not an array")
+
+
+def _result_template(result, fn, src):
+    if isinstance(result, (tuple, list)):
+        return type(result)(_result_template(x, fn, src) for x in result)
+    if isinstance(result, Dyn):
+        return Slot(result.type, result.weak)
+    if isinstance(result, (Closure, BoundMethod, AtIndexer)):
+        raise CompileError(f"'{fn.__name__}' returns a function; functions cannot escape compiled code",
+                           src.loc(src.node), "return arrays or numbers")
+    return result
+
+
+def _join_templates(a, b, fn, src):
+    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)) and len(a) == len(b):
+        return type(a)(_join_templates(x, y, fn, src) for x, y in zip(a, b))
+    if a is BOTTOM:
+        return b
+    if b is BOTTOM:
+        return a
+    if _same_static(a, b) and not isinstance(a, Slot):
+        return a
+
+    def leaf(x):
+        if isinstance(x, Slot):
+            return x
+        if is_static_scalar(x):
+            dt, weak = scalar_aval(x)
+            return Slot(TensorType((), dt), weak)
+        raise CompileError(f"'{fn.__name__}' returns values of different kinds on different paths",
+                           src.loc(src.node))
+    x, y = leaf(a), leaf(b)
+    if x.type.shape != y.type.shape:
+        raise CompileError(f"'{fn.__name__}' returns shape {x.type.shape} on one path and "
+                           f"{y.type.shape} on another", src.loc(src.node))
+    dt, weak = promote_pair((x.type.dtype, x.weak), (y.type.dtype, y.weak))
+    return Slot(x.type.with_dtype(dt), weak)
+
+
+def lower_entry(fn, args: list, static: set[int] | None = None) -> tuple[Module, object]:
+    """Lower `fn` for these example arguments (arrays, Python scalars, tuples of them;
+    positions in `static` are baked in). Returns the module and the result template."""
+    from .arrays import scalar_aval as _sa
+    from ..ir import dtype_of_numpy
+    static = static or set()
+    src = function_source(fn)
+    ctx = Context()
+    scratch = Region()
+
+    def abstract(v, pos, path):
+        if pos in static:
+            return v
+        if isinstance(v, (tuple, list)):
+            return tuple(abstract(x, pos, path + (i,)) for i, x in enumerate(v))
+        if isinstance(v, (bool, int, float)) and not isinstance(v, np.generic):
+            dt, weak = _sa(v)
+            return Dyn(Value(TensorType((), dt)), weak)
+        if hasattr(v, "shape") and hasattr(v, "dtype"):
+            dt = "key" if "key" in str(v.dtype) else dtype_of_numpy(v.dtype)
+            return Dyn(Value(TensorType(tuple(v.shape), dt)), False)
+        raise CompileError(f"argument {pos} of '{fn.__name__}' is {describe(v)}; compiled functions take "
+                           "arrays, numbers and tuples of them", src.loc(src.node),
+                           "mark other arguments static with static_argnums")
+
+    del scratch
+    abstract_args = [abstract(a, i, ()) for i, a in enumerate(args)]
+    lw = Lowerer(ctx, src, fn, Builder(Region()), {})
+    bound = lw.bind(src.node.args, list(fn.__defaults__ or ()), abstract_args, {}, fn.__name__, src.node)
+    key = (fn, tuple((k, _signature(v)) for k, v in bound.items()))
+    spec = build_spec(ctx, fn, src, bound, key, src.loc(src.node), entry=True)
+    entry_fn = spec.function
+    _tuple_params(entry_fn, bound)
+    order = [entry_fn.name] + [n for n in ctx.functions if n != entry_fn.name]
+    module = Module([ctx.functions[n] for n in order])
+    return _prune(module), spec.template
+
+
+def _tuple_params(fn: Function, bound: dict):
+    """Tuple arguments arrive as one `tuple<...>` parameter unpacked by `tuple_get`."""
+    params, prologue = [], []
+    flat = iter(list(fn.body.params))
+    for name, v in bound.items():
+        if isinstance(v, Dyn):
+            params.append(next(flat))
+        elif isinstance(v, (tuple, list)) and _dyn_leaves(v):
+            def ty(x):
+                if isinstance(x, Dyn):
+                    return x.type
+                return TupleType(tuple(ty(e) for e in x if _dyn_leaves(e) or isinstance(e, Dyn)))
+            p = Value(ty(v), name)
+            params.append(p)
+
+            def unpack(x, src_val):
+                k = 0
+                for e in x:
+                    if isinstance(e, Dyn):
+                        leaf = next(flat)
+                        prologue.append(Op("tuple_get", [src_val], {"index": k}, [leaf]))
+                        k += 1
+                    elif isinstance(e, (tuple, list)) and _dyn_leaves(e):
+                        sub = Value(ty(e), name)
+                        prologue.append(Op("tuple_get", [src_val], {"index": k}, [sub]))
+                        unpack(e, sub)
+                        k += 1
+            unpack(v, p)
+    fn.body.params = params
+    fn.body.ops = prologue + fn.body.ops
+
+
+def _prune(module: Module) -> Module:
+    """Keep only functions reachable from the entry."""
+    from ..ir import walk_ops
+    keep, todo = set(), [module.entry.name]
+    while todo:
+        name = todo.pop()
+        if name in keep:
+            continue
+        keep.add(name)
+        for op in walk_ops(module.functions[name].body):
+            if op.prim == "call":
+                todo.append(op.attrs["callee"])
+    return Module([f for n, f in module.functions.items() if n in keep])

@@ -1,0 +1,1073 @@
+"""The Python functions compiled code may call: NumPy, jax.numpy, math, scipy.special and
+builtins, each mapped to primitives. One handler serves every spelling of a function
+(`np.exp`, `jnp.exp`, `math.exp`, `x.exp` where it is a method).
+
+A handler is an ordinary Python function over lowering values, so Python itself binds
+the call's arguments and reports a bad call.
+"""
+from __future__ import annotations
+
+import builtins
+import math
+
+import numpy as np
+
+from ..ir.types import is_float, is_int
+from .arrays import DEFAULT, describe
+from .values import BOTTOM, AtIndexer, BoundMethod, Dyn, contains_bottom, is_static_scalar
+
+_TABLE: dict = {}
+METHODS: dict = {}
+
+
+def _targets(names):
+    """Resolve 'np.exp', 'jnp.exp', ... to objects, skipping spellings a library lacks."""
+    import jax
+    import jax.numpy as jnp
+    mods = {"np": np, "jnp": jnp, "math": math, "builtins": builtins, "jax": jax, "lax": jax.lax}
+    try:
+        import jax.scipy.special as jss
+        mods["jss"] = jss
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        import scipy.special as sps
+        mods["sps"] = sps
+    except ImportError:
+        pass
+    out = []
+    for n in names:
+        mod, _, attr = n.partition(".")
+        obj = mods.get(mod)
+        for part in attr.split("."):
+            obj = getattr(obj, part, None) if obj is not None else None
+        if obj is not None:
+            out.append(obj)
+    return out
+
+
+_PENDING: list = []
+
+
+def register(*names, method: str | None = None, methods=()):
+    def deco(fn):
+        _PENDING.append((names, fn))
+        for m in ((method,) if method else ()) + tuple(methods):
+            METHODS[m] = fn
+        return fn
+    return deco
+
+
+def _table():
+    if not _TABLE:
+        for names, fn in _PENDING:
+            for obj in _targets(names):
+                try:
+                    _TABLE[obj] = fn
+                except TypeError:  # unhashable
+                    pass
+    return _TABLE
+
+
+def call_builtin_or_numpy(lw, func, args, kwargs):
+    try:
+        handler = _table().get(func)
+    except TypeError:
+        handler = None
+    if handler is None:
+        cast = _cast_target(func)
+        if cast is None:
+            return False, None
+        return True, _cast(lw, cast, *args, **kwargs)
+    if contains_bottom(tuple(args), tuple(kwargs.values())):
+        return True, BOTTOM
+    return True, _invoke(lw, handler, getattr(func, "__name__", str(func)), args, kwargs)
+
+
+def _invoke(lw, handler, name, args, kwargs):
+    try:
+        return handler(lw, *args, **kwargs)
+    except TypeError as e:
+        if "argument" in str(e):
+            lw.error(f"bad call to {name}: {e}".replace(handler.__name__ + "()", name + "()"))
+        raise
+
+
+def call_method(lw, bm: BoundMethod, args, kwargs):
+    if isinstance(bm.obj, AtIndexer):
+        return at_update(lw, bm.obj, bm.name, *args, **kwargs)
+    if contains_bottom(tuple(args), tuple(kwargs.values())):
+        return BOTTOM
+    return _invoke(lw, METHODS[bm.name], "." + bm.name, [bm.obj] + list(args), kwargs)
+
+
+def _cast_target(func):
+    """np.float32, jnp.int32, ...: a dtype used as a function."""
+    if isinstance(func, type) and issubclass(func, np.generic):
+        return np.dtype(func)
+    dt = getattr(func, "dtype", None)
+    if dt is not None and callable(func) and type(func).__name__ == "_ScalarMeta":
+        return np.dtype(dt)
+    return None
+
+
+def _dtype_arg(lw, dtype):
+    if dtype is None:
+        return None
+    from ..ir import dtype_of_numpy
+    if dtype is float:
+        return DEFAULT["float"]
+    if dtype is int:
+        return DEFAULT["int"]
+    if dtype is bool:
+        return "bool"
+    try:
+        return dtype_of_numpy(_cast_target(dtype) or np.dtype(dtype))
+    except TypeError:
+        lw.error(f"unsupported dtype {dtype!r}")
+
+
+def _cast(lw, np_dtype, x=0, *rest, **kw):
+    from ..ir import dtype_of_numpy
+    if rest or kw:
+        lw.error("dtype casts take a single argument")
+    return lw.convert(x, dtype_of_numpy(np_dtype))
+
+
+def _static(lw, v, what):
+    if isinstance(v, Dyn) or v is BOTTOM:
+        lw.error(f"{what} must be known at compile time, not a traced array")
+    return v
+
+
+# ------------------------------------------------------------------- elementwise
+
+def _unary(prim, result_kind="float", py=None):
+    def handler(lw, x):
+        if py is not None and is_static_scalar(x) and not isinstance(x, np.generic):
+            return py(x)
+        return lw.elementwise(prim, x, result_kind=result_kind)
+    return handler
+
+
+for _prim, _names, _py in [
+    ("exp", ["np.exp", "jnp.exp", "math.exp"], math.exp),
+    ("log", ["np.log", "jnp.log"], None),
+    ("log1p", ["np.log1p", "jnp.log1p", "math.log1p"], math.log1p),
+    ("expm1", ["np.expm1", "jnp.expm1", "math.expm1"], math.expm1),
+    ("sqrt", ["np.sqrt", "jnp.sqrt", "math.sqrt"], math.sqrt),
+    ("sin", ["np.sin", "jnp.sin", "math.sin"], math.sin),
+    ("cos", ["np.cos", "jnp.cos", "math.cos"], math.cos),
+    ("tan", ["np.tan", "jnp.tan", "math.tan"], math.tan),
+    ("asin", ["np.arcsin", "jnp.arcsin", "math.asin"], math.asin),
+    ("acos", ["np.arccos", "jnp.arccos", "math.acos"], math.acos),
+    ("atan", ["np.arctan", "jnp.arctan", "math.atan"], math.atan),
+    ("sinh", ["np.sinh", "jnp.sinh", "math.sinh"], math.sinh),
+    ("cosh", ["np.cosh", "jnp.cosh", "math.cosh"], math.cosh),
+    ("tanh", ["np.tanh", "jnp.tanh", "math.tanh", "jax.nn.tanh"], math.tanh),
+    ("asinh", ["np.arcsinh", "jnp.arcsinh", "math.asinh"], math.asinh),
+    ("acosh", ["np.arccosh", "jnp.arccosh", "math.acosh"], math.acosh),
+    ("atanh", ["np.arctanh", "jnp.arctanh", "math.atanh"], math.atanh),
+    ("logistic", ["sps.expit", "jss.expit", "jax.nn.sigmoid"], None),
+    ("lgamma", ["sps.gammaln", "jss.gammaln", "math.lgamma", "jax.lax.lgamma"], math.lgamma),
+    ("digamma", ["sps.digamma", "jss.digamma", "jax.lax.digamma"], None),
+    ("erf", ["sps.erf", "jss.erf", "math.erf", "jax.lax.erf"], math.erf),
+    ("erf_inv", ["sps.erfinv", "jss.erfinv", "jax.lax.erf_inv"], None),
+]:
+    register(*_names, method=None)(_unary(_prim, "float", _py))
+
+
+@register("math.log")
+def _math_log(lw, x, base=None):
+    if is_static_scalar(x) and (base is None or is_static_scalar(base)):
+        return math.log(x) if base is None else math.log(x, base)
+    out = lw.elementwise("log", x, result_kind="float")
+    return out if base is None else lw.elementwise("div", out, _math_log(lw, base), result_kind="float")
+
+
+@register("np.log2", "jnp.log2", "math.log2")
+def _log2(lw, x):
+    if is_static_scalar(x):
+        return math.log2(x)
+    return lw.elementwise("div", lw.elementwise("log", x, result_kind="float"), math.log(2.0))
+
+
+@register("np.log10", "jnp.log10", "math.log10")
+def _log10(lw, x):
+    if is_static_scalar(x):
+        return math.log10(x)
+    return lw.elementwise("div", lw.elementwise("log", x, result_kind="float"), math.log(10.0))
+
+
+@register("np.exp2", "jnp.exp2")
+def _exp2(lw, x):
+    return lw.elementwise("exp", lw.elementwise("mul", x, math.log(2.0), result_kind="float"))
+
+
+def _same_kind(prim, py=None):
+    def handler(lw, x):
+        if py is not None and is_static_scalar(x) and not isinstance(x, np.generic):
+            return py(x)
+        d = lw.to_dyn(x)
+        if prim in ("floor", "ceil", "round") and not is_float(d.dtype):
+            return d
+        return lw.elementwise(prim, d)
+    return handler
+
+
+register("np.abs", "np.absolute", "jnp.abs", "jnp.absolute", "builtins.abs", "np.fabs", "jnp.fabs",
+         "math.fabs")(_same_kind("abs", abs))
+register("np.sign", "jnp.sign")(_same_kind("sign"))
+register("np.floor", "jnp.floor", "math.floor")(_same_kind("floor", math.floor))
+register("np.ceil", "jnp.ceil", "math.ceil")(_same_kind("ceil", math.ceil))
+register("np.rint", "jnp.rint")(_same_kind("round"))
+register("np.negative", "jnp.negative")(_same_kind("neg", lambda x: -x))
+
+
+@register("np.round", "np.around", "jnp.round", "jnp.around", method="round")
+def _round(lw, x, decimals=0):
+    if decimals == 0:
+        return _same_kind("round")(lw, x)
+    scale = 10.0 ** _static(lw, decimals, "decimals")
+    return lw.elementwise("div", lw.elementwise("round", lw.elementwise("mul", x, scale, result_kind="float")), scale)
+
+
+@register("builtins.round")
+def _py_round(lw, x, ndigits=None):
+    if is_static_scalar(x):
+        return round(x, ndigits) if ndigits is not None else round(x)
+    out = _round(lw, x, ndigits or 0)
+    return out if ndigits is not None else lw.convert(out, DEFAULT["int"], weak=True)
+
+
+@register("np.trunc", "jnp.trunc", "math.trunc")
+def _trunc(lw, x):
+    if is_static_scalar(x):
+        return math.trunc(x)
+    d = lw.to_dyn(x)
+    if not is_float(d.dtype):
+        return d
+    return lw.select(lw.elementwise("lt", d, 0, result_kind="bool"), lw.elementwise("ceil", d),
+                     lw.elementwise("floor", d))
+
+
+@register("np.square", "jnp.square")
+def _square(lw, x):
+    return lw.elementwise("mul", x, x)
+
+
+@register("np.reciprocal", "jnp.reciprocal")
+def _reciprocal(lw, x):
+    return lw.elementwise("div", 1.0, x, result_kind="float")
+
+
+@register("np.isfinite", "jnp.isfinite", "math.isfinite")
+def _isfinite(lw, x):
+    if is_static_scalar(x):
+        return math.isfinite(x)
+    d = lw.to_dyn(x)
+    if not is_float(d.dtype):
+        return lw.const(True, "bool", d.shape)
+    return Dyn(lw.emit("is_finite", [d.value]))
+
+
+@register("np.isnan", "jnp.isnan", "math.isnan")
+def _isnan(lw, x):
+    if is_static_scalar(x):
+        return math.isnan(x)
+    return lw.elementwise("ne", x, x, result_kind="bool")
+
+
+@register("np.isinf", "jnp.isinf", "math.isinf")
+def _isinf(lw, x):
+    if is_static_scalar(x):
+        return math.isinf(x)
+    return lw.elementwise("eq", lw.elementwise("abs", x), float("inf"), result_kind="bool")
+
+
+@register("np.logical_not", "jnp.logical_not")
+def _logical_not(lw, x):
+    return Dyn(lw.emit("not", [lw.elementwise("ne", x, 0, result_kind="bool").value]))
+
+
+@register("np.invert", "np.bitwise_not", "jnp.invert", "jnp.bitwise_not")
+def _invert(lw, x):
+    d = lw.to_dyn(x)
+    return Dyn(lw.emit("not", [d.value]), d.weak)
+
+
+def _binary(prim, result_kind=None, py=None):
+    def handler(lw, x, y):
+        if py is not None and is_static_scalar(x) and is_static_scalar(y) \
+                and not isinstance(x, np.generic) and not isinstance(y, np.generic):
+            return py(x, y)
+        return lw.elementwise(prim, x, y, result_kind=result_kind)
+    return handler
+
+
+for _prim, _kind, _names in [
+    ("add", None, ["np.add", "jnp.add"]),
+    ("sub", None, ["np.subtract", "jnp.subtract"]),
+    ("mul", None, ["np.multiply", "jnp.multiply"]),
+    ("div", "float", ["np.divide", "np.true_divide", "jnp.divide", "jnp.true_divide"]),
+    ("floordiv", None, ["np.floor_divide", "jnp.floor_divide"]),
+    ("mod", None, ["np.mod", "np.remainder", "jnp.mod", "jnp.remainder"]),
+    ("max", None, ["np.maximum", "jnp.maximum", "np.fmax", "jnp.fmax"]),
+    ("min", None, ["np.minimum", "jnp.minimum", "np.fmin", "jnp.fmin"]),
+    ("atan2", "float", ["np.arctan2", "jnp.arctan2"]),
+    ("logaddexp", "float", ["np.logaddexp", "jnp.logaddexp"]),
+    ("eq", "bool", ["np.equal", "jnp.equal"]),
+    ("ne", "bool", ["np.not_equal", "jnp.not_equal"]),
+    ("lt", "bool", ["np.less", "jnp.less"]),
+    ("le", "bool", ["np.less_equal", "jnp.less_equal"]),
+    ("gt", "bool", ["np.greater", "jnp.greater"]),
+    ("ge", "bool", ["np.greater_equal", "jnp.greater_equal"]),
+    ("and", None, ["np.bitwise_and", "jnp.bitwise_and"]),
+    ("or", None, ["np.bitwise_or", "jnp.bitwise_or"]),
+    ("xor", None, ["np.bitwise_xor", "jnp.bitwise_xor"]),
+    ("shift_left", None, ["np.left_shift", "jnp.left_shift"]),
+    ("shift_right", None, ["np.right_shift", "jnp.right_shift"]),
+]:
+    register(*_names)(_binary(_prim, _kind))
+
+register("math.atan2")(_binary("atan2", "float", math.atan2))
+
+
+@register("np.power", "jnp.power", "math.pow", "builtins.pow")
+def _power(lw, x, y):
+    if is_static_scalar(x) and is_static_scalar(y):
+        return x ** y
+    return lw.power(x, y)
+
+
+@register("np.hypot", "jnp.hypot", "math.hypot")
+def _hypot(lw, x, y):
+    if is_static_scalar(x) and is_static_scalar(y):
+        return math.hypot(x, y)
+    return lw.elementwise("sqrt", lw.elementwise("add", _square(lw, x), _square(lw, y)), result_kind="float")
+
+
+def _logical(prim):
+    def handler(lw, x, y):
+        a = lw.elementwise("ne", x, 0, result_kind="bool")
+        b = lw.elementwise("ne", y, 0, result_kind="bool")
+        return lw.elementwise(prim, a, b)
+    return handler
+
+
+register("np.logical_and", "jnp.logical_and")(_logical("and"))
+register("np.logical_or", "jnp.logical_or")(_logical("or"))
+register("np.logical_xor", "jnp.logical_xor")(_logical("xor"))
+
+
+@register("np.where", "jnp.where")
+def _where(lw, cond, x=None, y=None):
+    if x is None or y is None:
+        lw.error("np.where(cond) with one argument has a data-dependent shape",
+                 "use np.where(cond, x, y)")
+    return lw.select(cond, x, y)
+
+
+@register("np.clip", "jnp.clip", method="clip")
+def _clip(lw, x, a_min=None, a_max=None, *, min=None, max=None):
+    lo = a_min if a_min is not None else min
+    hi = a_max if a_max is not None else max
+    out = lw.to_dyn(x)
+    if lo is not None:
+        out = lw.elementwise("max", out, lo)
+    if hi is not None:
+        out = lw.elementwise("min", out, hi)
+    return out
+
+
+@register("jax.nn.relu")
+def _relu(lw, x):
+    return lw.elementwise("max", x, 0.0)
+
+
+@register("jax.nn.softplus")
+def _softplus(lw, x):
+    return lw.elementwise("logaddexp", x, 0.0, result_kind="float")
+
+
+@register("jax.nn.log_sigmoid")
+def _log_sigmoid(lw, x):
+    return lw.elementwise("neg", _softplus(lw, lw.elementwise("neg", lw.to_dyn(x))))
+
+
+@register("sps.logsumexp", "jss.logsumexp", "jax.nn.logsumexp")
+def _logsumexp(lw, a, axis=None, keepdims=False, b=None):
+    if b is not None:
+        lw.error("logsumexp with weights b= is not supported", "add jnp.log(b) to the input")
+    x = lw.to_dyn(a)
+    if not is_float(x.dtype):
+        x = lw.convert(x, DEFAULT["float"])
+    m = lw.reduce("reduce_max", x, axis, keepdims=True)
+    # a row that is all -inf has max -inf; shifting by 0 instead keeps it -inf, not nan
+    m = lw.select(Dyn(lw.emit("is_finite", [m.value])), m, 0.0)
+    s = lw.reduce("reduce_sum", lw.elementwise("exp", lw.elementwise("sub", x, m)), axis, keepdims=True)
+    out = lw.elementwise("add", lw.elementwise("log", s), m)
+    if not keepdims:
+        axes = lw.norm_axes(axis, len(x.shape))
+        out = lw.reshape(out, tuple(n for i, n in enumerate(x.shape) if i not in axes))
+    return out
+
+
+@register("jax.nn.softmax", "sps.softmax", "jss.softmax")
+def _softmax(lw, x, axis=-1):
+    x = lw.to_dyn(x)
+    return lw.elementwise("exp", lw.elementwise("sub", x, _logsumexp(lw, x, axis, keepdims=True)))
+
+
+@register("jax.nn.log_softmax", "sps.log_softmax")
+def _log_softmax(lw, x, axis=-1):
+    return lw.elementwise("sub", x, _logsumexp(lw, x, axis, keepdims=True))
+
+
+@register("sps.xlogy", "jss.xlogy")
+def _xlogy(lw, x, y):
+    prod = lw.elementwise("mul", x, lw.elementwise("log", y, result_kind="float"))
+    return lw.select(lw.elementwise("eq", x, 0, result_kind="bool"), 0.0, prod)
+
+
+# ------------------------------------------------------------------- reductions
+
+def _reduction(prim, py=None):
+    def handler(lw, a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
+        if out is not None or initial is not None or where is not None:
+            lw.error("out=, initial= and where= are not supported in reductions")
+        if py is not None and isinstance(a, (tuple, list)) and all(is_static_scalar(v) for v in a):
+            return py(a)
+        axis = _static(lw, axis, "axis")
+        return lw.reduce(prim, a, axis, keepdims, _dtype_arg(lw, dtype))
+    return handler
+
+
+register("np.sum", "jnp.sum", method="sum")(_reduction("reduce_sum", builtins.sum))
+register("np.prod", "jnp.prod", method="prod")(_reduction("reduce_prod", math.prod))
+register("np.max", "np.amax", "jnp.max", "jnp.amax", method="max")(_reduction("reduce_max", builtins.max))
+register("np.min", "np.amin", "jnp.min", "jnp.amin", method="min")(_reduction("reduce_min", builtins.min))
+register("np.all", "jnp.all", method="all")(_reduction("reduce_and", builtins.all))
+register("np.any", "jnp.any", method="any")(_reduction("reduce_or", builtins.any))
+
+
+@register("np.mean", "jnp.mean", method="mean")
+def _mean(lw, a, axis=None, dtype=None, keepdims=False):
+    x = lw.to_dyn(a)
+    if dtype is not None:
+        x = lw.convert(x, _dtype_arg(lw, dtype))
+    return lw.mean(x, _static(lw, axis, "axis"), keepdims)
+
+
+@register("np.var", "jnp.var", method="var")
+def _var(lw, a, axis=None, dtype=None, keepdims=False, ddof=0):
+    return lw.var(a, _static(lw, axis, "axis"), keepdims, _static(lw, ddof, "ddof"))
+
+
+@register("np.std", "jnp.std", method="std")
+def _std(lw, a, axis=None, dtype=None, keepdims=False, ddof=0):
+    return lw.elementwise("sqrt", _var(lw, a, axis, dtype, keepdims, ddof))
+
+
+def _arg(prim):
+    def handler(lw, a, axis=None, keepdims=False):
+        x = lw.to_dyn(a)
+        if axis is None:
+            x, axis = lw.reshape(x, (-1,)), 0
+        axis = lw.norm_axis(_static(lw, axis, "axis"), len(x.shape))
+        if x.shape[axis] == 0:
+            lw.error(f"attempt to get {prim} of an empty sequence")
+        out = Dyn(lw.emit(prim, [x.value], axis=axis, index_dtype=DEFAULT["int"]))
+        if keepdims:
+            out = lw.reshape(out, tuple(1 if i == axis else n for i, n in enumerate(x.shape)))
+        return out
+    return handler
+
+
+register("np.argmax", "jnp.argmax", method="argmax")(_arg("argmax"))
+register("np.argmin", "jnp.argmin", method="argmin")(_arg("argmin"))
+
+
+@register("np.cumsum", "jnp.cumsum", method="cumsum")
+def _cumsum(lw, a, axis=None, dtype=None):
+    x = lw.to_dyn(a)
+    if dtype is not None:
+        x = lw.convert(x, _dtype_arg(lw, dtype))
+    elif x.dtype == "bool":
+        x = lw.convert(x, DEFAULT["int"])
+    if axis is None:
+        x, axis = lw.reshape(x, (-1,)), 0
+    axis = lw.norm_axis(_static(lw, axis, "axis"), len(x.shape))
+    return Dyn(lw.emit("cumsum", [x.value], axis=axis, reverse=False), x.weak)
+
+
+# ------------------------------------------------------------------- linear algebra
+
+def matmul(lw, a, b):
+    x, y = lw.to_dyn(a), lw.to_dyn(b)
+    dt, weak = lw.promote(x, y)
+    x, y = lw.to_dyn(x, dt), lw.to_dyn(y, dt)
+    if not x.shape or not y.shape:
+        lw.error("matmul operands must be at least 1-d", "use * to multiply by a scalar")
+    if len(x.shape) == 1 and len(y.shape) == 1:
+        return _dot(lw, x, y, ((0,), (0,)), ((), ()), weak)
+    if len(y.shape) == 1:
+        return _dot(lw, x, y, ((len(x.shape) - 1,), (0,)), ((), ()), weak)
+    if len(x.shape) == 1:
+        return _dot(lw, x, y, ((0,), (len(y.shape) - 2,)), ((), ()), weak)
+    batch = lw.broadcast_shapes(x.shape[:-2], y.shape[:-2])
+    x = lw.broadcast_to(x, batch + x.shape[-2:])
+    y = lw.broadcast_to(y, batch + y.shape[-2:])
+    nb = len(batch)
+    return _dot(lw, x, y, ((nb + 1,), (nb,)), (tuple(range(nb)), tuple(range(nb))), weak)
+
+
+def _dot(lw, x, y, contract, batch, weak=False):
+    (xc, yc) = contract
+    for a, b in zip(xc, yc):
+        if x.shape[a] != y.shape[b]:
+            lw.error(f"matmul shapes {x.shape} and {y.shape} do not align: "
+                     f"{x.shape[a]} (axis {a}) != {y.shape[b]} (axis {b})")
+    return Dyn(lw.emit("dot_general", [x.value, y.value], contract=contract, batch=batch), weak)
+
+
+register("np.matmul", "jnp.matmul")(matmul)
+
+
+@register("np.dot", "jnp.dot", method="dot")
+def _np_dot(lw, a, b):
+    x, y = lw.to_dyn(a), lw.to_dyn(b)
+    if not x.shape or not y.shape:
+        return lw.elementwise("mul", x, y)
+    if len(x.shape) <= 2 and len(y.shape) <= 2:
+        return matmul(lw, x, y)
+    dt, weak = lw.promote(x, y)
+    x, y = lw.to_dyn(x, dt), lw.to_dyn(y, dt)
+    yc = len(y.shape) - 2 if len(y.shape) > 1 else 0
+    return _dot(lw, x, y, ((len(x.shape) - 1,), (yc,)), ((), ()), weak)
+
+
+@register("np.inner", "jnp.inner")
+def _inner(lw, a, b):
+    x, y = lw.to_dyn(a), lw.to_dyn(b)
+    if not x.shape or not y.shape:
+        return lw.elementwise("mul", x, y)
+    dt, weak = lw.promote(x, y)
+    return _dot(lw, lw.to_dyn(x, dt), lw.to_dyn(y, dt), ((len(x.shape) - 1,), (len(y.shape) - 1,)), ((), ()), weak)
+
+
+@register("np.vdot", "jnp.vdot")
+def _vdot(lw, a, b):
+    return _inner(lw, lw.reshape(a, (-1,)), lw.reshape(b, (-1,)))
+
+
+@register("np.outer", "jnp.outer")
+def _outer(lw, a, b):
+    x, y = lw.reshape(a, (-1,)), lw.reshape(b, (-1,))
+    return lw.elementwise("mul", lw.reshape(x, (x.shape[0], 1)), lw.reshape(y, (1, y.shape[0])))
+
+
+@register("np.einsum", "jnp.einsum")
+def _einsum(lw, subscripts, *operands, optimize=None, precision=None):
+    if not isinstance(subscripts, str):
+        lw.error("einsum needs literal subscripts such as 'ij,jk->ik'")
+    spec = subscripts.replace(" ", "")
+    if "." in spec:
+        lw.error("einsum with '...' is not supported", "write out every axis letter")
+    ins, arrow, out = spec.partition("->")
+    terms = ins.split(",")
+    if len(terms) != len(operands):
+        lw.error(f"einsum subscripts name {len(terms)} operands but {len(operands)} were given")
+    if not arrow:
+        counts = {c: ins.count(c) for c in ins if c != ","}
+        out = "".join(sorted(c for c, n in counts.items() if n == 1))
+    xs = [lw.to_dyn(o) for o in operands]
+    dt, weak = lw.promote(*xs)
+    xs = [lw.to_dyn(x, dt) for x in xs]
+    for t, x in zip(terms, xs):
+        if len(t) != len(x.shape):
+            lw.error(f"einsum term '{t}' has {len(t)} letters for an operand of rank {len(x.shape)}")
+        if len(set(t)) != len(t):
+            lw.error(f"einsum term '{t}' repeats a letter (diagonals are not supported)")
+    sizes = {}
+    for t, x in zip(terms, xs):
+        for c, n in zip(t, x.shape):
+            if sizes.setdefault(c, n) != n:
+                lw.error(f"einsum letter '{c}' has sizes {sizes[c]} and {n}")
+    cur, cur_t = xs[0], terms[0]
+    for k in range(1, len(xs)):
+        later = "".join(terms[k + 1:]) + out
+        cur, cur_t = _einsum_pair(lw, cur, cur_t, xs[k], terms[k], later)
+    # sum letters no longer needed, then order as requested
+    drop = tuple(i for i, c in enumerate(cur_t) if c not in out)
+    if drop:
+        cur = lw.reduce("reduce_sum", cur, drop)
+        cur_t = "".join(c for c in cur_t if c in out)
+    if set(out) - set(cur_t):
+        lw.error(f"einsum output letters {''.join(sorted(set(out) - set(cur_t)))} appear in no input")
+    return Dyn(lw.transpose(cur, [cur_t.index(c) for c in out]).value, weak)
+
+
+def _einsum_pair(lw, x, xt, y, yt, later):
+    # letters only in one operand and needed nowhere else are summed first
+    for which in (0, 1):
+        t, other = (xt, yt) if which == 0 else (yt, xt)
+        drop = tuple(i for i, c in enumerate(t) if c not in other and c not in later)
+        if drop:
+            v = lw.reduce("reduce_sum", x if which == 0 else y, drop)
+            t = "".join(c for i, c in enumerate(t) if i not in drop)
+            if which == 0:
+                x, xt = v, t
+            else:
+                y, yt = v, t
+    shared = [c for c in xt if c in yt]
+    batch = [c for c in shared if c in later]
+    contract = [c for c in shared if c not in later]
+    out = Dyn(lw.emit("dot_general", [x.value, y.value],
+                      contract=(tuple(xt.index(c) for c in contract), tuple(yt.index(c) for c in contract)),
+                      batch=(tuple(xt.index(c) for c in batch), tuple(yt.index(c) for c in batch))))
+    out_t = "".join(batch) + "".join(c for c in xt if c not in shared) + "".join(c for c in yt if c not in shared)
+    return out, out_t
+
+
+# ------------------------------------------------------------------- shapes
+
+@register("np.reshape", "jnp.reshape")
+def _reshape_fn(lw, a, shape=None, order="C", *, newshape=None):
+    shape = shape if shape is not None else newshape
+    if order != "C":
+        lw.error("only order='C' reshapes are supported")
+    return lw.reshape(a, _static(lw, shape, "shape"))
+
+
+def _reshape_method(lw, a, *shape, order="C"):
+    if order != "C":
+        lw.error("only order='C' reshapes are supported")
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = shape[0]
+    return lw.reshape(a, _static(lw, tuple(shape), "shape"))
+
+
+METHODS["reshape"] = _reshape_method
+
+
+@register("np.transpose", "jnp.transpose")
+def _transpose_fn(lw, a, axes=None):
+    return lw.transpose(a, _static(lw, axes, "axes"))
+
+
+def _transpose_method(lw, a, *axes):
+    if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+        axes = axes[0]
+    return lw.transpose(a, tuple(axes) if axes else None)
+
+
+METHODS["transpose"] = _transpose_method
+
+
+@register("np.swapaxes", "jnp.swapaxes", method="swapaxes")
+def _swapaxes(lw, a, axis1, axis2):
+    x = lw.to_dyn(a)
+    perm = list(range(len(x.shape)))
+    i, j = lw.norm_axis(axis1, len(perm)), lw.norm_axis(axis2, len(perm))
+    perm[i], perm[j] = perm[j], perm[i]
+    return lw.transpose(x, perm)
+
+
+@register("np.moveaxis", "jnp.moveaxis")
+def _moveaxis(lw, a, source, destination):
+    x = lw.to_dyn(a)
+    n = len(x.shape)
+    s, d = lw.norm_axis(source, n), lw.norm_axis(destination, n)
+    perm = [i for i in range(n) if i != s]
+    perm.insert(d, s)
+    return lw.transpose(x, perm)
+
+
+@register("np.expand_dims", "jnp.expand_dims")
+def _expand_dims(lw, a, axis):
+    x = lw.to_dyn(a)
+    axes = axis if isinstance(axis, (tuple, list)) else (axis,)
+    rank = len(x.shape) + len(axes)
+    axes = sorted(lw.norm_axis(_static(lw, ax, "axis"), rank) for ax in axes)
+    shape = list(x.shape)
+    for ax in axes:
+        shape.insert(ax, 1)
+    return lw.reshape(x, tuple(shape))
+
+
+@register("np.squeeze", "jnp.squeeze", method="squeeze")
+def _squeeze(lw, a, axis=None):
+    x = lw.to_dyn(a)
+    if axis is None:
+        axes = [i for i, n in enumerate(x.shape) if n == 1]
+    else:
+        axes = lw.norm_axes(_static(lw, axis, "axis"), len(x.shape))
+        for ax in axes:
+            if x.shape[ax] != 1:
+                lw.error(f"cannot squeeze axis {ax} of size {x.shape[ax]}")
+    return lw.reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in axes))
+
+
+@register("np.ravel", "jnp.ravel", methods=("ravel", "flatten"))
+def _ravel(lw, a):
+    return lw.reshape(a, (-1,))
+
+
+@register("np.broadcast_to", "jnp.broadcast_to")
+def _broadcast_to(lw, a, shape):
+    shape = _static(lw, shape, "shape")
+    return lw.broadcast_to(lw.to_dyn(a), tuple(shape) if isinstance(shape, (tuple, list)) else (shape,))
+
+
+@register("np.concatenate", "jnp.concatenate")
+def _concatenate(lw, arrays, axis=0):
+    if not isinstance(arrays, (tuple, list)):
+        lw.error("concatenate needs a tuple or list of arrays")
+    if axis is None:
+        return lw.concatenate([lw.reshape(a, (-1,)) for a in arrays], 0)
+    return lw.concatenate(list(arrays), _static(lw, axis, "axis"))
+
+
+@register("np.stack", "jnp.stack")
+def _stack(lw, arrays, axis=0):
+    if not isinstance(arrays, (tuple, list)):
+        lw.error("stack needs a tuple or list of arrays")
+    return lw.stack(list(arrays), _static(lw, axis, "axis"))
+
+
+@register("np.hstack", "jnp.hstack")
+def _hstack(lw, arrays):
+    ds = [lw.to_dyn(a) for a in arrays]
+    ds = [lw.reshape(d, (1,)) if not d.shape else d for d in ds]
+    return lw.concatenate(ds, 0 if len(ds[0].shape) == 1 else 1)
+
+
+@register("np.vstack", "jnp.vstack")
+def _vstack(lw, arrays):
+    ds = [lw.to_dyn(a) for a in arrays]
+    ds = [lw.reshape(d, (1, -1)) if len(d.shape) < 2 else d for d in ds]
+    return lw.concatenate(ds, 0)
+
+
+@register("np.flip", "jnp.flip")
+def _flip(lw, a, axis=None):
+    x = lw.to_dyn(a)
+    axes = lw.norm_axes(_static(lw, axis, "axis"), len(x.shape))
+    return Dyn(lw.emit("rev", [x.value], axes=axes), x.weak)
+
+
+@register("np.take", "jnp.take")
+def _take(lw, a, indices, axis=None):
+    x = lw.to_dyn(a)
+    if axis is None:
+        x, axis = lw.reshape(x, (-1,)), 0
+    axis = lw.norm_axis(_static(lw, axis, "axis"), len(x.shape))
+    if isinstance(indices, Dyn) and indices.shape:
+        lw.error("take with an array of indices is not supported yet", "index with one integer at a time")
+    idx = (slice(None),) * axis + (indices,)
+    return lw.index(x, idx)
+
+
+# ------------------------------------------------------------------- creation
+
+def _shape_arg(lw, shape):
+    shape = _static(lw, shape, "shape")
+    return tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
+
+
+def _fill(value):
+    def handler(lw, shape, dtype=None):
+        dt = _dtype_arg(lw, dtype) or DEFAULT["float"]
+        return lw.const(value, dt, _shape_arg(lw, shape))
+    return handler
+
+
+register("np.zeros", "jnp.zeros", "np.empty", "jnp.empty")(_fill(0))
+register("np.ones", "jnp.ones")(_fill(1))
+
+
+@register("np.full", "jnp.full")
+def _full(lw, shape, fill_value, dtype=None):
+    shape = _shape_arg(lw, shape)
+    if dtype is None and is_static_scalar(fill_value):
+        dt, _ = lw.promote(fill_value)
+        return lw.const(fill_value, dt, shape)
+    v = lw.to_dyn(fill_value, _dtype_arg(lw, dtype))
+    return lw.broadcast_to(v, shape)
+
+
+def _like(value):
+    def handler(lw, a, dtype=None, shape=None):
+        _, dt, weak = lw.aval(a)
+        shape = lw.aval(a)[0] if shape is None else _shape_arg(lw, shape)
+        return lw.const(value, _dtype_arg(lw, dtype) or dt, shape, weak and dtype is None)
+    return handler
+
+
+register("np.zeros_like", "jnp.zeros_like", "np.empty_like", "jnp.empty_like")(_like(0))
+register("np.ones_like", "jnp.ones_like")(_like(1))
+
+
+@register("np.full_like", "jnp.full_like")
+def _full_like(lw, a, fill_value, dtype=None):
+    shape, dt, _ = lw.aval(a)
+    dt = _dtype_arg(lw, dtype) or dt
+    if is_static_scalar(fill_value):
+        return lw.const(fill_value, dt, shape)
+    return lw.broadcast_to(lw.to_dyn(fill_value, dt), shape)
+
+
+@register("np.arange", "jnp.arange")
+def _arange(lw, start, stop=None, step=1, dtype=None):
+    for v in (start, stop, step):
+        _static(lw, v, "arange bounds")
+    if stop is None:
+        start, stop = 0, start
+    n = max(0, math.ceil((stop - start) / step))
+    all_int = all(isinstance(v, int) for v in (start, stop, step))
+    dt = _dtype_arg(lw, dtype) or (DEFAULT["int"] if all_int else DEFAULT["float"])
+    if n == 0:
+        return lw.const(0, dt, (0,))
+    idx = Dyn(lw.emit("iota", [], shape=(n,), dimension=0, dtype=dt))
+    if step != 1:
+        idx = lw.elementwise("mul", idx, step)
+    if start != 0:
+        idx = lw.elementwise("add", idx, start)
+    return lw.convert(idx, dt)
+
+
+@register("np.linspace", "jnp.linspace")
+def _linspace(lw, start, stop, num=50, endpoint=True, dtype=None):
+    num = _static(lw, num, "num")
+    dt = _dtype_arg(lw, dtype) or DEFAULT["float"]
+    if num == 1:
+        return lw.reshape(lw.to_dyn(start, dt), (1,))
+    div = (num - 1) if endpoint else num
+    i = Dyn(lw.emit("iota", [], shape=(num,), dimension=0, dtype=dt))
+    delta = lw.elementwise("div", lw.elementwise("sub", stop, start, result_kind="float"), float(div))
+    return lw.convert(lw.elementwise("add", lw.elementwise("mul", i, delta), start), dt)
+
+
+@register("np.eye", "jnp.eye", "np.identity", "jnp.identity")
+def _eye(lw, N, M=None, k=0, dtype=None):
+    N, M, k = (_static(lw, v, "eye size") for v in (N, M if M is not None else N, k))
+    return lw.const(np.eye(N, M, k), _dtype_arg(lw, dtype) or DEFAULT["float"], (N, M))
+
+
+@register("np.array", "jnp.array", "np.asarray", "jnp.asarray")
+def _array(lw, obj, dtype=None, copy=None):
+    dt = _dtype_arg(lw, dtype)
+    if isinstance(obj, (tuple, list)) and not obj:
+        return lw.const(0, dt or DEFAULT["float"], (0,))
+    out = lw.to_dyn(obj, dt)
+    return Dyn(out.value, out.weak and dt is None and not isinstance(obj, (tuple, list)))
+
+
+def _astype(lw, a, dtype):
+    return lw.convert(a, _dtype_arg(lw, dtype))
+
+
+METHODS["astype"] = _astype
+
+
+# ------------------------------------------------------------------- x.at[i].set(v)
+
+def at_update(lw, at: AtIndexer, how, *args, **kwargs):
+    if kwargs:
+        lw.error("x.at[...] updates take one positional value")
+    x = at.obj
+    if how == "get":
+        return lw.index(x, at.index)
+    if len(args) != 1:
+        lw.error(f"x.at[...].{how}(value) takes one value")
+    old = lw.index(x, at.index)
+    v = lw.broadcast_to(lw.to_dyn(args[0], x.dtype), old.shape)
+    if how != "set":
+        prim = {"add": "add", "mul": "mul", "multiply": "mul", "min": "min", "max": "max"}[how]
+        v = lw.elementwise(prim, old, v)
+    return _write(lw, x, at.index, v)
+
+
+def _write(lw, x: Dyn, idx, v: Dyn) -> Dyn:
+    """x with the basic-indexed region `idx` replaced by v (dynamic_update_slice)."""
+    items = list(idx) if isinstance(idx, tuple) else [idx]
+    if any(i is None or i is Ellipsis for i in items):
+        items = [i for i in items if i is not None]
+        if Ellipsis in items:
+            k = items.index(Ellipsis)
+            items[k:k + 1] = [slice(None)] * (len(x.shape) - len(items) + 1)
+    items += [slice(None)] * (len(x.shape) - len(items))
+    starts, upd_shape = [], []
+    for item, n in zip(items, x.shape):
+        if isinstance(item, slice):
+            lo, hi, st = slice(*(lw.static_int(b, "a slice bound") if b is not None else None
+                                 for b in (item.start, item.stop, item.step))).indices(n)
+            if st != 1:
+                lw.error("x.at[...] updates with strided slices are not supported")
+            starts.append(lw.const(lo, "i32").value)
+            upd_shape.append(max(0, hi - lo))
+        elif isinstance(item, Dyn):
+            starts.append(lw.wrap_index(item, n).value)
+            upd_shape.append(1)
+        elif isinstance(item, (int, np.integer)):
+            if not -n <= item < n:
+                lw.error(f"index {item} is out of bounds for size {n}")
+            starts.append(lw.const(int(item) % n, "i32").value)
+            upd_shape.append(1)
+        else:
+            lw.error(f"cannot update an array at {describe(item)}")
+    v = lw.reshape(v, tuple(upd_shape))
+    return Dyn(lw.emit("dynamic_update_slice", [x.value, v.value] + starts, x.value.hint), x.weak)
+
+
+# ------------------------------------------------------------------- builtins
+
+@register("builtins.len")
+def _len(lw, x):
+    if isinstance(x, Dyn):
+        if not x.shape:
+            lw.error("len() of a 0-d array")
+        return x.shape[0]
+    return len(x)
+
+
+def _minmax(py, prim, red):
+    def handler(lw, *args, **kwargs):
+        if kwargs:
+            lw.error(f"{py.__name__}() with key= or default= is not supported")
+        if len(args) == 1:
+            (seq,) = args
+            if isinstance(seq, Dyn):
+                return lw.reduce(red, seq)
+            args = tuple(seq)
+        if all(is_static_scalar(a) for a in args):
+            return py(args)
+        out = args[0]
+        for a in args[1:]:
+            out = lw.elementwise(prim, out, a)
+        return out
+    return handler
+
+
+register("builtins.max")(_minmax(builtins.max, "max", "reduce_max"))
+register("builtins.min")(_minmax(builtins.min, "min", "reduce_min"))
+
+
+@register("builtins.sum")
+def _pysum(lw, seq, start=0):
+    if isinstance(seq, Dyn):
+        return lw.elementwise("add", lw.reduce("reduce_sum", lw.index(seq, (slice(None),)), 0), start) \
+            if start != 0 else lw.reduce("reduce_sum", seq, 0)
+    out = start
+    for x in seq:
+        out = lw.binop(_ADD, out, x)
+    return out
+
+
+@register("builtins.float")
+def _float(lw, x=0.0):
+    if is_static_scalar(x) or isinstance(x, str):
+        return float(x)
+    d = _scalar_arg(lw, x, "float()")
+    return d if is_float(d.dtype) else lw.convert(d, DEFAULT["float"], weak=True)
+
+
+@register("builtins.int")
+def _int(lw, x=0):
+    if is_static_scalar(x) or isinstance(x, str):
+        return int(x)
+    d = _scalar_arg(lw, x, "int()")
+    return d if is_int(d.dtype) else lw.convert(d, DEFAULT["int"], weak=True)
+
+
+@register("builtins.bool")
+def _bool(lw, x=False):
+    if not isinstance(x, Dyn):
+        return bool(x)
+    return lw.truth(_scalar_arg(lw, x, "bool()"))
+
+
+def _scalar_arg(lw, x, what):
+    d = lw.to_dyn(x)
+    if d.shape != ():
+        lw.error(f"{what} needs a scalar, got an array of shape {d.shape}")
+    return d
+
+
+@register("builtins.range")
+def _range(lw, *args):
+    if not 1 <= len(args) <= 3:
+        lw.error("range expected 1 to 3 arguments")
+    for a in args:
+        if isinstance(a, Dyn) and (a.shape != () or not is_int(a.dtype)):
+            lw.error(f"range() bounds must be integer scalars, got {a.type}")
+        if not isinstance(a, Dyn) and not isinstance(a, (int, np.integer)):
+            lw.error(f"range() bounds must be integers, got {describe(a)}")
+    start, stop, step = (0, args[0], 1) if len(args) == 1 else (args[0], args[1], args[2] if len(args) == 3 else 1)
+    if any(isinstance(v, Dyn) for v in (start, stop, step)):
+        from .lower import DynRange
+        return DynRange(start, stop, step)
+    return range(int(start), int(stop), int(step))
+
+
+@register("builtins.enumerate")
+def _enumerate(lw, seq, start=0):
+    from .lower import Enumerate
+    return Enumerate(seq, start)
+
+
+@register("builtins.zip")
+def _zip(lw, *seqs):
+    from .lower import Zip
+    if all(isinstance(s, (tuple, list, range)) for s in seqs):
+        return tuple(zip(*seqs))
+    return Zip(list(seqs))
+
+
+@register("builtins.reversed")
+def _reversed(lw, seq):
+    if isinstance(seq, (tuple, list, range)):
+        return seq[::-1]
+    lw.error("reversed() needs a sequence known at compile time", "use x[::-1] for arrays")
+
+
+@register("builtins.tuple", "builtins.list")
+def _tuple(lw, seq=()):
+    if isinstance(seq, Dyn):
+        return tuple(lw.index(seq, i) for i in range(seq.shape[0] if seq.shape else 0))
+    from .lower import Enumerate, Zip
+    if isinstance(seq, Enumerate) and isinstance(seq.inner, (tuple, list, range)):
+        return tuple(enumerate(seq.inner, seq.start))
+    if isinstance(seq, Zip):
+        lw.error("tuple(zip(...)) over traced arrays is not supported")
+    if not isinstance(seq, (tuple, list, range)):
+        lw.error(f"cannot make a tuple of {describe(seq)}")
+    return tuple(seq)
+
+
+@register("builtins.isinstance")
+def _isinstance(lw, obj, cls):
+    if isinstance(obj, Dyn):
+        import jax
+        return cls in (np.ndarray, jax.Array) or (isinstance(cls, tuple) and any(c in (np.ndarray, jax.Array) for c in cls))
+    return isinstance(obj, cls)
+
+
+@register("builtins.print")
+def _print(lw, *args, **kwargs):
+    lw.error("print() is not supported in compiled code",
+             "return the values you want to see, or call the function uncompiled")
+
+
+for _name in ("builtins.input", "builtins.open", "builtins.eval", "builtins.exec", "builtins.setattr",
+              "builtins.getattr", "builtins.iter", "builtins.next", "builtins.dict", "builtins.set",
+              "builtins.map", "builtins.filter", "builtins.sorted", "builtins.id", "builtins.hash"):
+    def _refused(lw, *args, _n=_name.split(".")[1], **kwargs):
+        lw.error(f"{_n}() is not supported in compiled code")
+    register(_name)(_refused)
+
+
+import gast as _gast  # noqa: E402
+
+_ADD = _gast.Add()

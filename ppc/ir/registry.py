@@ -1,0 +1,77 @@
+"""The primitive registry: one declaration per primitive, holding every stage's rule.
+
+A primitive is declared once (`declare`) with its shape/dtype rule and its emission
+templates; each later stage (JVP, transpose, batching, tiling) adds a field here and
+fills it beside the declaration. Asking for a rule that is missing (`rule`) is an error
+naming the primitive and the stage, never a silent fallback.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .types import Type
+
+# An emission rule is a source template: either a str.format pattern over the operand
+# expressions ({0}, {1}, ..., {args}), the attributes by name, and region function names
+# by region label; or a function (operand_exprs, attrs) -> str for the irregular cases.
+Emission = str | Callable[[list[str], dict[str, Any]], str]
+
+
+class ShapeError(Exception):
+    """A shape rule rejected its operands; the frontend attaches the source location."""
+
+
+class MissingRule(Exception):
+    def __init__(self, prim: str, stage: str):
+        super().__init__(f"primitive '{prim}' has no {stage} rule")
+        self.prim, self.stage = prim, stage
+
+
+@dataclass(eq=False)
+class Primitive:
+    name: str
+    # (operand types, attrs) -> result types. None for ops whose results are fixed by
+    # their regions or callee (if/while/call/constant); the verifier checks those.
+    infer: Callable[..., list[Type]] | None
+    jax: Emission | None = None
+    # numpy implementation used by constant folding: (*arrays, **attrs) -> array
+    fold: Callable | None = None
+    regions: tuple[str, ...] = ()  # labels of nested regions, e.g. ("then", "else")
+    # True when the JAX expression evaluates to a tuple of all results (control flow)
+    tuple_result: bool = False
+    terminator: bool = False
+
+
+REGISTRY: dict[str, Primitive] = {}
+
+
+def declare(name: str, infer, **fields) -> Primitive:
+    if name in REGISTRY:
+        raise ValueError(f"primitive '{name}' declared twice")
+    prim = Primitive(name, infer, **fields)
+    REGISTRY[name] = prim
+    return prim
+
+
+def lookup(name: str) -> Primitive:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown primitive '{name}'") from None
+
+
+def rule(name: str, stage: str):
+    """The `stage` rule of primitive `name`, or MissingRule naming both."""
+    value = getattr(lookup(name), stage, None)
+    if value is None:
+        raise MissingRule(name, stage)
+    return value
+
+
+def infer_types(name: str, in_types: list[Type], attrs: dict[str, Any]) -> list[Type]:
+    prim = lookup(name)
+    if prim.infer is None:
+        raise MissingRule(name, "shape")
+    out = prim.infer(*in_types, **attrs)
+    return list(out) if isinstance(out, (list, tuple)) else [out]

@@ -1,0 +1,240 @@
+"""canonicalize: inline non-recursive calls, fold constants, eliminate common
+subexpressions, drop dead code and unused branch results.
+
+Everything the frontend emits is pure, so an op whose results nobody reads can go, and
+two ops with the same primitive, operands and attributes compute the same thing
+(random ops too, since keys are explicit).
+"""
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+
+from ..ir import Builder, Module, Op, Region, Value, clone_region, lookup, walk_ops
+from ..ir.callgraph import call_graph, recursive_functions
+from ..ir.types import numpy_dtype
+from .manager import register_pass
+
+FOLD_LIMIT = 1024  # largest non-uniform result that folding writes out as a literal
+
+
+def clone_module(module: Module) -> Module:
+    from ..ir import Function
+    return Module([Function(f.name, clone_region(f.body, {}), f.result_types)
+                   for f in module.functions.values()])
+
+
+def _attr_key(v):
+    if isinstance(v, np.ndarray):
+        return ("nd", v.dtype.str, v.shape, v.tobytes())
+    if isinstance(v, (tuple, list)):
+        return tuple(_attr_key(x) for x in v)
+    if isinstance(v, float) and v != v:
+        return ("nan",)
+    return (type(v).__name__, v)
+
+
+class _Simplifier:
+    def __init__(self, module: Module, inline: set[str]):
+        self.module, self.inline = module, inline
+        self.subst: dict[Value, Value] = {}
+        self.consts: dict[Value, object] = {}
+        self.changed = False
+
+    def resolve(self, v: Value) -> Value:
+        while v in self.subst:
+            v = self.subst[v]
+        return v
+
+    def region(self, region: Region, scope: dict):
+        scope = dict(scope)
+        out: list[Op] = []
+        for op in region.ops:
+            self.op(op, scope, out)
+        region.ops = out
+
+    def splice(self, body: Region, results: list[Value], scope, out):
+        """Move `body`'s ops (already simplified) into `out`; its terminator's operands
+        replace `results`."""
+        term = body.ops[-1]
+        for op in body.ops[:-1]:
+            self.op(op, scope, out)
+        for r, v in zip(results, term.operands):
+            self.subst[r] = self.resolve(v)
+        self.changed = True
+
+    def op(self, op: Op, scope: dict, out: list[Op]):
+        op.operands = [self.resolve(v) for v in op.operands]
+        if op.prim == "call" and op.attrs["callee"] in self.inline:
+            callee = self.module.functions[op.attrs["callee"]]
+            mapping = dict(zip(callee.params, op.operands))
+            body = clone_region(Region([], callee.body.ops), mapping)
+            for op2 in walk_ops(body):  # the call's location is more useful than none
+                op2.loc = op2.loc or op.loc
+            self.splice(Region([], body.ops), op.results, scope, out)
+            return
+        if op.prim == "if" and op.operands[0] in self.consts:
+            taken = op.regions[0] if self.consts[op.operands[0]] else op.regions[1]
+            self.splice(taken, op.results, scope, out)
+            return
+        for r in op.regions:
+            self.region(r, scope)
+        if op.prim == "if" and self.forward_if_results(op):
+            if not op.results:
+                return
+        if op.prim == "constant":
+            self.consts[op.result] = op
+        elif self.fold(op, out):
+            return
+        if not op.regions and not lookup(op.prim).terminator and op.prim != "call":
+            key = (op.prim, tuple(id(v) for v in op.operands),
+                   tuple(sorted((k, _attr_key(v)) for k, v in op.attrs.items())),
+                   tuple(r.type for r in op.results))
+            if key in scope:
+                for r, prev in zip(op.results, scope[key].results):
+                    self.subst[r] = prev
+                self.changed = True
+                return
+            scope[key] = op
+        out.append(op)
+
+    def forward_if_results(self, op: Op) -> bool:
+        """Results an `if` computes trivially: the same value from both branches, or
+        true/false (the predicate itself)."""
+        (then_y, else_y), pred = (r.ops[-1].operands for r in op.regions), op.operands[0]
+        keep, changed = [], False
+        for i, r in enumerate(op.results):
+            a, b = then_y[i], else_y[i]
+            if a is b:
+                self.subst[r] = a
+            elif self.const_value(a) is True and self.const_value(b) is False:
+                self.subst[r] = pred
+            else:
+                keep.append(i)
+                continue
+            changed = True
+        if changed:
+            op.results = [op.results[i] for i in keep]
+            for region in op.regions:
+                region.ops[-1].operands = [region.ops[-1].operands[i] for i in keep]
+            self.changed = True
+        return changed
+
+    def const_value(self, v: Value):
+        op = self.consts.get(v)
+        if op is None or op.attrs["shape"] != ():
+            return None
+        return op.attrs["value"]
+
+    def fold(self, op: Op, out: list[Op]) -> bool:
+        prim = lookup(op.prim)
+        if prim.fold is None or len(op.results) != 1 or not all(v in self.consts for v in op.operands):
+            return False
+        args = [_const_array(self.consts[v]) for v in op.operands]
+        try:
+            with np.errstate(all="ignore"):
+                value = np.asarray(prim.fold(*args, **op.attrs))
+        except Exception:
+            return False
+        t = op.result.type
+        value = value.astype(numpy_dtype(t.dtype))
+        if value.shape != t.shape:
+            return False
+        uniform = value.size > 0 and (value == value.flat[0]).all()
+        if not uniform and value.size > FOLD_LIMIT:
+            return False
+        b = Builder(Region(), op.loc)
+        new = b.constant(value, t, op.result.hint)
+        const_op = b.region.ops[0]
+        self.subst[op.result] = new
+        self.consts[new] = const_op
+        out.append(const_op)
+        self.changed = True
+        return True
+
+
+def _const_array(op: Op) -> np.ndarray:
+    v = op.attrs["value"]
+    if isinstance(v, np.ndarray):
+        return v
+    return np.full(op.attrs["shape"], v, dtype=numpy_dtype(op.attrs["dtype"]))
+
+
+def _dce(region: Region, live: set[Value]) -> bool:
+    """Drop ops whose results are unused (and unused `if` results); returns whether
+    anything changed. `live` collects the values this region reads."""
+    changed = False
+    kept = []
+    for op in reversed(region.ops):
+        prim = lookup(op.prim)
+        if not prim.terminator and not any(r in live for r in op.results):
+            changed = True
+            continue
+        if op.prim == "if":
+            used = [i for i, r in enumerate(op.results) if r in live]
+            if len(used) < len(op.results):
+                op.results = [op.results[i] for i in used]
+                for r in op.regions:
+                    r.ops[-1].operands = [r.ops[-1].operands[i] for i in used]
+                changed = True
+        if op.prim == "while":
+            changed |= _drop_dead_carried(op, live)
+        for r in op.regions:
+            changed |= _dce(r, live)
+        live.update(op.operands)
+        kept.append(op)
+    region.ops = kept[::-1]
+    return changed
+
+
+def _uses(region: Region, skip: Op | None = None) -> set[Value]:
+    out = set()
+    for op in walk_ops(region):
+        if op is not skip:
+            out.update(op.operands)
+    return out
+
+
+def _drop_dead_carried(op: Op, live: set[Value]) -> bool:
+    """A loop-carried value whose result is unread and which the loop reads only to
+    pass on to its own next iteration is dead."""
+    cond, body = op.regions
+    body_yield = body.ops[-1]
+    used_cond, used_body = _uses(cond), _uses(body, skip=body_yield)
+    dead = [k for k, r in enumerate(op.results)
+            if r not in live and cond.params[k] not in used_cond and body.params[k] not in used_body
+            and not any(v is body.params[k] for j, v in enumerate(body_yield.operands) if j != k)]
+    if not dead or op.attrs.get("trip_count") is not None and 0 in dead:
+        return False
+    keep = [k for k in range(len(op.results)) if k not in dead]
+    op.operands = [op.operands[k] for k in keep]
+    op.results = [op.results[k] for k in keep]
+    cond.params = [cond.params[k] for k in keep]
+    body.params = [body.params[k] for k in keep]
+    body_yield.operands = [body_yield.operands[k] for k in keep]
+    return True
+
+
+def prune_functions(module: Module) -> Module:
+    g = call_graph(module)
+    keep = nx.descendants(g, module.entry.name) | {module.entry.name}
+    return Module([f for n, f in module.functions.items() if n in keep])
+
+
+@register_pass("canonicalize")
+def canonicalize(module: Module) -> Module:
+    m = clone_module(module)
+    recursive = recursive_functions(m)
+    # callees first, so each inlined body is already simplified
+    cond = nx.condensation(call_graph(m))
+    names_in_order = [n for c in reversed(list(nx.topological_sort(cond))) for n in cond.nodes[c]["members"]]
+    inline = set(m.functions) - recursive - {m.entry.name}
+    for name in names_in_order:
+        fn = m.functions[name]
+        for _ in range(8):
+            s = _Simplifier(m, inline)
+            s.region(fn.body, {})
+            changed = _dce(fn.body, set()) or s.changed
+            if not changed:
+                break
+    return prune_functions(m)

@@ -1,0 +1,20 @@
+"""Every golden program computes, compiled, what it computes run eagerly by NumPy."""
+import pytest
+
+import ppc
+
+from programs import PROGRAMS, assert_tree_close, load, random_args
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("name", PROGRAMS)
+def test_matches_eager(name, seed):
+    mod = load(name)
+    args = random_args(mod, seed)
+    eager_args = args
+    if getattr(mod, "REFERENCE", "numpy") == "jax":
+        import jax.numpy as jnp
+        eager_args = [jnp.asarray(a) for a in args]
+    want = mod.main(*eager_args)
+    got = ppc.compile(mod.main)(*args)
+    assert_tree_close(got, want)
