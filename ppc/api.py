@@ -40,15 +40,15 @@ def _leaf_signature(v):
     return ("object", type(v))
 
 
-def _to_runtime(v, slot_dtype_for_scalars):
+def _to_runtime(v):
     if isinstance(v, (tuple, list)):
-        return tuple(_to_runtime(x, slot_dtype_for_scalars) for x in v)
+        return tuple(_to_runtime(x) for x in v)
     if isinstance(v, bool):
         return np.bool_(v)
     if isinstance(v, int) and not isinstance(v, np.generic):
-        return np.int32(v)
+        return np.int64(v)
     if isinstance(v, float) and not isinstance(v, np.generic):
-        return np.float32(v)
+        return np.float64(v)
     return v
 
 
@@ -76,21 +76,28 @@ class Compiled:
         self.static_argnums = frozenset((static_argnums,) if isinstance(static_argnums, int) else static_argnums)
         self._cache: dict = {}
 
-    def _positional(self, args, kwargs):
+    def _split(self, args, kwargs):
+        """Positional arguments, and keyword arguments in signature order (parameters
+        not passed are left to their defaults, which compile as constants)."""
         if not kwargs:
-            return list(args)
+            return list(args), {}
         sig = inspect.signature(self.__ppc_function__)
-        bound = sig.bind(*args, **kwargs)
-        bound.apply_defaults()
-        return list(bound.arguments.values())
+        try:
+            bound = sig.bind(*args, **kwargs)
+        except TypeError as e:
+            raise TypeError(f"{self.__name__}(): {e}") from None
+        names = list(sig.parameters)
+        pos = [bound.arguments[n] for n in names[:len(args)]]
+        kw = {n: bound.arguments[n] for n in names[len(args):] if n in bound.arguments}
+        return pos, kw
 
     def specialize(self, *args, **kwargs) -> Specialization:
-        args = self._positional(args, kwargs)
+        args, kwargs = self._split(args, kwargs)
         key = tuple(("static", type(a), a) if i in self.static_argnums else _leaf_signature(a)
-                    for i, a in enumerate(args))
+                    for i, a in enumerate(args)) + tuple((k, _leaf_signature(v)) for k, v in kwargs.items())
         spec = self._cache.get(key)
         if spec is None:
-            ir, template = lower_entry(self.__ppc_function__, args, set(self.static_argnums))
+            ir, template = lower_entry(self.__ppc_function__, args, set(self.static_argnums), kwargs)
             canonical = run_passes(ir, ["canonicalize"])
             spec = Specialization(ir, canonical, template)
             self._cache[key] = spec
@@ -107,8 +114,9 @@ class Compiled:
     def __call__(self, *args, **kwargs):
         spec = self.specialize(*args, **kwargs)
         exe = self._executable(spec)
-        args = self._positional(args, kwargs)
-        runtime = [_to_runtime(a, None) for i, a in enumerate(args) if i not in self.static_argnums]
+        args, kwargs = self._split(args, kwargs)
+        runtime = [_to_runtime(a) for i, a in enumerate(args) if i not in self.static_argnums]
+        runtime += [_to_runtime(v) for v in kwargs.values()]
         out = exe(*runtime)
         result = _fill(spec.template, iter(out))
         return result

@@ -1,8 +1,9 @@
 """NumPy semantics on IR values: dtype promotion, broadcasting, coercion, reductions and
 indexing. Mixed into the lowering class, which supplies `emit` and `error`.
 
-Promotion follows NumPy between arrays; Python scalars are weakly typed as in JAX, so
-`x_f32 * 2.0` stays f32 and a lone Python float becomes f32, a lone int i32.
+Promotion follows NumPy between arrays; Python scalars are weakly typed as in JAX (with
+64-bit types enabled), so `x_f32 * 2.0` stays f32 while a lone Python float is f64 and a
+lone int i64, as in NumPy.
 """
 from __future__ import annotations
 
@@ -12,13 +13,14 @@ from ..ir import TensorType, dtype_of_numpy
 from ..ir.types import is_float, is_int
 from .values import Dyn, is_static_scalar
 
-DEFAULT = {"bool": "bool", "int": "i32", "float": "f32"}
+DEFAULT = {"bool": "bool", "int": "i64", "float": "f64"}
 
 
 def kind(dtype: str) -> str:
     return "bool" if dtype == "bool" else "float" if is_float(dtype) else "int"
 
 
+INDEX = DEFAULT["int"]  # dtype of dynamic start indices
 _KIND_ORDER = {"bool": 0, "int": 1, "float": 2}
 
 
@@ -29,9 +31,9 @@ def scalar_aval(v) -> tuple[str, bool]:
     if isinstance(v, np.generic):
         return dtype_of_numpy(v.dtype), False
     if isinstance(v, int):
-        return "i32", True
+        return DEFAULT["int"], True
     if isinstance(v, float):
-        return "f32", True
+        return DEFAULT["float"], True
     raise TypeError(v)
 
 
@@ -227,7 +229,7 @@ class ArrayOps:
     def reduce(self, prim: str, x, axis=None, keepdims=False, dtype=None) -> Dyn:
         x = self.to_dyn(x)
         if prim in ("reduce_sum", "reduce_prod") and x.dtype == "bool":
-            x = self.convert(x, "i32")
+            x = self.convert(x, DEFAULT["int"])
         if dtype is not None:
             x = self.convert(x, dtype)
         if prim in ("reduce_and", "reduce_or") and x.dtype != "bool":
@@ -317,7 +319,7 @@ class ArrayOps:
         if rev_axes:
             v = self.emit("rev", [v], v.hint, axes=tuple(rev_axes))
         if any(d is not None for d in dyn_starts):
-            zero = self.const(0, "i32").value
+            zero = self.const(0, INDEX).value
             starts, sizes = [], []
             for d, n in zip(dyn_starts, v.type.shape):
                 if d is None:
@@ -330,7 +332,7 @@ class ArrayOps:
 
     def wrap_index(self, i: Dyn, n: int) -> Dyn:
         """Python's negative indices for a traced index (out-of-range indices clamp, as in JAX)."""
-        i = self.convert(i, "i32")
+        i = self.convert(i, INDEX)
         if i.nonneg:
             return i
         neg = self.elementwise("lt", i, 0, result_kind="bool")

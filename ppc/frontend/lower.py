@@ -139,6 +139,7 @@ class Lowerer(ArrayOps):
         self.parent = parent  # lexically enclosing lowering (for closures)
         self.inline_depth = inline_depth
         self.loops = 0  # numbers the hidden counters of for loops
+        self.assigned_at: dict = {}  # name -> where it was last assigned (for loop errors)
         self.loc = src.loc(src.node)
         self.fresh: set[Value] = set()
 
@@ -313,6 +314,7 @@ class Lowerer(ArrayOps):
 
     def assign(self, target, value):
         if isinstance(target, gast.Name):
+            self.assigned_at[target.id] = self.src.loc(target)
             if isinstance(value, Dyn) and value.value in self.fresh and not target.id.startswith("_"):
                 value.value.hint = target.id
             self.env[target.id] = value
@@ -626,9 +628,10 @@ class Lowerer(ArrayOps):
                 self.error(f"loop variable '{_hint(name)}' changes from an array to {describe(v)}")
             leaf = self.template_leaf(v)
             if leaf.type.shape != plan.type.shape:
-                self.error(f"loop variable '{_hint(name)}' changes shape from {plan.type.shape} to "
-                           f"{leaf.type.shape} in the loop body",
-                           "arrays carried through a loop must keep their shape")
+                raise CompileError(f"loop variable '{_hint(name)}' changes shape from {plan.type.shape} "
+                                   f"to {leaf.type.shape} in the loop body",
+                                   self.assigned_at.get(name, self.loc),
+                                   "arrays carried through a loop must keep their shape")
             dt, weak = promote_pair((plan.type.dtype, plan.weak), (leaf.type.dtype, leaf.weak))
             return Slot(plan.type.with_dtype(dt), weak)
         if isinstance(plan, (tuple, list)):
@@ -1084,10 +1087,11 @@ class Lowerer(ArrayOps):
         for p, d in zip(a.kwonlyargs, a.kw_defaults):
             if d is not None and p.id not in bound:
                 bound[p.id] = d if not isinstance(d, gast.AST) else self.expr(d)
-        missing = [n for n in names + [p.id for p in a.kwonlyargs] if n not in bound]
+        order = names + [p.id for p in a.kwonlyargs]
+        missing = [n for n in order if n not in bound]
         if missing:
             self.error(f"{name}() missing argument '{missing[0]}'", node=node)
-        return bound
+        return {n: bound[n] for n in order}
 
     def call_closure(self, clo: Closure, args, kwargs, node):
         if self.inline_depth > 64:
@@ -1112,7 +1116,7 @@ class Lowerer(ArrayOps):
         if ret is False:
             return None
         self.error("this function may reach its end without returning a value",
-                   "return a value on every path (add a final 'return')")
+                   "return a value on every path (add a final 'return')", body[-1])
 
     def call_user(self, fn, args, kwargs, node):
         src = function_source(fn)
@@ -1308,6 +1312,9 @@ def _materialize_all(lw, result):
         return result
     if is_static_scalar(result) or isinstance(result, np.ndarray):
         return lw.to_dyn(result)
+    if isinstance(result, (Closure, BoundMethod, AtIndexer)) or callable(result):
+        lw.error("the compiled function returns a function; functions cannot escape compiled code",
+                 "return arrays or numbers")
     lw.error(f"the compiled function returns {describe(result)}, which is not an array")
 
 
@@ -1348,15 +1355,17 @@ def _join_templates(a, b, fn, src):
     return Slot(x.type.with_dtype(dt), weak)
 
 
-def lower_entry(fn, args: list, static: set[int] | None = None) -> tuple[Module, object]:
+def lower_entry(fn, args: list, static: set[int] | None = None, kwargs: dict | None = None
+                ) -> tuple[Module, object]:
     """Lower `fn` for these example arguments (arrays, Python scalars, tuples of them;
-    positions in `static` are baked in). Returns the module and the result template."""
+    positions in `static` are baked in; parameters not passed take their defaults as
+    compile-time constants). Returns the module and the result template. The entry
+    function's parameters are the traced arguments in signature order."""
     from .arrays import scalar_aval as _sa
     from ..ir import dtype_of_numpy
     static = static or set()
     src = function_source(fn)
     ctx = Context()
-    scratch = Region()
 
     def abstract(v, pos, path):
         if pos in static:
@@ -1373,10 +1382,13 @@ def lower_entry(fn, args: list, static: set[int] | None = None) -> tuple[Module,
                            "arrays, numbers and tuples of them", src.loc(src.node),
                            "mark other arguments static with static_argnums")
 
-    del scratch
     abstract_args = [abstract(a, i, ()) for i, a in enumerate(args)]
+    abstract_kwargs = {k: abstract(v, k, ()) for k, v in (kwargs or {}).items()}
     lw = Lowerer(ctx, src, fn, Builder(Region()), {})
-    bound = lw.bind(src.node.args, list(fn.__defaults__ or ()), abstract_args, {}, fn.__name__, src.node)
+    kwdefaults = dict(fn.__kwdefaults__ or {})
+    kwdefaults.update(abstract_kwargs)
+    bound = lw.bind(src.node.args, list(fn.__defaults__ or ()), abstract_args, kwdefaults, fn.__name__,
+                    src.node)
     key = (fn, tuple((k, _signature(v)) for k, v in bound.items()))
     spec = build_spec(ctx, fn, src, bound, key, src.loc(src.node), entry=True)
     entry_fn = spec.function

@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from ..ir.types import is_float, is_int
-from .arrays import DEFAULT, describe
+from .arrays import DEFAULT, INDEX, describe
 from .values import BOTTOM, AtIndexer, BoundMethod, Dyn, contains_bottom, is_static_scalar
 
 _TABLE: dict = {}
@@ -905,7 +905,7 @@ def _write(lw, x: Dyn, idx, v: Dyn) -> Dyn:
                                  for b in (item.start, item.stop, item.step))).indices(n)
             if st != 1:
                 lw.error("x.at[...] updates with strided slices are not supported")
-            starts.append(lw.const(lo, "i32").value)
+            starts.append(lw.const(lo, INDEX).value)
             upd_shape.append(max(0, hi - lo))
         elif isinstance(item, Dyn):
             starts.append(lw.wrap_index(item, n).value)
@@ -913,7 +913,7 @@ def _write(lw, x: Dyn, idx, v: Dyn) -> Dyn:
         elif isinstance(item, (int, np.integer)):
             if not -n <= item < n:
                 lw.error(f"index {item} is out of bounds for size {n}")
-            starts.append(lw.const(int(item) % n, "i32").value)
+            starts.append(lw.const(int(item) % n, INDEX).value)
             upd_shape.append(1)
         else:
             lw.error(f"cannot update an array at {describe(item)}")

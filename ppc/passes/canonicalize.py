@@ -187,26 +187,38 @@ def _dce(region: Region, live: set[Value]) -> bool:
     return changed
 
 
-def _uses(region: Region, skip: Op | None = None) -> set[Value]:
-    out = set()
-    for op in walk_ops(region):
-        if op is not skip:
-            out.update(op.operands)
-    return out
+def _region_uses(op: Op) -> set[Value]:
+    return {v for r in op.regions for inner in walk_ops(r) for v in inner.operands}
+
+
+def _slice_uses(region: Region, needed: set[Value]) -> set[Value]:
+    """Values the computation of `needed` (within `region`) reads."""
+    needed = set(needed)
+    for op in reversed(region.ops[:-1]):
+        if any(r in needed for r in op.results):
+            needed.update(op.operands)
+            needed |= _region_uses(op)
+    return needed
 
 
 def _drop_dead_carried(op: Op, live: set[Value]) -> bool:
-    """A loop-carried value whose result is unread and which the loop reads only to
-    pass on to its own next iteration is dead."""
+    """Loop-carried values needed neither after the loop, nor by its condition, nor to
+    compute a needed carried value are dead, however they feed themselves."""
     cond, body = op.regions
     body_yield = body.ops[-1]
-    used_cond, used_body = _uses(cond), _uses(body, skip=body_yield)
-    dead = [k for k, r in enumerate(op.results)
-            if r not in live and cond.params[k] not in used_cond and body.params[k] not in used_body
-            and not any(v is body.params[k] for j, v in enumerate(body_yield.operands) if j != k)]
-    if not dead or op.attrs.get("trip_count") is not None and 0 in dead:
+    cond_uses = {v for inner in walk_ops(cond) for v in inner.operands}
+    keep = {k for k, r in enumerate(op.results) if r in live or cond.params[k] in cond_uses}
+    if op.attrs.get("trip_count") is not None:
+        keep.add(0)  # the counter of a counted loop
+    while True:
+        uses = _slice_uses(body, {body_yield.operands[k] for k in keep})
+        more = {k for k, p in enumerate(body.params) if p in uses} - keep
+        if not more:
+            break
+        keep |= more
+    if len(keep) == len(op.results):
         return False
-    keep = [k for k in range(len(op.results)) if k not in dead]
+    keep = sorted(keep)
     op.operands = [op.operands[k] for k in keep]
     op.results = [op.results[k] for k in keep]
     cond.params = [cond.params[k] for k in keep]
