@@ -577,7 +577,7 @@ class Lowerer(ArrayOps):
                 out = self.env
                 self.env.pop(CONT, None)
                 new_plan = dict(plan)
-                for n in candidates:
+                for n in sorted(candidates):
                     v = out.get(n, _MISSING)
                     if v is _MISSING or isinstance(v, Undefined) or v is BOTTOM:
                         continue
@@ -657,27 +657,24 @@ class Lowerer(ArrayOps):
             return BOTTOM
         return Dyn(self.emit("not", [v.value]))
 
-    def logical_and(self, a, b):
-        if a is False or b is False:
-            return False
-        if a is True:
+    def logical(self, prim: str, a, b):
+        """`and`/`or` of static bools and traced bool[]s, simplifying the static cases."""
+        absorbing = prim == "or"  # True absorbs `or`, False absorbs `and`
+        if a is absorbing or b is absorbing:
+            return absorbing
+        if a is (not absorbing):
             return b
-        if b is True:
+        if b is (not absorbing):
             return a
         if a is BOTTOM or b is BOTTOM:
             return BOTTOM
-        return Dyn(self.emit("and", [a.value, b.value]))
+        return Dyn(self.emit(prim, [a.value, b.value]))
+
+    def logical_and(self, a, b):
+        return self.logical("and", a, b)
 
     def logical_or(self, a, b):
-        if a is True or b is True:
-            return True
-        if a is False:
-            return b
-        if b is False:
-            return a
-        if a is BOTTOM or b is BOTTOM:
-            return BOTTOM
-        return Dyn(self.emit("or", [a.value, b.value]))
+        return self.logical("or", a, b)
 
     def s_For(self, node):
         if node.orelse:

@@ -957,8 +957,8 @@ register("builtins.min")(_minmax(builtins.min, "min", "reduce_min"))
 @register("builtins.sum")
 def _pysum(lw, seq, start=0):
     if isinstance(seq, Dyn):
-        return lw.elementwise("add", lw.reduce("reduce_sum", lw.index(seq, (slice(None),)), 0), start) \
-            if start != 0 else lw.reduce("reduce_sum", seq, 0)
+        total = lw.reduce("reduce_sum", seq, 0)
+        return total if start == 0 else lw.elementwise("add", total, start)
     out = start
     for x in seq:
         out = lw.binop(_ADD, out, x)
