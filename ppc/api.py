@@ -26,29 +26,32 @@ class Specialization:
     template: object  # result tree, Slot leaves
     source: str | None = None
     executable: object = None
+    unflatten: object = None
 
 
 def _leaf_signature(v):
-    if isinstance(v, (tuple, list)):
+    """What a compiled specialization depends on: array shape and dtype, Python type."""
+    t = type(v)
+    if t is tuple or t is list:
         return ("seq",) + tuple(_leaf_signature(x) for x in v)
-    if isinstance(v, bool):
-        return ("py", bool)
-    if isinstance(v, (int, float)) and not isinstance(v, np.generic):
-        return ("py", type(v))
-    if hasattr(v, "shape") and hasattr(v, "dtype"):
-        return ("array", tuple(v.shape), str(v.dtype))
-    return ("object", type(v))
+    if t is bool or t is int or t is float:
+        return t
+    shape = getattr(v, "shape", None)
+    if shape is not None and hasattr(v, "dtype"):
+        return (tuple(shape), v.dtype)
+    return ("object", t)
+
+
+_PY_SCALARS = {bool: np.bool_, int: np.int64, float: np.float64}
 
 
 def _to_runtime(v):
-    if isinstance(v, (tuple, list)):
+    """Python numbers become NumPy scalars of the dtype the IR gave them."""
+    t = type(v)
+    if t in _PY_SCALARS:
+        return _PY_SCALARS[t](v)
+    if t is tuple or t is list:
         return tuple(_to_runtime(x) for x in v)
-    if isinstance(v, bool):
-        return np.bool_(v)
-    if isinstance(v, int) and not isinstance(v, np.generic):
-        return np.int64(v)
-    if isinstance(v, float) and not isinstance(v, np.generic):
-        return np.float64(v)
     return v
 
 
@@ -58,6 +61,15 @@ def _fill(template, it):
     if isinstance(template, (tuple, list)):
         return type(template)(_fill(t, it) for t in template)
     return template
+
+
+def _unflattener(template):
+    """A fast function from the executable's output tuple to the result structure."""
+    if isinstance(template, Slot):
+        return lambda out: out[0]
+    if isinstance(template, tuple) and all(isinstance(t, Slot) for t in template):
+        return tuple
+    return lambda out: _fill(template, iter(out))
 
 
 class Compiled:
@@ -91,15 +103,21 @@ class Compiled:
         kw = {n: bound.arguments[n] for n in names[len(args):] if n in bound.arguments}
         return pos, kw
 
+    def _key(self, args, kwargs):
+        static = self.static_argnums
+        key = tuple(("static", type(a), a) if i in static else _leaf_signature(a) for i, a in enumerate(args))
+        if kwargs:
+            key += tuple((k, _leaf_signature(v)) for k, v in kwargs.items())
+        return key
+
     def specialize(self, *args, **kwargs) -> Specialization:
         args, kwargs = self._split(args, kwargs)
-        key = tuple(("static", type(a), a) if i in self.static_argnums else _leaf_signature(a)
-                    for i, a in enumerate(args)) + tuple((k, _leaf_signature(v)) for k, v in kwargs.items())
+        key = self._key(args, kwargs)
         spec = self._cache.get(key)
         if spec is None:
             ir, template = lower_entry(self.__ppc_function__, args, set(self.static_argnums), kwargs)
             canonical = run_passes(ir, ["canonicalize"])
-            spec = Specialization(ir, canonical, template)
+            spec = Specialization(ir, canonical, template, unflatten=_unflattener(template))
             self._cache[key] = spec
         return spec
 
@@ -112,14 +130,20 @@ class Compiled:
         return spec.executable
 
     def __call__(self, *args, **kwargs):
-        spec = self.specialize(*args, **kwargs)
-        exe = self._executable(spec)
-        args, kwargs = self._split(args, kwargs)
-        runtime = [_to_runtime(a) for i, a in enumerate(args) if i not in self.static_argnums]
-        runtime += [_to_runtime(v) for v in kwargs.values()]
-        out = exe(*runtime)
-        result = _fill(spec.template, iter(out))
-        return result
+        if kwargs:
+            args, kwargs = self._split(args, kwargs)
+        spec = self._cache.get(self._key(args, kwargs))
+        if spec is None or spec.executable is None:
+            spec = self.specialize(*args, **kwargs)
+            self._executable(spec)
+        static = self.static_argnums
+        if static:
+            runtime = [_to_runtime(a) for i, a in enumerate(args) if i not in static]
+        else:
+            runtime = [_to_runtime(a) for a in args]
+        if kwargs:
+            runtime += [_to_runtime(v) for v in kwargs.values()]
+        return spec.unflatten(spec.executable(*runtime))
 
     def ir(self, *args, **kwargs) -> Module:
         """The IR the frontend produces for these arguments."""

@@ -43,14 +43,16 @@ def random_args(mod, seed=0):
     return out
 
 
-def assert_tree_close(got, want, rtol=None, path="result"):
+def assert_tree_close(got, want, rtol=None, path="result", check_dtype=False):
     if isinstance(want, (tuple, list)):
         assert isinstance(got, (tuple, list)) and len(got) == len(want), f"{path}: structure differs"
         for i, (g, w) in enumerate(zip(got, want)):
-            assert_tree_close(g, w, rtol, f"{path}[{i}]")
+            assert_tree_close(g, w, rtol, f"{path}[{i}]", check_dtype)
         return
     g, w = np.asarray(got), np.asarray(want)
     assert g.shape == w.shape, f"{path}: shape {g.shape} != {w.shape}"
+    if check_dtype:
+        assert g.dtype == w.dtype, f"{path}: dtype {g.dtype} != {w.dtype}"
     if rtol is None:
         rtol = 1e-5 if (g.dtype == np.float32 or w.dtype == np.float32) else 1e-10
     if g.dtype.kind in "fc" or w.dtype.kind in "fc":

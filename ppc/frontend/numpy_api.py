@@ -58,15 +58,32 @@ def register(*names, method: str | None = None, methods=()):
     return deco
 
 
+_NUMPY_FAMILY: set = set()  # functions with NumPy's result types (strong, never weak)
+_MATH_FAMILY: set = set()  # math.*: arrays in, a Python float (weak f64) out
+
+
 def _table():
     if not _TABLE:
         for names, fn in _PENDING:
-            for obj in _targets(names):
+            for name, obj in ((n, o) for n in names for o in _targets([n])):
                 try:
                     _TABLE[obj] = fn
+                    if name.startswith(("np.", "sps.")):
+                        _NUMPY_FAMILY.add(obj)
+                    elif name.startswith("math."):
+                        _MATH_FAMILY.add(obj)
                 except TypeError:  # unhashable
                     pass
     return _TABLE
+
+
+def _strong(v):
+    """NumPy functions return NumPy types: a float64 from np.sqrt(2.0), not a weak float."""
+    if isinstance(v, Dyn) and v.weak:
+        return Dyn(v.value, False, v.nonneg)
+    if type(v) in (bool, int, float):
+        return {bool: np.bool_, int: np.int64, float: np.float64}[type(v)](v)
+    return v
 
 
 def call_builtin_or_numpy(lw, func, args, kwargs):
@@ -81,7 +98,12 @@ def call_builtin_or_numpy(lw, func, args, kwargs):
         return True, _cast(lw, cast, *args, **kwargs)
     if contains_bottom(tuple(args), tuple(kwargs.values())):
         return True, BOTTOM
-    return True, _invoke(lw, handler, getattr(func, "__name__", str(func)), args, kwargs)
+    if func in _MATH_FAMILY:
+        args = [_math_arg(lw, func, a) for a in args]
+    out = _invoke(lw, handler, getattr(func, "__name__", str(func)), args, kwargs)
+    if func in _NUMPY_FAMILY and not isinstance(out, (tuple, list, range)):
+        out = _strong(out)
+    return True, out
 
 
 def _invoke(lw, handler, name, args, kwargs):
@@ -91,6 +113,16 @@ def _invoke(lw, handler, name, args, kwargs):
         if "argument" in str(e):
             lw.error(f"bad call to {name}: {e}".replace(handler.__name__ + "()", name + "()"))
         raise
+
+
+def _math_arg(lw, func, a):
+    """math functions see a Python float: a size-1 array converted to float64, weakly typed."""
+    if not isinstance(a, Dyn):
+        return a
+    if a.shape != ():
+        lw.error(f"math.{func.__name__} needs a scalar, got an array of shape {a.shape}",
+                 f"use np.{func.__name__} for arrays")
+    return lw.convert(a, DEFAULT["float"], weak=True)
 
 
 def call_method(lw, bm: BoundMethod, args, kwargs):
@@ -218,8 +250,10 @@ def _same_kind(prim, py=None):
 register("np.abs", "np.absolute", "jnp.abs", "jnp.absolute", "builtins.abs", "np.fabs", "jnp.fabs",
          "math.fabs")(_same_kind("abs", abs))
 register("np.sign", "jnp.sign")(_same_kind("sign"))
-register("np.floor", "jnp.floor", "math.floor")(_same_kind("floor", math.floor))
-register("np.ceil", "jnp.ceil", "math.ceil")(_same_kind("ceil", math.ceil))
+register("math.floor")(_same_kind("floor", math.floor))
+register("math.ceil")(_same_kind("ceil", math.ceil))
+register("np.floor", "jnp.floor")(_same_kind("floor", lambda v: float(math.floor(v))))
+register("np.ceil", "jnp.ceil")(_same_kind("ceil", lambda v: float(math.ceil(v))))
 register("np.rint", "jnp.rint")(_same_kind("round"))
 register("np.negative", "jnp.negative")(_same_kind("neg", lambda x: -x))
 
@@ -855,7 +889,19 @@ def _eye(lw, N, M=None, k=0, dtype=None):
     return lw.const(np.eye(N, M, k), _dtype_arg(lw, dtype) or DEFAULT["float"], (N, M))
 
 
-@register("np.array", "jnp.array", "np.asarray", "jnp.asarray")
+@register("np.array", "np.asarray")
+def _np_array(lw, obj, dtype=None, copy=None):
+    # NumPy builds arrays from Python numbers at their full type (float64, int64)
+    return _array(lw, _strong_leaves(obj), dtype, copy)
+
+
+def _strong_leaves(obj):
+    if isinstance(obj, (tuple, list)):
+        return type(obj)(_strong_leaves(x) for x in obj)
+    return _strong(obj)
+
+
+@register("jnp.array", "jnp.asarray")
 def _array(lw, obj, dtype=None, copy=None):
     dt = _dtype_arg(lw, dtype)
     if isinstance(obj, (tuple, list)) and not obj:
