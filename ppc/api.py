@@ -38,7 +38,7 @@ def _leaf_signature(v):
         return t
     shape = getattr(v, "shape", None)
     if shape is not None and hasattr(v, "dtype"):
-        return (tuple(shape), v.dtype)
+        return (shape if type(shape) is tuple else tuple(shape), v.dtype)
     return ("object", t)
 
 
@@ -64,11 +64,10 @@ def _fill(template, it):
 
 
 def _unflattener(template):
-    """A fast function from the executable's output tuple to the result structure."""
-    if isinstance(template, Slot):
-        return lambda out: out[0]
-    if isinstance(template, tuple) and all(isinstance(t, Slot) for t in template):
-        return tuple
+    """None when the executable already returns the result's structure (one array, or a
+    flat tuple of arrays); else a function from its output tuple to that structure."""
+    if isinstance(template, Slot) or (isinstance(template, tuple) and all(isinstance(t, Slot) for t in template)):
+        return None
     return lambda out: _fill(template, iter(out))
 
 
@@ -126,10 +125,23 @@ class Compiled:
             from .backends.jax import compile_module
             fn = self.__ppc_function__
             origin = f"{os.path.basename(inspect.getsourcefile(fn) or '?')}:{fn.__name__}"
-            spec.source, spec.executable = compile_module(spec.canonical, origin)
+            spec.source, spec.executable = compile_module(spec.canonical, origin,
+                                                          single_result=isinstance(spec.template, Slot))
         return spec.executable
 
     def __call__(self, *args, **kwargs):
+        if not kwargs and not self.static_argnums:
+            # fast path: all arguments arrays, already compiled (keys match _leaf_signature's)
+            try:
+                spec = self._cache.get(tuple([(a.shape, a.dtype) for a in args]))
+            except AttributeError:
+                spec = None
+            if spec is not None and spec.executable is not None:
+                out = spec.executable(*args)
+                return out if spec.unflatten is None else spec.unflatten(out)
+        return self._call(args, kwargs)
+
+    def _call(self, args, kwargs):
         if kwargs:
             args, kwargs = self._split(args, kwargs)
         spec = self._cache.get(self._key(args, kwargs))
@@ -143,7 +155,8 @@ class Compiled:
             runtime = [_to_runtime(a) for a in args]
         if kwargs:
             runtime += [_to_runtime(v) for v in kwargs.values()]
-        return spec.unflatten(spec.executable(*runtime))
+        out = spec.executable(*runtime)
+        return out if spec.unflatten is None else spec.unflatten(out)
 
     def ir(self, *args, **kwargs) -> Module:
         """The IR the frontend produces for these arguments."""

@@ -38,11 +38,15 @@ def load(source: str, consts, entry: str):
     return namespace[_Emitter.safe(entry)]
 
 
-def compile_module(module: Module, origin: str = ""):
-    """(source, jitted entry function) for a canonical module."""
+def compile_module(module: Module, origin: str = "", single_result: bool = False):
+    """(source, jitted entry function) for a canonical module. Generated functions return
+    tuples; with `single_result` the jitted function returns the one array itself."""
     check_supported(module)
     source, consts = emit_module(module, origin)
     fn = load(source, consts, module.entry.name)
+    if single_result:
+        entry = fn
+        fn = lambda *args: entry(*args)[0]  # noqa: E731  (traced once; no per-call cost)
     return source, jax.jit(fn)
 
 
