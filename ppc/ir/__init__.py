@@ -1,6 +1,6 @@
 """The SSA IR: typed values, ops with nested regions, functions and modules; the
 primitive registry; the printer, parser and verifier."""
-from . import primitives as _primitives  # noqa: F401  (fills the registry)
+from . import prims as _prims  # noqa: F401  (fills the registry)
 from .builder import Builder
 from .core import Function, Module, Op, Region, Value, clone_region, walk_ops
 from .diagnostics import CompileError, InternalError, SourceLoc

@@ -41,6 +41,15 @@ class Primitive:
     # True when the JAX expression evaluates to a tuple of all results (control flow)
     tuple_result: bool = False
     terminator: bool = False
+    # Forward-mode rule: (cx, primals, tangents, **attrs) -> (primal results, tangents),
+    # a tangent None meaning a symbolic zero. `cx` (passes/ad) offers cx.primal() (the op
+    # re-emitted on the primals), cx.op(prim, operands, **attrs), zero-aware algebra
+    # cx.add/sub/mul/div/neg, cx.full(value, type), cx.zeros(type), cx.in_types/out_types.
+    jvp: Callable | None = None
+    # Transpose rule, only for primitives linear in some operands:
+    # (cx, result cotangents, operands, linear flags, **attrs) -> operand cotangents.
+    # Linear operands arrive as None (they do not exist in the transposed program).
+    transpose: Callable | None = None
 
 
 REGISTRY: dict[str, Primitive] = {}

@@ -1,0 +1,294 @@
+"""Elementwise primitives: shape rule, JAX emission, NumPy fold, JVP and transpose rules.
+
+JVP rules see the primal operands, their tangents (None for a symbolic zero) and a
+context `cx` (see `registry.Primitive`); they return the primal results (`cx.primal()`)
+and one tangent per result. Transpose rules exist only for the primitives that are
+linear in some operand.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..registry import ShapeError, declare
+from ..types import is_int, numpy_dtype
+from .common import JNP_DTYPE, floating, numeric, same, tensor
+
+
+def _unary_rule(kind):
+    def infer(x):
+        x = tensor(x)
+        if kind == "float":
+            floating(x, "this function")
+        elif kind == "numeric":
+            numeric(x, "this function")
+        elif kind == "integral":
+            if not (is_int(x.dtype) or x.dtype == "bool"):
+                raise ShapeError(f"bitwise not needs an integer or bool operand, got {x}")
+        return [x]
+    return infer
+
+
+def _tangent(fn):
+    """A unary JVP rule from `fn(cx, t, x, out) -> tangent`."""
+    def rule(cx, primals, tangents, **attrs):
+        (out,) = cx.primal()
+        t = tangents[0]
+        return [out], [None if t is None else fn(cx, t, primals[0], out)]
+    return rule
+
+
+def _no_tangent(cx, primals, tangents, **attrs):
+    """Piecewise-constant or non-float results: the derivative is zero (JAX's convention)."""
+    return cx.primal(), [None] * len(cx.out_types)
+
+
+def _linear_jvp(cx, primals, tangents, **attrs):
+    """For primitives linear in every operand: the tangent is the op on the tangents."""
+    outs = cx.primal()
+    if all(t is None for t in tangents):
+        return outs, [None]
+    ts = [cx.zeros(ty) if t is None else t for t, ty in zip(tangents, cx.in_types)]
+    return outs, [cx.op(cx.prim, ts, **attrs)]
+
+
+def _sq(cx, v):
+    return cx.mul(v, v)
+
+
+def _one_minus(cx, v):
+    return cx.sub(cx.full(1.0, v.type), v)
+
+
+def _one_plus(cx, v):
+    return cx.add(cx.full(1.0, v.type), v)
+
+
+UNARY = {
+    # name: (kind, jax template, numpy fold, jvp rule)
+    "abs": ("numeric", "jnp.abs({0})", np.abs, _tangent(lambda cx, t, x, out: cx.mul(t, cx.op("sign", [x])))),
+    "sign": ("numeric", "jnp.sign({0})", np.sign, _no_tangent),
+    "floor": ("float", "jnp.floor({0})", np.floor, _no_tangent),
+    "ceil": ("float", "jnp.ceil({0})", np.ceil, _no_tangent),
+    "round": ("float", "jnp.round({0})", np.round, _no_tangent),
+    "exp": ("float", "jnp.exp({0})", np.exp, _tangent(lambda cx, t, x, out: cx.mul(t, out))),
+    "expm1": ("float", "jnp.expm1({0})", np.expm1, _tangent(lambda cx, t, x, out: cx.mul(t, _one_plus(cx, out)))),
+    "log": ("float", "jnp.log({0})", np.log, _tangent(lambda cx, t, x, out: cx.div(t, x))),
+    "log1p": ("float", "jnp.log1p({0})", np.log1p, _tangent(lambda cx, t, x, out: cx.div(t, _one_plus(cx, x)))),
+    "sqrt": ("float", "jnp.sqrt({0})", np.sqrt,
+             _tangent(lambda cx, t, x, out: cx.div(t, cx.mul(cx.full(2.0, out.type), out)))),
+    "rsqrt": ("float", "lax.rsqrt({0})", lambda x: 1 / np.sqrt(x),
+              _tangent(lambda cx, t, x, out: cx.mul(t, cx.div(cx.mul(cx.full(-0.5, out.type), out), x)))),
+    "sin": ("float", "jnp.sin({0})", np.sin, _tangent(lambda cx, t, x, out: cx.mul(t, cx.op("cos", [x])))),
+    "cos": ("float", "jnp.cos({0})", np.cos, _tangent(lambda cx, t, x, out: cx.neg(cx.mul(t, cx.op("sin", [x]))))),
+    "tan": ("float", "jnp.tan({0})", np.tan, _tangent(lambda cx, t, x, out: cx.mul(t, _one_plus(cx, _sq(cx, out))))),
+    "asin": ("float", "jnp.arcsin({0})", np.arcsin,
+             _tangent(lambda cx, t, x, out: cx.div(t, cx.op("sqrt", [_one_minus(cx, _sq(cx, x))])))),
+    "acos": ("float", "jnp.arccos({0})", np.arccos,
+             _tangent(lambda cx, t, x, out: cx.neg(cx.div(t, cx.op("sqrt", [_one_minus(cx, _sq(cx, x))]))))),
+    "atan": ("float", "jnp.arctan({0})", np.arctan, _tangent(lambda cx, t, x, out: cx.div(t, _one_plus(cx, _sq(cx, x))))),
+    "sinh": ("float", "jnp.sinh({0})", np.sinh, _tangent(lambda cx, t, x, out: cx.mul(t, cx.op("cosh", [x])))),
+    "cosh": ("float", "jnp.cosh({0})", np.cosh, _tangent(lambda cx, t, x, out: cx.mul(t, cx.op("sinh", [x])))),
+    "tanh": ("float", "jnp.tanh({0})", np.tanh, _tangent(lambda cx, t, x, out: cx.mul(t, _one_minus(cx, _sq(cx, out))))),
+    "asinh": ("float", "jnp.arcsinh({0})", np.arcsinh,
+              _tangent(lambda cx, t, x, out: cx.div(t, cx.op("sqrt", [_one_plus(cx, _sq(cx, x))])))),
+    "acosh": ("float", "jnp.arccosh({0})", np.arccosh,
+              _tangent(lambda cx, t, x, out: cx.div(t, cx.op("sqrt", [cx.sub(_sq(cx, x), cx.full(1.0, x.type))])))),
+    "atanh": ("float", "jnp.arctanh({0})", np.arctanh, _tangent(lambda cx, t, x, out: cx.div(t, _one_minus(cx, _sq(cx, x))))),
+    "logistic": ("float", "lax.logistic({0})", None,
+                 _tangent(lambda cx, t, x, out: cx.mul(t, cx.mul(out, _one_minus(cx, out))))),
+    "lgamma": ("float", "lax.lgamma({0})", None, _tangent(lambda cx, t, x, out: cx.mul(t, cx.op("digamma", [x])))),
+    "digamma": ("float", "lax.digamma({0})", None,
+                _tangent(lambda cx, t, x, out: cx.mul(t, cx.op("polygamma", [x], m=1)))),
+    "erf": ("float", "lax.erf({0})", None, _tangent(lambda cx, t, x, out: cx.mul(
+        t, cx.mul(cx.full(2.0 / math.sqrt(math.pi), x.type), cx.op("exp", [cx.neg(_sq(cx, x))]))))),
+    "erf_inv": ("float", "lax.erf_inv({0})", None, _tangent(lambda cx, t, x, out: cx.mul(
+        t, cx.mul(cx.full(math.sqrt(math.pi) / 2.0, x.type), cx.op("exp", [_sq(cx, out)]))))),
+    "not": ("integral", "~{0}", np.invert, _no_tangent),
+}
+for _name, (_kind, _jax, _fold, _jvp) in UNARY.items():
+    declare(_name, _unary_rule(_kind), jax=_jax, fold=_fold, jvp=_jvp)
+
+declare("polygamma", _unary_rule("float"), jax="lax.polygamma({m}, {0})",
+        jvp=lambda cx, primals, tangents, m: (lambda out: (out, [None if tangents[0] is None else cx.mul(
+            tangents[0], cx.op("polygamma", [primals[0]], m=m + 1))]))(cx.primal()))
+
+
+def _is_finite(x):
+    floating(tensor(x), "isfinite")
+    return [x.with_dtype("bool")]
+
+
+declare("is_finite", _is_finite, jax="jnp.isfinite({0})", fold=np.isfinite, jvp=_no_tangent)
+
+
+def _neg_t(cx, cts, operands, linear, **attrs):
+    return [cx.neg(cts[0])]
+
+
+declare("neg", _unary_rule("numeric"), jax="-{0}", fold=np.negative, jvp=_linear_jvp, transpose=_neg_t)
+
+
+def _binary_rule(kind):
+    def infer(x, y):
+        t = same(x, y)
+        if kind == "float":
+            floating(t, "this operation")
+        elif kind == "numeric":
+            numeric(t, "this operation")
+        elif kind == "integral" and not (is_int(t.dtype) or t.dtype == "bool"):
+            raise ShapeError(f"bitwise operations need integer or bool operands, got {t}")
+        elif kind == "int" and not is_int(t.dtype):
+            raise ShapeError(f"shifts need integer operands, got {t}")
+        return [t.with_dtype("bool")] if kind == "compare" else [t]
+    return infer
+
+
+def _binary(fn):
+    """A binary JVP rule from `fn(cx, tx, ty, x, y, out) -> tangent` (tx, ty may be None)."""
+    def rule(cx, primals, tangents, **attrs):
+        (out,) = cx.primal()
+        tx, ty = tangents
+        if tx is None and ty is None:
+            return [out], [None]
+        return [out], [fn(cx, tx, ty, primals[0], primals[1], out)]
+    return rule
+
+
+def _pow_jvp(cx, tx, ty, x, y, out):
+    zero = cx.full(0.0, x.type)
+    one = cx.full(1.0, x.type)
+    dx = None
+    if tx is not None:  # y * x**(y-1), zero where y == 0 (so 0**0 has derivative 0)
+        dx = cx.mul(tx, cx.op("select", [cx.op("eq", [y, zero]), zero,
+                                         cx.mul(y, cx.op("pow", [x, cx.sub(y, one)]))]))
+    dy = None
+    if ty is not None:  # log(x) * out, with log(0) replaced by log(1)
+        safe_x = cx.op("select", [cx.op("eq", [x, zero]), one, x])
+        dy = cx.mul(ty, cx.mul(cx.op("log", [safe_x]), out))
+    return cx.add(dx, dy)
+
+
+def _extremum(cmp, anti):
+    """max/min: the tangent of the chosen operand; ties split evenly, as JAX does."""
+    def fn(cx, tx, ty, x, y, out):
+        tx = cx.zeros(x.type) if tx is None else tx
+        ty = cx.zeros(y.type) if ty is None else ty
+        half = cx.mul(cx.add(tx, ty), cx.full(0.5, x.type))
+        return cx.op("select", [cx.op(cmp, [x, y]), tx, cx.op("select", [cx.op(anti, [x, y]), ty, half])])
+    return fn
+
+
+def _add_t(cx, cts, operands, linear, **attrs):
+    ct = cts[0]
+    return [ct if linear[0] else None, ct if linear[1] else None]
+
+
+def _sub_t(cx, cts, operands, linear, **attrs):
+    ct = cts[0]
+    return [ct if linear[0] else None, cx.neg(ct) if linear[1] else None]
+
+
+def _mul_t(cx, cts, operands, linear, **attrs):
+    ct = cts[0]
+    if linear[0] and linear[1]:
+        raise ValueError("mul of two linear values is not linear")
+    return [cx.mul(ct, operands[1]) if linear[0] else None, cx.mul(operands[0], ct) if linear[1] else None]
+
+
+def _div_t(cx, cts, operands, linear, **attrs):
+    if linear[1]:
+        raise ValueError("div is linear only in its numerator")
+    return [cx.div(cts[0], operands[1]), None]
+
+
+BINARY = {
+    # name: (kind, jax template, numpy fold, jvp rule, transpose rule)
+    "add": ("numeric", "{0} + {1}", np.add, _binary(lambda cx, tx, ty, x, y, out: cx.add(tx, ty)), _add_t),
+    "sub": ("numeric", "{0} - {1}", np.subtract, _binary(lambda cx, tx, ty, x, y, out: cx.sub(tx, ty)), _sub_t),
+    "mul": ("numeric", "{0} * {1}", np.multiply,
+            _binary(lambda cx, tx, ty, x, y, out: cx.add(cx.mul(tx, y), cx.mul(x, ty))), _mul_t),
+    # float division (integers use floordiv)
+    "div": ("numeric", "{0} / {1}", None,
+            _binary(lambda cx, tx, ty, x, y, out: cx.div(cx.sub(tx, cx.mul(ty, out)), y)), _div_t),
+    "floordiv": ("numeric", "jnp.floor_divide({0}, {1})", None, _no_tangent, None),
+    # Python's sign convention; d/dy (x mod y) = -floor(x / y)
+    "mod": ("numeric", "jnp.remainder({0}, {1})", None, _binary(lambda cx, tx, ty, x, y, out: cx.sub(
+        tx, cx.mul(ty, cx.op("floor", [cx.op("div", [x, y])])))), None),
+    "pow": ("numeric", "jnp.power({0}, {1})", None, _binary(_pow_jvp), None),
+    "max": ("numeric", "jnp.maximum({0}, {1})", np.maximum, _binary(_extremum("gt", "lt")), None),
+    "min": ("numeric", "jnp.minimum({0}, {1})", np.minimum, _binary(_extremum("lt", "gt")), None),
+    "atan2": ("float", "jnp.arctan2({0}, {1})", np.arctan2, _binary(lambda cx, tx, ty, x, y, out: cx.div(
+        cx.sub(cx.mul(tx, y), cx.mul(ty, x)), cx.add(cx.mul(x, x), cx.mul(y, y)))), None),
+    "logaddexp": ("float", "jnp.logaddexp({0}, {1})", np.logaddexp, _binary(lambda cx, tx, ty, x, y, out: cx.add(
+        cx.mul(tx, cx.op("exp", [cx.sub(x, out)])), cx.mul(ty, cx.op("exp", [cx.sub(y, out)])))), None),
+    "and": ("integral", "{0} & {1}", np.bitwise_and, _no_tangent, None),
+    "or": ("integral", "{0} | {1}", np.bitwise_or, _no_tangent, None),
+    "xor": ("integral", "{0} ^ {1}", np.bitwise_xor, _no_tangent, None),
+    "shift_left": ("int", "jnp.left_shift({0}, {1})", None, _no_tangent, None),
+    "shift_right": ("int", "jnp.right_shift({0}, {1})", None, _no_tangent, None),
+    "eq": ("compare", "{0} == {1}", np.equal, _no_tangent, None),
+    "ne": ("compare", "{0} != {1}", np.not_equal, _no_tangent, None),
+    "lt": ("compare", "{0} < {1}", np.less, _no_tangent, None),
+    "le": ("compare", "{0} <= {1}", np.less_equal, _no_tangent, None),
+    "gt": ("compare", "{0} > {1}", np.greater, _no_tangent, None),
+    "ge": ("compare", "{0} >= {1}", np.greater_equal, _no_tangent, None),
+}
+for _name, (_kind, _jax, _fold, _jvp, _transpose) in BINARY.items():
+    declare(_name, _binary_rule(_kind), jax=_jax, fold=_fold, jvp=_jvp, transpose=_transpose)
+
+
+def _select(pred, on_true, on_false):
+    t = same(on_true, on_false)
+    if tensor(pred).dtype != "bool" or pred.shape != t.shape:
+        raise ShapeError(f"select needs a bool[{','.join(map(str, t.shape))}] predicate, got {pred}")
+    return [t]
+
+
+def _select_jvp(cx, primals, tangents, **attrs):
+    outs = cx.primal()
+    _, ta, tb = tangents
+    if ta is None and tb is None:
+        return outs, [None]
+    ty = cx.out_types[0]
+    return outs, [cx.op("select", [primals[0], cx.zeros(ty) if ta is None else ta,
+                                   cx.zeros(ty) if tb is None else tb])]
+
+
+def _select_t(cx, cts, operands, linear, **attrs):
+    if linear[0]:
+        raise ValueError("select is not linear in its predicate")
+    ct, pred = cts[0], operands[0]
+    if ct is None:
+        return [None, None, None]
+    zero = cx.zeros(ct.type)
+    return [None, cx.op("select", [pred, ct, zero]) if linear[1] else None,
+            cx.op("select", [pred, zero, ct]) if linear[2] else None]
+
+
+declare("select", _select, jax="jnp.where({0}, {1}, {2})", fold=np.where, jvp=_select_jvp, transpose=_select_t)
+
+
+def _convert(x, dtype):
+    numpy_dtype(dtype)  # rejects key
+    if tensor(x).dtype == "key":
+        raise ShapeError("PRNG keys cannot be converted to numbers")
+    return [x.with_dtype(dtype)]
+
+
+def _convert_jvp(cx, primals, tangents, dtype):
+    outs = cx.primal()
+    t = tangents[0]
+    if t is None or not dtype.startswith("f"):
+        return outs, [None]
+    return outs, [cx.op("convert", [t], dtype=dtype)]
+
+
+def _convert_t(cx, cts, operands, linear, dtype):
+    return [None if cts[0] is None else cx.op("convert", [cts[0]], dtype=cx.in_types[0].dtype)]
+
+
+declare("convert", _convert, jax=lambda a, at: f"{a[0]}.astype({JNP_DTYPE[at['dtype']]})",
+        fold=lambda x, dtype: x.astype(numpy_dtype(dtype)), jvp=_convert_jvp, transpose=_convert_t)
+

@@ -1,0 +1,198 @@
+"""Contractions, reductions and scans."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..registry import ShapeError, declare
+from ..types import TensorType
+from .common import JNP_DTYPE, axis_ok, numeric, tensor
+
+
+def _no_tangent(cx, primals, tangents, **attrs):
+    return cx.primal(), [None] * len(cx.out_types)
+
+
+# --- dot_general ---------------------------------------------------------------------------
+
+def _dot_general(x, y, contract, batch):
+    x, y = tensor(x), tensor(y)
+    numeric(x, "dot_general")
+    if x.dtype != y.dtype:
+        raise ShapeError(f"dot_general operands {x} and {y} differ in dtype")
+    (xc, yc), (xb, yb) = contract, batch
+    if len(xc) != len(yc) or len(xb) != len(yb):
+        raise ShapeError("dot_general dimension lists differ in length")
+    for a, b in list(zip(xc, yc)) + list(zip(xb, yb)):
+        axis_ok(a, x.rank)
+        axis_ok(b, y.rank)
+        if x.shape[a] != y.shape[b]:
+            raise ShapeError(f"cannot contract {x} axis {a} with {y} axis {b}: sizes "
+                             f"{x.shape[a]} and {y.shape[b]} differ")
+    free_x = [d for i, d in enumerate(x.shape) if i not in xc and i not in xb]
+    free_y = [d for i, d in enumerate(y.shape) if i not in yc and i not in yb]
+    return [x.with_shape([x.shape[i] for i in xb] + free_x + free_y)]
+
+
+def _fold_dot(x, y, contract, batch):
+    (xc, yc), (xb, yb) = contract, batch
+    letters = iter("abcdefghijklmnopqrstuvwxyz")
+    sx = [next(letters) for _ in range(x.ndim)]
+    sy = [next(letters) for _ in range(y.ndim)]
+    for a, b in zip(list(xc) + list(xb), list(yc) + list(yb)):
+        sy[b] = sx[a]
+    out = [sx[i] for i in xb] + [s for i, s in enumerate(sx) if i not in xc and i not in xb] + \
+          [s for i, s in enumerate(sy) if i not in yc and i not in yb]
+    return np.einsum(f"{''.join(sx)},{''.join(sy)}->{''.join(out)}", x, y)
+
+
+def _dot_jvp(cx, primals, tangents, contract, batch):
+    outs = cx.primal()
+    (x, y), (tx, ty) = primals, tangents
+    a = None if tx is None else cx.op("dot_general", [tx, y], contract=contract, batch=batch)
+    b = None if ty is None else cx.op("dot_general", [x, ty], contract=contract, batch=batch)
+    return outs, [cx.add(a, b)]
+
+
+def _ranges_like(*xs):
+    start = 0
+    for x in xs:
+        yield tuple(range(start, start + len(x)))
+        start += len(x)
+
+
+def _dot_transpose_lhs(cx, ct, x_type, y, contract, batch, swap_ans=False):
+    """The cotangent of the left operand of dot_general (JAX's formulation)."""
+    (xc, yc), (xb, yb) = contract, batch
+    x_kept = [i for i in range(x_type.rank) if i not in xc and i not in xb]
+    y_kept = [i for i in range(y.type.rank) if i not in yc and i not in yb]
+    if swap_ans:
+        ans_batch, ans_y, _ = _ranges_like(xb, y_kept, x_kept)
+    else:
+        ans_batch, _, ans_y = _ranges_like(xb, x_kept, y_kept)
+    out = cx.op("dot_general", [ct, y], contract=(ans_y, tuple(y_kept)), batch=(ans_batch, tuple(yb)))
+    xc_by_y = [xc[i] for i in np.argsort(yc)]
+    perm = tuple(int(i) for i in np.argsort(list(xb) + x_kept + xc_by_y))
+    return cx.op("transpose", [out], perm=perm) if perm != tuple(range(len(perm))) else out
+
+
+def _dot_t(cx, cts, operands, linear, contract, batch):
+    if linear[0] and linear[1]:
+        raise ValueError("dot_general of two linear values is not linear")
+    ct = cts[0]
+    if linear[0]:
+        return [_dot_transpose_lhs(cx, ct, cx.in_types[0], operands[1], contract, batch), None]
+    (xc, yc), (xb, yb) = contract, batch
+    return [None, _dot_transpose_lhs(cx, ct, cx.in_types[1], operands[0], (yc, xc), (yb, xb), swap_ans=True)]
+
+
+declare("dot_general", _dot_general, jax="lax.dot_general({0}, {1}, ({contract}, {batch}))", fold=_fold_dot,
+        jvp=_dot_jvp, transpose=_dot_t)
+
+
+# --- reductions ----------------------------------------------------------------------------
+
+def _reduce_rule(kind):
+    def infer(x, axes):
+        x = tensor(x)
+        for a in axes:
+            axis_ok(a, x.rank)
+        if len(set(axes)) != len(axes):
+            raise ShapeError(f"repeated axis in {axes}")
+        if kind == "numeric":
+            numeric(x, "this reduction")
+        elif kind == "bool" and x.dtype != "bool":
+            raise ShapeError(f"any/all reductions here need bool operands, got {x}")
+        return [x.with_shape([d for i, d in enumerate(x.shape) if i not in axes])]
+    return infer
+
+
+def _kept(axes, rank):
+    return tuple(i for i in range(rank) if i not in axes)
+
+
+def _sum_t(cx, cts, operands, linear, axes):
+    x_type = cx.in_types[0]
+    return [cx.op("broadcast_in_dim", [cts[0]], shape=x_type.shape, dims=_kept(axes, x_type.rank))]
+
+
+def _sum_jvp(cx, primals, tangents, axes):
+    outs = cx.primal()
+    t = tangents[0]
+    return outs, [None if t is None else cx.op("reduce_sum", [t], axes=axes)]
+
+
+def _extremum_jvp(cx, primals, tangents, axes):
+    """The tangent at the maximising (minimising) positions, averaged over ties, as JAX does."""
+    (out,) = cx.primal()
+    t = tangents[0]
+    if t is None:
+        return [out], [None]
+    x = primals[0]
+    back = cx.op("broadcast_in_dim", [out], shape=x.type.shape, dims=_kept(axes, x.type.rank))
+    mask = cx.op("convert", [cx.op("eq", [x, back])], dtype=x.type.dtype)
+    count = cx.op("reduce_sum", [mask], axes=axes)
+    return [out], [cx.div(cx.op("reduce_sum", [cx.mul(t, mask)], axes=axes), count)]
+
+
+def _prod_jvp(cx, primals, tangents, axes):
+    """d prod(x) = sum_i t_i * prod_{j != i} x_j, computed without dividing by x (exact
+    at zeros): the reduced axes are flattened to one of size n, and an n-by-n mask
+    replaces x_i by 1 on the diagonal."""
+    (out,) = cx.primal()
+    t = tangents[0]
+    if t is None:
+        return [out], [None]
+    x = primals[0]
+    kept = _kept(axes, x.type.rank)
+    kshape = tuple(x.type.shape[i] for i in kept)
+    n = int(np.prod([x.type.shape[a] for a in axes], dtype=np.int64))
+
+    def flat(v):
+        v = cx.op("transpose", [v], perm=kept + tuple(axes)) if kept + tuple(axes) != tuple(range(v.type.rank)) else v
+        return cx.op("reshape", [v], shape=kshape + (n,))
+    xf, tf = flat(x), flat(t)
+    square = kshape + (n, n)
+    rows = cx.op("broadcast_in_dim", [xf], shape=square, dims=tuple(range(len(kshape))) + (len(kshape) + 1,))
+    eye = cx.b.constant(np.eye(n, dtype=bool), TensorType((n, n), "bool"))
+    diag = cx.op("broadcast_in_dim", [eye], shape=square, dims=(len(kshape), len(kshape) + 1))
+    others = cx.op("select", [diag, cx.full(1.0, rows.type), rows])
+    partial = cx.op("reduce_prod", [others], axes=(len(kshape) + 1,))
+    return [out], [cx.op("reduce_sum", [cx.mul(tf, partial)], axes=(len(kshape),))]
+
+
+REDUCE = {
+    "reduce_sum": ("numeric", "jnp.sum({0}, axis={axes})", np.sum, _sum_jvp, _sum_t),
+    "reduce_prod": ("numeric", "jnp.prod({0}, axis={axes})", np.prod, _prod_jvp, None),
+    "reduce_max": ("numeric", "jnp.max({0}, axis={axes})", np.max, _extremum_jvp, None),
+    "reduce_min": ("numeric", "jnp.min({0}, axis={axes})", np.min, _extremum_jvp, None),
+    "reduce_and": ("bool", "jnp.all({0}, axis={axes})", np.all, _no_tangent, None),
+    "reduce_or": ("bool", "jnp.any({0}, axis={axes})", np.any, _no_tangent, None),
+}
+for _name, (_kind, _jax, _np, _jvp, _tr) in REDUCE.items():
+    declare(_name, _reduce_rule(_kind), jax=_jax, jvp=_jvp, transpose=_tr,
+            fold=(lambda f: lambda x, axes: np.asarray(f(x, axis=tuple(axes))).astype(x.dtype))(_np))
+
+
+def _arg_rule(x, axis, index_dtype):
+    x = tensor(x)
+    numeric(x, "argmax/argmin")
+    axis_ok(axis, x.rank)
+    return [TensorType(tuple(d for i, d in enumerate(x.shape) if i != axis), index_dtype)]
+
+
+for _name, _f in (("argmax", "jnp.argmax"), ("argmin", "jnp.argmin")):
+    declare(_name, _arg_rule, jvp=_no_tangent,
+            jax=(lambda f: lambda a, at: f"{f}({a[0]}, axis={at['axis']}).astype({JNP_DTYPE[at['index_dtype']]})")(_f))
+
+
+def _cumulative(x, axis, reverse):
+    x = tensor(x)
+    numeric(x, "cumsum")
+    axis_ok(axis, x.rank)
+    return [x]
+
+
+declare("cumsum", _cumulative, jax="lax.cumsum({0}, axis={axis}, reverse={reverse})",
+        jvp=lambda cx, p, t, axis, reverse: (cx.primal(), [
+            None if t[0] is None else cx.op("cumsum", [t[0]], axis=axis, reverse=reverse)]),
+        transpose=lambda cx, cts, ops, lin, axis, reverse: [cx.op("cumsum", [cts[0]], axis=axis, reverse=not reverse)])
