@@ -24,6 +24,7 @@ class Specialization:
     ir: Module  # straight from the frontend
     canonical: Module
     template: object  # result tree, Slot leaves
+    flagged: bool = False  # the last output is a loop-overflow flag (reverse mode)
     source: str | None = None
     executable: object = None
     unflatten: object = None
@@ -63,9 +64,27 @@ def _fill(template, it):
     return template
 
 
-def _unflattener(template):
+class LoopLimitError(RuntimeError):
+    """A `while` loop ran longer than the stack reverse mode recorded it on."""
+
+
+def _check_flag(flag):
+    if bool(flag):
+        raise LoopLimitError(
+            "a while loop ran more iterations than reverse-mode differentiation recorded "
+            "(max_iterations); the derivative would be wrong, so none is returned. Pass a larger "
+            "max_iterations= to ppc.grad / ppc.vjp / ppc.value_and_grad.")
+
+
+def _unflattener(template, flagged=False):
     """None when the executable already returns the result's structure (one array, or a
-    flat tuple of arrays); else a function from its output tuple to that structure."""
+    flat tuple of arrays); else a function from its output tuple to that structure. A
+    flagged executable's last output is checked and dropped."""
+    if flagged:
+        def unflatten(out):
+            _check_flag(out[-1])
+            return _fill(template, iter(out[:-1]))
+        return unflatten
     if isinstance(template, Slot) or (isinstance(template, tuple) and all(isinstance(t, Slot) for t in template)):
         return None
     return lambda out: _fill(template, iter(out))
@@ -114,19 +133,24 @@ class Compiled:
         key = self._key(args, kwargs)
         spec = self._cache.get(key)
         if spec is None:
-            ir, template = lower_entry(self.__ppc_function__, args, set(self.static_argnums), kwargs)
+            ir, template, flagged = self._lower(args, kwargs)
             canonical = run_passes(ir, ["canonicalize"])
-            spec = Specialization(ir, canonical, template, unflatten=_unflattener(template))
+            spec = Specialization(ir, canonical, template, flagged, unflatten=_unflattener(template, flagged))
             self._cache[key] = spec
         return spec
+
+    def _lower(self, args, kwargs):
+        """(IR module, result template, flagged) for these arguments."""
+        ir, template = lower_entry(self.__ppc_function__, args, set(self.static_argnums), kwargs)
+        return ir, template, False
 
     def _executable(self, spec: Specialization):
         if spec.executable is None:
             from .backends.jax import compile_module
             fn = self.__ppc_function__
             origin = f"{os.path.basename(inspect.getsourcefile(fn) or '?')}:{fn.__name__}"
-            spec.source, spec.executable = compile_module(spec.canonical, origin,
-                                                          single_result=isinstance(spec.template, Slot))
+            single = isinstance(spec.template, Slot) and not spec.flagged
+            spec.source, spec.executable = compile_module(spec.canonical, origin, single_result=single)
         return spec.executable
 
     def __call__(self, *args, **kwargs):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..registry import ShapeError, declare
-from ..types import TensorType, is_int, numpy_dtype
+from ..types import TensorType, TupleType, is_int, numpy_dtype
 from .common import JNP_DTYPE, axis_ok, tensor
 
 
@@ -46,8 +46,20 @@ def _py_literal(v) -> str:
 # are attributes so that the emitter sees them; the printer writes them as the result type.
 declare("constant", lambda value, shape, dtype: [TensorType(tuple(shape), dtype)], jax=_emit_constant,
         jvp=_no_tangent)
+def _tuple_get_t(cx, cts, operands, linear, index):
+    """The cotangent of a tuple: the element's cotangent in its slot, zeros elsewhere."""
+    elements = cx.in_types[0].elements
+    parts = [cts[0] if i == index else cx.zeros(t) for i, t in enumerate(elements)]
+    return [cx.op("make_tuple", parts)]
+
+
 declare("tuple_get", lambda t, index: [t.elements[index]], jax="{0}[{index}]", jvp=lambda cx, p, t, index: (
-    cx.primal(), [None if t[0] is None else cx.op("tuple_get", [t[0]], index=index)]))
+    cx.primal(), [None if t[0] is None else cx.op("tuple_get", [t[0]], index=index)]), transpose=_tuple_get_t)
+declare("make_tuple", lambda *xs: [TupleType(tuple(xs))], jax=lambda a, at: f"({', '.join(a)}{',' if len(a) == 1 else ''})",
+        jvp=lambda cx, p, t: (cx.primal(), [None if all(x is None for x in t) else cx.op(
+            "make_tuple", [x if x is not None else cx.zeros(ty) for x, ty in zip(t, cx.in_types)])]),
+        transpose=lambda cx, cts, ops, lin: [cx.op("tuple_get", [cts[0]], index=i) if f else None
+                                             for i, f in enumerate(lin)])
 
 
 # --- broadcast, reshape, transpose ---------------------------------------------------------

@@ -1,0 +1,311 @@
+"""Derivatives of ppc functions: jvp, linearize, linear_transpose, vjp, grad,
+value_and_grad and hessian.
+
+Each is a function whose IR is built from another function's canonical IR by the AD
+passes (forward mode, then linearize and transpose for reverse mode) and compiled like
+any ppc function, specialized and cached per argument signature. They accept plain
+Python functions or compiled ones, and compose: grad(grad(f)), jvp(grad(f)), and
+compiled code may call ppc.grad(g)(x).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .api import Compiled, LoopLimitError, Specialization, _check_flag
+from .frontend.lower import Slot
+from .ir import CompileError, Module
+from .passes import run_passes
+from .passes.ad import DEFAULT_MAX_ITERATIONS, Reverse, differentiable, jvp_module, transpose_function
+
+
+def as_compiled(f) -> Compiled:
+    return f if isinstance(f, Compiled) else Compiled(f)
+
+
+class Derived(Compiled):
+    """A compiled function whose IR derives from another's (`build` makes it)."""
+
+    def __init__(self, base: Compiled, build, name: str, n_base_args=None):
+        self.base, self.build, self.n_base_args = base, build, n_base_args
+        self.__name__ = self.__qualname__ = name
+        self.__doc__ = base.__doc__
+        self.__ppc_function__ = base.__ppc_function__
+        self.backend = base.backend
+        self.static_argnums = base.static_argnums
+        self._cache = {}
+
+    def _lower(self, args, kwargs):
+        n = len(args) if self.n_base_args is None else self.n_base_args
+        spec = self.base.specialize(*args[:n], **kwargs)
+        return self.build(spec, args[:n], kwargs)
+
+
+def _param_indices(f: Compiled, args, argnums) -> list[int]:
+    """Entry-parameter positions of positional arguments `argnums` (static ones have none)."""
+    out = []
+    for a in argnums:
+        if not 0 <= a < len(args):
+            raise ValueError(f"argnums {a} is out of range for {len(args)} positional arguments")
+        if a in f.static_argnums:
+            raise ValueError(f"cannot differentiate with respect to static argument {a}")
+        out.append(sum(1 for i in range(a) if i not in f.static_argnums))
+    return out
+
+
+def _leaves(template) -> list:
+    if isinstance(template, (tuple, list)):
+        return [x for t in template for x in _leaves(t)]
+    return [template]
+
+
+def _grad_builder(base: Compiled, argnums, has_aux: bool, with_value: bool, max_iterations: int):
+    single = isinstance(argnums, int)
+    nums = (argnums,) if single else tuple(argnums)
+
+    def build(spec: Specialization, args, kwargs):
+        module = spec.canonical
+        entry = module.entry
+        idx = _param_indices(base, args, nums)
+        template = spec.template
+        if has_aux:
+            if not (isinstance(template, tuple) and len(template) == 2):
+                raise CompileError("has_aux=True needs the function to return a pair (output, aux)")
+            out_t, aux_t = template
+        else:
+            out_t, aux_t = template, None
+        if not isinstance(out_t, Slot) or out_t.type.shape != () or not differentiable(out_t.type):
+            raise CompileError(f"grad needs a function returning a float scalar, got "
+                               f"{out_t.type if isinstance(out_t, Slot) else out_t!r}")
+        for i in idx:
+            if not differentiable(entry.params[i]):
+                raise CompileError(f"grad with respect to argument '{entry.params[i].hint}' of type "
+                                   f"{entry.params[i].type}: only float arrays (and tuples of them) have gradients")
+        mask = tuple(i in idx for i in range(len(entry.params)))
+        rev = Reverse(module, mask, max_iterations)
+        order = sorted(idx)
+        grad_slots = [("grad", order.index(i)) for i in idx]
+        aux_layout = [("out", k) for k in range(1, len(_leaves(aux_t)) + 1)] if has_aux else []
+        value_layout = [("out", 0)]
+        flags = [len(entry.result_types) - 1] if spec.flagged else []
+        grads_t = tuple(Slot(entry.params[i].type, False) for i in idx)
+        grads_t = grads_t[0] if single else grads_t
+        if with_value:
+            layout = value_layout + aux_layout + grad_slots
+            tmpl = ((out_t, aux_t) if has_aux else out_t, grads_t)
+        else:
+            layout = grad_slots + aux_layout
+            tmpl = (grads_t, aux_t) if has_aux else grads_t
+        return rev.vjp_module(layout, seeds={0: 1.0}, flags=flags), tmpl, True
+    return build
+
+
+def grad(f, argnums=0, has_aux: bool = False, max_iterations: int = DEFAULT_MAX_ITERATIONS):
+    """The gradient of a float-scalar function, by reverse mode (transpose of linearize).
+    `max_iterations` bounds the iterations recorded for each `while` loop whose trip
+    count is only known at run time (exceeding it raises LoopLimitError)."""
+    base = as_compiled(f)
+    _check_argnums(base, argnums)
+    return Derived(base, _grad_builder(base, argnums, has_aux, False, max_iterations), f"grad_{base.__name__}")
+
+
+def value_and_grad(f, argnums=0, has_aux: bool = False, max_iterations: int = DEFAULT_MAX_ITERATIONS):
+    """(f(x), grad f(x)) in one program; with has_aux, ((f(x), aux), grad)."""
+    base = as_compiled(f)
+    _check_argnums(base, argnums)
+    return Derived(base, _grad_builder(base, argnums, has_aux, True, max_iterations), f"value_and_grad_{base.__name__}")
+
+
+def _check_argnums(base, argnums):
+    for a in (argnums,) if isinstance(argnums, int) else argnums:
+        if a in base.static_argnums:
+            raise ValueError(f"cannot differentiate with respect to static argument {a}")
+
+
+def _tangent_template(template):
+    if isinstance(template, Slot):
+        return template if differentiable(template.type) else None
+    if isinstance(template, (tuple, list)):
+        return type(template)(_tangent_template(t) for t in template)
+    return None
+
+
+def _jvp_builder(spec: Specialization, args, kwargs):
+    module = spec.canonical
+    entry = module.entry
+    j = run_passes(jvp_module(module), ["canonicalize"])
+    n_out = len(entry.result_types)
+    if spec.flagged:  # keep the overflow flag last
+        ret = j.entry.body.ops[-1]
+        ops = ret.operands
+        ret.operands = ops[:n_out - 1] + ops[n_out:] + [ops[n_out - 1]]
+        types = j.entry.result_types
+        j.entry.result_types = types[:n_out - 1] + types[n_out:] + [types[n_out - 1]]
+    tmpl = (spec.template, _tangent_template(spec.template))
+    return j, tmpl, spec.flagged
+
+
+def _jvp_function(base: Compiled) -> Derived:
+    cache = base.__dict__.setdefault("_derived", {})
+    if "jvp" not in cache:
+        cache["jvp"] = _JvpDerived(base, _jvp_builder, f"jvp_{base.__name__}")
+    return cache["jvp"]
+
+
+class _JvpDerived(Derived):
+    """Called as (primals..., tangents for the float primals...)."""
+
+    def _lower(self, args, kwargs):
+        n = self._n_primals
+        spec = self.base.specialize(*args[:n], **kwargs)
+        return self.build(spec, args[:n], kwargs)
+
+    def _key(self, args, kwargs):
+        return (self._n_primals,) + super()._key(args, kwargs)
+
+
+def jvp(f, primals, tangents):
+    """(f(*primals), the derivative of f at primals along tangents), by forward mode.
+    Tangents of non-float primals are ignored; non-float outputs get tangent None."""
+    base = as_compiled(f)
+    primals, tangents = tuple(primals), tuple(tangents)
+    if len(primals) != len(tangents):
+        raise ValueError(f"jvp got {len(primals)} primals but {len(tangents)} tangents")
+    d = _jvp_function(base)
+    d._n_primals = len(primals)
+    floats = [t for p, t in zip(primals, tangents) if _is_float_value(p)]
+    return d(*primals, *floats)
+
+
+def _is_float_value(v) -> bool:
+    if isinstance(v, (tuple, list)):
+        return all(_is_float_value(x) for x in v)
+    if isinstance(v, float):
+        return True
+    dt = getattr(v, "dtype", None)
+    return dt is not None and np.dtype(dt).kind == "f"
+
+
+class LinearFunction:
+    """The linear map t -> df(x)[t] at a fixed x: the linear program with its residuals."""
+
+    def __init__(self, rev: Reverse, residuals, out_template, origin: str):
+        from .backends.jax import compile_module
+        self.rev, self.residuals, self.out_template = rev, list(residuals), out_template
+        lin = Module([rev.linear])
+        self.source, self._run = compile_module(run_passes(lin, ["canonicalize"]), origin)
+
+    def __call__(self, *tangents):
+        out = self._run(*self.residuals, *tangents)
+        return _fill_template(_tangent_template(self.out_template), list(out))
+
+    def transpose(self):
+        from .backends.jax import compile_module
+        src, run = compile_module(run_passes(Module([self.rev.transposed]), ["canonicalize"]), "linear_transpose")
+        residuals = self.residuals
+
+        def transposed(*cotangents):
+            return tuple(run(*residuals, *cotangents))
+        return transposed
+
+
+def _fill_template(template, flat: list):
+    it = iter(flat)
+
+    def walk(t):
+        if isinstance(t, Slot):
+            return next(it)
+        if isinstance(t, (tuple, list)):
+            return type(t)(walk(x) for x in t)
+        return t
+    return walk(template)
+
+
+def _reverse_at(f, primals, max_iterations):
+    base = as_compiled(f)
+    spec = base.specialize(*primals)
+    entry = spec.canonical.entry
+    mask = tuple(differentiable(p) for p in entry.params)
+    rev = Reverse(spec.canonical, mask, max_iterations)
+    from .backends.jax import compile_module
+    _, run = compile_module(run_passes(Module([rev.primal]), ["canonicalize"]), f"{base.__name__}_primal")
+    dyn = [p for i, p in enumerate(primals) if i not in base.static_argnums]
+    out = list(run(*[_runtime(p) for p in dyn]))
+    n_out = len(entry.result_types)
+    _check_flag(out[-1])
+    results, residuals = out[:n_out], out[n_out:-1]
+    if spec.flagged:
+        _check_flag(results[-1])
+        results = results[:-1]
+    return base, spec, rev, _fill_template(spec.template, results), residuals
+
+
+def _runtime(v):
+    from .api import _to_runtime
+    return _to_runtime(v)
+
+
+def linearize(f, *primals, max_iterations: int = DEFAULT_MAX_ITERATIONS):
+    """(f(*primals), f_lin) where f_lin(*tangents) is the derivative at primals: the
+    linear program of reverse mode, with its residuals already computed."""
+    base, spec, rev, out, residuals = _reverse_at(f, primals, max_iterations)
+    return out, LinearFunction(rev, residuals, spec.template, f"{base.__name__}_lin")
+
+
+def vjp(f, *primals, max_iterations: int = DEFAULT_MAX_ITERATIONS):
+    """(f(*primals), vjp_fn) where vjp_fn(cotangent) returns one cotangent per float
+    primal (None for the others), by transposing the linear program."""
+    base, spec, rev, out, residuals = _reverse_at(f, primals, max_iterations)
+    transposed = LinearFunction(rev, residuals, spec.template, f"{base.__name__}_lin").transpose()
+    float_params = [differentiable(p) for p in spec.canonical.entry.params]
+
+    def vjp_fn(cotangent):
+        cts = [c for c in _leaves(cotangent)]
+        grads = iter(transposed(*cts))
+        dyn = iter(float_params)
+        result = []
+        for i in range(len(primals)):
+            if i in base.static_argnums:
+                result.append(None)
+            else:
+                result.append(next(grads) if next(dyn) else None)
+        return tuple(result)
+    return out, vjp_fn
+
+
+def linear_transpose(f_lin, *example):
+    """The transpose of a linear function: from ppc.linearize, or any Python function
+    that is linear in all its arguments (given example arguments for their types)."""
+    if isinstance(f_lin, LinearFunction):
+        return f_lin.transpose()
+    base = as_compiled(f_lin)
+    spec = base.specialize(*example)
+    fn = transpose_function(spec.canonical.entry, 0, f"{spec.canonical.entry.name}_t")
+    from .backends.jax import compile_module
+    _, run = compile_module(run_passes(Module([fn]), ["canonicalize"]), f"{base.__name__}_t")
+
+    def transposed(*cotangents):
+        return tuple(run(*cotangents))
+    return transposed
+
+
+def hessian(f, argnums: int = 0, max_iterations: int = DEFAULT_MAX_ITERATIONS):
+    """The Hessian by forward over reverse: jvp of grad along each basis direction."""
+    g = grad(f, argnums, max_iterations=max_iterations)
+
+    def hess(*args):
+        x = np.asarray(args[argnums])
+        rows = []
+        for k in range(x.size):
+            e = np.zeros(x.size, x.dtype)
+            e[k] = 1
+            tangents = [e.reshape(x.shape) if i == argnums else np.zeros_like(np.asarray(a))
+                        for i, a in enumerate(args)]
+            _, t = jvp(g, args, tangents)
+            rows.append(np.asarray(t))
+        return np.stack(rows).reshape(x.shape + x.shape)
+    hess.__name__ = f"hessian_{getattr(f, '__name__', 'f')}"
+    return hess
+
+
+__all__ = ["grad", "value_and_grad", "jvp", "vjp", "linearize", "linear_transpose", "hessian",
+           "LinearFunction", "LoopLimitError"]

@@ -1,0 +1,69 @@
+"""Automatic differentiation as IR passes: forward mode (jvp), partial evaluation into a
+primal and a linear program (linearize), and transposition of the linear program
+(transpose). Reverse mode is transpose after linearize; `vjp_modules` composes them."""
+from __future__ import annotations
+
+from ...ir import Builder, Function, Module, Op, Region, Value
+from ..canonicalize import canonicalize
+from ..manager import register_pass
+from .algebra import Cx
+from .jvp import differentiable, jvp_module
+from .linearize import DEFAULT_MAX_ITERATIONS, linearize_module
+from .transpose import transpose_function
+
+
+@register_pass("jvp")
+def jvp_pass(module: Module) -> Module:
+    """Forward mode with respect to every float parameter of the entry."""
+    return jvp_module(module)
+
+
+class Reverse:
+    """The pieces of reverse mode for one function: its JVP, the primal and linear
+    programs, and the transposed linear program."""
+
+    def __init__(self, module: Module, mask: tuple[bool, ...], max_iterations: int = DEFAULT_MAX_ITERATIONS):
+        entry = module.entry
+        self.n_params, self.n_out = len(entry.params), len(entry.result_types)
+        self.mask = tuple(m and differentiable(p) for m, p in zip(mask, entry.params))
+        self.jvp = canonicalize(jvp_module(module, self.mask))
+        self.linearized, self.n_res = linearize_module(self.jvp, self.n_params, self.n_out, max_iterations)
+        primal, linear = self.linearized.functions.values()
+        self.primal, self.linear = primal, linear
+        self.transposed = transpose_function(linear, self.n_res)
+        # which results have tangents (float results), in order
+        self.float_outs = [i for i, t in enumerate(entry.result_types) if differentiable(t)]
+
+    def vjp_module(self, layout, seeds: dict[int, float] | None = None, flags=()) -> Module:
+        """One function `(params...[, result cotangents...]) -> (layout..., overflow)` that runs
+        the primal program, then the transposed linear one. `layout` lists the outputs:
+        ("out", i) for primal result i, ("grad", k) for the cotangent of the k-th
+        differentiated parameter. `seeds` fixes result cotangents (result index ->
+        constant); without it they are parameters. Results listed in `flags` are booleans
+        or-ed into the overflow output."""
+        params = self.jvp.entry.params[:self.n_params]
+        entry_params = [Value(p.type, p.hint) for p in params]
+        body = Region(entry_params)
+        b = Builder(body)
+        outs = [Value(t) for t in self.primal.result_types]
+        b.append(Op("call", entry_params, {"callee": self.primal.name}, outs))
+        results, res, overflow = outs[:self.n_out], outs[self.n_out:-1], outs[-1]
+        if seeds is None:
+            cts = [Value(results[i].type, "ct") for i in self.float_outs]
+            body.params += cts
+        else:
+            cts = [Cx(b).zeros(results[i].type) if i not in seeds else b.constant(seeds[i], results[i].type)
+                   for i in self.float_outs]
+        grads = [Value(t) for t in self.transposed.result_types]
+        b.append(Op("call", res + cts, {"callee": self.transposed.name}, grads))
+        for i in flags:
+            overflow = b.op("or", [overflow, results[i]], "overflow")
+        ret = [results[i] if kind == "out" else grads[i] for kind, i in layout] + [overflow]
+        b.append(Op("return", ret, {}, []))
+        name = f"{self.jvp.entry.name.removesuffix('_jvp')}_vjp"
+        fn = Function(name, body, [v.type for v in ret])
+        return canonicalize(Module([fn, self.primal, self.transposed]))
+
+
+__all__ = ["jvp_module", "linearize_module", "transpose_function", "Reverse", "DEFAULT_MAX_ITERATIONS",
+           "differentiable"]

@@ -1,0 +1,102 @@
+"""The context object derivative rules receive: an insertion point plus arithmetic that
+treats None as a symbolic zero (so rules never materialise zeros they do not need)."""
+from __future__ import annotations
+
+from ...ir import Builder, CompileError, MissingRule, Op, TensorType, TupleType, Value, rule
+
+
+class Cx:
+    def __init__(self, b: Builder):
+        self.b = b
+
+    def op(self, prim: str, operands, **attrs) -> Value:
+        return self.b.op(prim, list(operands), **attrs)
+
+    def full(self, value, type: TensorType) -> Value:
+        return self.b.constant(value, type)
+
+    def zeros(self, type) -> Value:
+        if isinstance(type, TupleType):
+            return self.op("make_tuple", [self.zeros(t) for t in type.elements])
+        return self.full(0, type)
+
+    def add(self, a, b):
+        if a is None:
+            return b
+        if b is None:
+            return a
+        if isinstance(a.type, TupleType):  # cotangents of tuples add element by element
+            return self.op("make_tuple", [self.add(self.op("tuple_get", [a], index=i), self.op("tuple_get", [b], index=i))
+                                          for i in range(len(a.type.elements))])
+        return self.op("add", [a, b])
+
+    def sub(self, a, b):
+        if b is None:
+            return a
+        if a is None:
+            return self.neg(b)
+        return self.op("sub", [a, b])
+
+    def neg(self, a):
+        return None if a is None else self.op("neg", [a])
+
+    def mul(self, a, b):
+        if a is None or b is None:
+            return None
+        return self.op("mul", [a, b])
+
+    def div(self, a, b):
+        return None if a is None else self.op("div", [a, b])
+
+
+def rule_for(op: Op, stage: str):
+    """The registry's rule, or a CompileError at the op's source line naming primitive
+    and stage (a program using a primitive without the rule cannot be differentiated)."""
+    try:
+        return rule(op.prim, stage)
+    except MissingRule as e:
+        raise CompileError(f"cannot differentiate this program: {e}", op.loc) from None
+
+
+def free_values(region) -> set[Value]:
+    """Values a region reads but does not define (captured from enclosing scopes)."""
+    defined, used = set(region.params), set()
+
+    def visit(r):
+        defined.update(r.params)
+        for op in r.ops:
+            used.update(op.operands)
+            for inner in op.regions:
+                visit(inner)
+            defined.update(op.results)
+    visit(region)
+    return used - defined
+
+
+def dependents(region, seeds: set) -> set:
+    """`seeds` plus every value in `region` computed from them (through nested regions;
+    loop-carried values to a fixpoint). In a JVP program seeded with the tangent
+    inputs these are the values linear in the tangents."""
+    s = seeds
+    for op in region.ops:
+        if op.prim == "while":
+            cond, body = op.regions
+            flags = [v in s for v in op.operands]
+            while True:
+                for params in (cond.params, body.params):
+                    s.update(p for p, f in zip(params, flags) if f)
+                dependents(cond, s)
+                dependents(body, s)
+                grown = [f or y in s for f, y in zip(flags, body.ops[-1].operands)]
+                if grown == flags:
+                    break
+                flags = grown
+            s.update(r for r, f in zip(op.results, flags) if f)
+        elif op.prim == "if":
+            for r in op.regions:
+                dependents(r, s)
+            s.update(res for i, res in enumerate(op.results)
+                     if any(r.ops[-1].operands[i] in s for r in op.regions))
+        elif any(v in s for v in op.operands):
+            s.update(op.results)
+    return s

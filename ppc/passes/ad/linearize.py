@@ -1,0 +1,321 @@
+"""Linearize: partial evaluation of a JVP program into a primal program and a linear one.
+
+In f_jvp(p, t) the values that depend on the tangents t are unknown until t is given;
+everything else is known from p alone. Known ops go to `f_primal(p) -> (outs, residuals)`
+and unknown ops to `f_lin(residuals, t) -> touts`; every known value an unknown op reads
+crosses over as a residual. The linear program contains only ops linear in t (that is
+how JVP rules are written) plus bookkeeping on residuals (loop counters, stack reads).
+
+Residuals defined inside control flow are lifted out scope by scope:
+- out of an `if` branch: the known `if` yields it (zeros from the other branch);
+- out of a loop body: the known loop writes it, per iteration, into a stack (an array
+  with a leading iteration axis) and the linear loop reads iteration j back. A loop with
+  a static trip count gets a stack of exactly that size; other loops get `max_iterations`
+  slots, and running past them raises an error instead of giving a wrong derivative.
+"""
+from __future__ import annotations
+
+from ...ir import Builder, CompileError, Function, Module, Op, Region, TensorType, Value, clone_region
+from .algebra import dependents, free_values
+
+DEFAULT_MAX_ITERATIONS = 1024
+
+
+class _Scope:
+    """A region being split: `known` and `linear` are the builders of its two halves."""
+
+    def __init__(self, pe: "Linearize", parent, known: Builder, linear: Builder):
+        self.pe, self.parent = pe, parent
+        self.known, self.linear = known, linear
+        self.lifted: dict[Value, Value] = {}
+
+    def lift(self, v: Value) -> Value:
+        """The linear program's view of known value v, defined in this scope."""
+        if v not in self.lifted:
+            self.lifted[v] = self._lift(v)
+        return self.lifted[v]
+
+    def export(self, flag: Value) -> Value:
+        """A known bool defined here, carried (or-ed) up to the function's top level."""
+        raise NotImplementedError
+
+
+class _Top(_Scope):
+    def __init__(self, pe, known, linear):
+        super().__init__(pe, None, known, linear)
+        self.residuals: list[tuple[Value, Value]] = []  # (known value, linear parameter)
+
+    def _lift(self, v):
+        p = Value(v.type, v.hint)
+        self.residuals.append((v, p))
+        return p
+
+    def export(self, flag):
+        return flag
+
+
+class _Branch(_Scope):
+    """One branch of a known `if`: values escape as extra results of that `if`."""
+
+    def __init__(self, pe, parent, known, linear):
+        super().__init__(pe, parent, known, linear)
+        self.escapes: list[tuple[Value, Value]] = []  # (value in this branch, if result)
+        self.sibling: _Branch | None = None
+
+    def escape(self, v: Value) -> Value:
+        r = Value(v.type, v.hint)
+        self.escapes.append((v, r))
+        self.pe.scope_of[r] = self.parent
+        return r
+
+    def _lift(self, v):
+        return self.parent.lift(self.escape(v))
+
+    def export(self, flag):
+        return self.parent.export(self.escape(flag))
+
+
+class _Loop(_Scope):
+    """A loop body: values leave through per-iteration stacks (reads in the linear loop),
+    flags through an or-accumulator."""
+
+    def __init__(self, pe, parent, known, linear, counter: Value, j: Value, slots: int):
+        super().__init__(pe, parent, known, linear)
+        self.counter, self.j, self.slots = counter, j, slots
+        self.stacks: list[tuple[Value, Value, Value]] = []  # (value, stack param, stack result)
+        self.flags: list[tuple[Value, Value, Value]] = []  # (flag, acc param, acc result)
+
+    def _lift(self, v):
+        t = v.type
+        stack_t = TensorType((self.slots,) + t.shape, t.dtype)
+        param, result = Value(stack_t, f"{v.hint}_stack" if v.hint else "stack"), Value(stack_t, v.hint)
+        self.stacks.append((v, param, result))
+        self.pe.scope_of[result] = self.parent
+        outer = self.parent.lift(result)
+        zero = self.linear.constant(0, TensorType((), self.j.type.dtype))
+        row = self.linear.op("dynamic_slice", [outer, self.j] + [zero] * len(t.shape), sizes=(1,) + t.shape)
+        return self.linear.op("reshape", [row], v.hint, shape=t.shape)
+
+    def export(self, flag):
+        param, result = Value(flag.type, "overflow"), Value(flag.type, "overflow")
+        self.flags.append((flag, param, result))
+        self.pe.scope_of[result] = self.parent
+        return self.parent.export(result)
+
+
+class Linearize:
+    def __init__(self, fn: Function, n_known: int, n_out: int, max_iterations: int = DEFAULT_MAX_ITERATIONS):
+        self.fn, self.n_known, self.n_out, self.max_iterations = fn, n_known, n_out, max_iterations
+        self.unknown = dependents(fn.body, set(fn.params[n_known:]))
+        self.kmap: dict[Value, Value] = {}
+        self.lmap: dict[Value, Value] = {}
+        self.scope_of: dict[Value, _Scope] = {}
+        self.flags: list[Value] = []
+
+    # -- values across the split
+    def known(self, v: Value) -> Value:
+        return self.kmap[v]
+
+    def linear(self, v: Value, scope: _Scope) -> Value:
+        """v as the linear program sees it in `scope`: itself if unknown, else a residual
+        (constants are simply re-created)."""
+        if v in self.unknown:
+            return self.lmap[v]
+        k = self.kmap[v]
+        const = self.constants.get(k)
+        if const is not None:
+            return scope.linear.constant(const.attrs["value"], k.type, k.hint)
+        return self.scope_of[k].lift(k)
+
+    def define_known(self, old: Value, new: Value, scope: _Scope):
+        self.kmap[old] = new
+        self.scope_of[new] = scope
+
+    # -- the walk
+    def run(self) -> tuple[Function, Function, int]:
+        fn = self.fn
+        primal_body, linear_body = Region(), Region()
+        top = _Top(self, Builder(primal_body), Builder(linear_body))
+        self.constants: dict[Value, Op] = {}
+        for p in fn.params[:self.n_known]:
+            new = Value(p.type, p.hint)
+            primal_body.params.append(new)
+            self.define_known(p, new, top)
+        tangent_params = []
+        for p in fn.params[self.n_known:]:
+            new = Value(p.type, p.hint)
+            tangent_params.append(new)
+            self.lmap[p] = new
+        self.ops(fn.body, top)
+        ret = fn.body.ops[-1]
+        n_out = self.n_out
+        known_outs = ret.operands[:n_out]
+        if any(v in self.unknown for v in known_outs):
+            raise CompileError("internal: the JVP program's primal results depend on tangents")
+        touts = [self.linear(v, top) for v in ret.operands[n_out:]]
+        top.linear.append(Op("return", touts, {}, []))
+        overflow = self.any_flag(top)
+        outs = [self.known(v) for v in known_outs] + [k for k, _ in top.residuals] + [overflow]
+        top.known.append(Op("return", outs, {}, []))
+        linear_body.params = [p for _, p in top.residuals] + tangent_params
+        primal = Function(f"{fn.name.removesuffix('_jvp')}_primal", primal_body, [v.type for v in outs])
+        linear = Function(f"{fn.name.removesuffix('_jvp')}_lin", linear_body, [v.type for v in touts])
+        return primal, linear, len(top.residuals)
+
+    def any_flag(self, top: _Top) -> Value:
+        out = top.known.constant(False, TensorType((), "bool"), "overflow")
+        for f in self.flags:
+            out = top.known.op("or", [out, f], "overflow")
+        return out
+
+    def ops(self, region: Region, scope: _Scope):
+        for op in region.ops[:-1]:
+            scope.known.loc = scope.linear.loc = op.loc
+            unknown_results = any(r in self.unknown for r in op.results)
+            reads_unknown = any(v in self.unknown for v in op.operands) or any(
+                v in self.unknown for r in op.regions for v in free_values(r))
+            if not unknown_results and not reads_unknown:
+                self.copy_known(op, scope)
+            elif not unknown_results:  # canonicalize removes such dead tangent code first
+                raise CompileError(f"internal: '{op.prim}' reads tangents it does not use "
+                                   "(run canonicalize before linearize)", op.loc)
+            elif op.prim == "if":
+                self.split_if(op, scope)
+            elif op.prim == "while":
+                self.split_while(op, scope)
+            elif op.prim == "call":
+                raise CompileError(f"reverse-mode differentiation through recursive function "
+                                   f"'{op.attrs['callee']}' is not supported", op.loc)
+            else:
+                operands = [self.linear(v, scope) for v in op.operands]
+                results = [Value(r.type, r.hint) for r in op.results]
+                scope.linear.append(Op(op.prim, operands, op.attrs, results, [], op.loc))
+                self.lmap.update(zip(op.results, results))
+
+    def copy_known(self, op: Op, scope: _Scope):
+        mapping = dict(self.kmap)
+        regions = [clone_region(r, mapping) for r in op.regions]
+        results = [Value(r.type, r.hint) for r in op.results]
+        new = Op(op.prim, [self.kmap[v] for v in op.operands], op.attrs, results, regions, op.loc)
+        scope.known.append(new)
+        for old, r in zip(op.results, results):
+            self.define_known(old, r, scope)
+        if op.prim == "constant":
+            self.constants[results[0]] = new
+
+    def split_if(self, op: Op, scope: _Scope):
+        if op.operands[0] in self.unknown:
+            raise CompileError("internal: an `if` predicate depends on tangents", op.loc)
+        branches = []
+        for region in op.regions:
+            br = _Branch(self, scope, Builder(Region(), op.loc), Builder(Region(), op.loc))
+            self.ops(region, br)
+            branches.append(br)
+        branches[0].sibling, branches[1].sibling = branches[1], branches[0]
+        unknown = [r in self.unknown for r in op.results]
+        # the linear `if` (its yields may lift further residuals, so it is built first)
+        pred = self.linear(op.operands[0], scope)
+        lin_results = [Value(r.type, r.hint) for r, u in zip(op.results, unknown) if u]
+        for region, br in zip(op.regions, branches):
+            ys = [self.linear(y, br) for y, u in zip(region.ops[-1].operands, unknown) if u]
+            br.linear.append(Op("yield", ys, {}, []))
+        # the known `if`: known results, then every value that escapes either branch
+        escapes = [(br, v, r) for br in branches for v, r in br.escapes]
+        known_results = [Value(r.type, r.hint) for r, u in zip(op.results, unknown) if not u]
+        for region, br in zip(op.regions, branches):
+            ys = [self.known(y) for y, u in zip(region.ops[-1].operands, unknown) if not u]
+            ys += [v if owner is br else br.known.constant(0 if v.type.dtype != "bool" else False, v.type)
+                   for owner, v, _ in escapes]
+            br.known.append(Op("yield", ys, {}, []))
+        all_known = known_results + [r for _, _, r in escapes]
+        if all_known:
+            scope.known.append(Op("if", [self.known(op.operands[0])], {}, all_known,
+                                  [br.known.region for br in branches], op.loc))
+        for old, new in zip([r for r, u in zip(op.results, unknown) if not u], known_results):
+            self.define_known(old, new, scope)
+        scope.linear.append(Op("if", [pred], {}, lin_results, [br.linear.region for br in branches], op.loc))
+        self.lmap.update(zip([r for r, u in zip(op.results, unknown) if u], lin_results))
+
+    def split_while(self, op: Op, scope: _Scope):
+        cond, body = op.regions
+        unknown = [p in self.unknown for p in body.params]
+        if any(v in self.unknown for inner in cond.ops for v in inner.operands):
+            raise CompileError("internal: a loop condition depends on tangents", op.loc)
+        trip = op.attrs.get("trip_count")
+        slots = trip if trip is not None else self.max_iterations
+        idx = "i64"
+        counter, j = Value(TensorType((), idx), "k"), Value(TensorType((), idx), "j")
+        known_params = [Value(p.type, p.hint) for p, u in zip(body.params, unknown) if not u]
+        lin_params = [Value(p.type, p.hint) for p, u in zip(body.params, unknown) if u]
+        loop = _Loop(self, scope, Builder(Region(known_params + [counter]), op.loc),
+                     Builder(Region([j] + lin_params), op.loc), counter, j, slots)
+        for p, new, in zip([p for p, u in zip(body.params, unknown) if not u], known_params):
+            self.define_known(p, new, loop)
+        self.lmap.update(zip([p for p, u in zip(body.params, unknown) if u], lin_params))
+        self.ops(body, loop)
+        ys = body.ops[-1].operands
+        # linear body: j + 1 and the tangent yields
+        one = loop.linear.constant(1, counter.type)
+        lin_ys = [self.linear(y, loop) for y, u in zip(ys, unknown) if u]
+        loop.linear.append(Op("yield", [loop.linear.op("add", [j, one], "j")] + lin_ys, {}, []))
+        # known body: its yields, the counter, the stacks and flags
+        kb = loop.known
+        known_ys = [self.known(y) for y, u in zip(ys, unknown) if not u]
+        next_k = kb.op("add", [counter, kb.constant(1, counter.type)], "k")
+        zero = kb.constant(0, counter.type)
+        stack_ys = []
+        for v, param, _ in loop.stacks:
+            kb.region.params.append(param)
+            row = kb.op("reshape", [v], v.hint, shape=(1,) + v.type.shape)
+            stack_ys.append(kb.op("dynamic_update_slice", [param, row, counter] + [zero] * len(v.type.shape),
+                                  param.hint))
+        flag_ys = []
+        for flag, param, _ in loop.flags:
+            kb.region.params.append(param)
+            flag_ys.append(kb.op("or", [param, flag], "overflow"))
+        kb.append(Op("yield", known_ys + [next_k] + stack_ys + flag_ys, {}, []))
+        # known loop
+        cmap = dict(self.kmap)
+        cparams = [Value(p.type, p.hint) for p in cond.params]
+        cmap.update(zip(cond.params, cparams))
+        new_cond = clone_region(Region([], cond.ops), cmap)
+        known_cparams = [c for c, u in zip(cparams, unknown) if not u]
+        if any(c in {v for inner in new_cond.ops for v in inner.operands}
+               for c, u in zip(cparams, unknown) if u):
+            raise CompileError("internal: a loop condition reads a tangent", op.loc)
+        new_cond.params = known_cparams + [Value(counter.type, "k")] + \
+            [Value(p.type, p.hint) for _, p, _ in loop.stacks] + [Value(p.type, p.hint) for _, p, _ in loop.flags]
+        sb = scope.known
+        inits = [self.known(v) for v, u in zip(op.operands, unknown) if not u]
+        inits += [sb.constant(0, counter.type)]
+        inits += [sb.constant(0, p.type) for _, p, _ in loop.stacks]
+        inits += [sb.constant(False, p.type) for _, p, _ in loop.flags]
+        known_results = [Value(r.type, r.hint) for r, u in zip(op.results, unknown) if not u]
+        count = Value(counter.type, "count")
+        results = known_results + [count] + [r for _, _, r in loop.stacks] + [r for _, _, r in loop.flags]
+        sb.append(Op("while", inits, op.attrs, results, [new_cond, kb.region], op.loc))
+        for old, new in zip([r for r, u in zip(op.results, unknown) if not u], known_results):
+            self.define_known(old, new, scope)
+        self.scope_of[count] = scope
+        if trip is None:
+            over = sb.op("gt", [count, sb.constant(slots, counter.type)], "overflow")
+            self.flags.append(scope.export(over))
+        # linear loop: j from 0 while j < count
+        lb = scope.linear
+        bound = lb.constant(trip, counter.type) if trip is not None else scope.lift(count)
+        lcond = Region([Value(counter.type, "j")] + [Value(p.type, p.hint) for p in lin_params])
+        lcond.ops.append(Op("lt", [lcond.params[0], bound], {}, [Value(TensorType((), "bool"))]))
+        lcond.ops.append(Op("yield", [lcond.ops[0].results[0]], {}, []))
+        lin_inits = [lb.constant(0, counter.type)] + [self.linear(v, scope) for v, u in zip(op.operands, unknown) if u]
+        lin_results = [Value(counter.type, "j")] + [Value(r.type, r.hint) for r, u in zip(op.results, unknown) if u]
+        lb.append(Op("while", lin_inits, op.attrs, lin_results, [lcond, loop.linear.region], op.loc))
+        self.lmap.update(zip([r for r, u in zip(op.results, unknown) if u], lin_results[1:]))
+
+
+def linearize_module(jvp: Module, n_known: int, n_out: int,
+                     max_iterations: int = DEFAULT_MAX_ITERATIONS) -> tuple[Module, int]:
+    """Split the JVP entry (first `n_known` parameters primals, first `n_out` results
+    primal) into `@f_primal(p) -> (outs..., residuals..., overflow)` and
+    `@f_lin(residuals..., t) -> touts`; also returns the number of residuals."""
+    primal, linear, n_res = Linearize(jvp.entry, n_known, n_out, max_iterations).run()
+    return Module([primal, linear]), n_res
