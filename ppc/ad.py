@@ -39,6 +39,11 @@ class Derived(Compiled):
         spec = self.base.specialize(*args[:n], **kwargs)
         return self.build(spec, args[:n], kwargs)
 
+    def __ppc_call_ir__(self, args, kwargs):
+        """For compiled code calling this function: (canonical module, template, flagged)."""
+        spec = self.specialize(*args, **kwargs)
+        return spec.canonical, spec.template, spec.flagged
+
 
 def _param_indices(f: Compiled, args, argnums) -> list[int]:
     """Entry-parameter positions of positional arguments `argnums` (static ones have none)."""
@@ -95,7 +100,8 @@ def _grad_builder(base: Compiled, argnums, has_aux: bool, with_value: bool, max_
         else:
             layout = grad_slots + aux_layout
             tmpl = (grads_t, aux_t) if has_aux else grads_t
-        return rev.vjp_module(layout, seeds={0: 1.0}, flags=flags), tmpl, True
+        module, flagged = rev.vjp_module(layout, seeds={0: 1.0}, flags=flags)
+        return module, tmpl, flagged
     return build
 
 
@@ -259,7 +265,8 @@ def vjp(f, *primals, max_iterations: int = DEFAULT_MAX_ITERATIONS):
     float_params = [differentiable(p) for p in spec.canonical.entry.params]
 
     def vjp_fn(cotangent):
-        cts = [c for c in _leaves(cotangent)]
+        leaves = _leaves(cotangent) if isinstance(spec.template, (tuple, list)) else [cotangent]
+        cts = [c for t, c in zip(_leaves(spec.template), leaves) if isinstance(t, Slot) and differentiable(t.type)]
         grads = iter(transposed(*cts))
         dyn = iter(float_params)
         result = []

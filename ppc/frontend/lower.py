@@ -22,7 +22,7 @@ import gast
 import numpy as np
 
 from ..ir import (Builder, CompileError, Function, Module, Op, Region, ShapeError, TensorType,
-                  TupleType, Value)
+                  TupleType, Value, clone_region, walk_ops)
 from .arrays import ArrayOps, describe, promote_pair, scalar_aval
 from .source import SourceInfo, function_source
 from .values import (BOTTOM, AtIndexer, BoundMethod, Closure, Dyn, Undefined, contains_bottom,
@@ -1048,6 +1048,8 @@ class Lowerer(ArrayOps):
             return call_method(self, func, args, kwargs)
         if isinstance(func, Closure):
             return self.call_closure(func, args, kwargs, node)
+        if hasattr(func, "__ppc_call_ir__"):
+            return self.call_derived(func, args, kwargs, node)
         inner = getattr(func, "__ppc_function__", None)
         if inner is not None:
             func = inner
@@ -1063,6 +1065,41 @@ class Lowerer(ArrayOps):
         mod = getattr(func, "__module__", None) or ""
         self.error(f"calling {mod + '.' if mod else ''}{name} is not supported in compiled code",
                    "see the README for the supported NumPy/jax.numpy/math functions", node)
+
+    def call_derived(self, func, args, kwargs, node):
+        """A function whose IR another transformation builds (ppc.grad(g), ...): build it for
+        these argument types, add its functions to the module, and call its entry."""
+        if contains_bottom(tuple(args), tuple(kwargs.values())):
+            return BOTTOM
+        try:
+            module, template, flagged = func.__ppc_call_ir__(
+                [_example(a) for a in args], {k: _example(v) for k, v in kwargs.items()})
+        except CompileError as e:
+            self.error(f"cannot build {getattr(func, '__name__', 'this function')} here: {e.message}", node=node)
+        if flagged:
+            self.error(f"{func.__name__} records a while loop for reverse mode; inside compiled code its "
+                       "loop-limit check cannot run", "call it from Python, or give the loop a static trip count",
+                       node)
+        renames = {name: self.ctx.fresh_name(name) for name in module.functions}
+        for fn in module.functions.values():
+            copy = Function(renames[fn.name], clone_region(fn.body, {}), fn.result_types)
+            for op in walk_ops(copy.body):
+                if op.prim == "call":
+                    op.attrs = dict(op.attrs, callee=renames[op.attrs["callee"]])
+            self.ctx.functions[copy.name] = copy
+        operands = []
+        for a in list(args) + list(kwargs.values()):
+            if isinstance(a, (tuple, list)) and _dyn_leaves(a):
+                operands.append(self.make_tuple(a))
+            elif isinstance(a, Dyn):
+                operands.append(a.value)
+        results = [Value(t) for t in module.entry.result_types]
+        self.builder.append(Op("call", operands, {"callee": renames[module.entry.name]}, results))
+        return _fill(template, iter(results))
+
+    def make_tuple(self, tree) -> Value:
+        parts = [self.make_tuple(x) if isinstance(x, (tuple, list)) else self.to_dyn(x).value for x in tree]
+        return self.emit("make_tuple", parts)
 
     def bind(self, params_node, defaults, args, kwargs, name, node):
         a = params_node
@@ -1180,6 +1217,24 @@ def _fill(plan, it):
     if isinstance(plan, (tuple, list)):
         return type(plan)(_fill(p, it) for p in plan)
     return plan
+
+
+class _Abstract:
+    """Shape and dtype standing in for a traced argument of a derived function."""
+
+    def __init__(self, d: Dyn):
+        from ..ir.types import numpy_dtype
+        self.shape, self.dtype = d.shape, numpy_dtype(d.dtype)
+
+
+def _example(v):
+    if isinstance(v, Dyn):
+        if v.weak and v.shape == ():  # a weakly typed scalar stays a Python number
+            return {"f": 0.0, "i": 0, "u": 0, "b": False}[v.dtype[0]]
+        return _Abstract(v)
+    if isinstance(v, (tuple, list)):
+        return type(v)(_example(x) for x in v)
+    return v
 
 
 def _dyn_leaves(v) -> list[Dyn]:

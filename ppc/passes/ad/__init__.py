@@ -62,7 +62,21 @@ class Reverse:
         b.append(Op("return", ret, {}, []))
         name = f"{self.jvp.entry.name.removesuffix('_jvp')}_vjp"
         fn = Function(name, body, [v.type for v in ret])
-        return canonicalize(Module([fn, self.primal, self.transposed]))
+        return _drop_constant_flag(canonicalize(Module([fn, self.primal, self.transposed])))
+
+
+def _drop_constant_flag(module: Module) -> tuple[Module, bool]:
+    """(module, flagged): a program without run-time-bounded loops has a constant false
+    overflow flag, which is dropped so that it costs nothing."""
+    entry = module.entry
+    ret = entry.body.ops[-1]
+    flag = ret.operands[-1]
+    for op in entry.body.ops:
+        if flag in op.results and op.prim == "constant" and op.attrs["value"] is False:
+            ret.operands = ret.operands[:-1]
+            entry.result_types = entry.result_types[:-1]
+            return canonicalize(module), False
+    return module, True
 
 
 __all__ = ["jvp_module", "linearize_module", "transpose_function", "Reverse", "DEFAULT_MAX_ITERATIONS",
