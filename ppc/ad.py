@@ -314,5 +314,28 @@ def hessian(f, argnums: int = 0, max_iterations: int = DEFAULT_MAX_ITERATIONS):
     return hess
 
 
+def stage_text(f: Compiled, args, stage: str) -> str:
+    """The `jvp`, `linear`, `transpose` or `grad` stage of f at these arguments, as text
+    (with respect to every float argument; `grad` seeds the first result with ones)."""
+    from .ir import print_module
+    spec = f.specialize(*args)
+    module = spec.canonical
+    mask = tuple(differentiable(p) for p in module.entry.params)
+    if stage == "jvp":
+        return print_module(run_passes(jvp_module(module, mask), ["canonicalize"]))
+    rev = Reverse(module, mask)
+
+    def alone(fn):
+        return print_module(run_passes(Module([fn]), ["canonicalize"]))
+    if stage == "linear":
+        return alone(rev.primal) + "\n" + alone(rev.linear)
+    if stage == "transpose":
+        return alone(rev.transposed)
+    if stage == "grad":
+        layout = [("grad", k) for k in range(sum(mask))]
+        return print_module(rev.vjp_module(layout, seeds={0: 1.0})[0])
+    raise ValueError(f"unknown AD stage {stage!r}")
+
+
 __all__ = ["grad", "value_and_grad", "jvp", "vjp", "linearize", "linear_transpose", "hessian",
            "LinearFunction", "LoopLimitError"]

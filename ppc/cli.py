@@ -31,7 +31,15 @@ def _stage_jax(c, args):
     return c.source(*args)
 
 
-STAGES = {"ir": _stage_ir, "canonical": _stage_canonical, "jax": _stage_jax}
+def _ad_stage(name):
+    def stage(c, args):
+        from .ad import stage_text
+        return stage_text(c, args, name)
+    return stage
+
+
+STAGES = {"ir": _stage_ir, "canonical": _stage_canonical, "jax": _stage_jax,
+          **{name: _ad_stage(name) for name in ("jvp", "linear", "transpose", "grad")}}
 
 
 def example_argument(spec: str):

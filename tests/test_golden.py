@@ -15,12 +15,23 @@ STAGES = {
 }
 
 
-@pytest.mark.parametrize("stage", sorted(STAGES))
-@pytest.mark.parametrize("name", PROGRAMS)
+# Differentiated programs: their JVP, linear and transposed programs, and the gradient
+AD_STAGES = ("jvp", "linear", "transpose", "grad")
+AD_PROGRAMS = ["arith_scalar", "if_elif_else", "while_newton", "for_static", "for_dynamic", "break_continue",
+               "early_return", "logistic_regression", "mlp", "leapfrog", "nested_loops", "elementwise",
+               "matmul", "special"]
+CASES = [(n, s) for n in PROGRAMS for s in sorted(STAGES)] + [(n, s) for n in AD_PROGRAMS for s in AD_STAGES]
+
+
+@pytest.mark.parametrize("name,stage", CASES, ids=[f"{n}-{s}" for n, s in CASES])
 def test_golden(name, stage, request):
     mod = load(name)
     compiled = ppc.compile(mod.main)
-    text = STAGES[stage](compiled, example_args(mod))
+    if stage in AD_STAGES:
+        from ppc.ad import stage_text
+        text = stage_text(compiled, example_args(mod), stage)
+    else:
+        text = STAGES[stage](compiled, example_args(mod))
     path = ROOT / "expected" / f"{name}.{stage}.txt"
     if request.config.getoption("--update-golden"):
         path.write_text(text)
@@ -43,4 +54,19 @@ def test_round_trip_and_verify(name):
 
 
 def test_enough_programs():
-    assert len(PROGRAMS) >= 25
+    assert len(PROGRAMS) >= 25 and len(AD_PROGRAMS) >= 10
+
+
+def test_linear_programs_hold_only_linear_ops():
+    """In every golden linear program, each op reading a tangent is linear in it (has a
+    transpose rule); the rest is bookkeeping on residuals (counters, stack reads)."""
+    from ppc.ir import REGISTRY, parse, walk_ops
+    from ppc.passes.ad.algebra import dependents
+    for name in AD_PROGRAMS:
+        text = (ROOT / "expected" / f"{name}.linear.txt").read_text()
+        lin = parse(text).functions[f"main_lin"]
+        n_tangent = sum(1 for p in lin.params if p.hint and p.hint.endswith("_dot"))
+        linear = dependents(lin.body, set(lin.params[len(lin.params) - n_tangent:]))
+        for op in walk_ops(lin.body):
+            if any(v in linear for v in op.operands) and op.prim not in ("yield", "return"):
+                assert REGISTRY[op.prim].transpose is not None, f"{name}: non-linear '{op.prim}' on a tangent"
