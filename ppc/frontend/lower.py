@@ -138,7 +138,7 @@ class Lowerer(ArrayOps):
         self.env = env
         self.parent = parent  # lexically enclosing lowering (for closures)
         self.inline_depth = inline_depth
-        self.loops = 0  # numbers the hidden counters of for loops
+        self.loops = 0  # numbers hidden names (loop counters, conditional-expression results)
         self.assigned_at: dict = {}  # name -> where it was last assigned (for loop errors)
         self.loc = src.loc(src.node)
         self.fresh: set[Value] = set()
@@ -849,10 +849,16 @@ class Lowerer(ArrayOps):
         if test is BOTTOM:
             test = None
 
+        self.loops += 1
+        slot = f"<ifexp#{self.loops}>"  # unique: conditional expressions nest
+
         def arm(n):
-            return lambda: self.env.__setitem__("<ifexp>", self.expr(n))
+            def run():
+                value = self.expr(n)  # first: a nested `if` replaces self.env
+                self.env[slot] = value
+            return run
         self.structured_if(test, arm(node.body), arm(node.orelse))
-        v = self.env.pop("<ifexp>")
+        v = self.env.pop(slot)
         if isinstance(v, Undefined):
             self.error(f"the two arms of this conditional expression differ: {v.why}")
         return v

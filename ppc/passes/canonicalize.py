@@ -73,8 +73,8 @@ class _Simplifier:
                 op2.loc = op2.loc or op.loc
             self.splice(Region([], body.ops), op.results, scope, out)
             return
-        if op.prim == "if" and op.operands[0] in self.consts:
-            taken = op.regions[0] if self.consts[op.operands[0]] else op.regions[1]
+        if op.prim == "if" and self.const_value(op.operands[0]) is not None:
+            taken = op.regions[0] if self.const_value(op.operands[0]) else op.regions[1]
             self.splice(taken, op.results, scope, out)
             return
         for r in op.regions:
