@@ -157,7 +157,8 @@ class Compiled:
         if not kwargs and not self.static_argnums:
             # fast path: all arguments arrays, already compiled (keys match _leaf_signature's)
             try:
-                spec = self._cache.get(tuple([(a.shape, a.dtype) for a in args]))
+                spec = self._cache.get(tuple([(a.shape, a.dtype) if type(a) is not tuple else
+                                              ("seq",) + tuple([(x.shape, x.dtype) for x in a]) for a in args]))
             except AttributeError:
                 spec = None
             if spec is not None and spec.executable is not None:

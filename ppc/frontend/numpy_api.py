@@ -439,6 +439,7 @@ def _logsumexp(lw, a, axis=None, keepdims=False, b=None):
     m = lw.reduce("reduce_max", x, axis, keepdims=True)
     # a row that is all -inf has max -inf; shifting by 0 instead keeps it -inf, not nan
     m = lw.select(Dyn(lw.emit("is_finite", [m.value])), m, 0.0)
+    m = Dyn(lw.emit("stop_gradient", [m.value]), m.weak)  # the shift cancels: no derivative
     s = lw.reduce("reduce_sum", lw.elementwise("exp", lw.elementwise("sub", x, m)), axis, keepdims=True)
     out = lw.elementwise("add", lw.elementwise("log", s), m)
     if not keepdims:
@@ -456,6 +457,12 @@ def _softmax(lw, x, axis=-1):
 @register("jax.nn.log_softmax", "sps.log_softmax")
 def _log_softmax(lw, x, axis=-1):
     return lw.elementwise("sub", x, _logsumexp(lw, x, axis, keepdims=True))
+
+
+@register("jax.lax.stop_gradient")
+def _stop_gradient(lw, x):
+    d = lw.to_dyn(x)
+    return Dyn(lw.emit("stop_gradient", [d.value]), d.weak)
 
 
 @register("sps.xlogy", "jss.xlogy")

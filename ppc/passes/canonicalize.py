@@ -16,6 +16,7 @@ from ..ir.types import numpy_dtype
 from .manager import register_pass
 
 FOLD_LIMIT = 1024  # largest non-uniform result that folding writes out as a literal
+COMMUTATIVE = {"add", "mul", "max", "min", "and", "or", "xor", "eq", "ne", "logaddexp"}
 
 
 def clone_module(module: Module) -> Module:
@@ -39,6 +40,7 @@ class _Simplifier:
         self.module, self.inline = module, inline
         self.subst: dict[Value, Value] = {}
         self.consts: dict[Value, object] = {}
+        self.tuples: dict[Value, Op] = {}  # make_tuple results
         self.changed = False
 
     def resolve(self, v: Value) -> Value:
@@ -84,10 +86,11 @@ class _Simplifier:
                 return
         if op.prim == "constant":
             self.consts[op.result] = op
-        elif self.fold(op, out):
+        elif self.fold(op, out) or self.identity(op):
             return
         if not op.regions and not lookup(op.prim).terminator and op.prim != "call":
-            key = (op.prim, tuple(id(v) for v in op.operands),
+            ids = tuple(id(v) for v in op.operands)
+            key = (op.prim, tuple(sorted(ids)) if op.prim in COMMUTATIVE else ids,
                    tuple(sorted((k, _attr_key(v)) for k, v in op.attrs.items())),
                    tuple(r.type for r in op.results))
             if key in scope:
@@ -97,6 +100,37 @@ class _Simplifier:
                 return
             scope[key] = op
         out.append(op)
+
+    def identity(self, op: Op) -> bool:
+        """x * 1, 1 * x, x + 0, 0 + x, x - 0, x / 1 are x; tuple_get of make_tuple is the element."""
+        if op.prim == "tuple_get":
+            src = self.tuples.get(op.operands[0])
+            if src is None:
+                return False
+            self.subst[op.result] = src.operands[op.attrs["index"]]
+            self.changed = True
+            return True
+        if op.prim == "make_tuple":
+            self.tuples[op.result] = op
+        if len(op.operands) != 2 or op.prim not in ("mul", "add", "sub", "div"):
+            return False
+        a, b = op.operands
+        unit = 1 if op.prim in ("mul", "div") else 0
+        if self.splat_value(b) == unit:
+            keep = a
+        elif op.prim in ("mul", "add") and self.splat_value(a) == unit:
+            keep = b
+        else:
+            return False
+        self.subst[op.result] = keep
+        self.changed = True
+        return True
+
+    def splat_value(self, v: Value):
+        op = self.consts.get(v)
+        if op is None or isinstance(op.attrs["value"], np.ndarray) or isinstance(op.attrs["value"], bool):
+            return None
+        return op.attrs["value"]
 
     def forward_if_results(self, op: Op) -> bool:
         """Results an `if` computes trivially: the same value from both branches, or

@@ -123,6 +123,10 @@ def _is_finite(x):
 declare("is_finite", _is_finite, jax="jnp.isfinite({0})", fold=np.isfinite, jvp=_no_tangent)
 
 
+# Identity whose derivative is zero: for shifts that cancel mathematically (logsumexp's max).
+declare("stop_gradient", _unary_rule("any"), jax="lax.stop_gradient({0})", fold=lambda x: x, jvp=_no_tangent)
+
+
 def _neg_t(cx, cts, operands, linear, **attrs):
     return [cx.neg(cts[0])]
 

@@ -9,7 +9,8 @@ how JVP rules are written) plus bookkeeping on residuals (loop counters, stack r
 Residuals defined inside control flow are lifted out scope by scope:
 - out of an `if` branch: the known `if` yields it (zeros from the other branch);
 - out of a loop body: the known loop writes it, per iteration, into a stack (an array
-  with a leading iteration axis) and the linear loop reads iteration j back. A loop with
+  with a leading iteration axis) and the linear loop reads iteration j back; a value the
+  same in every iteration is instead recomputed in the linear loop from its inputs. A loop with
   a static trip count gets a stack of exactly that size; other loops get `max_iterations`
   slots, and running past them raises an error instead of giving a wrong derivative.
 """
@@ -86,6 +87,8 @@ class _Loop(_Scope):
         self.flags: list[tuple[Value, Value, Value]] = []  # (flag, acc param, acc result)
 
     def _lift(self, v):
+        if self.invariant(v):
+            return self.rematerialize(v)
         t = v.type
         stack_t = TensorType((self.slots,) + t.shape, t.dtype)
         param, result = Value(stack_t, f"{v.hint}_stack" if v.hint else "stack"), Value(stack_t, v.hint)
@@ -95,6 +98,29 @@ class _Loop(_Scope):
         zero = self.linear.constant(0, TensorType((), self.j.type.dtype))
         row = self.linear.op("dynamic_slice", [outer, self.j] + [zero] * len(t.shape), sizes=(1,) + t.shape)
         return self.linear.op("reshape", [row], v.hint, shape=t.shape)
+
+    def invariant(self, v: Value) -> bool:
+        """Whether v is the same in every iteration (computed from outside values only)."""
+        if v in self.known.region.params:
+            return False
+        op = self.pe.def_op.get(v)
+        if op is None or op.regions:
+            return False
+        return all(self.pe.scope_of.get(u) is not self or self.invariant(u) for u in op.operands)
+
+    def rematerialize(self, v: Value) -> Value:
+        """A loop-invariant value is recomputed in the linear loop from its (outside)
+        inputs rather than recorded once per iteration."""
+        op = self.pe.def_op[v]
+        operands = []
+        for u in op.operands:
+            const = self.pe.constants.get(u)
+            if const is not None:
+                operands.append(self.linear.constant(const.attrs["value"], u.type))
+            else:
+                operands.append(self.pe.scope_of[u].lift(u))
+        results = self.linear.op_n(op.prim, operands, v.hint, **op.attrs)
+        return results[op.results.index(v)]
 
     def export(self, flag):
         param, result = Value(flag.type, "overflow"), Value(flag.type, "overflow")
@@ -110,6 +136,7 @@ class Linearize:
         self.kmap: dict[Value, Value] = {}
         self.lmap: dict[Value, Value] = {}
         self.scope_of: dict[Value, _Scope] = {}
+        self.def_op: dict[Value, Op] = {}  # known value -> the op defining it
         self.flags: list[Value] = []
 
     # -- values across the split
@@ -200,6 +227,7 @@ class Linearize:
         scope.known.append(new)
         for old, r in zip(op.results, results):
             self.define_known(old, r, scope)
+            self.def_op[r] = new
         if op.prim == "constant":
             self.constants[results[0]] = new
 
