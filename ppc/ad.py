@@ -13,7 +13,7 @@ import numpy as np
 
 from .api import Compiled, LoopLimitError, Specialization, _check_flag
 from .frontend.lower import Slot
-from .ir import CompileError, Module
+from .ir import CompileError, Module, TensorType
 from .passes import run_passes
 from .passes.ad import DEFAULT_MAX_ITERATIONS, Reverse, differentiable, jvp_module, transpose_function
 
@@ -296,22 +296,62 @@ def linear_transpose(f_lin, *example):
 
 
 def hessian(f, argnums: int = 0, max_iterations: int = DEFAULT_MAX_ITERATIONS):
-    """The Hessian by forward over reverse: jvp of grad along each basis direction."""
-    g = grad(f, argnums, max_iterations=max_iterations)
+    """The Hessian by forward over reverse, as one compiled program: a loop over the
+    basis directions e_k of argument `argnums`, each row the JVP of grad f along e_k."""
+    base = as_compiled(f)
+    g = grad(base, argnums, max_iterations=max_iterations)
 
-    def hess(*args):
-        x = np.asarray(args[argnums])
-        rows = []
-        for k in range(x.size):
-            e = np.zeros(x.size, x.dtype)
-            e[k] = 1
-            tangents = [e.reshape(x.shape) if i == argnums else np.zeros_like(np.asarray(a))
-                        for i, a in enumerate(args)]
-            _, t = jvp(g, args, tangents)
-            rows.append(np.asarray(t))
-        return np.stack(rows).reshape(x.shape + x.shape)
-    hess.__name__ = f"hessian_{getattr(f, '__name__', 'f')}"
-    return hess
+    def build(spec: Specialization, args, kwargs):
+        gspec = g.specialize(*args, **kwargs)
+        if gspec.flagged:
+            raise CompileError("hessian of a function with a run-time-bounded while loop is not supported yet")
+        (i,) = _param_indices(base, args, (argnums,))
+        gm = gspec.canonical
+        mask = tuple(k == i for k in range(len(gm.entry.params)))
+        jm = run_passes(jvp_module(gm, mask), ["canonicalize"])
+        return _hessian_module(jm, i), Slot(_hessian_type(gm.entry.params[i].type), False), False
+    return Derived(base, build, f"hessian_{base.__name__}")
+
+
+def _hessian_type(t):
+    return TensorType(t.shape + t.shape, t.dtype)
+
+
+def _hessian_module(jm: Module, i: int) -> Module:
+    """`(params...) -> H`: H[k] = the tangent of grad along the k-th basis vector of param i."""
+    from .ir import Builder, Function, Op, Region, Value
+    jvp_fn = jm.entry
+    n_params = len(jvp_fn.params) - 1
+    params = [Value(p.type, p.hint) for p in jvp_fn.params[:n_params]]
+    x_t = params[i].type
+    n = int(np.prod(x_t.shape, dtype=np.int64))
+    rows_t = TensorType((n,) + x_t.shape, x_t.dtype)
+    body = Region(params)
+    b = Builder(body)
+    idx = TensorType((), "i64")
+    k0, h0 = b.constant(0, idx), b.constant(0, rows_t)
+    cond = Region([Value(idx, "k"), Value(rows_t, "H")])
+    cb = Builder(cond)
+    cond.ops.append(Op("yield", [cb.op("lt", [cond.params[0], cb.constant(n, idx)])], {}, []))
+    loop = Region([Value(idx, "k"), Value(rows_t, "H")])
+    lb = Builder(loop)
+    k, rows = loop.params
+    onehot = lb.op("eq", [lb.op("iota", [], shape=(n,), dimension=0, dtype="i64"),
+                          lb.op("broadcast_in_dim", [k], shape=(n,), dims=())])
+    e = lb.op("reshape", [lb.op("convert", [onehot], dtype=x_t.dtype)], "e", shape=x_t.shape)
+    outs = [Value(t) for t in jvp_fn.result_types]
+    lb.append(Op("call", params + [e], {"callee": jvp_fn.name}, outs))
+    n_grad = (len(outs)) // 2
+    row = lb.op("reshape", [outs[n_grad]], shape=(1,) + x_t.shape)
+    zero = lb.constant(0, idx)
+    rows2 = lb.op("dynamic_update_slice", [rows, row, k] + [zero] * len(x_t.shape), "H")
+    loop.ops.append(Op("yield", [lb.op("add", [k, lb.constant(1, idx)], "k"), rows2], {}, []))
+    res = [Value(idx, "k"), Value(rows_t, "H")]
+    b.append(Op("while", [k0, h0], {"trip_count": n}, res, [cond, loop]))
+    hess = b.op("reshape", [res[1]], "hessian", shape=x_t.shape + x_t.shape)
+    b.append(Op("return", [hess], {}, []))
+    fn = Function(f"{jvp_fn.name.removesuffix('_jvp')}_hessian", body, [hess.type])
+    return run_passes(Module([fn] + list(jm.functions.values())), ["canonicalize"])
 
 
 def stage_text(f: Compiled, args, stage: str) -> str:
