@@ -145,6 +145,13 @@ class ArrayOps:
                 out.append(self.broadcast_to(self.to_dyn(x, dt), shape))
         return out, weak
 
+    def coerce_dtypes(self, xs):
+        """Promote `xs` to one float dtype (shapes unchanged)."""
+        dt, weak = self.promote(*xs)
+        if not is_float(dt):
+            dt = DEFAULT["float"]
+        return [self.to_dyn(x, dt) for x in xs], weak
+
     # -- elementwise
     def elementwise(self, prim: str, *xs, dtype=None, result_kind=None, hint=None) -> Dyn:
         """Apply a same-type elementwise primitive after promotion and broadcasting.

@@ -23,12 +23,13 @@ import numpy as np
 
 from ..ir import (Builder, CompileError, Function, Module, Op, Region, ShapeError, TensorType,
                   TupleType, Value, clone_region, walk_ops)
-from .arrays import ArrayOps, describe, promote_pair, scalar_aval
+from .arrays import DEFAULT, ArrayOps, describe, promote_pair, scalar_aval
 from .source import SourceInfo, function_source
 from .values import (BOTTOM, AtIndexer, BoundMethod, Closure, Dyn, Undefined, contains_bottom,
                      is_static_scalar, leaves)
 
 RET, RETVAL, BRK, CONT = "<ret>", "<retval>", "<brk>", "<cont>"
+DEFAULT_FLOAT = DEFAULT["float"]
 FLAGS = (RET, BRK, CONT)
 MAX_LOOP_PASSES = 8
 MAX_STATIC_RECURSION = 200
@@ -66,6 +67,8 @@ class Context:
         self.specs: dict[tuple, Spec] = {}
         self.probing: set[tuple] = set()
         self.depth = 0
+        self.top_regions: set = set()  # function bodies: where random variables may stand
+        self.unnamed: dict = {}  # sample results awaiting the name they are assigned to
 
     def fresh_name(self, base: str) -> str:
         taken = set(self.functions) | {s.name for s in self.specs.values()}
@@ -315,6 +318,8 @@ class Lowerer(ArrayOps):
     def assign(self, target, value):
         if isinstance(target, gast.Name):
             self.assigned_at[target.id] = self.src.loc(target)
+            if isinstance(value, Dyn) and value.value in self.ctx.unnamed:
+                self.ctx.unnamed.pop(value.value).attrs["name"] = target.id
             if isinstance(value, Dyn) and value.value in self.fresh and not target.id.startswith("_"):
                 value.value.hint = target.id
             self.env[target.id] = value
@@ -1072,6 +1077,33 @@ class Lowerer(ArrayOps):
         self.error(f"calling {mod + '.' if mod else ''}{name} is not supported in compiled code",
                    "see the README for the supported NumPy/jax.numpy/math functions", node)
 
+    def random_variable(self, dist, params, name):
+        """A `sample` op for a distribution constructor call (see ppc/distributions.py)."""
+        if any(p is None for p in params):
+            self.error(f"{dist.name} needs values for {', '.join(dist.params)}")
+        if contains_bottom(tuple(params)):
+            return BOTTOM
+        if name is not None and not isinstance(name, str):
+            self.error("name= must be a string")
+        if self.builder.region not in self.ctx.top_regions:
+            self.error("random variables inside an `if` or loop on traced values are not supported",
+                       "write the model with vectorized random variables at the top level of a function")
+        dt, _ = self.promote(*params)
+        dt = dt if dt.startswith("f") else DEFAULT_FLOAT
+        ds = [self.to_dyn(p, dt) for p in params]
+        batch = self.broadcast_shapes(*[d.shape[:len(d.shape) - r] for d, r in zip(ds, dist.param_event_rank)])
+        ds = [self.broadcast_to(d, batch + d.shape[len(d.shape) - r:]) for d, r in zip(ds, dist.param_event_rank)]
+        shape = batch + (ds[0].shape[-1:] if dist.event_rank == 1 else ())
+        dtype = "i64" if dist.discrete else dt
+        result = Value(TensorType(shape, dtype), name)
+        op = Op("sample", [d.value for d in ds], {"dist": dist.name, "name": name, "shape": shape, "dtype": dtype},
+                [result], loc=self.loc)
+        self.builder.append(op)
+        self.fresh.add(result)
+        if name is None:
+            self.ctx.unnamed[result] = op
+        return Dyn(result)
+
     def call_derived(self, func, args, kwargs, node):
         """A function whose IR another transformation builds (ppc.grad(g), ...): build it for
         these argument types, add its functions to the module, and call its entry."""
@@ -1336,6 +1368,7 @@ def build_spec(ctx: Context, fn, src: SourceInfo, bound: dict, key, loc, entry=F
 
 def _lower_spec(ctx, fn, src, bound, name, entry):
     region = Region()
+    ctx.top_regions.add(region)
     env = {}
     for pname, v in bound.items():
         env[pname] = _param_tree(v, pname, region)

@@ -24,7 +24,14 @@ def _targets(names):
     """Resolve 'np.exp', 'jnp.exp', ... to objects, skipping spellings a library lacks."""
     import jax
     import jax.numpy as jnp
-    mods = {"np": np, "jnp": jnp, "math": math, "builtins": builtins, "jax": jax, "lax": jax.lax}
+    import jax.scipy.linalg
+    mods = {"np": np, "jnp": jnp, "math": math, "builtins": builtins, "jax": jax, "lax": jax.lax,
+            "jsl": jax.scipy.linalg}
+    try:
+        import scipy.linalg
+        mods["sl"] = scipy.linalg
+    except ImportError:
+        pass
     try:
         import jax.scipy.special as jss
         mods["jss"] = jss
@@ -74,6 +81,7 @@ def _table():
                         _MATH_FAMILY.add(obj)
                 except TypeError:  # unhashable
                     pass
+        _TABLE.update(_PENDING_OBJECTS)
     return _TABLE
 
 
@@ -84,6 +92,16 @@ def _strong(v):
     if type(v) in (bool, int, float):
         return {bool: np.bool_, int: np.int64, float: np.float64}[type(v)](v)
     return v
+
+
+def register_callable(obj, handler):
+    """Map a Python callable (not named by module path) to a lowering handler."""
+    _PENDING_OBJECTS.append((obj, handler))
+    if _TABLE:
+        _TABLE[obj] = handler
+
+
+_PENDING_OBJECTS: list = []
 
 
 def call_builtin_or_numpy(lw, func, args, kwargs):
@@ -1124,3 +1142,88 @@ for _name in ("builtins.input", "builtins.open", "builtins.eval", "builtins.exec
 import gast as _gast  # noqa: E402
 
 _ADD = _gast.Add()
+
+
+# ------------------------------------------------------------------- jax.random (explicit keys)
+
+def _key_arg(lw, key):
+    k = lw.to_dyn(key)
+    if k.dtype != "key":
+        lw.error(f"expected a PRNG key (from jax.random.key), got {k.type}",
+                 "use typed keys: jax.random.key(seed), not jax.random.PRNGKey(seed)")
+    return k
+
+
+def _float_dtype(lw, dtype):
+    return _dtype_arg(lw, dtype) or DEFAULT["float"]
+
+
+@register("jax.random.key")
+def _rkey(lw, seed):
+    return Dyn(lw.emit("random_seed", [lw.to_dyn(seed, DEFAULT["int"]).value]))
+
+
+@register("jax.random.split")
+def _rsplit(lw, key, num=2):
+    return Dyn(lw.emit("random_split", [_key_arg(lw, key).value], num=_static(lw, num, "num")))
+
+
+@register("jax.random.normal")
+def _rnormal(lw, key, shape=(), dtype=None):
+    return Dyn(lw.emit("random_normal", [_key_arg(lw, key).value], shape=_shape_arg(lw, shape),
+                       dtype=_float_dtype(lw, dtype)))
+
+
+@register("jax.random.uniform")
+def _runiform(lw, key, shape=(), dtype=None, minval=0.0, maxval=1.0):
+    u = Dyn(lw.emit("random_uniform", [_key_arg(lw, key).value], shape=_shape_arg(lw, shape),
+                    dtype=_float_dtype(lw, dtype)))
+    if minval == 0.0 and maxval == 1.0:
+        return u
+    return lw.elementwise("add", lw.elementwise("mul", u, lw.elementwise("sub", maxval, minval)), minval)
+
+
+@register("jax.random.gamma")
+def _rgamma(lw, key, a, shape=None, dtype=None):
+    a = lw.to_dyn(a, _dtype_arg(lw, dtype))
+    if shape is not None:
+        a = lw.broadcast_to(a, _shape_arg(lw, shape))
+    return Dyn(lw.emit("random_gamma", [_key_arg(lw, key).value, a.value]))
+
+
+@register("jax.random.poisson")
+def _rpoisson(lw, key, lam, shape=None, dtype=None):
+    lam = lw.to_dyn(lam)
+    if shape is not None:
+        lam = lw.broadcast_to(lam, _shape_arg(lw, shape))
+    return Dyn(lw.emit("random_poisson", [_key_arg(lw, key).value, lam.value]))
+
+
+@register("jax.random.categorical")
+def _rcategorical(lw, key, logits, axis=-1):
+    x = lw.to_dyn(logits)
+    if lw.norm_axis(axis, len(x.shape)) != len(x.shape) - 1:
+        lw.error("jax.random.categorical here draws along the last axis only")
+    return Dyn(lw.emit("random_categorical", [_key_arg(lw, key).value, x.value]))
+
+
+@register("jax.random.binomial")
+def _rbinomial(lw, key, n, p, shape=None, dtype=None):
+    (n, p), _ = lw.coerce([n, p])
+    if shape is not None:
+        n, p = lw.broadcast_to(n, _shape_arg(lw, shape)), lw.broadcast_to(p, _shape_arg(lw, shape))
+    return Dyn(lw.emit("random_binomial", [_key_arg(lw, key).value, n.value, p.value]))
+
+
+@register("jsl.solve_triangular", "sl.solve_triangular")
+def _solve_triangular(lw, a, b, trans=0, lower=False, unit_diagonal=False, overwrite_b=False, check_finite=True):
+    if unit_diagonal:
+        lw.error("solve_triangular with unit_diagonal=True is not supported")
+    (a2, b2), weak = lw.coerce_dtypes([a, b])
+    if len(a2.shape) != 2 or a2.shape[0] != a2.shape[1] or not b2.shape or b2.shape[0] != a2.shape[0]:
+        lw.error(f"solve_triangular needs a square matrix and a right-hand side of matching rows, got "
+                 f"{a2.shape} and {b2.shape}")
+    transpose = {0: False, 1: True, "N": False, "T": True}.get(trans)
+    if transpose is None:
+        lw.error(f"unsupported trans={trans!r}")
+    return Dyn(lw.emit("triangular_solve", [a2.value, b2.value], lower=bool(lower), transpose_a=transpose))

@@ -41,6 +41,8 @@ class Primitive:
     # True when the JAX expression evaluates to a tuple of all results (control flow)
     tuple_result: bool = False
     terminator: bool = False
+    # Random variables: never merged or removed by canonicalize (each is a term of the model)
+    effect: bool = False
     # Forward-mode rule: (cx, primals, tangents, **attrs) -> (primal results, tangents),
     # a tangent None meaning a symbolic zero. `cx` (passes/ad) offers cx.primal() (the op
     # re-emitted on the primals), cx.op(prim, operands, **attrs), zero-aware algebra

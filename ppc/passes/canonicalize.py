@@ -88,7 +88,7 @@ class _Simplifier:
             self.consts[op.result] = op
         elif self.fold(op, out) or self.identity(op):
             return
-        if not op.regions and not lookup(op.prim).terminator and op.prim != "call":
+        if not op.regions and not lookup(op.prim).terminator and not lookup(op.prim).effect and op.prim != "call":
             ids = tuple(id(v) for v in op.operands)
             key = (op.prim, tuple(sorted(ids)) if op.prim in COMMUTATIVE else ids,
                    tuple(sorted((k, _attr_key(v)) for k, v in op.attrs.items())),
@@ -201,7 +201,7 @@ def _dce(region: Region, live: set[Value]) -> bool:
     kept = []
     for op in reversed(region.ops):
         prim = lookup(op.prim)
-        if not prim.terminator and not any(r in live for r in op.results):
+        if not prim.terminator and not prim.effect and not any(r in live for r in op.results):
             changed = True
             continue
         if op.prim == "if":

@@ -196,3 +196,36 @@ declare("cumsum", _cumulative, jax="lax.cumsum({0}, axis={axis}, reverse={revers
         jvp=lambda cx, p, t, axis, reverse: (cx.primal(), [
             None if t[0] is None else cx.op("cumsum", [t[0]], axis=axis, reverse=reverse)]),
         transpose=lambda cx, cts, ops, lin, axis, reverse: [cx.op("cumsum", [cts[0]], axis=axis, reverse=not reverse)])
+
+
+# --- triangular solve ----------------------------------------------------------------------
+
+def _triangular_solve(a, b, lower, transpose_a):
+    a, b = tensor(a), tensor(b)
+    if a.rank != 2 or a.shape[0] != a.shape[1] or b.rank not in (1, 2) or b.shape[0] != a.shape[0] \
+            or a.dtype != b.dtype:
+        raise ShapeError(f"triangular_solve needs a square matrix and matching right-hand side, got {a} and {b}")
+    return [b]
+
+
+def _solve_jvp(cx, primals, tangents, lower, transpose_a):
+    """x = A^-1 b, so dx = A^-1 (db - dA x) (with A transposed when transpose_a)."""
+    (x,) = cx.primal()
+    (a, b), (ta, tb) = primals, tangents
+    rhs = tb
+    if ta is not None:
+        da = cx.op("transpose", [ta], perm=(1, 0)) if transpose_a else ta
+        rhs = cx.sub(rhs, cx.op("dot_general", [da, x], contract=((1,), (0,)), batch=((), ())))
+    if rhs is None:
+        return [x], [None]
+    return [x], [cx.op("triangular_solve", [a, rhs], lower=lower, transpose_a=transpose_a)]
+
+
+def _solve_t(cx, cts, operands, linear, lower, transpose_a):
+    if linear[0]:
+        raise ValueError("triangular_solve is linear only in its right-hand side")
+    return [None, cx.op("triangular_solve", [operands[0], cts[0]], lower=lower, transpose_a=not transpose_a)]
+
+
+declare("triangular_solve", _triangular_solve, jvp=_solve_jvp, transpose=_solve_t,
+        jax="jax.scipy.linalg.solve_triangular({0}, {1}, lower={lower}, trans={transpose_a:d})")

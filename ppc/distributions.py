@@ -1,0 +1,398 @@
+"""Random variables: Edward2's single abstraction, as compiler input.
+
+`ppc.Normal(loc, scale, name="w")` inside a model is lowered to a `sample` op carrying
+the distribution, its parameters and the variable's name (an unnamed variable takes the
+name it is assigned to); the ppl passes turn sampling programs into log densities, draws
+and conditioned models. Run eagerly, a constructor simply draws with NumPy, so a model is
+also a plain Python program.
+
+Each distribution is declared once below: parameters (in NumPyro's order), support,
+event rank, and its log density and sampler written as ppc-compilable Python, which ppc
+lowers to IR for whatever operand types a model uses; AD, batching and both backends
+then apply to them unchanged.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Callable
+
+import jax
+import numpy as np
+from jax.scipy.linalg import solve_triangular
+from jax.scipy.special import expit, gammaln, logsumexp, xlogy
+
+from .frontend.numpy_api import register_callable
+from .ir import CompileError, Module
+from .ir.distributions import DistributionRules, declare_distribution
+
+LOG_2PI = math.log(2 * math.pi)
+_RNG = np.random.default_rng()
+
+
+# ----------------------------------------------------------------- log densities and samplers
+# (module-level Python in ppc's subset: ppc reads their source)
+
+def normal_log_prob(x, loc, scale):
+    z = (x - loc) / scale
+    return -0.5 * z * z - np.log(scale) - 0.5 * LOG_2PI
+
+
+def normal_sample(key, loc, scale):
+    return loc + scale * jax.random.normal(key, loc.shape, loc.dtype)
+
+
+def half_normal_log_prob(x, scale):
+    z = x / scale
+    return math.log(2.0) - 0.5 * LOG_2PI - np.log(scale) - 0.5 * z * z
+
+
+def half_normal_sample(key, scale):
+    return scale * np.abs(jax.random.normal(key, scale.shape, scale.dtype))
+
+
+def log_normal_log_prob(x, loc, scale):
+    y = np.log(x)
+    z = (y - loc) / scale
+    return -0.5 * z * z - np.log(scale) - 0.5 * LOG_2PI - y
+
+
+def log_normal_sample(key, loc, scale):
+    return np.exp(loc + scale * jax.random.normal(key, loc.shape, loc.dtype))
+
+
+def exponential_log_prob(x, rate):
+    return np.log(rate) - rate * x
+
+
+def exponential_sample(key, rate):
+    return -np.log1p(-jax.random.uniform(key, rate.shape, rate.dtype)) / rate
+
+
+def gamma_log_prob(x, concentration, rate):
+    a, b = concentration, rate
+    return a * np.log(b) - gammaln(a) + (a - 1.0) * np.log(x) - b * x
+
+
+def gamma_sample(key, concentration, rate):
+    return jax.random.gamma(key, concentration) / rate
+
+
+def beta_log_prob(x, concentration1, concentration0):
+    a, b = concentration1, concentration0
+    return (a - 1.0) * np.log(x) + (b - 1.0) * np.log1p(-x) - gammaln(a) - gammaln(b) + gammaln(a + b)
+
+
+def beta_sample(key, concentration1, concentration0):
+    k1, k2 = jax.random.split(key)
+    g1 = jax.random.gamma(k1, concentration1)
+    g0 = jax.random.gamma(k2, concentration0)
+    return g1 / (g1 + g0)
+
+
+def student_t_log_prob(x, df, loc, scale):
+    z = (x - loc) / scale
+    return (gammaln(0.5 * (df + 1.0)) - gammaln(0.5 * df) - 0.5 * np.log(df * math.pi) - np.log(scale)
+            - 0.5 * (df + 1.0) * np.log1p(z * z / df))
+
+
+def student_t_sample(key, df, loc, scale):
+    k1, k2 = jax.random.split(key)
+    z = jax.random.normal(k1, loc.shape, loc.dtype)
+    chi2 = 2.0 * jax.random.gamma(k2, 0.5 * df)
+    return loc + scale * z / np.sqrt(chi2 / df)
+
+
+def cauchy_log_prob(x, loc, scale):
+    z = (x - loc) / scale
+    return -math.log(math.pi) - np.log(scale) - np.log1p(z * z)
+
+
+def cauchy_sample(key, loc, scale):
+    u = jax.random.uniform(key, loc.shape, loc.dtype)
+    return loc + scale * np.tan(math.pi * (u - 0.5))
+
+
+def uniform_log_prob(x, low, high):
+    inside = (x >= low) & (x <= high)
+    return np.where(inside, -np.log(high - low), -np.inf)
+
+
+def uniform_sample(key, low, high):
+    return low + (high - low) * jax.random.uniform(key, low.shape, low.dtype)
+
+
+def bernoulli_logits_log_prob(x, logits):
+    return x * logits - np.logaddexp(0.0, logits)
+
+
+def bernoulli_logits_sample(key, logits):
+    u = jax.random.uniform(key, logits.shape, logits.dtype)
+    return (u < expit(logits)).astype(np.int64)
+
+
+def bernoulli_probs_log_prob(x, probs):
+    return np.where(x == 1, np.log(probs), np.log1p(-probs))
+
+
+def bernoulli_probs_sample(key, probs):
+    return (jax.random.uniform(key, probs.shape, probs.dtype) < probs).astype(np.int64)
+
+
+def binomial_log_prob(x, total_count, probs):
+    n, k = total_count, x
+    return (gammaln(n + 1.0) - gammaln(k + 1.0) - gammaln(n - k + 1.0)
+            + xlogy(k, probs) + xlogy(n - k, 1.0 - probs))
+
+
+def binomial_sample(key, total_count, probs):
+    return jax.random.binomial(key, total_count, probs).astype(np.int64)
+
+
+def poisson_log_prob(x, rate):
+    return xlogy(x, rate) - rate - gammaln(x + 1.0)
+
+
+def poisson_sample(key, rate):
+    return jax.random.poisson(key, rate)
+
+
+def categorical_logits_log_prob(x, logits):
+    logp = logits - logsumexp(logits, axis=-1, keepdims=True)
+    onehot = np.arange(logits.shape[-1]) == np.expand_dims(x, -1)
+    return np.sum(np.where(onehot, logp, 0.0), axis=-1)
+
+
+def categorical_logits_sample(key, logits):
+    return jax.random.categorical(key, logits)
+
+
+def categorical_probs_log_prob(x, probs):
+    onehot = np.arange(probs.shape[-1]) == np.expand_dims(x, -1)
+    return np.log(np.sum(np.where(onehot, probs, 0.0), axis=-1))
+
+
+def categorical_probs_sample(key, probs):
+    return jax.random.categorical(key, np.log(probs))
+
+
+def dirichlet_log_prob(x, concentration):
+    a = concentration
+    return np.sum((a - 1.0) * np.log(x), axis=-1) + gammaln(np.sum(a, axis=-1)) - np.sum(gammaln(a), axis=-1)
+
+
+def dirichlet_sample(key, concentration):
+    g = jax.random.gamma(key, concentration)
+    return g / np.sum(g, axis=-1, keepdims=True)
+
+
+def mvn_log_prob(x, loc, scale_tril):
+    k = loc.shape[-1]
+    z = solve_triangular(scale_tril, (x - loc).T, lower=True).T
+    log_det = np.sum(np.log(np.sum(scale_tril * np.eye(k), axis=-1)))
+    return -0.5 * np.sum(z * z, axis=-1) - log_det - 0.5 * k * LOG_2PI
+
+
+def mvn_sample(key, loc, scale_tril):
+    eps = jax.random.normal(key, loc.shape, loc.dtype)
+    return loc + np.einsum("ij,...j->...i", scale_tril, eps)
+
+
+# ----------------------------------------------------------------- transforms to supports
+# u (unconstrained) -> (value, log |det d value / d u|), given the distribution's parameters
+# (which only the interval transform reads)
+
+def real_transform(u, p1=None, p2=None, p3=None):  # parameters unused
+    return u, np.sum(np.zeros_like(u))
+
+
+def positive_transform(u, p1=None, p2=None, p3=None):  # parameters unused
+    return np.exp(u), np.sum(u)
+
+
+def unit_interval_transform(u, p1=None, p2=None, p3=None):  # parameters unused
+    return expit(u), -np.sum(np.logaddexp(0.0, u) + np.logaddexp(0.0, -u))
+
+
+def interval_transform(u, low, high):
+    width = high - low
+    return low + width * expit(u), np.sum(np.log(width) - np.logaddexp(0.0, u) - np.logaddexp(0.0, -u))
+
+
+def simplex_transform(u, p1=None, p2=None, p3=None):  # parameters unused
+    """Stick-breaking: K-1 reals to K probabilities summing to one; u = 0 is uniform."""
+    k1 = u.shape[-1]
+    a = u - np.log(np.arange(k1, 0, -1.0))
+    log_z = -np.logaddexp(0.0, -a)
+    log1m_z = -np.logaddexp(0.0, a)
+    log_rest = np.concatenate([np.zeros_like(u[..., :1]), np.cumsum(log1m_z, axis=-1)], axis=-1)
+    x = np.concatenate([np.exp(log_z + log_rest[..., :-1]), np.exp(log_rest[..., -1:])], axis=-1)
+    return x, np.sum(log_z + log1m_z + log_rest[..., :-1])
+
+
+TRANSFORMS = {"real": real_transform, "positive": positive_transform, "unit_interval": unit_interval_transform,
+              "interval": interval_transform, "simplex": simplex_transform}
+
+
+def inverse_transform(support: str, x, *params):
+    """Host-side inverse of the support's transform (NumPy): a constrained value to u."""
+    x = np.asarray(x, dtype=float)
+    if support == "real":
+        return x
+    if support == "positive":
+        return np.log(x)
+    if support == "unit_interval":
+        return np.log(x) - np.log1p(-x)
+    if support == "interval":
+        low, high = (np.asarray(p, float) for p in params)
+        y = (x - low) / (high - low)
+        return np.log(y) - np.log1p(-y)
+    if support == "simplex":
+        k1 = x.shape[-1] - 1
+        rest = 1.0 - np.concatenate([np.zeros_like(x[..., :1]), np.cumsum(x[..., :-1], axis=-1)], axis=-1)[..., :-1]
+        z = x[..., :-1] / rest
+        return np.log(z) - np.log1p(-z) + np.log(np.arange(k1, 0, -1.0))
+    raise ValueError(f"no transform for support {support!r}")
+
+
+# ----------------------------------------------------------------- declarations
+
+@dataclass(eq=False)
+class Distribution:
+    """A user-facing constructor: `Normal(loc, scale, name=None)`."""
+
+    name: str
+    params: tuple[str, ...]
+    support: str
+    event_rank: int  # rank of one draw's event (the value's trailing axes it spans)
+    discrete: bool
+    log_prob: Callable
+    sample: Callable
+    param_event_rank: tuple[int, ...] = ()  # trailing axes of each parameter that are event axes
+
+
+def _abstract(t):
+    from .ir.types import numpy_dtype
+    if t.dtype == "key":
+        return jax.ShapeDtypeStruct(t.shape, jax.random.key(0).dtype)
+    return jax.ShapeDtypeStruct(t.shape, numpy_dtype(t.dtype))
+
+
+@lru_cache(maxsize=None)
+def _lowered(fn, types) -> Module:
+    """`fn` lowered to IR for arguments of these types (canonical, cached)."""
+    from .frontend import lower_entry
+    from .passes import run_passes
+    module, _ = lower_entry(fn, [_abstract(t) for t in types])
+    return run_passes(module, ["canonicalize"])
+
+
+DISTRIBUTIONS: dict[str, Distribution] = {}
+
+
+def _declare(name, params, support, log_prob, sample, event_rank=0, discrete=False, param_event_rank=None):
+    d = Distribution(name, params, support, event_rank, discrete, log_prob, sample,
+                     param_event_rank or (event_rank,) * len(params))
+    DISTRIBUTIONS[name] = d
+    transform = TRANSFORMS.get(support)
+    declare_distribution(DistributionRules(
+        name, params, support, event_rank,
+        log_prob=lambda value_t, param_ts: _lowered(log_prob, (value_t,) + tuple(param_ts)),
+        sampler=lambda key_t, param_ts: _lowered(sample, (key_t,) + tuple(param_ts)),
+        transform=None if transform is None else (
+            lambda u_t, param_ts: _lowered(transform, (u_t,) + tuple(param_ts))),
+        unconstrained_shape=(lambda shape: shape[:-1] + (shape[-1] - 1,)) if support == "simplex" else
+        (lambda shape: shape)))
+    return d
+
+
+_declare("normal", ("loc", "scale"), "real", normal_log_prob, normal_sample)
+_declare("half_normal", ("scale",), "positive", half_normal_log_prob, half_normal_sample)
+_declare("log_normal", ("loc", "scale"), "positive", log_normal_log_prob, log_normal_sample)
+_declare("exponential", ("rate",), "positive", exponential_log_prob, exponential_sample)
+_declare("gamma", ("concentration", "rate"), "positive", gamma_log_prob, gamma_sample)
+_declare("beta", ("concentration1", "concentration0"), "unit_interval", beta_log_prob, beta_sample)
+_declare("student_t", ("df", "loc", "scale"), "real", student_t_log_prob, student_t_sample)
+_declare("cauchy", ("loc", "scale"), "real", cauchy_log_prob, cauchy_sample)
+_declare("uniform", ("low", "high"), "interval", uniform_log_prob, uniform_sample)
+_declare("bernoulli_logits", ("logits",), "boolean", bernoulli_logits_log_prob, bernoulli_logits_sample,
+         discrete=True)
+_declare("bernoulli_probs", ("probs",), "boolean", bernoulli_probs_log_prob, bernoulli_probs_sample,
+         discrete=True)
+_declare("binomial", ("total_count", "probs"), "count", binomial_log_prob, binomial_sample, discrete=True)
+_declare("poisson", ("rate",), "count", poisson_log_prob, poisson_sample, discrete=True)
+_declare("categorical_logits", ("logits",), "index", categorical_logits_log_prob, categorical_logits_sample,
+         discrete=True, param_event_rank=(1,))
+_declare("categorical_probs", ("probs",), "index", categorical_probs_log_prob, categorical_probs_sample,
+         discrete=True, param_event_rank=(1,))
+_declare("dirichlet", ("concentration",), "simplex", dirichlet_log_prob, dirichlet_sample, event_rank=1)
+_declare("multivariate_normal", ("loc", "scale_tril"), "real", mvn_log_prob, mvn_sample, event_rank=1,
+         param_event_rank=(1, 2))
+
+
+# ----------------------------------------------------------------- constructors
+
+def _eager_draw(dist: Distribution, params):
+    import jax.numpy as jnp
+    key = jax.random.key(int(_RNG.integers(2 ** 31)))
+    arrays = _broadcast_params(dist, [jnp.asarray(p) for p in params])
+    return np.asarray(dist.sample(key, *arrays))
+
+
+def _broadcast_params(dist, params):
+    """Parameters broadcast to one batch shape (each keeping its event axes)."""
+    import jax.numpy as jnp
+    batch = np.broadcast_shapes(*[np.shape(p)[:np.ndim(p) - r] for p, r in zip(params, dist.param_event_rank)])
+    dtype = jnp.result_type(*params, float)
+    return [jnp.broadcast_to(jnp.asarray(p, dtype), batch + np.shape(p)[np.ndim(p) - r:])
+            for p, r in zip(params, dist.param_event_rank)]
+
+
+def _constructor(public_name, choose):
+    """A constructor whose keyword/positional parameters `choose` maps to
+    (distribution, parameter values)."""
+    def construct(*args, name=None, **kwargs):
+        dist, params = choose(*args, **kwargs)
+        return _eager_draw(DISTRIBUTIONS[dist], params)
+    construct.__name__ = construct.__qualname__ = public_name
+    construct.__doc__ = f"The {public_name} random variable (parameters as in NumPyro)."
+
+    def lower(lw, *args, name=None, **kwargs):
+        try:
+            dist, params = choose(*args, **kwargs)
+        except TypeError as e:
+            lw.error(f"bad call to ppc.{public_name}: {e}")
+        return lw.random_variable(DISTRIBUTIONS[dist], params, name)
+    register_callable(construct, lower)
+    return construct
+
+
+def _probs_or_logits(kind):
+    def choose(probs=None, logits=None):
+        if (probs is None) == (logits is None):
+            raise TypeError(f"give exactly one of probs= or logits=")
+        return (f"{kind}_probs", [probs]) if probs is not None else (f"{kind}_logits", [logits])
+    return choose
+
+
+Normal = _constructor("Normal", lambda loc, scale: ("normal", [loc, scale]))
+HalfNormal = _constructor("HalfNormal", lambda scale=1.0: ("half_normal", [scale]))
+LogNormal = _constructor("LogNormal", lambda loc=0.0, scale=1.0: ("log_normal", [loc, scale]))
+Exponential = _constructor("Exponential", lambda rate=1.0: ("exponential", [rate]))
+Gamma = _constructor("Gamma", lambda concentration, rate=1.0: ("gamma", [concentration, rate]))
+Beta = _constructor("Beta", lambda concentration1, concentration0: ("beta", [concentration1, concentration0]))
+StudentT = _constructor("StudentT", lambda df, loc=0.0, scale=1.0: ("student_t", [df, loc, scale]))
+Cauchy = _constructor("Cauchy", lambda loc=0.0, scale=1.0: ("cauchy", [loc, scale]))
+Uniform = _constructor("Uniform", lambda low=0.0, high=1.0: ("uniform", [low, high]))
+Bernoulli = _constructor("Bernoulli", _probs_or_logits("bernoulli"))
+Binomial = _constructor("Binomial", lambda total_count=1, probs=None: ("binomial", [total_count, probs]))
+Poisson = _constructor("Poisson", lambda rate: ("poisson", [rate]))
+Categorical = _constructor("Categorical", _probs_or_logits("categorical"))
+Dirichlet = _constructor("Dirichlet", lambda concentration: ("dirichlet", [concentration]))
+MultivariateNormal = _constructor("MultivariateNormal",
+                                  lambda loc=0.0, scale_tril=None: ("multivariate_normal", [loc, scale_tril]))
+
+__all__ = ["Normal", "HalfNormal", "LogNormal", "Exponential", "Gamma", "Beta", "StudentT", "Cauchy",
+           "Uniform", "Bernoulli", "Binomial", "Poisson", "Categorical", "Dirichlet", "MultivariateNormal",
+           "DISTRIBUTIONS", "CompileError"]

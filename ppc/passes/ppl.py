@@ -1,0 +1,248 @@
+"""The model transformations: random variables (`sample`/`observe` ops) rewritten into
+the programs inference needs.
+
+- log_joint: every latent variable becomes a parameter; the program returns the sum of
+  every variable's log density at its value (Edward2's log-joint, as a rewrite).
+- unconstrained: the latent variables are read from one flat unconstrained vector,
+  mapped into their supports; the log density includes the log-Jacobians.
+- sample: draws every latent variable from an explicit PRNG key, split once per draw.
+- condition: pins named variables to data (they become `observe` ops).
+
+Densities, samplers and transforms come from the distribution registry as IR functions,
+called here and inlined by canonicalize.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir import (Builder, CompileError, Function, Module, Op, TensorType, Value, clone_region, walk_ops)
+from ..ir.distributions import distribution
+from .canonicalize import canonicalize, clone_module
+from .manager import register_pass
+
+RANDOM = ("sample", "observe")
+
+
+def random_variables(module: Module) -> list[Op]:
+    """The model's random variables, in program order; each must stand at the entry's top
+    level (after inlining), be named, and be named uniquely."""
+    entry = module.entry
+    top = [op for op in entry.body.ops if op.prim in RANDOM]
+    for fn in module.functions.values():
+        for op in walk_ops(fn.body):
+            if op.prim in RANDOM and op not in top:
+                raise CompileError("random variables inside an `if`, a loop or a recursive function are not "
+                                   "supported", op.loc, "write the model with vectorized random variables")
+    seen = {}
+    for op in top:
+        name = op.attrs["name"]
+        if name is None:
+            raise CompileError("this random variable has no name", op.loc,
+                               "assign it to a variable or pass name=")
+        if name in seen:
+            raise CompileError(f"two random variables are named '{name}'", op.loc,
+                               "give each random variable its own name= (a helper function called twice "
+                               "needs a name argument)")
+        seen[name] = op
+    return top
+
+
+class _Splicer:
+    """Adds IR functions from the registry's modules to a module under fresh names."""
+
+    def __init__(self, module: Module):
+        self.module = module
+
+    def add(self, source: Module, base: str) -> str:
+        renames = {}
+        for name in source.functions:
+            new, k = f"{base}", 0
+            while new in self.module.functions or new in renames.values():
+                k += 1
+                new = f"{base}_{k}"
+            renames[name] = new
+        for name, fn in source.functions.items():
+            body = clone_region(fn.body, {})
+            for op in walk_ops(body):
+                if op.prim == "call":
+                    op.attrs = dict(op.attrs, callee=renames[op.attrs["callee"]])
+            self.module.functions[renames[name]] = Function(renames[name], body, fn.result_types)
+        return renames[source.entry.name]
+
+
+def _replace_uses(region, mapping: dict):
+    for op in walk_ops(region):
+        op.operands = [mapping.get(v, v) for v in op.operands]
+
+
+def _rewrite(module: Module, value_of, with_density: bool = True):
+    """Remove every random variable from a copy of `module`: `value_of(op, builder, splice)`
+    gives (its value, an extra log-density term or None) built before the op's position.
+    Returns (module, ops, total log density or None)."""
+    m = canonicalize(clone_module(module))
+    entry = m.entry
+    rvs = random_variables(m)
+    splice = _Splicer(m)
+    terms = []
+    new_ops = []
+    mapping = {}
+    b = Builder(entry.body)
+    for op in list(entry.body.ops):
+        if op.prim not in RANDOM:
+            new_ops.append(op)
+            continue
+        b.region.ops = new_ops
+        b.loc = op.loc
+        value, extra = value_of(op, b, splice)
+        mapping[op.results[0]] = value
+        if with_density:
+            rules = distribution(op.attrs["dist"])
+            params = op.operands if op.prim == "sample" else op.operands[1:]
+            lp_name = splice.add(rules.log_prob(value.type, [p.type for p in params]), f"{op.attrs['dist']}_log_prob")
+            lp_fn = m.functions[lp_name]
+            lp = Value(lp_fn.result_types[0], f"{op.attrs['name']}_lp")
+            b.append(Op("call", [value] + list(params), {"callee": lp_name}, [lp]))
+            terms.append(b.op("reduce_sum", [lp], axes=tuple(range(lp.type.rank))) if lp.type.rank else lp)
+        if extra is not None:
+            terms.append(extra)
+        new_ops = b.region.ops
+    entry.body.ops = new_ops
+    _replace_uses(entry.body, mapping)
+    total = None
+    if with_density:
+        b.region.ops = entry.body.ops[:-1]
+        ret = entry.body.ops[-1]
+        dtypes = {t.type.dtype for t in terms}
+        dt = "f64" if "f64" in dtypes or not dtypes else dtypes.pop()
+        total = b.constant(0.0, TensorType((), dt))
+        for t in terms:
+            if t.type.dtype != dt:
+                t = b.op("convert", [t], dtype=dt)
+            total = b.op("add", [total, t], "log_joint")
+        b.region.ops.append(ret)
+    return m, rvs, total
+
+
+def _set_return(m: Module, values):
+    entry = m.entry
+    entry.body.ops[-1] = Op("return", list(values), {}, [])
+    entry.result_types = [v.type for v in values]
+
+
+def log_joint_module(module: Module) -> tuple[Module, list[str]]:
+    """(module whose entry is (args..., latent values...) -> log density, latent names)."""
+    latent = []
+
+    def value_of(op, b, splice):
+        if op.prim == "observe":
+            return op.operands[0], None
+        p = Value(op.results[0].type, op.attrs["name"])
+        latent.append(p)
+        return p, None
+    m, rvs, total = _rewrite(module, value_of)
+    m.entry.body.params += latent
+    _set_return(m, [total])
+    return canonicalize(m), [p.hint for p in latent]
+
+
+@register_pass("log_joint")
+def log_joint_pass(module: Module) -> Module:
+    return log_joint_module(module)[0]
+
+
+def latent_layout(module: Module) -> list[tuple[str, TensorType, tuple[int, ...], str]]:
+    """(name, constrained type, unconstrained shape, support) of each latent variable."""
+    m = canonicalize(clone_module(module))
+    out = []
+    for op in random_variables(m):
+        if op.prim != "sample":
+            continue
+        rules = distribution(op.attrs["dist"])
+        t = op.results[0].type
+        if rules.transform is None:
+            raise CompileError(f"latent variable '{op.attrs['name']}' is discrete ({op.attrs['dist']}); "
+                               "gradient-based inference needs continuous latents", op.loc,
+                               "observe it with ppc.condition, or marginalize it out")
+        out.append((op.attrs["name"], t, rules.unconstrained_shape(t.shape), rules.support))
+    return out
+
+
+def unconstrained_module(module: Module, constrained_out: bool = False) -> Module:
+    """Entry (theta, args...) -> log density of the latents read from the flat vector
+    theta and mapped into their supports (log-Jacobians included); with constrained_out,
+    returns the constrained values instead."""
+    layout = latent_layout(module)
+    sizes = [int(np.prod(shape, dtype=np.int64)) for _, _, shape, _ in layout]
+    dtype = layout[0][1].dtype if layout else "f64"
+    theta = Value(TensorType((sum(sizes),), dtype), "theta")
+    offsets = np.cumsum([0] + sizes)
+    values = []
+    it = iter(zip(layout, offsets))
+
+    def value_of(op, b, splice):
+        if op.prim == "observe":
+            return op.operands[0], None
+        (name, t, ushape, _), off = next(it)
+        n = int(np.prod(ushape, dtype=np.int64))
+        piece = b.op("slice", [theta], start=(int(off),), limit=(int(off) + n,), stride=(1,))
+        u = b.op("reshape", [piece], f"{name}_u", shape=tuple(ushape))
+        if u.type.dtype != t.dtype:
+            u = b.op("convert", [u], dtype=t.dtype)
+        rules = distribution(op.attrs["dist"])
+        tr = splice.add(rules.transform(u.type, [p.type for p in op.operands]), f"{rules.support}_transform")
+        fn = splice.module.functions[tr]
+        x, logdet = Value(fn.result_types[0], name), Value(fn.result_types[1], f"{name}_logdet")
+        b.append(Op("call", [u] + list(op.operands), {"callee": tr}, [x, logdet]))
+        values.append(x)
+        return x, logdet
+    m, rvs, total = _rewrite(module, value_of, with_density=not constrained_out)
+    m.entry.body.params.insert(0, theta)
+    _set_return(m, values if constrained_out else [total])
+    return canonicalize(m)
+
+
+def sample_module(module: Module) -> tuple[Module, list[str]]:
+    """(module whose entry is (key, args...) -> latent draws, their names)."""
+    key = Value(TensorType((), "key"), "key")
+    state = {"key": key}
+    draws = []
+
+    def value_of(op, b, splice):
+        if op.prim == "observe":
+            return op.operands[0], None
+        keys = b.op("random_split", [state["key"]], "keys", num=2)
+        state["key"] = b.op("reshape", [b.op("slice", [keys], start=(0,), limit=(1,), stride=(1,))], "key", shape=())
+        sub = b.op("reshape", [b.op("slice", [keys], start=(1,), limit=(2,), stride=(1,))], "subkey", shape=())
+        rules = distribution(op.attrs["dist"])
+        s = splice.add(rules.sampler(sub.type, [p.type for p in op.operands]), f"{op.attrs['dist']}_sample")
+        x = Value(op.results[0].type, op.attrs["name"])
+        b.append(Op("call", [sub] + list(op.operands), {"callee": s}, [x]))
+        if splice.module.functions[s].result_types[0] != x.type:
+            raise CompileError(f"internal: the {op.attrs['dist']} sampler returns "
+                               f"{splice.module.functions[s].result_types[0]}, not {x.type}", op.loc)
+        draws.append(x)
+        return x, None
+    m, rvs, _ = _rewrite(module, value_of, with_density=False)
+    m.entry.body.params.insert(0, key)
+    _set_return(m, draws)
+    return canonicalize(m), [d.hint for d in draws]
+
+
+def condition_module(module: Module, names: list[str]) -> Module:
+    """Variables `names` become `observe` ops of new entry parameters (appended, in order)."""
+    m = canonicalize(clone_module(module))
+    rvs = {op.attrs["name"]: op for op in random_variables(m)}
+    params = []
+    for name in names:
+        op = rvs.get(name)
+        if op is None:
+            raise CompileError(f"cannot condition on '{name}': the model has no random variable of that name "
+                               f"(it has {', '.join(sorted(rvs)) or 'none'})")
+        if op.prim == "observe":
+            raise CompileError(f"'{name}' is already conditioned", op.loc)
+        data = Value(op.results[0].type, f"{name}_obs")
+        params.append(data)
+        op.prim = "observe"
+        op.operands = [data] + op.operands
+    m.entry.body.params += params
+    return m

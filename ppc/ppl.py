@@ -1,0 +1,178 @@
+"""Models: log_joint, sample, condition and unconstrained, each a compiled function built
+by a ppl pass from the model's IR (see passes/ppl.py).
+
+A model is a Python function whose random variables are ppc distribution calls; it is
+specialized on its arguments like any compiled function. `condition` returns a model
+too, so the transformations compose: log_joint(condition(model, y=data)).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .ad import Derived, as_compiled
+from .api import Compiled, Specialization
+from .frontend.lower import Slot
+from .ir import CompileError
+from .passes import run_passes
+from .passes.ppl import (condition_module, latent_layout, log_joint_module, sample_module,
+                         unconstrained_module)
+
+
+class Model:
+    """A model with some random variables pinned to data (`ppc.condition`)."""
+
+    def __init__(self, base, observed: dict):
+        self.base = base if isinstance(base, Model) else as_compiled(base)
+        self.observed = dict(observed)
+        self.__name__ = getattr(self.base, "__name__", "model")
+        self._program = _Sliced(_program(self.base), self._build, f"{self.__name__}_conditioned",
+                                drop_last=len(self.observed))
+
+    @property
+    def names(self):
+        return list(self.observed)
+
+    def _build(self, spec: Specialization, args, kwargs):
+        m = condition_module(spec.canonical, self.names)
+        return m, spec.template, False
+
+    def specialize(self, *args):
+        return self._program.specialize(*args)
+
+    def data(self):
+        return _data(self.base) + [np.asarray(v) for v in self.observed.values()]
+
+
+def _program(model) -> Compiled:
+    """The compiled program of a model (conditioned models append their data as args)."""
+    return model._program if isinstance(model, Model) else as_compiled(model)
+
+
+def _data(model) -> list:
+    return model.data() if isinstance(model, Model) else []
+
+
+def condition(model, **observed) -> Model:
+    """The model with the named random variables pinned to the given values."""
+    if not observed:
+        raise ValueError("condition needs at least one name=value")
+    return Model(model, observed)
+
+
+class _Sliced(Derived):
+    """A derived program whose first `drop_first` and last `drop_last` arguments are its
+    own (a key, theta, observed data), the rest going to the base program."""
+
+    def __init__(self, base, build, name, drop_first=0, drop_last=0):
+        super().__init__(base, build, name)
+        self.drop_first, self.drop_last = drop_first, drop_last
+
+    def _lower(self, args, kwargs):
+        base_args = args[self.drop_first:len(args) - self.drop_last]
+        spec = self.base.specialize(*base_args, **kwargs)
+        return self.build(spec, base_args, kwargs)
+
+
+def log_joint(model):
+    """fn(*args, **values) -> the model's log density at `values` (one per latent
+    variable, by name); observed variables (ppc.condition) contribute their data's density."""
+    program = _program(model)
+    data = _data(model)
+    cache = {}
+
+    def fn(*args, **values):
+        full = list(args) + data
+        spec = program.specialize(*full)
+        key = id(spec)
+        if key not in cache:
+            lj, names = log_joint_module(spec.canonical)
+            built = {"names": names}
+
+            def build(s, a, k, lj=lj):
+                return lj, Slot(lj.entry.result_types[0], False), False
+            built["fn"] = Derived(program, build, f"log_joint_{program.__name__}", n_base_args=len(full))
+            cache[key] = built
+        built = cache[key]
+        names = built["names"]
+        missing = [n for n in names if n not in values]
+        unknown = [n for n in values if n not in names]
+        if unknown:
+            raise TypeError(f"log_joint got a value for '{unknown[0]}', which is not a latent random variable "
+                            f"of the model (latent: {', '.join(names) or 'none'})")
+        if missing:
+            raise TypeError(f"log_joint needs a value for random variable '{missing[0]}'")
+        return built["fn"](*full, *[values[n] for n in names])
+    fn.__name__ = f"log_joint_{program.__name__}"
+    return fn
+
+
+def sample(model, key, *args) -> dict:
+    """A dict of draws of every latent random variable, from an explicit PRNG key
+    (`jax.random.key(seed)`); conditioned variables keep their data."""
+    program = _program(model)
+    full = list(args) + _data(model)
+    spec = program.specialize(*full)
+    sm, names = sample_module(spec.canonical)
+
+    def build(s, a, k):
+        return sm, tuple(Slot(t, False) for t in sm.entry.result_types), False
+    fn = _Sliced(program, build, f"sample_{program.__name__}", drop_first=1)
+    draws = fn(key, *full)
+    return dict(zip(names, draws))
+
+
+class Unconstrained:
+    """The model's log density as a function of one flat unconstrained vector: what
+    gradient-based samplers consume. `log_density(theta)` is a compiled function (and so
+    differentiable with ppc.grad); `to_constrained(theta)` maps back to named values."""
+
+    def __init__(self, model, *args):
+        self.program = _program(model)
+        self.args = list(args) + _data(model)
+        spec = self.program.specialize(*self.args)
+        self.layout = latent_layout(spec.canonical)
+        if not self.layout:
+            raise CompileError("the model has no latent random variables")
+        self.names = [n for n, *_ in self.layout]
+        self.sizes = [int(np.prod(s, dtype=np.int64)) for _, _, s, _ in self.layout]
+        self.size = sum(self.sizes)
+        self.dtype = np.dtype({"f32": np.float32, "f64": np.float64}[self.layout[0][1].dtype])
+        density = unconstrained_module(spec.canonical)
+        values = unconstrained_module(spec.canonical, constrained_out=True)
+        program = self.program
+        self._density = _Sliced(program, lambda s, a, k: (density, Slot(density.entry.result_types[0], False),
+                                                          False), f"log_density_{program.__name__}", drop_first=1)
+        self._values = _Sliced(program, lambda s, a, k: (values, tuple(Slot(t, False) for t in
+                                                                       values.entry.result_types), False),
+                               f"to_constrained_{program.__name__}", drop_first=1)
+
+    def log_density(self, theta):
+        return self._density(theta, *self.args)
+
+    @property
+    def log_density_fn(self) -> Compiled:
+        """The compiled density, called as (theta, *self.args): for ppc.grad and compiled samplers."""
+        return self._density
+
+    def to_constrained(self, theta) -> dict:
+        return dict(zip(self.names, self._values(theta, *self.args)))
+
+    def to_unconstrained(self, values: dict) -> np.ndarray:
+        """Latent values (dict by name) to theta; supports without parameters only
+        (real, positive, unit interval, simplex)."""
+        from .distributions import inverse_transform
+        parts = []
+        for (name, t, ushape, support), size in zip(self.layout, self.sizes):
+            if support == "interval":
+                raise NotImplementedError("to_unconstrained for Uniform latents needs their bounds")
+            parts.append(np.asarray(inverse_transform(support, values[name])).reshape(size))
+        return np.concatenate(parts).astype(self.dtype)
+
+
+def unconstrained(model, *args) -> Unconstrained:
+    """The model's log density on a flat unconstrained vector, with the maps between such
+    vectors and named constrained values."""
+    return Unconstrained(model, *args)
+
+
+__all__ = ["Model", "condition", "log_joint", "sample", "unconstrained", "Unconstrained"]
