@@ -196,7 +196,7 @@ def mvn_log_prob(x, loc, scale_tril):
 
 def mvn_sample(key, loc, scale_tril):
     eps = jax.random.normal(key, loc.shape, loc.dtype)
-    return loc + np.einsum("ij,...j->...i", scale_tril, eps)
+    return loc + eps @ scale_tril.T
 
 
 # ----------------------------------------------------------------- transforms to supports
@@ -341,11 +341,13 @@ def _eager_draw(dist: Distribution, params):
 
 
 def _broadcast_params(dist, params):
-    """Parameters broadcast to one batch shape (each keeping its event axes)."""
+    """Parameters broadcast to one batch shape (each keeping its event axes; a matrix
+    parameter, such as scale_tril, is shared by the whole batch)."""
     import jax.numpy as jnp
-    batch = np.broadcast_shapes(*[np.shape(p)[:np.ndim(p) - r] for p, r in zip(params, dist.param_event_rank)])
+    batch = np.broadcast_shapes(*[np.shape(p)[:np.ndim(p) - r] for p, r in zip(params, dist.param_event_rank)
+                                  if r < 2])
     dtype = jnp.result_type(*params, float)
-    return [jnp.broadcast_to(jnp.asarray(p, dtype), batch + np.shape(p)[np.ndim(p) - r:])
+    return [jnp.asarray(p, dtype) if r == 2 else jnp.broadcast_to(jnp.asarray(p, dtype), batch + np.shape(p)[np.ndim(p) - r:])
             for p, r in zip(params, dist.param_event_rank)]
 
 

@@ -17,11 +17,12 @@ from programs import PROGRAMS, load, random_args
 
 LINEAR = {"add", "sub", "neg", "mul", "div", "select", "convert", "broadcast_in_dim", "reshape", "transpose",
           "slice", "pad", "rev", "dynamic_slice", "dynamic_update_slice", "concatenate", "reduce_sum", "cumsum",
-          "dot_general", "tuple_get", "make_tuple", "if", "while"}
+          "dot_general", "tuple_get", "make_tuple", "triangular_solve", "if", "while"}
 
 
 def test_every_primitive_has_a_jvp_rule():
-    missing = [n for n, p in REGISTRY.items() if not p.terminator and p.jvp is None]
+    # random variables (effect ops) are rewritten into densities or draws before AD
+    missing = [n for n, p in REGISTRY.items() if not p.terminator and not p.effect and p.jvp is None]
     assert not missing, f"primitives without a JVP rule: {missing}"
 
 

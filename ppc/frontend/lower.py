@@ -1091,8 +1091,14 @@ class Lowerer(ArrayOps):
         dt, _ = self.promote(*params)
         dt = dt if dt.startswith("f") else DEFAULT_FLOAT
         ds = [self.to_dyn(p, dt) for p in params]
-        batch = self.broadcast_shapes(*[d.shape[:len(d.shape) - r] for d, r in zip(ds, dist.param_event_rank)])
-        ds = [self.broadcast_to(d, batch + d.shape[len(d.shape) - r:]) for d, r in zip(ds, dist.param_event_rank)]
+        ranks = dist.param_event_rank
+        for d, r, pname in zip(ds, ranks, dist.params):
+            if len(d.shape) < r or (r == 2 and len(d.shape) != 2):
+                self.error(f"{dist.name} parameter '{pname}' needs {'exactly' if r == 2 else 'at least'} {r} "
+                           f"dimensions, got shape {d.shape}")
+        # a matrix parameter (scale_tril) is shared by the batch; the others broadcast
+        batch = self.broadcast_shapes(*[d.shape[:len(d.shape) - r] for d, r in zip(ds, ranks) if r < 2])
+        ds = [d if r == 2 else self.broadcast_to(d, batch + d.shape[len(d.shape) - r:]) for d, r in zip(ds, ranks)]
         shape = batch + (ds[0].shape[-1:] if dist.event_rank == 1 else ())
         dtype = "i64" if dist.discrete else dt
         result = Value(TensorType(shape, dtype), name)
