@@ -1,0 +1,136 @@
+"""Models as compiler input: log_joint against NumPyro's log_density (values and
+gradients), sample, condition, unconstrained (transforms and log-Jacobians), and the
+errors for badly named random variables."""
+import jax
+import numpy as np
+import pytest
+from numpyro.infer.util import log_density
+
+import ppc
+
+import data.ppl_models as M
+import data.rv_models as R
+
+SIGMA = np.array([15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0])
+Y8 = np.array([28.0, 8.0, -3.0, 7.0, -1.0, 1.0, 18.0, 12.0])
+rng = np.random.default_rng(0)
+X = rng.normal(size=(40, 3))
+YB = (rng.uniform(size=40) < 0.5).astype(np.int64)
+GROUP = np.zeros(6)
+TOTALS = rng.uniform(1.0, 3.0, size=6)
+COUNTS = rng.integers(0, 6, size=6)
+
+CASES = [
+    ("eight_schools", M.eight_schools, M.eight_schools_numpyro, (SIGMA,), {"y": Y8},
+     {"mu": 1.3, "tau": 2.5, "theta_tilde": rng.normal(size=8)}),
+    ("logistic", M.logistic, M.logistic_numpyro, (X,), {"y": YB}, {"w": rng.normal(size=3), "b": 0.7}),
+    ("hierarchical", M.hierarchical, M.hierarchical_numpyro, (GROUP, TOTALS), {"counts": COUNTS},
+     {"weights": np.array([0.2, 0.5, 0.3]), "scale": 0.8, "rates": np.array([0.5, 1.5, 2.0])}),
+]
+
+
+@pytest.mark.parametrize("name,model,reference,args,observed,latent", CASES, ids=[c[0] for c in CASES])
+def test_log_joint_matches_numpyro(name, model, reference, args, observed, latent):
+    got = ppc.log_joint(ppc.condition(model, **observed))(*args, **latent)
+    want, _ = log_density(reference, args, observed, latent)
+    np.testing.assert_allclose(got, want, rtol=1e-10)
+
+
+@pytest.mark.parametrize("name,model,reference,args,observed,latent", CASES, ids=[c[0] for c in CASES])
+def test_log_joint_gradient_matches_numpyro(name, model, reference, args, observed, latent):
+    """ppc.grad of the unconditioned log joint (every variable a parameter) against
+    jax.grad of NumPyro's log density."""
+    names = list(latent)
+    lj = ppc.log_joint(ppc.condition(model, **observed))
+
+    def ours(*values):
+        return lj(*args, **dict(zip(names, values)))
+    vals = [np.asarray(latent[n], dtype=float) for n in names]
+    ref = jax.grad(lambda *v: log_density(reference, args, observed, dict(zip(names, v)))[0],
+                   argnums=tuple(range(len(names))))(*vals)
+    eps = 1e-6
+    for i, (v, r) in enumerate(zip(vals, ref)):
+        fd = np.zeros_like(v)
+        for j in range(v.size):
+            e = np.zeros_like(v)
+            e.flat[j] = eps
+            up, down = list(vals), list(vals)
+            up[i], down[i] = v + e, v - e
+            fd.flat[j] = (ours(*up) - ours(*down)) / (2 * eps)
+        np.testing.assert_allclose(fd, np.asarray(r), rtol=1e-5, atol=1e-6)
+
+
+def test_grad_of_unconstrained_density_matches_numpyro():
+    u = ppc.unconstrained(ppc.condition(M.eight_schools, y=Y8), SIGMA)
+    theta = rng.normal(size=u.size)
+    got = ppc.grad(u.log_density_fn)(theta, *u.args)
+    from numpyro.infer.util import potential_energy
+    # NumPyro orders latent sites alphabetically in its flat vector: mu, tau, theta_tilde (as ours here)
+    params = {"mu": theta[0], "tau": theta[1], "theta_tilde": theta[2:]}
+    want = jax.grad(lambda p: -potential_energy(M.eight_schools_numpyro, (SIGMA,), {"y": Y8}, p))(params)
+    np.testing.assert_allclose(got, np.concatenate([[want["mu"]], [want["tau"]], want["theta_tilde"]]), rtol=1e-9)
+
+
+def test_unconstrained_transforms_and_jacobians():
+    """The density of theta is the constrained density plus log|det J|, and the maps
+    between theta and constrained values invert each other."""
+    u = ppc.unconstrained(ppc.condition(M.hierarchical, counts=COUNTS), GROUP, TOTALS)
+    assert u.names == ["weights", "scale", "rates"] and u.size == 2 + 1 + 3
+    theta = rng.normal(size=u.size)
+    values = u.to_constrained(theta)
+    w = np.asarray(values["weights"])
+    assert np.isclose(w.sum(), 1.0) and np.all(w > 0) and float(values["scale"]) > 0
+    np.testing.assert_allclose(u.to_unconstrained(values), theta, rtol=1e-9, atol=1e-12)
+    lj = ppc.log_joint(ppc.condition(M.hierarchical, counts=COUNTS))(GROUP, TOTALS, **values)
+
+    def to_flat_constrained(t):  # weights[:2], scale, rates: a bijection of R^6
+        v = u.to_constrained(t)
+        return np.concatenate([np.asarray(v["weights"])[:2], [float(v["scale"])], np.asarray(v["rates"])])
+    eps = 1e-6
+    J = np.stack([(to_flat_constrained(theta + eps * e) - to_flat_constrained(theta - eps * e)) / (2 * eps)
+                  for e in np.eye(u.size)], axis=1)
+    np.testing.assert_allclose(u.log_density(theta), lj + np.linalg.slogdet(J)[1], rtol=1e-7)
+
+
+def test_sample_draws_every_latent():
+    draws = ppc.sample(M.eight_schools, jax.random.key(0), SIGMA)
+    assert set(draws) == {"mu", "tau", "theta_tilde", "y"}
+    assert draws["theta_tilde"].shape == (8,) and float(draws["tau"]) > 0
+    cond = ppc.sample(ppc.condition(M.eight_schools, y=Y8), jax.random.key(0), SIGMA)
+    assert set(cond) == {"mu", "tau", "theta_tilde"}
+    again = ppc.sample(M.eight_schools, jax.random.key(0), SIGMA)
+    np.testing.assert_array_equal(draws["theta_tilde"], again["theta_tilde"])  # keys are explicit
+
+
+def test_names_come_from_assignments_and_name_argument():
+    draws = ppc.sample(R.named, jax.random.key(0), 0.0)
+    assert set(draws) == {"alpha", "b"}
+
+
+@pytest.mark.parametrize("model,message", [
+    (R.duplicate, "two random variables are named 'z'"),
+    (R.unnamed, "this random variable has no name"),
+    (R.in_branch, "random variables inside an `if` or loop"),
+])
+def test_random_variable_errors(model, message):
+    with pytest.raises(ppc.CompileError, match=message) as info:
+        ppc.log_joint(model)(np.zeros(2), alpha=0.0)
+    assert info.value.loc is not None and info.value.loc.file.endswith("rv_models.py")
+
+
+def test_log_joint_value_errors():
+    lj = ppc.log_joint(M.eight_schools)
+    with pytest.raises(TypeError, match="needs a value for random variable 'y'"):
+        lj(SIGMA, mu=0.0, tau=1.0, theta_tilde=np.zeros(8))
+    with pytest.raises(TypeError, match="'nu', which is not a latent random variable"):
+        lj(SIGMA, mu=0.0, tau=1.0, theta_tilde=np.zeros(8), y=Y8, nu=1.0)
+
+
+def test_condition_errors():
+    with pytest.raises(ppc.CompileError, match="no random variable of that name"):
+        ppc.log_joint(ppc.condition(M.eight_schools, nope=1.0))(SIGMA, mu=0.0)
+
+
+def test_discrete_latent_is_refused_for_unconstrained():
+    with pytest.raises(ppc.CompileError, match="discrete"):
+        ppc.unconstrained(M.logistic, X)
