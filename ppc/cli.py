@@ -2,6 +2,7 @@
 
     ppc-dump model.py:log_joint --args 'f32[50],f32[1000,50],f32[1000]' --stage canonical
     ppc-dump prog.py:f --args 'f32[10],int' --passes canonicalize
+    ppc-dump model.py:m --args 'f64[8]' --stage unconstrained --observe y
 
 Argument specs are IR types (`f32[10,3]`, `i32[]`, `tuple<f32[2], f32[2]>`) or the words
 `int`, `float`, `bool` for Python scalars (which are weakly typed, as in JAX).
@@ -19,27 +20,42 @@ from .ir import CompileError, InternalError, TensorType, TupleType, parse_type, 
 from .ir.types import numpy_dtype, split_top_level
 
 
-def _stage_ir(c, args):
+def _stage_ir(c, args, observe=()):
     return print_module(c.ir(*args))
 
 
-def _stage_canonical(c, args):
+def _stage_canonical(c, args, observe=()):
     return print_module(c.canonical_ir(*args))
 
 
-def _stage_jax(c, args):
+def _stage_jax(c, args, observe=()):
     return c.source(*args)
 
 
 def _ad_stage(name):
-    def stage(c, args):
+    def stage(c, args, observe=()):
         from .ad import stage_text
         return stage_text(c, args, name)
     return stage
 
 
+def _ppl_stage(name):
+    def stage(c, args, observe=()):
+        from .passes.ppl import condition_module, log_joint_module, sample_module, unconstrained_module
+        module = c.canonical_ir(*args)
+        if observe:  # conditioned variables become trailing parameters
+            module = condition_module(module, list(observe))
+        if name == "log_joint":
+            return print_module(log_joint_module(module)[0])
+        if name == "sample":
+            return print_module(sample_module(module)[0])
+        return print_module(unconstrained_module(module))
+    return stage
+
+
 STAGES = {"ir": _stage_ir, "canonical": _stage_canonical, "jax": _stage_jax,
-          **{name: _ad_stage(name) for name in ("jvp", "linear", "transpose", "grad")}}
+          **{name: _ad_stage(name) for name in ("jvp", "linear", "transpose", "grad")},
+          **{name: _ppl_stage(name) for name in ("log_joint", "sample", "unconstrained")}}
 
 
 def example_argument(spec: str):
@@ -86,6 +102,7 @@ def main(argv=None) -> int:
     p.add_argument("--stage", default="canonical", choices=sorted(STAGES), help="what to print (default: canonical)")
     p.add_argument("--passes", default=None, help="comma-separated passes to run on the frontend IR instead of --stage")
     p.add_argument("--static", default="", help="comma-separated positions of static arguments")
+    p.add_argument("--observe", default="", help="random variables to condition on (model stages), comma-separated")
     ns = p.parse_args(argv)
 
     from . import compile as ppc_compile
@@ -112,7 +129,8 @@ def main(argv=None) -> int:
         if passes:
             text = print_module(run_passes(compiled.ir(*args), passes, verify_each=True))
         else:
-            text = STAGES[ns.stage](compiled, args)
+            observe = [n.strip() for n in ns.observe.split(",") if n.strip()]
+            text = STAGES[ns.stage](compiled, args, observe=observe)
     except (CompileError, InternalError) as e:
         print(str(e), file=sys.stderr)
         return 1

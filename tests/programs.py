@@ -14,8 +14,9 @@ PROGRAMS = sorted(p.stem for p in (ROOT / "programs").glob("*.py"))
 
 
 def load(name: str):
-    path = ROOT / "programs" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"golden_{name}", path)
+    """A golden program by name (`models/x` for the models directory)."""
+    path = ROOT / (name + ".py" if "/" in name else f"programs/{name}.py")
+    spec = importlib.util.spec_from_file_location(f"golden_{name.replace('/', '_')}", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod

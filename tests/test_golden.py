@@ -20,14 +20,21 @@ AD_STAGES = ("jvp", "linear", "transpose", "grad")
 AD_PROGRAMS = ["arith_scalar", "if_elif_else", "while_newton", "for_static", "for_dynamic", "break_continue",
                "early_return", "logistic_regression", "mlp", "leapfrog", "nested_loops", "elementwise",
                "matmul", "special"]
-CASES = [(n, s) for n in PROGRAMS for s in sorted(STAGES)] + [(n, s) for n in AD_PROGRAMS for s in AD_STAGES]
+# Models: the sampling program and its log-joint, sampler and unconstrained density
+MODEL_STAGES = ("ir", "log_joint", "sample", "unconstrained")
+MODELS = sorted(p.stem for p in (ROOT / "models").glob("*.py"))
+CASES = [(n, s) for n in PROGRAMS for s in sorted(STAGES)] + [(n, s) for n in AD_PROGRAMS for s in AD_STAGES] + \
+    [(f"models/{n}", s) for n in MODELS for s in MODEL_STAGES]
 
 
 @pytest.mark.parametrize("name,stage", CASES, ids=[f"{n}-{s}" for n, s in CASES])
 def test_golden(name, stage, request):
     mod = load(name)
     compiled = ppc.compile(mod.main)
-    if stage in AD_STAGES:
+    if name.startswith("models/"):
+        from ppc.cli import STAGES as CLI_STAGES
+        text = CLI_STAGES[stage](compiled, example_args(mod), observe=getattr(mod, "OBSERVE", ()))
+    elif stage in AD_STAGES:
         from ppc.ad import stage_text
         text = stage_text(compiled, example_args(mod), stage)
     else:

@@ -102,7 +102,8 @@ class _Simplifier:
         out.append(op)
 
     def identity(self, op: Op) -> bool:
-        """x * 1, 1 * x, x + 0, 0 + x, x - 0, x / 1 are x; tuple_get of make_tuple is the element."""
+        """x * 1, 1 * x, x + 0, 0 + x, x - 0, x / 1 are x; tuple_get of make_tuple is the element;
+        reshapes, broadcasts, conversions and reductions that change nothing are their operand."""
         if op.prim == "tuple_get":
             src = self.tuples.get(op.operands[0])
             if src is None:
@@ -112,6 +113,13 @@ class _Simplifier:
             return True
         if op.prim == "make_tuple":
             self.tuples[op.result] = op
+        if len(op.operands) == 1 and len(op.results) == 1 and op.result.type == op.operands[0].type and (
+                op.prim in ("reshape", "broadcast_in_dim", "convert")
+                or (op.prim.startswith("reduce_") and not op.attrs["axes"])
+                or (op.prim == "transpose" and tuple(op.attrs["perm"]) == tuple(range(len(op.attrs["perm"]))))):
+            self.subst[op.result] = op.operands[0]  # a no-op: same type out as in
+            self.changed = True
+            return True
         if len(op.operands) != 2 or op.prim not in ("mul", "add", "sub", "div"):
             return False
         a, b = op.operands
