@@ -114,6 +114,16 @@ def cauchy_sample(key, loc, scale):
     return loc + scale * np.tan(math.pi * (u - 0.5))
 
 
+def half_cauchy_log_prob(x, scale):
+    z = x / scale
+    return math.log(2.0 / math.pi) - np.log(scale) - np.log1p(z * z)
+
+
+def half_cauchy_sample(key, scale):
+    u = jax.random.uniform(key, scale.shape, scale.dtype)
+    return scale * np.tan(0.5 * math.pi * u)
+
+
 def uniform_log_prob(x, low, high):
     inside = (x >= low) & (x <= high)
     return np.where(inside, -np.log(high - low), -np.inf)
@@ -315,6 +325,7 @@ _declare("gamma", ("concentration", "rate"), "positive", gamma_log_prob, gamma_s
 _declare("beta", ("concentration1", "concentration0"), "unit_interval", beta_log_prob, beta_sample)
 _declare("student_t", ("df", "loc", "scale"), "real", student_t_log_prob, student_t_sample)
 _declare("cauchy", ("loc", "scale"), "real", cauchy_log_prob, cauchy_sample)
+_declare("half_cauchy", ("scale",), "positive", half_cauchy_log_prob, half_cauchy_sample)
 _declare("uniform", ("low", "high"), "interval", uniform_log_prob, uniform_sample)
 _declare("bernoulli_logits", ("logits",), "boolean", bernoulli_logits_log_prob, bernoulli_logits_sample,
          discrete=True)
@@ -386,6 +397,7 @@ Gamma = _constructor("Gamma", lambda concentration, rate=1.0: ("gamma", [concent
 Beta = _constructor("Beta", lambda concentration1, concentration0: ("beta", [concentration1, concentration0]))
 StudentT = _constructor("StudentT", lambda df, loc=0.0, scale=1.0: ("student_t", [df, loc, scale]))
 Cauchy = _constructor("Cauchy", lambda loc=0.0, scale=1.0: ("cauchy", [loc, scale]))
+HalfCauchy = _constructor("HalfCauchy", lambda scale=1.0: ("half_cauchy", [scale]))
 Uniform = _constructor("Uniform", lambda low=0.0, high=1.0: ("uniform", [low, high]))
 Bernoulli = _constructor("Bernoulli", _probs_or_logits("bernoulli"))
 Binomial = _constructor("Binomial", lambda total_count=1, probs=None: ("binomial", [total_count, probs]))
@@ -395,6 +407,6 @@ Dirichlet = _constructor("Dirichlet", lambda concentration: ("dirichlet", [conce
 MultivariateNormal = _constructor("MultivariateNormal",
                                   lambda loc=0.0, scale_tril=None: ("multivariate_normal", [loc, scale_tril]))
 
-__all__ = ["Normal", "HalfNormal", "LogNormal", "Exponential", "Gamma", "Beta", "StudentT", "Cauchy",
+__all__ = ["Normal", "HalfNormal", "HalfCauchy", "LogNormal", "Exponential", "Gamma", "Beta", "StudentT", "Cauchy",
            "Uniform", "Bernoulli", "Binomial", "Poisson", "Categorical", "Dirichlet", "MultivariateNormal",
            "DISTRIBUTIONS", "CompileError"]

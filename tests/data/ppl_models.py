@@ -9,7 +9,7 @@ import ppc
 
 def eight_schools(sigma):
     mu = ppc.Normal(0.0, 5.0)
-    tau = ppc.HalfNormal(5.0)
+    tau = ppc.HalfCauchy(5.0)
     theta_tilde = ppc.Normal(np.zeros(8), 1.0)
     theta = mu + tau * theta_tilde
     y = ppc.Normal(theta, sigma)
@@ -18,7 +18,7 @@ def eight_schools(sigma):
 
 def eight_schools_numpyro(sigma, y=None):
     mu = numpyro.sample("mu", dist.Normal(0.0, 5.0))
-    tau = numpyro.sample("tau", dist.HalfNormal(5.0))
+    tau = numpyro.sample("tau", dist.HalfCauchy(5.0))
     theta_tilde = numpyro.sample("theta_tilde", dist.Normal(jnp.zeros(8), 1.0))
     numpyro.sample("y", dist.Normal(mu + tau * theta_tilde, sigma), obs=y)
 
@@ -54,7 +54,7 @@ def hierarchical_numpyro(group, counts_total, counts=None):
     numpyro.sample("counts", dist.Poisson(rate * counts_total), obs=counts)
 
 
-def conjugate_normal(n):
+def conjugate_normal(ones):
     mu = ppc.Normal(0.0, 2.0)
-    y = ppc.Normal(mu * np.ones(n), 1.0)
+    y = ppc.Normal(mu * ones, 1.0)
     return y

@@ -14,6 +14,11 @@ def half_normal(scale):
     return x
 
 
+def half_cauchy(scale):
+    x = ppc.HalfCauchy(scale)
+    return x
+
+
 def log_normal(loc, scale):
     x = ppc.LogNormal(loc, scale)
     return x
