@@ -14,8 +14,9 @@ from .api import Compiled, Specialization
 from .frontend.lower import Slot
 from .ir import CompileError
 from .passes import run_passes
-from .passes.ppl import (condition_module, latent_layout, log_joint_module, sample_module,
-                         unconstrained_module)
+from .passes.canonicalize import canonicalize, clone_module
+from .passes.ppl import (condition_module, latent_layout, log_joint_module, parameters_module, random_variables,
+                         sample_module, unconstrained_module)
 
 
 class Model:
@@ -137,6 +138,12 @@ class Unconstrained:
         self.sizes = [int(np.prod(s, dtype=np.int64)) for _, _, s, _ in self.layout]
         self.size = sum(self.sizes)
         self.dtype = np.dtype({"f32": np.float32, "f64": np.float64}[self.layout[0][1].dtype])
+        self.dists = [op.attrs["dist"] for op in random_variables(canonicalize(clone_module(spec.canonical)))
+                      if op.prim == "sample"]
+        pm, _ = parameters_module(spec.canonical)
+        self._parameters = _Sliced(self.program, lambda s, a, k: (pm, tuple(Slot(t, False) for t in
+                                                                             pm.entry.result_types), False),
+                                   f"parameters_{self.program.__name__}", drop_last=len(self.names))
         density = unconstrained_module(spec.canonical)
         values = unconstrained_module(spec.canonical, constrained_out=True)
         program = self.program
@@ -158,14 +165,17 @@ class Unconstrained:
         return dict(zip(self.names, self._values(theta, *self.args)))
 
     def to_unconstrained(self, values: dict) -> np.ndarray:
-        """Latent values (dict by name) to theta; supports without parameters only
-        (real, positive, unit interval, simplex)."""
-        from .distributions import inverse_transform
+        """Latent values (dict by name) to theta (interval bounds, which may depend on
+        other latents, are computed by the model itself)."""
+        from .distributions import DISTRIBUTIONS, inverse_transform
+        missing = [n for n in self.names if n not in values]
+        if missing:
+            raise TypeError(f"to_unconstrained needs a value for '{missing[0]}'")
+        params = iter(self._parameters(*self.args, *[values[n] for n in self.names]))
         parts = []
-        for (name, t, ushape, support), size in zip(self.layout, self.sizes):
-            if support == "interval":
-                raise NotImplementedError("to_unconstrained for Uniform latents needs their bounds")
-            parts.append(np.asarray(inverse_transform(support, values[name])).reshape(size))
+        for op_dist, (name, t, ushape, support), size in zip(self.dists, self.layout, self.sizes):
+            dist_params = [np.asarray(next(params)) for _ in DISTRIBUTIONS[op_dist].params]
+            parts.append(np.asarray(inverse_transform(support, values[name], *dist_params)).reshape(size))
         return np.concatenate(parts).astype(self.dtype)
 
 

@@ -134,3 +134,11 @@ def test_condition_errors():
 def test_discrete_latent_is_refused_for_unconstrained():
     with pytest.raises(ppc.CompileError, match="discrete"):
         ppc.unconstrained(M.logistic, X)
+
+
+def test_to_unconstrained_with_interval_bounds_from_other_latents():
+    u = ppc.unconstrained(R.interval_model, np.zeros(3))
+    theta = rng.normal(size=u.size)
+    values = u.to_constrained(theta)
+    assert float(values["lo"]) < float(values["x"]) < float(values["lo"]) + 2.0
+    np.testing.assert_allclose(u.to_unconstrained(values), theta, rtol=1e-9, atol=1e-12)

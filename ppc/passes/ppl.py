@@ -78,7 +78,8 @@ def _replace_uses(region, mapping: dict):
 def _rewrite(module: Module, value_of, with_density: bool = True):
     """Remove every random variable from a copy of `module`: `value_of(op, builder, splice)`
     gives (its value, an extra log-density term or None) built before the op's position.
-    Returns (module, ops, total log density or None)."""
+    Returns (module, ops, total log density or None, the map from each variable's old
+    result to its value)."""
     m = canonicalize(clone_module(module))
     entry = m.entry
     rvs = random_variables(m)
@@ -120,7 +121,7 @@ def _rewrite(module: Module, value_of, with_density: bool = True):
                 t = b.op("convert", [t], dtype=dt)
             total = b.op("add", [total, t], "log_joint")
         b.region.ops.append(ret)
-    return m, rvs, total
+    return m, rvs, total, mapping
 
 
 def _set_return(m: Module, values):
@@ -139,7 +140,7 @@ def log_joint_module(module: Module) -> tuple[Module, list[str]]:
         p = Value(op.results[0].type, op.attrs["name"])
         latent.append(p)
         return p, None
-    m, rvs, total = _rewrite(module, value_of)
+    m, rvs, total, _ = _rewrite(module, value_of)
     m.entry.body.params += latent
     _set_return(m, [total])
     return canonicalize(m), [p.hint for p in latent]
@@ -195,10 +196,28 @@ def unconstrained_module(module: Module, constrained_out: bool = False) -> Modul
         b.append(Op("call", [u] + list(op.operands), {"callee": tr}, [x, logdet]))
         values.append(x)
         return x, logdet
-    m, rvs, total = _rewrite(module, value_of, with_density=not constrained_out)
+    m, rvs, total, _ = _rewrite(module, value_of, with_density=not constrained_out)
     m.entry.body.params.insert(0, theta)
     _set_return(m, values if constrained_out else [total])
     return canonicalize(m)
+
+
+def parameters_module(module: Module) -> tuple[Module, list[str]]:
+    """(module whose entry is (args..., latent values...) -> the parameters of every latent
+    variable, flattened in order, and the latent names): what inverse transforms need."""
+    latent, params = [], []
+
+    def value_of(op, b, splice):
+        if op.prim == "observe":
+            return op.operands[0], None
+        p = Value(op.results[0].type, op.attrs["name"])
+        latent.append(p)
+        params.extend(op.operands)
+        return p, None
+    m, rvs, _, mapping = _rewrite(module, value_of, with_density=False)
+    m.entry.body.params += latent
+    _set_return(m, [mapping.get(p, p) for p in params])
+    return canonicalize(m), [p.hint for p in latent]
 
 
 def sample_module(module: Module) -> tuple[Module, list[str]]:
@@ -222,7 +241,7 @@ def sample_module(module: Module) -> tuple[Module, list[str]]:
                                f"{splice.module.functions[s].result_types[0]}, not {x.type}", op.loc)
         draws.append(x)
         return x, None
-    m, rvs, _ = _rewrite(module, value_of, with_density=False)
+    m, rvs, _, _ = _rewrite(module, value_of, with_density=False)
     m.entry.body.params.insert(0, key)
     _set_return(m, draws)
     return canonicalize(m), [d.hint for d in draws]

@@ -116,3 +116,10 @@ def in_branch(loc):
     else:
         a = loc
     return a
+
+
+def interval_model(data):
+    lo = ppc.Normal(0.0, 1.0)
+    x = ppc.Uniform(lo, lo + 2.0)
+    y = ppc.Normal(x * np.ones_like(data), 1.0)
+    return y
