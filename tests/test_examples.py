@@ -16,3 +16,27 @@ def test_logistic_regression_metropolis(capsys, monkeypatch):
     assert "compiled result equals the NumPy run" in out
     # the posterior concentrates near the weights that generated the data
     assert np.all(np.abs(mean - true_w) < 4 * sd + 0.1)
+
+
+def _run(name, argv):
+    ns = runpy.run_path(str(EXAMPLES / f"{name}.py"))
+    return ns["main"](argv)
+
+
+def test_eight_schools_example(capsys):
+    summary = _run("eight_schools", ["--warmup", "500", "--samples", "1000", "--quiet"])
+    assert (summary["r_hat"] < 1.02).all()
+    assert abs(summary.loc["mu", "mean"] - 4.4) < 0.6 and abs(summary.loc["tau", "mean"] - 3.6) < 0.8
+
+
+def test_breast_cancer_example():
+    idata, accuracy = _run("breast_cancer", ["--warmup", "300", "--samples", "300", "--quiet"])
+    assert accuracy > 0.95
+    assert idata.posterior["w"].shape == (4, 300, 30)
+
+
+def test_hierarchical_example():
+    idata, truth = _run("hierarchical_rates", ["--warmup", "300", "--samples", "500", "--quiet"])
+    est = idata.posterior["population"].values.reshape(-1, 3)
+    assert np.all(np.abs(est.mean(0) - truth["population"]) < 4 * est.std(0) + 0.02)
+    assert float(idata.posterior["concentration"].min()) > 0
