@@ -549,6 +549,7 @@ class Lowerer(ArrayOps):
         if may_return:
             init.setdefault(RET, False)
         plan = {}
+        rebound = {}  # names the body rebinds to another shape -> where
         for n in sorted(candidates):
             v = init.get(n, _MISSING)
             if v is _MISSING or isinstance(v, Undefined):
@@ -578,7 +579,12 @@ class Lowerer(ArrayOps):
                     self.env[BRK] = False
                 if RET in plan:
                     self.env[RET] = False
-                body_fn()
+                try:
+                    body_fn()
+                except CompileError:
+                    if rebound:  # the body does read the old value: a real change of shape
+                        self.raise_rebound(rebound, next(iter(rebound)))
+                    raise
                 out = self.env
                 self.env.pop(CONT, None)
                 new_plan = dict(plan)
@@ -586,7 +592,16 @@ class Lowerer(ArrayOps):
                     v = out.get(n, _MISSING)
                     if v is _MISSING or isinstance(v, Undefined) or v is BOTTOM:
                         continue
-                    if n in plan:
+                    if n in plan and n not in rebound and self.shape_changes(plan[n], v):
+                        # the body rebinds n to another shape: Python allows that if the
+                        # old value is never read (checked below), so n starts afresh
+                        rebound[n] = (self.assigned_at.get(n, self.loc),
+                                      f"loop variable '{_hint(n)}' changes shape from "
+                                      f"{_shapes(plan[n])} to {_shapes(self.loop_template(n, v))} in the loop body")
+                        joined = self.loop_template(n, v)
+                    elif n in rebound and self.shape_changes(plan[n], v):
+                        self.raise_rebound(rebound, n)
+                    elif n in plan:
                         joined = self.loop_join(n, plan[n], v)
                     else:
                         joined = self.loop_template(n, v)
@@ -598,9 +613,11 @@ class Lowerer(ArrayOps):
                     continue
                 vals = [x for n in names for x in self.materialize(plan[n], out.get(n))]
                 body_region.ops.append(Op("yield", vals, {}, []))
+            self.check_rebound(rebound, plan, names, body_region, cond_region)
             self.env, self.loc = before, loc
             self.builder.loc = loc
-            inits = [x for n in names for x in self.materialize(plan[n], init.get(n, _MISSING))]
+            inits = [x for n in names for x in self.materialize(
+                plan[n], _MISSING if n in rebound else init.get(n, _MISSING))]
             results = [Value(v.type, _hint(n)) for n in names for v in _slots(plan[n])]
             attrs = {"trip_count": trip_count} if trip_count is not None else {}
             self.builder.append(Op("while", inits, attrs, results, [cond_region, body_region]))
@@ -608,6 +625,8 @@ class Lowerer(ArrayOps):
             it = iter(results)
             for n in names:
                 merged[n] = self.rebuild(plan[n], it, n)
+                if n in rebound and not trip_count:
+                    merged[n] = Undefined(_hint(n), "a loop that may run no iterations rebinds it to another shape")
             if BRK in merged:
                 merged[BRK] = False
             if forever and not may_break and may_return:
@@ -616,6 +635,35 @@ class Lowerer(ArrayOps):
             return
         self.error("the types of the loop's variables do not settle",
                    "give loop variables their final dtype before the loop")
+
+    def shape_changes(self, plan, v) -> bool:
+        if isinstance(plan, Slot) and self.is_arraylike(v):
+            return self.template_leaf(v).type.shape != plan.type.shape
+        if isinstance(plan, (tuple, list)) and isinstance(v, (tuple, list)):
+            return len(plan) != len(v) or any(self.shape_changes(p, x) for p, x in zip(plan, v))
+        return False
+
+    def check_rebound(self, rebound, plan, names, body, cond):
+        """A rebound name's value from the previous iteration must be unread."""
+        if not rebound:
+            return
+        offsets, k = {}, 0
+        for n in names:
+            offsets[n] = k
+            k += len(_slots(plan[n]))
+        yield_op = body.ops[-1]
+        for n in rebound:
+            for j in range(offsets[n], offsets[n] + len(_slots(plan[n]))):
+                p, cp = body.params[j], cond.params[j]
+                read = any(p in op.operands and not (op is yield_op and op.operands.index(p) == j)
+                           for op in walk_ops(body)) or any(cp in op.operands for op in walk_ops(cond))
+                if read:
+                    self.raise_rebound(rebound, n)
+
+    @staticmethod
+    def raise_rebound(rebound, n):
+        where, message = rebound[n]
+        raise CompileError(message, where, "arrays carried through a loop must keep their shape")
 
     def loop_template(self, name, v):
         """Loop-carried layout of a value: arrays and numbers are carried; other Python
@@ -1245,6 +1293,14 @@ AT_METHODS = ("set", "add", "mul", "multiply", "min", "max", "get")
 
 def _is_true_constant(node) -> bool:
     return isinstance(node, gast.Constant) and node.value is True
+
+
+def _shapes(plan):
+    if isinstance(plan, Slot):
+        return plan.type.shape
+    if isinstance(plan, (tuple, list)):
+        return tuple(_shapes(p) for p in plan)
+    return plan
 
 
 def _has_slot(plan) -> bool:

@@ -1,0 +1,34 @@
+"""Programs that once compiled wrongly (found by generated programs); each must match eager NumPy."""
+import numpy as np
+
+
+def rebinds_in_later_loop(x, t):
+    a = x * 0.5
+    s = t + 0.0
+    for i, v in enumerate(x):
+        u = np.tanh(a) * s
+        a = a * 0.5 + u
+    for i, v in enumerate(x):
+        u = x[0] - s
+        s = s + u * 0.5
+    return a, s, u
+
+
+def nested_conditional_expressions(x):
+    return (x if x > 0.5 else -x) if x > 1.5 else (x + x if x < 0 else x * 3)
+
+
+def predicate_folds_to_constant(x):
+    a = np.zeros_like(x)
+    if np.sum(a) > 1.0:
+        y = x + 1.0
+    else:
+        y = x - 1.0
+    return y
+
+
+def rebinds_in_dynamic_loop(x, n):
+    u = x
+    for i in range(n):
+        u = np.sum(x) * i
+    return u
