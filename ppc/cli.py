@@ -45,6 +45,10 @@ def _ppl_stage(name):
         module = c.canonical_ir(*args)
         if observe:  # conditioned variables become trailing parameters
             module = condition_module(module, list(observe))
+        if name == "condition":
+            if not observe:
+                raise CompileError("--stage condition needs --observe NAME[,NAME]")
+            return print_module(module)
         if name == "log_joint":
             return print_module(log_joint_module(module)[0])
         if name == "sample":
@@ -55,7 +59,7 @@ def _ppl_stage(name):
 
 STAGES = {"ir": _stage_ir, "canonical": _stage_canonical, "jax": _stage_jax,
           **{name: _ad_stage(name) for name in ("jvp", "linear", "transpose", "grad")},
-          **{name: _ppl_stage(name) for name in ("log_joint", "sample", "unconstrained")}}
+          **{name: _ppl_stage(name) for name in ("condition", "log_joint", "sample", "unconstrained")}}
 
 
 def example_argument(spec: str):

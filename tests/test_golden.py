@@ -21,7 +21,7 @@ AD_PROGRAMS = ["arith_scalar", "if_elif_else", "while_newton", "for_static", "fo
                "early_return", "logistic_regression", "mlp", "leapfrog", "nested_loops", "elementwise",
                "matmul", "special"]
 # Models: the sampling program and its log-joint, sampler and unconstrained density
-MODEL_STAGES = ("ir", "log_joint", "sample", "unconstrained")
+MODEL_STAGES = ("ir", "condition", "log_joint", "sample", "unconstrained")
 MODELS = sorted(p.stem for p in (ROOT / "models").glob("*.py"))
 CASES = [(n, s) for n in PROGRAMS for s in sorted(STAGES)] + [(n, s) for n in AD_PROGRAMS for s in AD_STAGES] + \
     [(f"models/{n}", s) for n in MODELS for s in MODEL_STAGES]
