@@ -1036,20 +1036,19 @@ def _pysum(lw, seq, start=0):
     return out
 
 
-@register("builtins.float")
-def _float(lw, x=0.0):
-    if is_static_scalar(x) or isinstance(x, str):
-        return float(x)
-    d = _scalar_arg(lw, x, "float()")
-    return d if is_float(d.dtype) else lw.convert(d, DEFAULT["float"], weak=True)
+def _py_number(py, keeps, kind):
+    """float()/int(): Python's on static values; on a traced scalar, a conversion to the
+    default dtype of that kind (weakly typed, like the Python number it stands for)."""
+    def handler(lw, x=py()):
+        if is_static_scalar(x) or isinstance(x, str):
+            return py(x)
+        d = _scalar_arg(lw, x, f"{py.__name__}()")
+        return d if keeps(d.dtype) else lw.convert(d, DEFAULT[kind], weak=True)
+    return handler
 
 
-@register("builtins.int")
-def _int(lw, x=0):
-    if is_static_scalar(x) or isinstance(x, str):
-        return int(x)
-    d = _scalar_arg(lw, x, "int()")
-    return d if is_int(d.dtype) else lw.convert(d, DEFAULT["int"], weak=True)
+register("builtins.float")(_py_number(float, is_float, "float"))
+register("builtins.int")(_py_number(int, is_int, "int"))
 
 
 @register("builtins.bool")
