@@ -13,7 +13,7 @@ $(BIN)/ppc-dump: pyproject.toml
 setup: $(BIN)/ppc-dump
 
 demo: setup
-	$(BIN)/python examples/logistic_regression.py
+	$(BIN)/python examples/eight_schools.py
 
 test: setup
 	$(BIN)/python -m pytest -n 2 -q
