@@ -57,7 +57,17 @@ def _ppl_stage(name):
     return stage
 
 
-STAGES = {"ir": _stage_ir, "canonical": _stage_canonical, "jax": _stage_jax,
+def _stage_batched(c, args, observe=()):
+    """Local static batching of every array argument, with a batch of 4."""
+    from .ir import TensorType as _T
+    from .passes import run_passes
+    from .passes.batch import batch_module
+    module = c.canonical_ir(*args)
+    flags = tuple(isinstance(p.type, _T) for p in module.entry.params)
+    return print_module(run_passes(batch_module(module, flags, 4), ["canonicalize"]))
+
+
+STAGES = {"ir": _stage_ir, "batched": _stage_batched, "canonical": _stage_canonical, "jax": _stage_jax,
           **{name: _ad_stage(name) for name in ("jvp", "linear", "transpose", "grad")},
           **{name: _ppl_stage(name) for name in ("condition", "log_joint", "sample", "unconstrained")}}
 

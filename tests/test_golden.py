@@ -23,15 +23,18 @@ AD_PROGRAMS = ["arith_scalar", "if_elif_else", "while_newton", "for_static", "fo
 # Models: the sampling program and its log-joint, sampler and unconstrained density
 MODEL_STAGES = ("ir", "condition", "log_joint", "sample", "unconstrained")
 MODELS = sorted(p.stem for p in (ROOT / "models").glob("*.py"))
+# Local static batching (a batch of 4 over every array argument)
+BATCHED_PROGRAMS = ["if_elif_else", "while_newton", "for_dynamic", "break_continue", "early_return", "indexing",
+                    "matmul", "logistic_regression"]
 CASES = [(n, s) for n in PROGRAMS for s in sorted(STAGES)] + [(n, s) for n in AD_PROGRAMS for s in AD_STAGES] + \
-    [(f"models/{n}", s) for n in MODELS for s in MODEL_STAGES]
+    [(f"models/{n}", s) for n in MODELS for s in MODEL_STAGES] + [(n, "batched") for n in BATCHED_PROGRAMS]
 
 
 @pytest.mark.parametrize("name,stage", CASES, ids=[f"{n}-{s}" for n, s in CASES])
 def test_golden(name, stage, request):
     mod = load(name)
     compiled = ppc.compile(mod.main)
-    if name.startswith("models/"):
+    if name.startswith("models/") or stage == "batched":
         from ppc.cli import STAGES as CLI_STAGES
         text = CLI_STAGES[stage](compiled, example_args(mod), observe=getattr(mod, "OBSERVE", ()))
     elif stage in AD_STAGES:

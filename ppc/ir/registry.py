@@ -52,6 +52,9 @@ class Primitive:
     # (cx, result cotangents, operands, linear flags, **attrs) -> operand cotangents.
     # Linear operands arrive as None (they do not exist in the transposed program).
     transpose: Callable | None = None
+    # Batching rule (local static batching): (cx, operands, batched flags, **attrs) ->
+    # (results, batched flags); a batched value has a leading batch axis of size cx.size.
+    batch: Callable | None = None
 
 
 REGISTRY: dict[str, Primitive] = {}

@@ -113,6 +113,10 @@ class _Simplifier:
             return True
         if op.prim == "make_tuple":
             self.tuples[op.result] = op
+        if op.prim == "dynamic_slice" and op.result.type == op.operands[0].type:
+            self.subst[op.result] = op.operands[0]  # the whole array (starts clamp to zero)
+            self.changed = True
+            return True
         if len(op.operands) == 1 and len(op.results) == 1 and op.result.type == op.operands[0].type and (
                 op.prim in ("reshape", "broadcast_in_dim", "convert")
                 or (op.prim.startswith("reduce_") and not op.attrs["axes"])

@@ -5,6 +5,7 @@ so each rule hands the op back to the pass through the context `cx`."""
 from __future__ import annotations
 
 from ..registry import declare
+from .batching import structured
 
 
 def _structured_jvp(cx, primals, tangents, **attrs):
@@ -16,14 +17,14 @@ def _structured_transpose(cx, cts, operands, linear, **attrs):
 
 
 declare("if", None, regions=("then", "else"), tuple_result=True, jax="lax.cond({0}, {then}, {else})",
-        jvp=_structured_jvp, transpose=_structured_transpose)
+        jvp=_structured_jvp, transpose=_structured_transpose, batch=structured)
 # A while with a static `trip_count` (from `for i in range(...)`) runs its body exactly that
 # many times; its cond region still states the test, so the attribute is only a promise.
 declare("while", None, regions=("cond", "body"), tuple_result=True, jax=lambda a, at: (
     f"lax.fori_loop(0, {at['trip_count']}, lambda _, c: {at['body']}(*c), ({', '.join(a)},))"
     if at.get("trip_count") is not None else
     f"lax.while_loop(lambda c: {at['cond']}(*c)[0], lambda c: {at['body']}(*c), ({', '.join(a)},))"),
-    jvp=_structured_jvp, transpose=_structured_transpose)
-declare("call", None, tuple_result=True, jax="{callee}({args})", jvp=_structured_jvp)
+    jvp=_structured_jvp, transpose=_structured_transpose, batch=structured)
+declare("call", None, tuple_result=True, jax="{callee}({args})", jvp=_structured_jvp, batch=structured)
 declare("yield", None, terminator=True)
 declare("return", None, terminator=True)

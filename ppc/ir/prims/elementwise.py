@@ -13,6 +13,7 @@ import numpy as np
 
 from ..registry import ShapeError, declare
 from ..types import is_int, numpy_dtype
+from . import batching
 from .common import JNP_DTYPE, floating, numeric, same, tensor
 
 
@@ -108,11 +109,11 @@ UNARY = {
     "not": ("integral", "~{0}", np.invert, _no_tangent),
 }
 for _name, (_kind, _jax, _fold, _jvp) in UNARY.items():
-    declare(_name, _unary_rule(_kind), jax=_jax, fold=_fold, jvp=_jvp)
+    declare(_name, _unary_rule(_kind), jax=_jax, fold=_fold, jvp=_jvp, batch=batching.elementwise)
 
 declare("polygamma", _unary_rule("float"), jax="lax.polygamma({m}, {0})",
         jvp=lambda cx, primals, tangents, m: (lambda out: (out, [None if tangents[0] is None else cx.mul(
-            tangents[0], cx.op("polygamma", [primals[0]], m=m + 1))]))(cx.primal()))
+            tangents[0], cx.op("polygamma", [primals[0]], m=m + 1))]))(cx.primal()), batch=batching.elementwise)
 
 
 def _is_finite(x):
@@ -120,18 +121,21 @@ def _is_finite(x):
     return [x.with_dtype("bool")]
 
 
-declare("is_finite", _is_finite, jax="jnp.isfinite({0})", fold=np.isfinite, jvp=_no_tangent)
+declare("is_finite", _is_finite, jax="jnp.isfinite({0})", fold=np.isfinite, jvp=_no_tangent,
+        batch=batching.elementwise)
 
 
 # Identity whose derivative is zero: for shifts that cancel mathematically (logsumexp's max).
-declare("stop_gradient", _unary_rule("any"), jax="lax.stop_gradient({0})", fold=lambda x: x, jvp=_no_tangent)
+declare("stop_gradient", _unary_rule("any"), jax="lax.stop_gradient({0})", fold=lambda x: x, jvp=_no_tangent,
+        batch=batching.elementwise)
 
 
 def _neg_t(cx, cts, operands, linear, **attrs):
     return [cx.neg(cts[0])]
 
 
-declare("neg", _unary_rule("numeric"), jax="-{0}", fold=np.negative, jvp=_linear_jvp, transpose=_neg_t)
+declare("neg", _unary_rule("numeric"), jax="-{0}", fold=np.negative, jvp=_linear_jvp, transpose=_neg_t,
+        batch=batching.elementwise)
 
 
 def _binary_rule(kind):
@@ -240,7 +244,8 @@ BINARY = {
     "ge": ("compare", "{0} >= {1}", np.greater_equal, _no_tangent, None),
 }
 for _name, (_kind, _jax, _fold, _jvp, _transpose) in BINARY.items():
-    declare(_name, _binary_rule(_kind), jax=_jax, fold=_fold, jvp=_jvp, transpose=_transpose)
+    declare(_name, _binary_rule(_kind), jax=_jax, fold=_fold, jvp=_jvp, transpose=_transpose,
+            batch=batching.elementwise)
 
 
 def _select(pred, on_true, on_false):
@@ -271,7 +276,8 @@ def _select_t(cx, cts, operands, linear, **attrs):
             cx.op("select", [pred, zero, ct]) if linear[2] else None]
 
 
-declare("select", _select, jax="jnp.where({0}, {1}, {2})", fold=np.where, jvp=_select_jvp, transpose=_select_t)
+declare("select", _select, jax="jnp.where({0}, {1}, {2})", fold=np.where, jvp=_select_jvp, transpose=_select_t,
+        batch=batching.elementwise)
 
 
 def _convert(x, dtype):
@@ -294,5 +300,6 @@ def _convert_t(cx, cts, operands, linear, dtype):
 
 
 declare("convert", _convert, jax=lambda a, at: f"{a[0]}.astype({JNP_DTYPE[at['dtype']]})",
-        fold=lambda x, dtype: x.astype(numpy_dtype(dtype)), jvp=_convert_jvp, transpose=_convert_t)
+        fold=lambda x, dtype: x.astype(numpy_dtype(dtype)), jvp=_convert_jvp, transpose=_convert_t,
+        batch=batching.elementwise)
 

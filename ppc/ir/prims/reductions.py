@@ -5,6 +5,7 @@ import numpy as np
 
 from ..registry import ShapeError, declare
 from ..types import TensorType
+from . import batching
 from .common import JNP_DTYPE, axis_ok, numeric, tensor
 
 
@@ -86,7 +87,7 @@ def _dot_t(cx, cts, operands, linear, contract, batch):
 
 
 declare("dot_general", _dot_general, jax="lax.dot_general({0}, {1}, ({contract}, {batch}))", fold=_fold_dot,
-        jvp=_dot_jvp, transpose=_dot_t)
+        jvp=_dot_jvp, transpose=_dot_t, batch=batching.dot_general)
 
 
 # --- reductions ----------------------------------------------------------------------------
@@ -169,7 +170,7 @@ REDUCE = {
     "reduce_or": ("bool", "jnp.any({0}, axis={axes})", np.any, _no_tangent, None),
 }
 for _name, (_kind, _jax, _np, _jvp, _tr) in REDUCE.items():
-    declare(_name, _reduce_rule(_kind), jax=_jax, jvp=_jvp, transpose=_tr,
+    declare(_name, _reduce_rule(_kind), jax=_jax, jvp=_jvp, transpose=_tr, batch=batching.shifted_axes("axes"),
             fold=(lambda f: lambda x, axes: np.asarray(f(x, axis=tuple(axes))).astype(x.dtype))(_np))
 
 
@@ -181,7 +182,7 @@ def _arg_rule(x, axis, index_dtype):
 
 
 for _name, _f in (("argmax", "jnp.argmax"), ("argmin", "jnp.argmin")):
-    declare(_name, _arg_rule, jvp=_no_tangent,
+    declare(_name, _arg_rule, jvp=_no_tangent, batch=batching.shifted_axes("axis"),
             jax=(lambda f: lambda a, at: f"{f}({a[0]}, axis={at['axis']}).astype({JNP_DTYPE[at['index_dtype']]})")(_f))
 
 
@@ -192,7 +193,7 @@ def _cumulative(x, axis, reverse):
     return [x]
 
 
-declare("cumsum", _cumulative, jax="lax.cumsum({0}, axis={axis}, reverse={reverse})",
+declare("cumsum", _cumulative, jax="lax.cumsum({0}, axis={axis}, reverse={reverse})", batch=batching.shifted_axes("axis"),
         jvp=lambda cx, p, t, axis, reverse: (cx.primal(), [
             None if t[0] is None else cx.op("cumsum", [t[0]], axis=axis, reverse=reverse)]),
         transpose=lambda cx, cts, ops, lin, axis, reverse: [cx.op("cumsum", [cts[0]], axis=axis, reverse=not reverse)])

@@ -7,6 +7,7 @@ import numpy as np
 
 from ..registry import ShapeError, declare
 from ..types import TensorType, TupleType, is_int, numpy_dtype
+from . import batching
 from .common import JNP_DTYPE, axis_ok, tensor
 
 
@@ -88,7 +89,7 @@ def _broadcast_t(cx, cts, operands, linear, shape, dims):
 
 
 declare("broadcast_in_dim", _broadcast_in_dim, jax="lax.broadcast_in_dim({0}, {shape}, {dims})",
-        fold=_fold_broadcast, jvp=_linear_in(1), transpose=_broadcast_t)
+        fold=_fold_broadcast, jvp=_linear_in(1), transpose=_broadcast_t, batch=batching.shifted_axes("broadcast"))
 
 
 def _reshape(x, shape):
@@ -99,7 +100,7 @@ def _reshape(x, shape):
 
 
 declare("reshape", _reshape, jax="jnp.reshape({0}, {shape})", fold=lambda x, shape: np.reshape(x, shape),
-        jvp=_linear_in(1),
+        jvp=_linear_in(1), batch=batching.shifted_axes("shape"),
         transpose=lambda cx, cts, ops, lin, shape: [cx.op("reshape", [cts[0]], shape=cx.in_types[0].shape)])
 
 
@@ -111,7 +112,7 @@ def _transpose(x, perm):
 
 
 declare("transpose", _transpose, jax="jnp.transpose({0}, {perm})", fold=lambda x, perm: np.transpose(x, perm),
-        jvp=_linear_in(1), transpose=lambda cx, cts, ops, lin, perm: [
+        jvp=_linear_in(1), batch=batching.shifted_axes("perm"), transpose=lambda cx, cts, ops, lin, perm: [
             cx.op("transpose", [cts[0]], perm=tuple(int(i) for i in np.argsort(perm)))])
 
 
@@ -140,7 +141,7 @@ def _slice_t(cx, cts, operands, linear, start, limit, stride):
 
 declare("slice", _slice, jax="lax.slice({0}, {start}, {limit}, {stride})",
         fold=lambda x, start, limit, stride: x[tuple(slice(a, b, s) for a, b, s in zip(start, limit, stride))],
-        jvp=_linear_in(1), transpose=_slice_t)
+        jvp=_linear_in(1), transpose=_slice_t, batch=batching.shifted_axes("slice"))
 
 
 def _pad(x, value, low, high, interior):
@@ -162,7 +163,7 @@ def _pad_t(cx, cts, operands, linear, low, high, interior):
 
 
 declare("pad", _pad, jax=lambda a, at: f"lax.pad({a[0]}, {a[1]}, {list(zip(at['low'], at['high'], at['interior']))})",
-        jvp=_linear_in(2), transpose=_pad_t)
+        jvp=_linear_in(2), transpose=_pad_t, batch=batching.pad)
 
 
 def _rev(x, axes):
@@ -173,6 +174,7 @@ def _rev(x, axes):
 
 
 declare("rev", _rev, jax="jnp.flip({0}, {axes})", fold=lambda x, axes: np.flip(x, axes), jvp=_linear_in(1),
+        batch=batching.shifted_axes("axes"),
         transpose=lambda cx, cts, ops, lin, axes: [cx.op("rev", [cts[0]], axes=axes)])
 
 
@@ -200,7 +202,7 @@ def _tuple_src(exprs):
 
 declare("dynamic_slice", _dynamic_slice,
         jax=lambda a, at: f"lax.dynamic_slice({a[0]}, {_tuple_src(a[1:])}, {at['sizes']})",
-        jvp=_linear_in(1), transpose=lambda cx, cts, ops, lin, sizes: [
+        jvp=_linear_in(1), batch=batching.dynamic_slice, transpose=lambda cx, cts, ops, lin, sizes: [
             cx.op("dynamic_update_slice", [cx.zeros(cx.in_types[0]), cts[0]] + list(ops[1:]))]
         + [None] * (len(ops) - 1))
 
@@ -222,7 +224,7 @@ def _dus_t(cx, cts, operands, linear, **attrs):
 
 declare("dynamic_update_slice", _dynamic_update_slice,
         jax=lambda a, at: f"lax.dynamic_update_slice({a[0]}, {a[1]}, {_tuple_src(a[2:])})",
-        jvp=_linear_in(2), transpose=_dus_t)
+        jvp=_linear_in(2), transpose=_dus_t, batch=batching.dynamic_update_slice)
 
 
 # --- concatenation and iota ----------------------------------------------------------------
@@ -266,7 +268,8 @@ def _concatenate_t(cx, cts, operands, linear, axis):
 
 
 declare("concatenate", _concatenate, jax="jnp.concatenate([{args}], axis={axis})",
-        fold=lambda *xs, axis: np.concatenate(xs, axis=axis), jvp=_concatenate_jvp, transpose=_concatenate_t)
+        fold=lambda *xs, axis: np.concatenate(xs, axis=axis), jvp=_concatenate_jvp, transpose=_concatenate_t,
+        batch=batching.concatenate)
 
 
 def _iota(shape, dimension, dtype):

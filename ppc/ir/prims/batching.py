@@ -1,0 +1,117 @@
+"""Batching rules (local static batching): how a primitive runs on values that carry a
+leading batch axis. Most primitives fall in a few families; the rules for the families
+are here, and each declaration names its rule."""
+from __future__ import annotations
+
+from ..types import TensorType
+
+
+def _zero_index(cx, like):
+    return cx.b.constant(0, TensorType((), like.type.dtype))
+
+
+def _lift_all(cx, operands, batched):
+    """Every operand batched (unbatched ones broadcast along a new leading axis)."""
+    return [v if b else cx.broadcast(v) for v, b in zip(operands, batched)]
+
+
+def elementwise(cx, operands, batched, **attrs):
+    return cx.b.op_n(cx.prim, _lift_all(cx, operands, batched), **attrs), [True]
+
+
+def shifted_axes(name):
+    """Rules that only renumber axis attributes past the batch axis."""
+    def rule(cx, operands, batched, **attrs):
+        (x,) = operands
+        a = dict(attrs)
+        if name == "axes":
+            a["axes"] = tuple(i + 1 for i in attrs["axes"])
+        elif name == "axis":
+            a["axis"] = attrs["axis"] + 1
+        elif name == "perm":
+            a["perm"] = (0,) + tuple(p + 1 for p in attrs["perm"])
+        elif name == "shape":
+            a["shape"] = (cx.size,) + tuple(attrs["shape"])
+        elif name == "slice":
+            a = {"start": (0,) + tuple(attrs["start"]), "limit": (cx.size,) + tuple(attrs["limit"]),
+                 "stride": (1,) + tuple(attrs["stride"])}
+        elif name == "broadcast":
+            a = {"shape": (cx.size,) + tuple(attrs["shape"]), "dims": (0,) + tuple(d + 1 for d in attrs["dims"])}
+        return cx.b.op_n(cx.prim, [x], **a), [True]
+    return rule
+
+
+def concatenate(cx, operands, batched, axis):
+    return cx.b.op_n("concatenate", _lift_all(cx, operands, batched), axis=axis + 1), [True]
+
+
+def pad(cx, operands, batched, low, high, interior):
+    if batched[1]:
+        raise ValueError("padding with a batched value")
+    return cx.b.op_n("pad", operands, low=(0,) + tuple(low), high=(0,) + tuple(high),
+                     interior=(0,) + tuple(interior)), [True]
+
+
+def dot_general(cx, operands, batched, contract, batch):
+    x, y = operands
+    (xc, yc), (xb, yb) = contract, batch
+    if batched[0] and batched[1]:
+        out = cx.b.op("dot_general", [x, y], contract=(_up(xc), _up(yc)), batch=((0,) + _up(xb), (0,) + _up(yb)))
+        return [out], [True]
+    # one batched operand: its batch axis is a free axis of the contraction, moved to the front
+    out = cx.b.op("dot_general", [x, y], contract=(_up(xc), yc) if batched[0] else (xc, _up(yc)),
+                  batch=(_up(xb), yb) if batched[0] else (xb, _up(yb)))
+    if batched[0]:
+        pos = len(xb)
+    else:
+        pos = len(xb) + (x.type.rank - len(xc) - len(xb))
+    return [cx.to_front(out, pos)], [True]
+
+
+def _up(axes):
+    return tuple(a + 1 for a in axes)
+
+
+def dynamic_slice(cx, operands, batched, sizes):
+    x, idx = operands[0], list(operands[1:])
+    if not any(batched[1:]):
+        zero = _zero_index(cx, idx[0]) if idx else None
+        return cx.b.op_n("dynamic_slice", [x if batched[0] else cx.broadcast(x), zero] + idx,
+                         sizes=(cx.size,) + tuple(sizes)), [True]
+    x = x if batched[0] else cx.broadcast(x)
+    # a traced index per member: size-1 slices along those axes pick by a one-hot mask
+    for axis, (i, b, size) in enumerate(zip(idx, batched[1:], sizes)):
+        if b and size != 1:
+            raise ValueError("slices of more than one element at per-member offsets")
+    for axis, (i, b) in enumerate(zip(idx, batched[1:])):
+        if b:
+            x = cx.pick(x, axis + 1, i)
+    rest = [_zero_index(cx, i) if b else i for i, b in zip(idx, batched[1:])]
+    zero = _zero_index(cx, idx[0])
+    sizes_b = (cx.size,) + tuple(1 if b else s for s, b in zip(sizes, batched[1:]))
+    return cx.b.op_n("dynamic_slice", [x, zero] + rest, sizes=sizes_b), [True]
+
+
+def dynamic_update_slice(cx, operands, batched, **attrs):
+    x, upd, idx = operands[0], operands[1], list(operands[2:])
+    if not any(batched[2:]):
+        zero = _zero_index(cx, idx[0]) if idx else None
+        return cx.b.op_n("dynamic_update_slice", _lift_all(cx, [x, upd], batched[:2]) + [zero] + idx), [True]
+    x = x if batched[0] else cx.broadcast(x)
+    upd = upd if batched[1] else cx.broadcast(upd)
+    for axis, (b, n, u) in enumerate(zip(batched[2:], x.type.shape[1:], upd.type.shape[1:])):
+        if (b and u != 1) or (not b and u != n):
+            raise ValueError("updates at per-member offsets must be single elements along those axes "
+                             "and whole along the others")
+    mask = None
+    for axis, (i, b) in enumerate(zip(idx, batched[2:])):
+        if b:
+            m = cx.onehot(x.type.shape, axis + 1, i)
+            mask = m if mask is None else cx.b.op("and", [mask, m])
+    full = cx.b.op("broadcast_in_dim", [upd], shape=x.type.shape, dims=tuple(range(len(x.type.shape))))
+    return [cx.b.op("select", [mask, full, x])], [True]
+
+
+def structured(cx, operands, batched, **attrs):
+    """if/while/call: their regions or callee are batched by the pass itself."""
+    return cx.batch_structured(operands, batched)

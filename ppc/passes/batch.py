@@ -1,0 +1,227 @@
+"""Local static batching: every value that depends on a batched input gains a leading
+batch axis, op by op through each primitive's batching rule.
+
+Control flow: an `if` on an unbatched predicate stays an `if`; on a batched predicate
+both branches run and `select` picks each member's result. A `while` whose condition is
+batched runs while any member is active, each member's values frozen (by `select`) once
+its own condition fails. Calls batch their callee (per pattern of batched arguments).
+"""
+from __future__ import annotations
+
+from ..ir import Builder, CompileError, Function, Module, Op, Region, TensorType, Value, clone_region, walk_ops
+from .ad.algebra import free_values, rule_for
+
+
+class BatchCx:
+    def __init__(self, pass_: "Batch", op: Op, b: Builder, vmap: dict, batched: set):
+        self.p, self.source_op, self.prim, self.b = pass_, op, op.prim, b
+        self.size = pass_.size
+        self.vmap, self.batched = vmap, batched
+        self.in_types = [v.type for v in op.operands]
+
+    def broadcast(self, v: Value) -> Value:
+        """An unbatched value, the same for every member."""
+        t = v.type
+        return self.b.op("broadcast_in_dim", [v], v.hint, shape=(self.size,) + t.shape,
+                         dims=tuple(range(1, t.rank + 1)))
+
+    def to_front(self, v: Value, pos: int) -> Value:
+        if pos == 0:
+            return v
+        perm = (pos,) + tuple(i for i in range(v.type.rank) if i != pos)
+        return self.b.op("transpose", [v], v.hint, perm=perm)
+
+    def onehot(self, shape, axis: int, idx: Value) -> Value:
+        """bool[shape]: true where the coordinate along `axis` is member b's index idx[b]
+        (clamped into range, as XLA clamps dynamic slices)."""
+        n = shape[axis]
+        t = idx.type
+        clamped = self.b.op("min", [self.b.op("max", [idx, self.b.constant(0, t)]), self.b.constant(n - 1, t)])
+        coords = self.b.op("iota", [], shape=tuple(shape), dimension=axis, dtype=t.dtype)
+        at = self.b.op("broadcast_in_dim", [clamped], shape=tuple(shape), dims=(0,))
+        return self.b.op("eq", [coords, at])
+
+    def pick(self, x: Value, axis: int, idx: Value) -> Value:
+        """x with `axis` reduced to size 1: member b keeps element idx[b]."""
+        mask = self.onehot(x.type.shape, axis, idx)
+        if x.type.dtype == "bool":
+            kept = self.b.op("reduce_or", [self.b.op("and", [mask, x])], axes=(axis,))
+        else:
+            kept = self.b.op("reduce_sum", [self.b.op("select", [mask, x, self.b.constant(0, x.type)])], axes=(axis,))
+        shape = list(x.type.shape)
+        shape[axis] = 1
+        return self.b.op("reshape", [kept], x.hint, shape=tuple(shape))
+
+    def batch_structured(self, operands, batched):
+        return getattr(self.p, "batch_" + self.prim)(self, operands, batched)
+
+
+class Batch:
+    def __init__(self, module: Module, size: int):
+        self.src, self.size = module, size
+        self.out: dict[str, Function] = {}
+        self.done: dict[tuple, str] = {}
+
+    def function(self, name: str, flags: tuple[bool, ...]) -> str:
+        """The batched version of `name` (arguments batched as `flags`); it returns every
+        result batched."""
+        key = (name, flags)
+        if key in self.done:
+            return self.done[key]
+        new_name = name if not self.done else f"{name}_batched{len(self.done)}"
+        self.done[key] = new_name
+        fn = self.src.functions[name]
+        vmap, batched = {}, set()
+        params = []
+        for p, f in zip(fn.params, flags):
+            t = TensorType((self.size,) + p.type.shape, p.type.dtype) if f else p.type
+            vmap[p] = Value(t, p.hint)
+            params.append(vmap[p])
+            if f:
+                batched.add(p)
+        body = Region(params)
+        b = Builder(body)
+        self.ops(fn.body, vmap, batched, b)
+        outs = [self.lift(b, vmap[v], v in batched) for v in fn.body.ops[-1].operands]
+        b.append(Op("return", outs, {}, []))
+        self.out[new_name] = Function(new_name, body, [v.type for v in outs])
+        return new_name
+
+    def lift(self, b: Builder, v: Value, is_batched: bool) -> Value:
+        if is_batched:
+            return v
+        t = v.type
+        return b.op("broadcast_in_dim", [v], v.hint, shape=(self.size,) + t.shape, dims=tuple(range(1, t.rank + 1)))
+
+    def ops(self, region: Region, vmap, batched, b: Builder):
+        for op in region.ops[:-1]:
+            self.op(op, vmap, batched, b)
+
+    def op(self, op: Op, vmap, batched, b: Builder):
+        b.loc = op.loc
+        flags = [v in batched for v in op.operands]
+        captured = any(v in batched for r in op.regions for v in free_values(r))
+        if not any(flags) and not captured:
+            regions = [clone_region(r, vmap) for r in op.regions]
+            results = [Value(r.type, r.hint) for r in op.results]
+            b.append(Op(op.prim, [vmap[v] for v in op.operands], op.attrs, results, regions, op.loc))
+            vmap.update(zip(op.results, results))
+            return
+        cx = BatchCx(self, op, b, vmap, batched)
+        try:
+            outs, out_flags = rule_for(op, "batch")(cx, [vmap[v] for v in op.operands], flags, **op.attrs)
+        except ValueError as e:
+            raise CompileError(f"cannot batch '{op.prim}': {e}", op.loc) from None
+        for r, o, f in zip(op.results, outs, out_flags):
+            vmap[r] = o
+            if f:
+                batched.add(r)
+
+    # -- control flow (the registry's if/while/call rules land here) ------------------------
+    def batch_call(self, cx: BatchCx, operands, flags):
+        op = cx.source_op
+        name = self.function(op.attrs["callee"], tuple(flags))
+        results = [Value(TensorType((self.size,) + r.type.shape, r.type.dtype), r.hint) for r in op.results]
+        cx.b.append(Op("call", operands, {"callee": name}, results, [], op.loc))
+        return results, [True] * len(results)
+
+    def branch(self, region: Region, vmap, batched, b: Builder):
+        self.ops(region, vmap, batched, b)
+        return [(vmap[v], v in batched) for v in region.ops[-1].operands]
+
+    def batch_if(self, cx: BatchCx, operands, flags):
+        op = cx.source_op
+        b = cx.b
+        if not flags[0]:  # one branch for everybody: the `if` stays, its results batched as needed
+            regions, yields = [], []
+            for region in op.regions:
+                new = Region()
+                yields.append(self.branch(region, cx.vmap, cx.batched, Builder(new, op.loc)))
+                regions.append(new)
+            out_flags = [a[1] or c[1] for a, c in zip(*yields)]
+            for new, ys in zip(regions, yields):
+                nb = Builder(new, op.loc)
+                new.ops.append(Op("yield", [self.lift(nb, v, f) if need else v
+                                            for (v, f), need in zip(ys, out_flags)], {}, []))
+            results = [Value(self.batched_type(r.type, f), r.hint) for r, f in zip(op.results, out_flags)]
+            b.append(Op("if", operands, {}, results, regions, op.loc))
+            return results, out_flags
+        # members disagree: run both sides, then each member takes its own side's values
+        then = self.branch(op.regions[0], cx.vmap, cx.batched, b)
+        other = self.branch(op.regions[1], cx.vmap, cx.batched, b)
+        pred = operands[0]
+        outs = []
+        for (a, fa), (c, fc), r in zip(then, other, op.results):
+            a, c = self.lift(b, a, fa), self.lift(b, c, fc)
+            mask = b.op("broadcast_in_dim", [pred], shape=a.type.shape, dims=(0,))
+            outs.append(b.op("select", [mask, a, c], r.hint))
+        return outs, [True] * len(outs)
+
+    def batched_type(self, t, f):
+        return TensorType((self.size,) + t.shape, t.dtype) if f else t
+
+    def batch_while(self, cx: BatchCx, operands, flags):
+        op = cx.source_op
+        cond, body = op.regions
+        flags = list(flags)
+        while True:  # loop values that become batched in the body are batched throughout
+            vmap, batched = dict(cx.vmap), set(cx.batched)
+            new_body = self.loop_region(body, flags, vmap, batched)
+            ys = body.ops[-1].operands
+            grown = [f or (y in batched) for f, y in zip(flags, ys)]
+            if grown == flags:
+                break
+            flags = grown
+        cvmap, cbatched = dict(cx.vmap), set(cx.batched)
+        new_cond = self.loop_region(cond, flags, cvmap, cbatched)
+        masked = cond.ops[-1].operands[0] in cbatched
+        if masked and not all(flags):  # members stop at different iterations: all values batched
+            flags = [True] * len(flags)
+            vmap, batched = dict(cx.vmap), set(cx.batched)
+            new_body = self.loop_region(body, flags, vmap, batched)
+            cvmap, cbatched = dict(cx.vmap), set(cx.batched)
+            new_cond = self.loop_region(cond, flags, cvmap, cbatched)
+        nb, cb = Builder(new_body, op.loc), Builder(new_cond, op.loc)
+        outs = [self.lift(nb, vmap[y], y in batched) if f else vmap[y] for y, f in zip(ys, flags)]
+        test = cvmap[cond.ops[-1].operands[0]]
+        attrs = dict(op.attrs)
+        if masked:
+            # the body runs for everybody; members whose condition fails keep their values
+            active_map, active_batched = dict(cx.vmap), set(cx.batched)
+            active_map.update(zip(cond.params, new_body.params))
+            active_batched.update(p for p, f in zip(cond.params, flags) if f)
+            self.ops(cond, active_map, active_batched, nb)
+            active = active_map[cond.ops[-1].operands[0]]
+            outs = [nb.op("select", [nb.op("broadcast_in_dim", [active], shape=o.type.shape, dims=(0,)), o, p],
+                          p.hint) for o, p in zip(outs, new_body.params)]
+            test = cb.op("reduce_or", [test], axes=(0,))
+            attrs.pop("trip_count", None)
+        new_body.ops.append(Op("yield", outs, {}, []))
+        new_cond.ops.append(Op("yield", [test], {}, []))
+        inits = [self.lift(cx.b, v, fl) if f else v for v, fl, f in zip(operands, [v in cx.batched for v in op.operands], flags)]
+        results = [Value(self.batched_type(r.type, f), r.hint) for r, f in zip(op.results, flags)]
+        cx.b.append(Op("while", inits, attrs, results, [new_cond, new_body], op.loc))
+        return results, flags
+
+    def loop_region(self, region: Region, flags, vmap, batched) -> Region:
+        params = [Value(self.batched_type(p.type, f), p.hint) for p, f in zip(region.params, flags)]
+        vmap.update(zip(region.params, params))
+        batched.update(p for p, f in zip(region.params, flags) if f)
+        new = Region(params)
+        self.ops(region, vmap, batched, Builder(new))
+        return new
+
+
+def batch_module(module: Module, flags: tuple[bool, ...], size: int) -> Module:
+    """The module whose entry is `module`'s entry with the parameters `flags` selects
+    carrying a leading batch axis of `size`; every result is batched."""
+    bt = Batch(module, size)
+    name = bt.function(module.entry.name, tuple(flags))
+    out = Module([bt.out[name]] + [f for n, f in bt.out.items() if n != name])
+    for fn in out.functions.values():  # calls to functions that were never batched keep them
+        for op in walk_ops(fn.body):
+            callee = op.attrs.get("callee") if op.prim == "call" else None
+            if callee and callee not in out.functions:
+                src = module.functions[callee]
+                out.functions[callee] = Function(callee, clone_region(src.body, {}), src.result_types)
+    return out

@@ -1,0 +1,94 @@
+"""Local static batching: each golden program run on a batch equals the same program run
+on each member alone; data-dependent loops and branches differ per member."""
+import numpy as np
+import pytest
+
+import ppc
+
+from programs import PROGRAMS, assert_tree_close, load, random_args
+
+# programs whose batched form needs rules not written yet (the error names them)
+UNSUPPORTED = {
+    "at_update": "a partial update at a per-member offset (x.at[i, 1:])",
+}
+B = 3
+
+
+def member(v):
+    """A member's argument as an array (Python numbers become 0-d arrays, strongly typed,
+    exactly as they are inside a batch)."""
+    if isinstance(v, bool):
+        return np.bool_(v)
+    if isinstance(v, int):
+        return np.int64(v)
+    if isinstance(v, float):
+        return np.float64(v)
+    return np.asarray(v)
+
+
+def batch_args(mod):
+    members = [[member(a) for a in random_args(mod, seed)] for seed in range(B)]
+    return members, [np.stack([m[i] for m in members]) for i in range(len(members[0]))]
+
+
+def unstack(tree, i):
+    if isinstance(tree, (tuple, list)):
+        return type(tree)(unstack(t, i) for t in tree)
+    return np.asarray(tree)[i]
+
+
+@pytest.mark.parametrize("name", [n for n in PROGRAMS if n not in UNSUPPORTED])
+def test_batched_equals_per_member(name):
+    mod = load(name)
+    members, batched = batch_args(mod)
+    out = ppc.autobatch(mod.main, strategy="local_static")(*batched)
+    single = ppc.compile(mod.main)
+    for i, args in enumerate(members):
+        assert_tree_close(unstack(out, i), single(*args), check_dtype=True)
+
+
+@pytest.mark.parametrize("name", sorted(UNSUPPORTED))
+def test_unsupported_batching_is_a_clear_error(name):
+    mod = load(name)
+    _, batched = batch_args(mod)
+    with pytest.raises(ppc.CompileError, match="cannot batch"):
+        ppc.autobatch(mod.main, strategy="local_static")(*batched)
+
+
+def collatz(n):
+    steps = 0
+    while n != 1:
+        if n % 2 == 0:
+            n = n // 2
+        else:
+            n = 3 * n + 1
+        steps += 1
+    return steps
+
+
+def test_members_leave_a_loop_at_different_iterations():
+    ns = np.array([1, 6, 7, 27, 97, 871])
+    got = ppc.autobatch(collatz, strategy="local_static")(ns)
+    assert list(np.asarray(got)) == [collatz(int(n)) for n in ns]
+    text = str(ppc.autobatch(collatz, strategy="local_static").canonical_ir(ns))
+    assert "reduce_or" in text and "select" in text  # runs while any member is active, masked
+
+
+def scale_rows(x, factor):
+    return x * factor
+
+
+def test_size_one_arguments_broadcast_and_numbers_are_shared():
+    x = np.arange(6.0).reshape(3, 2)
+    f = ppc.autobatch(scale_rows, strategy="local_static")
+    np.testing.assert_allclose(f(x, np.array([2.0])), x * 2.0)
+    np.testing.assert_allclose(f(x, 3.0), x * 3.0)
+    with pytest.raises(ValueError, match="batch sizes"):
+        f(x, np.ones(2))
+
+
+def test_strategies():
+    with pytest.raises(NotImplementedError, match="program-counter"):
+        ppc.autobatch(collatz)
+    with pytest.raises(ValueError, match="unknown strategy"):
+        ppc.autobatch(collatz, strategy="nope")
