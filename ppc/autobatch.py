@@ -1,8 +1,8 @@
 """ppc.autobatch: run a single-example program on a whole batch at once.
 
 `strategy="local_static"` batches the program op by op (ppc/passes/batch.py): every
-array argument gains a leading batch axis (size-1 arguments broadcast; Python numbers
-are shared by all members) and every result is batched. The program-counter strategy,
+array argument has a leading batch axis; one of size 1 (and any Python number) is shared
+by all members and stays unbatched inside; every result is batched. The program-counter strategy,
 which also batches recursion, is not implemented yet.
 """
 from __future__ import annotations
@@ -23,7 +23,24 @@ def _is_array(a) -> bool:
 
 
 class Batched(Derived):
+    _prepared = False
+
     def __call__(self, *args):
+        args = self._prepare(args)
+        self._prepared = True
+        try:
+            return super().__call__(*args)
+        finally:
+            self._prepared = False
+
+    def specialize(self, *args, **kwargs):
+        """(Also behind .ir/.canonical_ir/.source, which take batched arguments too.)"""
+        if not self._prepared:
+            args = self._prepare(args)
+        return super().specialize(*args, **kwargs)
+
+    def _prepare(self, args):
+        """Arguments as the compiled program takes them; records which are batched."""
         arrays = [a for a in args if _is_array(a)]
         if not arrays:
             raise ValueError("autobatch needs at least one array argument with a leading batch axis")
@@ -33,20 +50,23 @@ class Batched(Derived):
         bad = [a.shape[0] for a in arrays if a.shape[0] not in (1, size)]
         if bad:
             raise ValueError(f"batch sizes {sorted({size, *bad})} differ (only size-1 arguments broadcast)")
-        args = [np.broadcast_to(a, (size,) + a.shape[1:]) if _is_array(a) and a.shape[0] == 1 and size > 1 else a
-                for a in args]
-        return super().__call__(*args)
+        # a size-1 argument is shared by every member: it is passed unbatched (never copied)
+        self._flags = tuple(_is_array(a) and (a.shape[0] == size or size == 1) for a in args)
+        self._size = size
+        return [a[0] if _is_array(a) and not f else a for a, f in zip(args, self._flags)]
+
+    def _key(self, args, kwargs):
+        return (self._flags, self._size) + super()._key(args, kwargs)
 
     def _lower(self, args, kwargs):
-        size = max(a.shape[0] for a in args if _is_array(a))
-        member = [jax.ShapeDtypeStruct(tuple(a.shape[1:]), a.dtype) if _is_array(a) else a for a in args]
+        size, batched = self._size, self._flags
+        member = [jax.ShapeDtypeStruct(tuple(a.shape[1:]), a.dtype) if f else a for a, f in zip(args, batched)]
         spec = self.base.specialize(*member, **kwargs)
         if spec.flagged:
             raise CompileError("autobatch of a function that records while loops for reverse mode is not supported")
         entry = spec.canonical.entry
-        flags = [isinstance(p.type, TensorType) for p in entry.params]
-        dyn = [a for i, a in enumerate(args) if i not in self.base.static_argnums]
-        flags = [f and _is_array(a) for f, a in zip(flags, dyn)]
+        dyn = [f for i, f in enumerate(batched) if i not in self.base.static_argnums]
+        flags = [isinstance(p.type, TensorType) and f for p, f in zip(entry.params, dyn)]
         module = batch_module(spec.canonical, tuple(flags), size)
         return module, _batched_template(spec.template, size), False
 

@@ -92,3 +92,21 @@ def test_strategies():
         ppc.autobatch(collatz)
     with pytest.raises(ValueError, match="unknown strategy"):
         ppc.autobatch(collatz, strategy="nope")
+
+
+def log_lik(w, X, y):
+    logits = X @ w
+    return np.sum(y * logits - np.logaddexp(0.0, logits))
+
+
+def test_batched_gradients_for_many_chains():
+    """Per-chain gradients of a log likelihood, as batched NUTS will need them."""
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(50, 4)), (rng.uniform(size=50) < 0.5).astype(float)
+    W = rng.normal(size=(8, 4))
+    g = ppc.grad(log_lik)
+    batched = ppc.autobatch(g, strategy="local_static")(W, X[None], y[None])
+    for i in range(8):
+        np.testing.assert_allclose(batched[i], g(W[i], X, y), rtol=1e-12)
+    text = str(ppc.autobatch(g, strategy="local_static").canonical_ir(W, X[None], y[None]))
+    assert "f64[8,50,4]" not in text  # the shared data is broadcast only where members differ
