@@ -4,7 +4,8 @@ ppc.grad, and return `arviz.InferenceData`.
 
 The HMC transition itself is plain Python compiled by ppc (it calls ppc.grad of the
 model's density inside compiled code); a chunk of transitions runs as one XLA program,
-chains run side by side under jax.vmap, and a progress bar advances per chunk.
+chains run side by side as members of ppc's local static batching, and a progress bar
+advances per chunk.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import numpy as np
 
 from . import ad
 from .api import compile as ppc_compile
+from .autobatch import autobatch
 from .ppl import unconstrained
 
 # Dual averaging constants (Hoffman & Gelman 2014, as in Stan)
@@ -104,18 +106,7 @@ def hmc(model, *data, num_warmup: int = 500, num_samples: int = 1000, num_leapfr
     mu = log_step + math.log(10.0)
     x_bar, h_bar, t = np.zeros(chains, dtype), np.zeros(chains, dtype), np.zeros(chains, dtype)
 
-    runners = {}
-
-    def runner(n):
-        """The chunk kernel for n transitions, compiled once and vmapped over chains."""
-        if n not in runners:
-            example = (theta[0], lp[0], g[0], log_step[0], x_bar[0], h_bar[0], t[0], mu[0],
-                       np.zeros((n, d), dtype), np.zeros(n, dtype), np.ones(n, dtype), np.bool_(True),
-                       dtype.type(target_accept), args)
-            spec = kernel.specialize(*example)
-            kernel._executable(spec)
-            runners[n] = jax.jit(jax.vmap(spec.executable, in_axes=(0,) * 11 + (None, None, None)))
-        return runners[n]
+    batched_kernel = autobatch(kernel, strategy="local_static")  # chains are batch members
 
     total = num_warmup + num_samples
     bar = _progress(total, "hmc", progress)
@@ -129,8 +120,8 @@ def hmc(model, *data, num_warmup: int = 500, num_samples: int = 1000, num_leapfr
         momenta = rng.normal(size=(chains, n, d)).astype(dtype)
         log_us = np.log(rng.uniform(size=(chains, n))).astype(dtype)
         jitters = rng.uniform(1.0 - jitter, 1.0 + jitter, size=(chains, n)).astype(dtype)
-        out = runner(n)(theta, lp, g, log_step, x_bar, h_bar, t, mu, momenta, log_us, jitters, np.bool_(adapt),
-                        dtype.type(target_accept), args)
+        out = batched_kernel(theta, lp, g, log_step, x_bar, h_bar, t, mu, momenta, log_us, jitters, bool(adapt),
+                             float(target_accept), args)
         theta, lp, g, log_step, x_bar, h_bar, t, thetas, st = (np.asarray(o) for o in out)
         if done >= num_warmup:
             draws.append(thetas[:, :n])
