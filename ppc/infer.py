@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 
-import jax
 import numpy as np
 
 from . import ad
@@ -78,8 +77,8 @@ def _to_inference_data(u, thetas, sample_stats, observed=None):
     import arviz as az
     chains, draws, dim = thetas.shape
     flat = thetas.reshape(chains * draws, dim)
-    constrain = jax.vmap(lambda th: tuple(u._values(th, *u.args)))
-    values = constrain(flat)
+    shared = [np.asarray(a)[None] if hasattr(a, "shape") else a for a in u.args]  # size 1: shared by all draws
+    values = autobatch(u._values, strategy="local_static")(flat, *shared)
     posterior = {name: np.asarray(v).reshape((chains, draws) + np.shape(v)[1:]) for name, v in zip(u.names, values)}
     return az.from_dict(posterior=posterior, sample_stats=sample_stats)
 
