@@ -47,7 +47,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 from jax import lax  # noqa: E402
 
-from compile_overhead import block, time_runtime  # noqa: E402  (the same timing loop)
+from compile_overhead import block, logreg_inputs, time_runtime  # noqa: E402  (the same timing loop and data)
 
 TARGET_RATIO = 1.10  # ppc grad runtime / jax.grad runtime
 REPS = 5  # ppc AD compile-time repetitions
@@ -148,14 +148,6 @@ def jax_leapfrog_logistic(q, p, eps, X, y):
 
 
 # =============================================================================== inputs
-
-def logreg_inputs(rng):
-    N, D = 10_000, 50
-    X = rng.normal(size=(N, D)).astype(np.float32)
-    w = (0.3 * rng.normal(size=D)).astype(np.float32)
-    y = (rng.uniform(size=N) < 0.5).astype(np.float32)
-    return w, X, y
-
 
 def _mlp_arrays(rng):
     B, I, H, O = 128, 64, 128, 10
