@@ -110,3 +110,20 @@ def test_batched_gradients_for_many_chains():
         np.testing.assert_allclose(batched[i], g(W[i], X, y), rtol=1e-12)
     text = str(ppc.autobatch(g, strategy="local_static").canonical_ir(W, X[None], y[None]))
     assert "f64[8,50,4]" not in text  # the shared data is broadcast only where members differ
+
+
+def test_batched_random_draws_equal_per_member_draws():
+    import jax
+
+    import data.random_programs as RP
+    keys = jax.random.split(jax.random.key(0), 4)
+    mus = np.linspace(0.0, 1.5, 4)
+    got = ppc.autobatch(RP.noisy, strategy="local_static")(keys, mus)
+    single = ppc.compile(RP.noisy)
+    for i in range(4):
+        assert_tree_close(unstack(got, i), single(keys[i], mus[i]), rtol=1e-6)
+    shared = ppc.autobatch(RP.noisy, strategy="local_static")(jax.random.key(1)[None], mus)
+    assert_tree_close(unstack(shared, 2), single(jax.random.key(1), mus[2]), rtol=1e-6)
+    walks = ppc.autobatch(RP.walk, strategy="local_static")(keys, 5)
+    for i in range(4):
+        np.testing.assert_allclose(walks[i], ppc.compile(RP.walk)(keys[i], 5), rtol=1e-6)

@@ -39,6 +39,8 @@ def scalar_aval(v) -> tuple[str, bool]:
 
 def promote_pair(a: tuple[str, bool], b: tuple[str, bool]) -> tuple[str, bool]:
     (da, wa), (db, wb) = a, b
+    if da == db:  # (also PRNG keys, which have no numeric promotion)
+        return da, wa and wb
     if wa and wb:
         return (da, True) if _KIND_ORDER[kind(da)] >= _KIND_ORDER[kind(db)] else (db, True)
     if not wa and not wb:

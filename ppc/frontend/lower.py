@@ -500,7 +500,9 @@ class Lowerer(ArrayOps):
     def materialize(self, plan, v) -> list[Value]:
         """The IR values for value `v` laid out as `plan` (in the current region)."""
         if isinstance(plan, Slot):
-            if v is _MISSING or isinstance(v, Undefined) or v is BOTTOM:
+            if v is _MISSING or isinstance(v, Undefined) or v is BOTTOM:  # a placeholder nobody reads
+                if plan.type.dtype == "key":  # keys have no zero: a fixed seed stands in
+                    return [self.emit("random_seed", [self.const(0, "i64", plan.type.shape).value])]
                 return [self.const(0, plan.type.dtype, plan.type.shape).value]
             d = self.to_dyn(v, plan.type.dtype)
             if d.shape != plan.type.shape:

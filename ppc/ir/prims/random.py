@@ -13,61 +13,97 @@ def _no_tangent(cx, primals, tangents, **attrs):
     return cx.primal(), [None] * len(cx.out_types)
 
 
-def _key(k, what):
-    if tensor(k).dtype != "key" or k.shape != ():
-        raise ShapeError(f"{what} needs a single PRNG key (key[]), got {k}")
+def _key(k, what, batched=False):
+    if tensor(k).dtype != "key" or k.rank != (1 if batched else 0):
+        raise ShapeError(f"{what} needs {'one PRNG key per member (key[B])' if batched else 'a single PRNG key (key[])'}, "
+                         f"got {k}")
 
 
-def _split(k, num):
-    _key(k, "random_split")
-    return [TensorType((num,), "key")]
+def _batch_axis(k, batched):
+    return k.shape[:1] if batched else ()
 
 
-def _draw(k, shape, dtype):
-    _key(k, "random draws")
+def _split(k, num, batched=False):
+    _key(k, "random_split", batched)
+    return [TensorType(_batch_axis(k, batched) + (num,), "key")]
+
+
+def _draw(k, shape, dtype, batched=False):
+    _key(k, "random draws", batched)
     if not is_float(dtype):
         raise ShapeError(f"random draws are floating point, not {dtype}")
-    return [TensorType(tuple(shape), dtype)]
+    return [TensorType(_batch_axis(k, batched) + tuple(shape), dtype)]
 
 
 def _elementwise_draw(out_dtype):
-    def infer(k, param):
-        _key(k, "random draws")
+    def infer(k, param, batched=False):
+        _key(k, "random draws", batched)
+        if batched and tensor(param).shape[:1] != k.shape:
+            raise ShapeError(f"batched random draws need one parameter row per key, got {param} for {k}")
         return [tensor(param).with_dtype(out_dtype or param.dtype)]
     return infer
 
 
-declare("random_seed", lambda seed: [TensorType((), "key")], jax="jax.random.key({0})", jvp=_no_tangent)
-declare("random_split", _split, jax="jax.random.split({0}, {num})", jvp=_no_tangent)
-declare("random_normal", _draw, jvp=_no_tangent,
-        jax=lambda a, at: f"jax.random.normal({a[0]}, {at['shape']}, {JNP_DTYPE[at['dtype']]})")
-declare("random_uniform", _draw, jvp=_no_tangent,
-        jax=lambda a, at: f"jax.random.uniform({a[0]}, {at['shape']}, {JNP_DTYPE[at['dtype']]})")
+def _emit(plain, per_member):
+    """Emission of a draw: `plain` for one key; with batched=True (one key per member,
+    from local static batching), `per_member` mapped over the keys with jax.vmap."""
+    def emit(a, at):
+        if at.get("batched"):
+            return f"jax.vmap({per_member.format(**at)})({', '.join(a)})"
+        return plain.format(*a, **at)
+    return emit
+
+
+def _batch_draw(cx, operands, batched, **attrs):
+    """Local static batching: every member draws from its own key (an unbatched key is
+    shared, so each member draws exactly what it would alone)."""
+    lifted = [v if b else cx.broadcast(v) for v, b in zip(operands, batched)]
+    return cx.b.op_n(cx.prim, lifted, **dict(attrs, batched=True)), [True]
+
+
+def _jdt(name):
+    return JNP_DTYPE[name]
+
+
+declare("random_seed", lambda seed, batched=False: [TensorType(seed.shape, "key")], jvp=_no_tangent,
+        jax=_emit("jax.random.key({0})", "jax.random.key"), batch=_batch_draw)
+declare("random_split", _split, jvp=_no_tangent, batch=_batch_draw,
+        jax=_emit("jax.random.split({0}, {num})", "lambda k: jax.random.split(k, {num})"))
+declare("random_normal", _draw, jvp=_no_tangent, batch=_batch_draw,
+        jax=lambda a, at: _emit(f"jax.random.normal({{0}}, {at['shape']}, {_jdt(at['dtype'])})",
+                                f"lambda k: jax.random.normal(k, {at['shape']}, {_jdt(at['dtype'])})")(a, at))
+declare("random_uniform", _draw, jvp=_no_tangent, batch=_batch_draw,
+        jax=lambda a, at: _emit(f"jax.random.uniform({{0}}, {at['shape']}, {_jdt(at['dtype'])})",
+                                f"lambda k: jax.random.uniform(k, {at['shape']}, {_jdt(at['dtype'])})")(a, at))
 # Gamma(concentration, 1) draws, shaped like the concentration
-declare("random_gamma", _elementwise_draw(None), jvp=_no_tangent,
-        jax="jax.random.gamma({0}, {1}, {1}.shape, {1}.dtype)")
-declare("random_poisson", _elementwise_draw("i64"), jvp=_no_tangent,
-        jax="jax.random.poisson({0}, {1}, {1}.shape, jnp.int64)")
+declare("random_gamma", _elementwise_draw(None), jvp=_no_tangent, batch=_batch_draw,
+        jax=_emit("jax.random.gamma({0}, {1}, {1}.shape, {1}.dtype)",
+                  "lambda k, a: jax.random.gamma(k, a, a.shape, a.dtype)"))
+declare("random_poisson", _elementwise_draw("i64"), jvp=_no_tangent, batch=_batch_draw,
+        jax=_emit("jax.random.poisson({0}, {1}, {1}.shape, jnp.int64)",
+                  "lambda k, r: jax.random.poisson(k, r, r.shape, jnp.int64)"))
 
 
-def _categorical(k, logits):
-    _key(k, "random_categorical")
+def _categorical(k, logits, batched=False):
+    _key(k, "random_categorical", batched)
     return [TensorType(tensor(logits).shape[:-1], "i64")]
 
 
-declare("random_categorical", _categorical, jvp=_no_tangent,
-        jax="jax.random.categorical({0}, {1}, axis=-1).astype(jnp.int64)")
+declare("random_categorical", _categorical, jvp=_no_tangent, batch=_batch_draw,
+        jax=_emit("jax.random.categorical({0}, {1}, axis=-1).astype(jnp.int64)",
+                  "lambda k, l: jax.random.categorical(k, l, axis=-1).astype(jnp.int64)"))
 
 
-def _binomial(k, n, p):
-    _key(k, "random_binomial")
+def _binomial(k, n, p, batched=False):
+    _key(k, "random_binomial", batched)
     if tensor(n).shape != tensor(p).shape:
         raise ShapeError("random_binomial needs n and p of one shape")
     return [p]
 
 
-declare("random_binomial", _binomial, jvp=_no_tangent,
-        jax="jax.random.binomial({0}, {1}, {2}, {2}.shape, {2}.dtype)")
+declare("random_binomial", _binomial, jvp=_no_tangent, batch=_batch_draw,
+        jax=_emit("jax.random.binomial({0}, {1}, {2}, {2}.shape, {2}.dtype)",
+                  "lambda k, n, p: jax.random.binomial(k, n, p, p.shape, p.dtype)"))
 
 
 def _random_variable(*operands, dist, name, shape, dtype, observed=False):
