@@ -127,3 +127,24 @@ def test_batched_random_draws_equal_per_member_draws():
     walks = ppc.autobatch(RP.walk, strategy="local_static")(keys, 5)
     for i in range(4):
         np.testing.assert_allclose(walks[i], ppc.compile(RP.walk)(keys[i], 5), rtol=1e-6)
+
+
+def test_batched_triangular_solve_with_a_shared_matrix():
+    import data.random_programs as RP
+    L = np.array([[2.0, 0.0, 0.0], [0.5, 1.0, 0.0], [-0.3, 0.2, 1.5]])
+    xs = np.random.default_rng(3).normal(size=(5, 3))
+    got = ppc.autobatch(RP.mvn_log_density, strategy="local_static")(xs, L[None])
+    for i in range(5):
+        np.testing.assert_allclose(got[i], ppc.compile(RP.mvn_log_density)(xs[i], L), rtol=1e-12)
+
+
+def tuple_sum(pair, w):
+    a, b = pair
+    return np.sum(a * w) + np.sum(b)
+
+
+def test_batched_function_with_shared_tuple_argument():
+    pair = (np.ones(3), np.arange(3.0))
+    ws = np.random.default_rng(4).normal(size=(4, 3))
+    got = ppc.autobatch(tuple_sum, strategy="local_static")(pair, ws)
+    np.testing.assert_allclose(got, [tuple_sum(pair, w) for w in ws])

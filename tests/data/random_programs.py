@@ -1,6 +1,7 @@
 """Programs drawing random numbers from explicit keys (for batching tests)."""
 import jax
 import numpy as np
+from jax.scipy.linalg import solve_triangular
 
 
 def noisy(key, mu):
@@ -17,3 +18,8 @@ def walk(key, steps):
         key, sub = jax.random.split(key)
         x = x + jax.random.normal(sub, ())
     return x
+
+
+def mvn_log_density(x, scale_tril):
+    z = solve_triangular(scale_tril, x, lower=True)
+    return -0.5 * np.sum(z * z)

@@ -115,3 +115,27 @@ def dynamic_update_slice(cx, operands, batched, **attrs):
 def structured(cx, operands, batched, **attrs):
     """if/while/call: their regions or callee are batched by the pass itself."""
     return cx.batch_structured(operands, batched)
+
+
+def make_tuple(cx, operands, batched):
+    """A tuple holding any batched element holds them all batched."""
+    return cx.b.op_n("make_tuple", [v if b else cx.broadcast(v) for v, b in zip(operands, batched)]), [True]
+
+
+def tuple_get(cx, operands, batched, index):
+    return cx.b.op_n("tuple_get", operands, index=index), [True]
+
+
+def triangular_solve(cx, operands, batched, lower, transpose_a):
+    """Per-member right-hand sides against a shared triangular matrix: the members become
+    extra columns of one solve."""
+    a, rhs = operands
+    if batched[0]:
+        raise ValueError("a triangular matrix that differs per member")
+    t = rhs.type  # (B, k) or (B, k, m)
+    cols = cx.b.op("transpose", [rhs], perm=(1, 0) + tuple(range(2, t.rank)))
+    k = t.shape[1]
+    flat = cx.b.op("reshape", [cols], shape=(k, int(t.size // k)))
+    solved = cx.b.op("triangular_solve", [a, flat], lower=lower, transpose_a=transpose_a)
+    back = cx.b.op("reshape", [solved], shape=(k, t.shape[0]) + t.shape[2:])
+    return [cx.b.op("transpose", [back], perm=(1, 0) + tuple(range(2, t.rank)))], [True]

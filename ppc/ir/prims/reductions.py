@@ -228,5 +228,5 @@ def _solve_t(cx, cts, operands, linear, lower, transpose_a):
     return [None, cx.op("triangular_solve", [operands[0], cts[0]], lower=lower, transpose_a=not transpose_a)]
 
 
-declare("triangular_solve", _triangular_solve, jvp=_solve_jvp, transpose=_solve_t,
+declare("triangular_solve", _triangular_solve, jvp=_solve_jvp, transpose=_solve_t, batch=batching.triangular_solve,
         jax="jax.scipy.linalg.solve_triangular({0}, {1}, lower={lower}, trans={transpose_a:d})")
