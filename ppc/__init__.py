@@ -1,5 +1,4 @@
 """ppc: a compiler for probabilistic programs written as plain Python."""
-from . import backends as _backends  # noqa: F401
 from .backends import jax as _jax_backend  # noqa: F401  (turns on 64-bit types at import, not at first use)
 from .ad import grad, hessian, jvp, linear_transpose, linearize, value_and_grad, vjp
 from .api import Compiled, LoopLimitError, compile

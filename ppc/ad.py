@@ -23,10 +23,13 @@ def as_compiled(f) -> Compiled:
 
 
 class Derived(Compiled):
-    """A compiled function whose IR derives from another's (`build` makes it)."""
+    """A compiled function whose IR derives from another's (`build` makes it). Its first
+    `drop_first` and last `drop_last` arguments are its own (a key, theta, tangents,
+    values); the rest go to the base function."""
 
-    def __init__(self, base: Compiled, build, name: str, n_base_args=None):
-        self.base, self.build, self.n_base_args = base, build, n_base_args
+    def __init__(self, base: Compiled, build, name: str, drop_first: int = 0, drop_last: int = 0):
+        self.base, self.build = base, build
+        self.drop_first, self.drop_last = drop_first, drop_last
         self.__name__ = self.__qualname__ = name
         self.__doc__ = base.__doc__
         self.__ppc_function__ = base.__ppc_function__
@@ -35,9 +38,9 @@ class Derived(Compiled):
         self._cache = {}
 
     def _lower(self, args, kwargs):
-        n = len(args) if self.n_base_args is None else self.n_base_args
-        spec = self.base.specialize(*args[:n], **kwargs)
-        return self.build(spec, args[:n], kwargs)
+        base_args = args[self.drop_first:len(args) - self.drop_last]
+        spec = self.base.specialize(*base_args, **kwargs)
+        return self.build(spec, base_args, kwargs)
 
     def __ppc_call_ir__(self, args, kwargs):
         """For compiled code calling this function: (canonical module, template, flagged)."""
@@ -150,23 +153,12 @@ def _jvp_builder(spec: Specialization, args, kwargs):
     return j, tmpl, spec.flagged
 
 
-def _jvp_function(base: Compiled) -> Derived:
+def _jvp_function(base: Compiled, n_tangents: int) -> Derived:
+    """jvp of `base`, called as (primals..., tangents of the float primals...)."""
     cache = base.__dict__.setdefault("_derived", {})
-    if "jvp" not in cache:
-        cache["jvp"] = _JvpDerived(base, _jvp_builder, f"jvp_{base.__name__}")
-    return cache["jvp"]
-
-
-class _JvpDerived(Derived):
-    """Called as (primals..., tangents for the float primals...)."""
-
-    def _lower(self, args, kwargs):
-        n = self._n_primals
-        spec = self.base.specialize(*args[:n], **kwargs)
-        return self.build(spec, args[:n], kwargs)
-
-    def _key(self, args, kwargs):
-        return (self._n_primals,) + super()._key(args, kwargs)
+    if ("jvp", n_tangents) not in cache:
+        cache["jvp", n_tangents] = Derived(base, _jvp_builder, f"jvp_{base.__name__}", drop_last=n_tangents)
+    return cache["jvp", n_tangents]
 
 
 def jvp(f, primals, tangents):
@@ -176,10 +168,8 @@ def jvp(f, primals, tangents):
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
         raise ValueError(f"jvp got {len(primals)} primals but {len(tangents)} tangents")
-    d = _jvp_function(base)
-    d._n_primals = len(primals)
     floats = [t for p, t in zip(primals, tangents) if _is_float_value(p)]
-    return d(*primals, *floats)
+    return _jvp_function(base, len(floats))(*primals, *floats)
 
 
 def _is_float_value(v) -> bool:

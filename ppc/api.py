@@ -9,9 +9,9 @@ import inspect
 import os
 from dataclasses import dataclass
 
-import numpy as np
 
 from .frontend import lower_entry
+from .frontend.arrays import NUMPY_SCALAR
 from .frontend.lower import Slot
 from .ir import Module
 from .passes import run_passes
@@ -43,14 +43,11 @@ def _leaf_signature(v):
     return ("object", t)
 
 
-_PY_SCALARS = {bool: np.bool_, int: np.int64, float: np.float64}
-
-
 def _to_runtime(v):
     """Python numbers become NumPy scalars of the dtype the IR gave them."""
     t = type(v)
-    if t in _PY_SCALARS:
-        return _PY_SCALARS[t](v)
+    if t in NUMPY_SCALAR:
+        return NUMPY_SCALAR[t](v)
     if t is tuple or t is list:
         return tuple(_to_runtime(x) for x in v)
     return v

@@ -384,7 +384,7 @@ def _constructor(public_name, choose):
 def _probs_or_logits(kind):
     def choose(probs=None, logits=None):
         if (probs is None) == (logits is None):
-            raise TypeError(f"give exactly one of probs= or logits=")
+            raise TypeError("give exactly one of probs= or logits=")
         return (f"{kind}_probs", [probs]) if probs is not None else (f"{kind}_logits", [logits])
     return choose
 

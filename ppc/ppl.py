@@ -13,7 +13,6 @@ from .ad import Derived, as_compiled
 from .api import Compiled, Specialization
 from .frontend.lower import Slot
 from .ir import CompileError
-from .passes import run_passes
 from .passes.canonicalize import canonicalize, clone_module
 from .passes.ppl import (condition_module, latent_layout, log_joint_module, parameters_module, random_variables,
                          sample_module, unconstrained_module)
@@ -26,7 +25,7 @@ class Model:
         self.base = base if isinstance(base, Model) else as_compiled(base)
         self.observed = dict(observed)
         self.__name__ = getattr(self.base, "__name__", "model")
-        self._program = _Sliced(_program(self.base), self._build, f"{self.__name__}_conditioned",
+        self._program = Derived(_program(self.base), self._build, f"{self.__name__}_conditioned",
                                 drop_last=len(self.observed))
 
     @property
@@ -60,20 +59,6 @@ def condition(model, **observed) -> Model:
     return Model(model, observed)
 
 
-class _Sliced(Derived):
-    """A derived program whose first `drop_first` and last `drop_last` arguments are its
-    own (a key, theta, observed data), the rest going to the base program."""
-
-    def __init__(self, base, build, name, drop_first=0, drop_last=0):
-        super().__init__(base, build, name)
-        self.drop_first, self.drop_last = drop_first, drop_last
-
-    def _lower(self, args, kwargs):
-        base_args = args[self.drop_first:len(args) - self.drop_last]
-        spec = self.base.specialize(*base_args, **kwargs)
-        return self.build(spec, base_args, kwargs)
-
-
 def log_joint(model):
     """fn(*args, **values) -> the model's log density at `values` (one per latent
     variable, by name); observed variables (ppc.condition) contribute their data's density."""
@@ -91,7 +76,7 @@ def log_joint(model):
 
             def build(s, a, k, lj=lj):
                 return lj, Slot(lj.entry.result_types[0], False), False
-            built["fn"] = Derived(program, build, f"log_joint_{program.__name__}", n_base_args=len(full))
+            built["fn"] = Derived(program, build, f"log_joint_{program.__name__}", drop_last=len(names))
             cache[key] = built
         built = cache[key]
         names = built["names"]
@@ -117,7 +102,7 @@ def sample(model, key, *args) -> dict:
 
     def build(s, a, k):
         return sm, tuple(Slot(t, False) for t in sm.entry.result_types), False
-    fn = _Sliced(program, build, f"sample_{program.__name__}", drop_first=1)
+    fn = Derived(program, build, f"sample_{program.__name__}", drop_first=1)
     draws = fn(key, *full)
     return dict(zip(names, draws))
 
@@ -141,15 +126,15 @@ class Unconstrained:
         self.dists = [op.attrs["dist"] for op in random_variables(canonicalize(clone_module(spec.canonical)))
                       if op.prim == "sample"]
         pm, _ = parameters_module(spec.canonical)
-        self._parameters = _Sliced(self.program, lambda s, a, k: (pm, tuple(Slot(t, False) for t in
+        self._parameters = Derived(self.program, lambda s, a, k: (pm, tuple(Slot(t, False) for t in
                                                                              pm.entry.result_types), False),
                                    f"parameters_{self.program.__name__}", drop_last=len(self.names))
         density = unconstrained_module(spec.canonical)
         values = unconstrained_module(spec.canonical, constrained_out=True)
         program = self.program
-        self._density = _Sliced(program, lambda s, a, k: (density, Slot(density.entry.result_types[0], False),
+        self._density = Derived(program, lambda s, a, k: (density, Slot(density.entry.result_types[0], False),
                                                           False), f"log_density_{program.__name__}", drop_first=1)
-        self._values = _Sliced(program, lambda s, a, k: (values, tuple(Slot(t, False) for t in
+        self._values = Derived(program, lambda s, a, k: (values, tuple(Slot(t, False) for t in
                                                                        values.entry.result_types), False),
                                f"to_constrained_{program.__name__}", drop_first=1)
 

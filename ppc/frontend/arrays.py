@@ -14,6 +14,8 @@ from ..ir.types import is_float, is_int
 from .values import Dyn, is_static_scalar
 
 DEFAULT = {"bool": "bool", "int": "i64", "float": "f64"}
+# the NumPy scalar a Python number becomes (its strong counterpart)
+NUMPY_SCALAR = {bool: np.bool_, int: np.int64, float: np.float64}
 
 
 def kind(dtype: str) -> str:

@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from ..ir.types import is_float, is_int
-from .arrays import DEFAULT, INDEX, describe
+from .arrays import DEFAULT, INDEX, NUMPY_SCALAR, describe
 from .values import BOTTOM, AtIndexer, BoundMethod, Dyn, contains_bottom, is_static_scalar
 
 _TABLE: dict = {}
@@ -90,7 +90,7 @@ def _strong(v):
     if isinstance(v, Dyn) and v.weak:
         return Dyn(v.value, False, v.nonneg)
     if type(v) in (bool, int, float):
-        return {bool: np.bool_, int: np.int64, float: np.float64}[type(v)](v)
+        return NUMPY_SCALAR[type(v)](v)
     return v
 
 

@@ -212,7 +212,7 @@ def _triangular_solve(a, b, lower, transpose_a):
 def _solve_jvp(cx, primals, tangents, lower, transpose_a):
     """x = A^-1 b, so dx = A^-1 (db - dA x) (with A transposed when transpose_a)."""
     (x,) = cx.primal()
-    (a, b), (ta, tb) = primals, tangents
+    a, (ta, tb) = primals[0], tangents
     rhs = tb
     if ta is not None:
         da = cx.op("transpose", [ta], perm=(1, 0)) if transpose_a else ta
