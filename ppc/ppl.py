@@ -13,8 +13,7 @@ from .ad import Derived, as_compiled
 from .api import Compiled, Specialization
 from .frontend.lower import Slot
 from .ir import CompileError
-from .passes.canonicalize import canonicalize, clone_module
-from .passes.ppl import (condition_module, latent_layout, log_joint_module, parameters_module, random_variables,
+from .passes.ppl import (condition_module, latent_layout, log_joint_module, parameters_module,
                          sample_module, unconstrained_module)
 
 
@@ -120,11 +119,9 @@ class Unconstrained:
         if not self.layout:
             raise CompileError("the model has no latent random variables")
         self.names = [n for n, *_ in self.layout]
-        self.sizes = [int(np.prod(s, dtype=np.int64)) for _, _, s, _ in self.layout]
+        self.sizes = [int(np.prod(s, dtype=np.int64)) for _, _, s, *_ in self.layout]
         self.size = sum(self.sizes)
         self.dtype = np.dtype({"f32": np.float32, "f64": np.float64}[self.layout[0][1].dtype])
-        self.dists = [op.attrs["dist"] for op in random_variables(canonicalize(clone_module(spec.canonical)))
-                      if op.prim == "sample"]
         pm, _ = parameters_module(spec.canonical)
         self._parameters = Derived(self.program, lambda s, a, k: (pm, tuple(Slot(t, False) for t in
                                                                              pm.entry.result_types), False),
@@ -158,8 +155,8 @@ class Unconstrained:
             raise TypeError(f"to_unconstrained needs a value for '{missing[0]}'")
         params = iter(self._parameters(*self.args, *[values[n] for n in self.names]))
         parts = []
-        for op_dist, (name, t, ushape, support), size in zip(self.dists, self.layout, self.sizes):
-            dist_params = [np.asarray(next(params)) for _ in DISTRIBUTIONS[op_dist].params]
+        for (name, t, ushape, support, dist), size in zip(self.layout, self.sizes):
+            dist_params = [np.asarray(next(params)) for _ in DISTRIBUTIONS[dist].params]
             parts.append(np.asarray(inverse_transform(support, values[name], *dist_params)).reshape(size))
         return np.concatenate(parts).astype(self.dtype)
 

@@ -151,8 +151,8 @@ def log_joint_pass(module: Module) -> Module:
     return log_joint_module(module)[0]
 
 
-def latent_layout(module: Module) -> list[tuple[str, TensorType, tuple[int, ...], str]]:
-    """(name, constrained type, unconstrained shape, support) of each latent variable."""
+def latent_layout(module: Module) -> list[tuple[str, TensorType, tuple[int, ...], str, str]]:
+    """(name, constrained type, unconstrained shape, support, distribution) of each latent variable."""
     m = canonicalize(clone_module(module))
     out = []
     for op in random_variables(m):
@@ -164,7 +164,7 @@ def latent_layout(module: Module) -> list[tuple[str, TensorType, tuple[int, ...]
             raise CompileError(f"latent variable '{op.attrs['name']}' is discrete ({op.attrs['dist']}); "
                                "gradient-based inference needs continuous latents", op.loc,
                                "observe it with ppc.condition, or marginalize it out")
-        out.append((op.attrs["name"], t, rules.unconstrained_shape(t.shape), rules.support))
+        out.append((op.attrs["name"], t, rules.unconstrained_shape(t.shape), rules.support, op.attrs["dist"]))
     return out
 
 
@@ -173,7 +173,7 @@ def unconstrained_module(module: Module, constrained_out: bool = False) -> Modul
     theta and mapped into their supports (log-Jacobians included); with constrained_out,
     returns the constrained values instead."""
     layout = latent_layout(module)
-    sizes = [int(np.prod(shape, dtype=np.int64)) for _, _, shape, _ in layout]
+    sizes = [int(np.prod(shape, dtype=np.int64)) for _, _, shape, *_ in layout]
     dtype = layout[0][1].dtype if layout else "f64"
     theta = Value(TensorType((sum(sizes),), dtype), "theta")
     offsets = np.cumsum([0] + sizes)
@@ -183,7 +183,7 @@ def unconstrained_module(module: Module, constrained_out: bool = False) -> Modul
     def value_of(op, b, splice):
         if op.prim == "observe":
             return op.operands[0], None
-        (name, t, ushape, _), off = next(it)
+        (name, t, ushape, *_), off = next(it)
         n = int(np.prod(ushape, dtype=np.int64))
         piece = b.op("slice", [theta], start=(int(off),), limit=(int(off) + n,), stride=(1,))
         u = b.op("reshape", [piece], f"{name}_u", shape=tuple(ushape))
