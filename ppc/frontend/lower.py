@@ -1397,10 +1397,9 @@ def build_spec(ctx: Context, fn, src: SourceInfo, bound: dict, key, loc, entry=F
                 fn_ir, result = _lower_spec(ctx, fn, src, bound, spec.name, entry)
             except NeedTemplate as e:
                 ctx.restore(snap)
-                ctx.specs[key] = spec
-                if e.key != key or probing:
-                    del ctx.specs[key]
+                if e.key != key or probing:  # another function's result is unknown: its lowering retries
                     raise
+                ctx.specs[key] = spec
                 probing = True
                 continue
             finally:
