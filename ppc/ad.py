@@ -35,6 +35,7 @@ class Derived(Compiled):
         self.__ppc_function__ = base.__ppc_function__
         self.backend = base.backend
         self.static_argnums = base.static_argnums
+        self.max_stack_depth = base.max_stack_depth
         self._cache = {}
 
     def _lower(self, args, kwargs):

@@ -10,11 +10,15 @@ import os
 from dataclasses import dataclass
 
 
+import numpy as np
+
 from .frontend import lower_entry
 from .frontend.arrays import NUMPY_SCALAR
 from .frontend.lower import Slot
 from .ir import Module
+from .ir.callgraph import recursive_functions
 from .passes import run_passes
+from .passes.pc import DEFAULT_MAX_STACK_DEPTH
 
 BACKENDS = ("jax",)
 
@@ -28,6 +32,10 @@ class Specialization:
     source: str | None = None
     executable: object = None
     unflatten: object = None
+    # recursion runs on the program-counter machine (ppc/passes/pc): the module that runs
+    # it, and the block program it runs
+    machine: Module | None = None
+    program: object = None
 
 
 def _leaf_signature(v):
@@ -65,6 +73,39 @@ class LoopLimitError(RuntimeError):
     """A `while` loop ran longer than the stack reverse mode recorded it on."""
 
 
+class StackOverflowError(RuntimeError):
+    """A member's recursion went deeper than the program-counter machine's stacks."""
+
+
+@dataclass
+class MachineStats:
+    """What the last run of a program-counter machine did: per block (numbered as in
+    `ppc-dump --stage pc`), how many steps ran it and how many members it served."""
+    size: int
+    runs: np.ndarray
+    served: np.ndarray
+
+    @property
+    def steps(self) -> int:
+        """Blocks run: one per step of the machine."""
+        return int(self.runs.sum())
+
+    @property
+    def utilization(self) -> float:
+        """Useful member-steps over executed member-steps (members at the block run / batch size)."""
+        return float(self.served.sum() / max(1, self.steps * self.size))
+
+    def block_utilization(self, block: int) -> float:
+        return float(self.served[block] / max(1, self.runs[block] * self.size))
+
+    def __str__(self):
+        rows = [f"{self.steps} steps, batch {self.size}, utilization {self.utilization:.3f}",
+                "block      runs    served  utilization"]
+        rows += [f"{i:5d} {r:9d} {s:9d}  {self.block_utilization(i):11.3f}"
+                 for i, (r, s) in enumerate(zip(self.runs, self.served)) if r]
+        return "\n".join(rows)
+
+
 def _check_flag(flag):
     if bool(flag):
         raise LoopLimitError(
@@ -73,10 +114,22 @@ def _check_flag(flag):
             "max_iterations= to ppc.grad / ppc.vjp / ppc.value_and_grad.")
 
 
-def _unflattener(template, flagged=False):
+def _unflattener(template, flagged=False, machine=None):
     """None when the executable already returns the result's structure (one array, or a
     flat tuple of arrays); else a function from its output tuple to that structure. A
-    flagged executable's last output is checked and dropped."""
+    flagged executable's last output is checked and dropped; a machine's last three
+    (overflow flag, per-block counters) are checked and kept as `owner.stats`."""
+    if machine is not None:
+        owner, size, depth = machine
+
+        def unflatten(out):
+            if bool(out[-3]):
+                raise StackOverflowError(
+                    f"recursion went deeper than max_stack_depth={depth} frames, so no result is "
+                    "returned; pass a larger max_stack_depth= to ppc.compile / ppc.autobatch")
+            owner.stats = MachineStats(size, np.asarray(out[-2]), np.asarray(out[-1]))
+            return _fill(template, iter(out[:-3]))
+        return unflatten
     if flagged:
         def unflatten(out):
             _check_flag(out[-1])
@@ -90,7 +143,9 @@ def _unflattener(template, flagged=False):
 class Compiled:
     """A Python function compiled by ppc; call it like the function itself."""
 
-    def __init__(self, fn, backend: str = "jax", static_argnums=()):
+    stats: MachineStats | None = None  # set by each run of a program-counter machine
+
+    def __init__(self, fn, backend: str = "jax", static_argnums=(), max_stack_depth: int = DEFAULT_MAX_STACK_DEPTH):
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; available: {', '.join(BACKENDS)}")
         if isinstance(fn, Compiled):
@@ -101,6 +156,7 @@ class Compiled:
         self.__ppc_function__ = fn
         self.backend = backend
         self.static_argnums = frozenset((static_argnums,) if isinstance(static_argnums, int) else static_argnums)
+        self.max_stack_depth = max_stack_depth
         self._cache: dict = {}
 
     def _split(self, args, kwargs):
@@ -133,8 +189,19 @@ class Compiled:
             ir, template, flagged = self._lower(args, kwargs)
             canonical = run_passes(ir, ["canonicalize"])
             spec = Specialization(ir, canonical, template, flagged, unflatten=_unflattener(template, flagged))
+            self._attach_machine(spec)
             self._cache[key] = spec
         return spec
+
+    def _attach_machine(self, spec: Specialization):
+        """Recursion on traced values runs on the program-counter machine, with a batch of one."""
+        if recursive_functions(spec.canonical):
+            self._machine(spec, [False] * len(spec.canonical.entry.params), 1, squeeze=True)
+
+    def _machine(self, spec: Specialization, flags, size: int, squeeze: bool):
+        from .passes.pc import machine_module
+        spec.machine, spec.program = machine_module(spec.canonical, flags, size, self.max_stack_depth, squeeze)
+        spec.unflatten = _unflattener(spec.template, machine=(self, size, self.max_stack_depth))
 
     def _lower(self, args, kwargs):
         """(IR module, result template, flagged) for these arguments."""
@@ -146,8 +213,9 @@ class Compiled:
             from .backends.jax import compile_module
             fn = self.__ppc_function__
             origin = f"{os.path.basename(inspect.getsourcefile(fn) or '?')}:{fn.__name__}"
-            single = isinstance(spec.template, Slot) and not spec.flagged
-            spec.source, spec.executable = compile_module(spec.canonical, origin, single_result=single)
+            single = isinstance(spec.template, Slot) and not spec.flagged and spec.machine is None
+            module = spec.canonical if spec.machine is None else spec.machine
+            spec.source, spec.executable = compile_module(module, origin, single_result=single)
         return spec.executable
 
     def __call__(self, *args, **kwargs):
@@ -194,9 +262,10 @@ class Compiled:
         return spec.source
 
 
-def compile(fn=None, *, backend: str = "jax", static_argnums=()):
+def compile(fn=None, *, backend: str = "jax", static_argnums=(), max_stack_depth: int = DEFAULT_MAX_STACK_DEPTH):
     """Compile a Python function: `@ppc.compile`, `@ppc.compile(backend="jax")` or
-    `ppc.compile(f, static_argnums=(1,))`."""
+    `ppc.compile(f, static_argnums=(1,))`. A function that recurses on traced values runs
+    on the program-counter machine (ppc/passes/pc) with stacks `max_stack_depth` frames deep."""
     if fn is None:
-        return lambda f: Compiled(f, backend, static_argnums)
-    return Compiled(fn, backend, static_argnums)
+        return lambda f: Compiled(f, backend, static_argnums, max_stack_depth)
+    return Compiled(fn, backend, static_argnums, max_stack_depth)

@@ -1,9 +1,14 @@
 """ppc.autobatch: run a single-example program on a whole batch at once.
 
-`strategy="local_static"` batches the program op by op (ppc/passes/batch.py): every
-array argument has a leading batch axis; one of size 1 (and any Python number) is shared
-by all members and stays unbatched inside; every result is batched. The program-counter strategy,
-which also batches recursion, is not implemented yet.
+Every array argument has a leading batch axis; one of size 1 (and any Python number) is
+shared by all members and stays unbatched inside; every result is batched.
+
+- `strategy="program_counter"` (the default) runs the program, recursion included, on
+  the program-counter machine (ppc/passes/pc): each member at its own block, one XLA
+  while loop for the whole run. After each call `.stats` says how many blocks ran and
+  the batch utilization.
+- `strategy="local_static"` batches the program op by op (ppc/passes/batch.py), keeping
+  its structure: members wait for each other at every branch and loop.
 """
 from __future__ import annotations
 
@@ -13,7 +18,9 @@ import numpy as np
 from .ad import Derived, as_compiled
 from .frontend.lower import Slot
 from .ir import CompileError, TensorType
+from .ir.callgraph import recursive_call
 from .passes.batch import batch_module
+from .passes.pc import DEFAULT_MAX_STACK_DEPTH
 
 STRATEGIES = ("program_counter", "local_static")
 
@@ -58,17 +65,36 @@ class Batched(Derived):
     def _key(self, args, kwargs):
         return (self._flags, self._size) + super()._key(args, kwargs)
 
-    def _lower(self, args, kwargs):
-        size, batched = self._size, self._flags
-        member = [jax.ShapeDtypeStruct(tuple(a.shape[1:]), a.dtype) if f else a for a, f in zip(args, batched)]
+    def _member_spec(self, args, kwargs):
+        member = [jax.ShapeDtypeStruct(tuple(a.shape[1:]), a.dtype) if f else a for a, f in zip(args, self._flags)]
         spec = self.base.specialize(*member, **kwargs)
         if spec.flagged:
             raise CompileError("autobatch of a function that records while loops for reverse mode is not supported")
         entry = spec.canonical.entry
-        dyn = [f for i, f in enumerate(batched) if i not in self.base.static_argnums]
-        flags = [isinstance(p.type, TensorType) and f for p, f in zip(entry.params, dyn)]
-        module = batch_module(spec.canonical, tuple(flags), size)
-        return module, _batched_template(spec.template, size), False
+        dyn = [f for i, f in enumerate(self._flags) if i not in self.base.static_argnums]
+        return spec, [isinstance(p.type, TensorType) and f for p, f in zip(entry.params, dyn)]
+
+    def _lower(self, args, kwargs):
+        spec, flags = self._member_spec(args, kwargs)
+        self._entry_flags = flags
+        template = _batched_template(spec.template, self._size)
+        if self.strategy == "program_counter":  # the machine is built from the member program
+            return spec.canonical, template, False
+        return batch_module(spec.canonical, tuple(flags), self._size), template, False
+
+    def _attach_machine(self, spec):
+        if self.strategy == "program_counter":
+            self._machine(spec, self._entry_flags, self._size, squeeze=False)
+        elif recursive_call(spec.canonical) is not None:
+            raise CompileError("local static batching of recursion on traced values is not supported",
+                               recursive_call(spec.canonical).loc, "use strategy='program_counter'")
+
+    def __ppc_call_ir__(self, args, kwargs):
+        if self.strategy == "program_counter":
+            raise CompileError("a program-counter batched function cannot be called from compiled code "
+                               "(its stack-overflow check runs in Python); call it from Python, or use "
+                               "strategy='local_static'")
+        return super().__ppc_call_ir__(args, kwargs)
 
 
 def _batched_template(t, size):
@@ -79,15 +105,18 @@ def _batched_template(t, size):
     return t
 
 
-def autobatch(f, strategy: str = "program_counter", max_stack_depth: int | None = None):
-    """The function on batches: inputs gain a leading batch axis; results are batched."""
+def autobatch(f, strategy: str = "program_counter", max_stack_depth: int = DEFAULT_MAX_STACK_DEPTH):
+    """The function on batches: inputs gain a leading batch axis; results are batched.
+    `max_stack_depth` bounds the recursion depth of the program-counter machine (deeper
+    recursion raises StackOverflowError, never a wrong answer)."""
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
-    if strategy == "program_counter":
-        raise NotImplementedError("the program-counter strategy is not implemented yet; "
-                                  "use strategy='local_static' (no recursion on traced values)")
+    if not isinstance(max_stack_depth, int) or max_stack_depth < 1:
+        raise ValueError(f"max_stack_depth must be a positive int, got {max_stack_depth!r}")
     base = as_compiled(f)
-    return Batched(base, None, f"batched_{base.__name__}")  # Batched._lower builds the IR itself
+    batched = Batched(base, None, f"batched_{base.__name__}")  # Batched._lower builds the IR itself
+    batched.strategy, batched.max_stack_depth = strategy, max_stack_depth
+    return batched
 
 
 __all__ = ["autobatch"]

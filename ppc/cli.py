@@ -67,7 +67,16 @@ def _stage_batched(c, args, observe=()):
     return print_module(run_passes(batch_module(module, flags, 4), ["canonicalize"]))
 
 
-STAGES = {"ir": _stage_ir, "batched": _stage_batched, "canonical": _stage_canonical, "jax": _stage_jax,
+def _stage_pc(c, args, observe=()):
+    """The program-counter machine's blocks and storage, every array argument batched (4)."""
+    from .ir import TensorType as _T
+    from .passes.pc import DEFAULT_MAX_STACK_DEPTH, format_program, lower_to_blocks
+    module = c.canonical_ir(*args)
+    flags = [isinstance(p.type, _T) for p in module.entry.params]
+    return format_program(lower_to_blocks(module, flags, 4), DEFAULT_MAX_STACK_DEPTH)
+
+
+STAGES = {"ir": _stage_ir, "batched": _stage_batched, "pc": _stage_pc, "canonical": _stage_canonical, "jax": _stage_jax,
           **{name: _ad_stage(name) for name in ("jvp", "linear", "transpose", "grad")},
           **{name: _ppl_stage(name) for name in ("condition", "log_joint", "sample", "unconstrained")}}
 

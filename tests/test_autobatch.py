@@ -1,5 +1,5 @@
-"""Local static batching: each golden program run on a batch equals the same program run
-on each member alone; data-dependent loops and branches differ per member."""
+"""Both batching strategies: each golden program run on a batch equals the same program
+run on each member alone; data-dependent loops and branches differ per member."""
 import numpy as np
 import pytest
 
@@ -37,22 +37,29 @@ def unstack(tree, i):
     return np.asarray(tree)[i]
 
 
-@pytest.mark.parametrize("name", [n for n in PROGRAMS if n not in UNSUPPORTED])
-def test_batched_equals_per_member(name):
+STRATEGIES = ["local_static", "program_counter"]
+# recursion on traced values runs only on the program-counter machine (tests/test_recursion.py)
+RECURSIVE = {n for n in PROGRAMS if n.startswith("recursion_")}
+
+
+@pytest.mark.parametrize("name,strategy", [(n, s) for s in STRATEGIES for n in PROGRAMS
+                                           if n not in UNSUPPORTED and not (s == "local_static" and n in RECURSIVE)])
+def test_batched_equals_per_member(name, strategy):
     mod = load(name)
     members, batched = batch_args(mod)
-    out = ppc.autobatch(mod.main, strategy="local_static")(*batched)
+    out = ppc.autobatch(mod.main, strategy=strategy)(*batched)
     single = ppc.compile(mod.main)
     for i, args in enumerate(members):
         assert_tree_close(unstack(out, i), single(*args), check_dtype=True)
 
 
+@pytest.mark.parametrize("strategy", STRATEGIES)
 @pytest.mark.parametrize("name", sorted(UNSUPPORTED))
-def test_unsupported_batching_is_a_clear_error(name):
+def test_unsupported_batching_is_a_clear_error(name, strategy):
     mod = load(name)
     _, batched = batch_args(mod)
     with pytest.raises(ppc.CompileError, match="cannot batch"):
-        ppc.autobatch(mod.main, strategy="local_static")(*batched)
+        ppc.autobatch(mod.main, strategy=strategy)(*batched)
 
 
 def collatz(n):
@@ -66,9 +73,10 @@ def collatz(n):
     return steps
 
 
-def test_members_leave_a_loop_at_different_iterations():
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_members_leave_a_loop_at_different_iterations(strategy):
     ns = np.array([1, 6, 7, 27, 97, 871])
-    got = ppc.autobatch(collatz, strategy="local_static")(ns)
+    got = ppc.autobatch(collatz, strategy=strategy)(ns)
     assert list(np.asarray(got)) == [collatz(int(n)) for n in ns]
     text = str(ppc.autobatch(collatz, strategy="local_static").canonical_ir(ns))
     assert "reduce_or" in text and "select" in text  # runs while any member is active, masked
@@ -88,10 +96,11 @@ def test_size_one_arguments_broadcast_and_numbers_are_shared():
 
 
 def test_strategies():
-    with pytest.raises(NotImplementedError, match="program-counter"):
-        ppc.autobatch(collatz)
+    assert ppc.autobatch(collatz).strategy == "program_counter"  # the default
     with pytest.raises(ValueError, match="unknown strategy"):
         ppc.autobatch(collatz, strategy="nope")
+    with pytest.raises(ValueError, match="max_stack_depth"):
+        ppc.autobatch(collatz, max_stack_depth=0)
 
 
 def log_lik(w, X, y):

@@ -50,7 +50,6 @@ CASES = [
     (R.uses_fstring, (x3,), "f-strings are not supported", None),
     (R.traced_assert, (x3,), "assert on a value computed at run time", "compile time"),
     (R.kwargs_call, (x3,), "'**' arguments are not supported", "keyword"),
-    (R.fib, (5,), "'fib' is recursive", "program_counter"),
     (R.traced_slice, (x3, 2), "slice bound must be a Python int known at compile time", None),
     (R.bad_reshape, (m34,), "cannot reshape", None),
     (R.no_return_on_some_path, (x3,), "may reach its end without returning", "return"),

@@ -23,8 +23,11 @@ MODELS = sorted(p.stem for p in (ROOT / "models").glob("*.py"))
 # Local static batching (a batch of 4 over every array argument)
 BATCHED_PROGRAMS = ["if_elif_else", "while_newton", "for_dynamic", "break_continue", "early_return", "indexing",
                     "matmul", "logistic_regression"]
+# The program-counter machine's blocks and storage (a batch of 4 over every array argument)
+PC_PROGRAMS = ["recursion_fib", "recursion_mutual", "recursion_tree", "while_newton", "early_return"]
 CASES = [(n, s) for n in PROGRAMS for s in BASE_STAGES] + [(n, s) for n in AD_PROGRAMS for s in AD_STAGES] + \
-    [(f"models/{n}", s) for n in MODELS for s in MODEL_STAGES] + [(n, "batched") for n in BATCHED_PROGRAMS]
+    [(f"models/{n}", s) for n in MODELS for s in MODEL_STAGES] + [(n, "batched") for n in BATCHED_PROGRAMS] + \
+    [(n, "pc") for n in PC_PROGRAMS]
 
 
 @pytest.mark.parametrize("name,stage", CASES, ids=[f"{n}-{s}" for n, s in CASES])

@@ -143,7 +143,7 @@ def test_missing_rule_names_primitive_and_stage():
 
 
 def test_every_primitive_has_jax_emission_and_shape_rule():
-    control = {"if", "while", "call", "yield", "return"}
+    control = {"if", "while", "call", "switch", "yield", "return"}
     for name, prim in REGISTRY.items():
         if prim.terminator or prim.effect:  # random variables are rewritten before emission
             continue

@@ -1255,6 +1255,8 @@ class Lowerer(ArrayOps):
         for k, v in bound.items():
             if isinstance(v, Undefined):
                 self.error(f"'{v.name}' may be undefined here: {v.why}", node=node)
+        if contains_bottom(*bound.values()):  # (only while probing a recursive result type)
+            return BOTTOM
         key = (fn, tuple((k, _signature(v)) for k, v in bound.items()))
         spec = self.ctx.specs.get(key)
         if spec is None:
@@ -1263,8 +1265,6 @@ class Lowerer(ArrayOps):
             if key in self.ctx.probing:
                 return BOTTOM
             raise NeedTemplate(key)
-        if contains_bottom(*bound.values()):
-            return BOTTOM
         operands = [d.value for v in bound.values() for d in _dyn_leaves(v)]
         results = [Value(s.type) for s in _slots(spec.template)]
         self.builder.append(Op("call", operands, {"callee": spec.name}, results))

@@ -190,10 +190,14 @@ class _Parser:
             attrs.update(shape=t.shape, dtype=t.dtype)
             attrs["value"] = self.constant_value(attrs["value"], t)
         regions = []
-        for label in prim.regions:
-            self.expect(label)
+        labels = prim.regions
+        while labels and self.at(labels[0]):
+            self.expect(labels[0])
             params = self.params() if self.at("(") else []
             regions.append(self.region_body(params))
+            labels = labels if prim.variadic_regions else labels[1:]
+        if labels and not prim.variadic_regions:
+            self.expect(labels[0])
         return Op(prim_name, operands, attrs, results, regions)
 
     def attr_dict(self) -> dict:

@@ -17,7 +17,7 @@ import json
 import numpy as np
 
 from .core import Function, Module, Op, Region, Value
-from .registry import lookup
+from .registry import lookup, region_labels
 
 DENSE_INLINE_LIMIT = 64  # larger constants print as base64 bytes
 
@@ -91,7 +91,7 @@ def _format_op(op: Op, names: _Names, indent: str, out: list[str]):
             head += " {" + ", ".join(f"{k}={format_attr(v)}" for k, v in op.attrs.items()) + "}"
     if op.results:
         head += " : " + ", ".join(str(r.type) for r in op.results)
-    for label, region in zip(prim.regions, op.regions):
+    for label, region in zip(region_labels(prim, len(op.regions)), op.regions):
         params = ", ".join(f"{names.define(p)}: {p.type}" for p in region.params)
         head += f" {label}({params}) {{" if region.params else f" {label} {{"
         out.append(head)

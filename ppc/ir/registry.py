@@ -38,6 +38,11 @@ class Primitive:
     # numpy implementation used by constant folding: (*arrays, **attrs) -> array
     fold: Callable | None = None
     regions: tuple[str, ...] = ()  # labels of nested regions, e.g. ("then", "else")
+    # True when the op has any number of regions, all labelled regions[0] (switch cases)
+    variadic_regions: bool = False
+    # Built by ppc itself after the user-level passes (the program-counter machine): no
+    # derivative, batching or tiling rules, by design
+    internal: bool = False
     # True when the JAX expression evaluates to a tuple of all results (control flow)
     tuple_result: bool = False
     terminator: bool = False
@@ -81,6 +86,11 @@ def rule(name: str, stage: str):
     if value is None:
         raise MissingRule(name, stage)
     return value
+
+
+def region_labels(prim: Primitive, n: int) -> tuple[str, ...]:
+    """The label of each of an op's `n` regions."""
+    return prim.regions * n if prim.variadic_regions else prim.regions
 
 
 def infer_types(name: str, in_types: list[Type], attrs: dict[str, Any]) -> list[Type]:

@@ -57,7 +57,7 @@ class _Verifier:
 
     def op(self, fn, op: Op, scope: set):
         prim = lookup(op.prim)
-        if len(op.regions) != len(prim.regions):
+        if len(op.regions) != len(prim.regions) and not prim.variadic_regions:
             self.fail(fn, f"'{op.prim}' needs {len(prim.regions)} regions, has {len(op.regions)}")
         check = getattr(self, "check_" + op.prim, None)
         if check:
@@ -90,6 +90,18 @@ class _Verifier:
             term = self.region(fn, region, scope, "yield")
             if _types(term.operands) != _types(op.results):
                 self.fail(fn, f"'if' branch yields {_types(term.operands)}, op results are {_types(op.results)}")
+
+    def check_switch(self, fn, op, scope):
+        if len(op.operands) != 1 or op.operands[0].type not in (TensorType((), "i32"), TensorType((), "i64")):
+            self.fail(fn, "'switch' needs one integer index")
+        if not op.regions:
+            self.fail(fn, "'switch' needs at least one case")
+        for region in op.regions:
+            if region.params:
+                self.fail(fn, "'switch' cases take no parameters")
+            term = self.region(fn, region, scope, "yield")
+            if _types(term.operands) != _types(op.results):
+                self.fail(fn, f"'switch' case yields {_types(term.operands)}, op results are {_types(op.results)}")
 
     def check_while(self, fn, op, scope):
         carried = _types(op.operands)

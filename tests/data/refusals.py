@@ -132,12 +132,6 @@ def kwargs_call(x):
     return np.sum(x, **opts)  # ERR
 
 
-def fib(n):
-    if n < 2:
-        return 1
-    return fib(n - 1) + fib(n - 2)  # ERR
-
-
 def traced_slice(x, n):
     return x[:n]  # ERR
 

@@ -11,7 +11,7 @@ import keyword
 
 import numpy as np
 
-from ...ir import Function, Module, Op, Region, Value, lookup
+from ...ir import Function, Module, Op, Region, Value, lookup, region_labels
 
 INLINE_CONST_LIMIT = 16  # larger constants are passed in through _consts
 
@@ -73,12 +73,15 @@ class _Emitter:
         args = [self.names[v] for v in op.operands]
         attrs = dict(op.attrs)
         base = op.results[0].hint if op.results and op.results[0].hint else "v"
-        for label, region in zip(prim.regions, op.regions):
+        for label, region in zip(region_labels(prim, len(op.regions)), op.regions):
             fname = self.fresh(f"_{label}_{self.safe(base)}")
             params = ", ".join(self.define(p) for p in region.params)
             lines.append(f"{indent}def {fname}({params}):")
             self.region_body(region, indent + "    ", lines)
-            attrs[label] = fname
+            if prim.variadic_regions:  # the template gets the list of region functions
+                attrs.setdefault(label, []).append(fname)
+            else:
+                attrs[label] = fname
         if op.prim == "call":
             attrs["callee"] = self.fn_names[attrs["callee"]]
         if op.prim == "constant" and isinstance(attrs["value"], np.ndarray) and attrs["value"].size > INLINE_CONST_LIMIT:

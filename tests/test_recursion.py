@@ -1,0 +1,214 @@
+"""Recursion on the program-counter machine: the corpus against per-member Python runs,
+the storage classes the issue pins (tail calls push nothing), stack overflow, statistics,
+`@ppc.compile` of recursive functions, and generated recursive programs (hypothesis)."""
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import ppc
+from ppc.passes.pc import format_program
+from ppc.passes.pc.blocks import Call
+
+import data.recursion as R
+
+W = np.array([0.5, -1.0, 2.0])
+
+
+def per_member(f, args, n):
+    """f run by plain Python on each member (size-1 arguments shared)."""
+    out = []
+    for i in range(n):
+        member = [a[i] if len(a) == n else a[0] for a in args]
+        out.append(f(*[m.item() if np.ndim(m) == 0 else m for m in member]))
+    return out
+
+
+def check(f, *args, **kw):
+    n = max(len(a) for a in args)
+    got = ppc.autobatch(f, **kw)(*args)
+    want = per_member(f, args, n)
+    if isinstance(got, tuple):
+        for k, g in enumerate(got):
+            np.testing.assert_allclose(np.asarray(g), [w[k] for w in want], rtol=1e-12)
+    else:
+        np.testing.assert_allclose(np.asarray(got), want, rtol=1e-12)
+    return got
+
+
+def test_fibonacci():
+    got = ppc.autobatch(R.fib)(np.array([5, 6, 8, 9]))
+    assert list(np.asarray(got)) == [8, 13, 34, 55]
+
+
+CORPUS = [
+    (R.is_even, (np.arange(12),)),
+    (R.is_odd, (np.arange(12),)),
+    (R.gcd, (np.array([12, 7, 100, 0, 81]), np.array([18, 3, 75, 5, 27]))),
+    (R.tail_sum, (np.array([0, 5, 10, 40]), np.array([0, 0, 1, -3]))),
+    (R.ackermann, (np.array([0, 1, 2, 2, 3, 3]), np.array([3, 2, 2, 3, 2, 3]))),
+    (R.tree_sum, (np.array([0, 1, 3, 5]), np.array([0.1, 0.2, 0.3, -0.5]), W[None])),
+    (R.doubling, (np.array([0.1, 0.2, 0.3, -0.5, 2.0]), W[None], np.array([6]))),
+    (R.collatz_steps, (np.array([1, 7, 27, 97, 63]),)),
+    (R.power_sum, (np.array([0.5, 2.0, -1.0]), np.array([3, 4, 0]))),
+]
+
+
+@pytest.mark.parametrize("f,args", CORPUS, ids=[c[0].__name__ for c in CORPUS])
+def test_corpus_equals_python(f, args):
+    check(f, *args)
+
+
+@pytest.mark.parametrize("f,args", CORPUS, ids=[c[0].__name__ for c in CORPUS])
+def test_compile_runs_recursion_with_a_batch_of_one(f, args):
+    g = ppc.compile(f)
+    member = [a[-1] for a in args]
+    got, want = g(*member), f(*member)
+    np.testing.assert_allclose(np.asarray(got, dtype=float), np.asarray(want, dtype=float), rtol=1e-12)
+    assert g.stats.size == 1 and g.stats.steps > 1
+
+
+def test_many_members_at_widely_varying_depths():
+    rng = np.random.default_rng(0)
+    ns = rng.integers(0, 16, size=1200)
+    got = ppc.autobatch(R.fib)(ns)
+    table = [R.fib(k) for k in range(16)]
+    assert list(np.asarray(got)) == [table[k] for k in ns]
+    check(R.collatz_steps, np.arange(1, 1025), max_stack_depth=200)  # 871 takes 178 steps
+
+
+def program(f, *args, **kw):
+    g = ppc.autobatch(f, **kw)
+    return g.specialize(*args).program
+
+
+def test_tail_call_pushes_nothing():
+    prog = program(R.tail_sum, np.array([3]), np.array([0]))
+    calls = [b.term for b in prog.blocks if isinstance(b.term, Call)]
+    assert calls and all(c.cont is None for c in calls)
+    assert "stack" not in set(prog.storage.values())
+    text = format_program(prog, 8)
+    assert "no push" in text and "push frame" not in text
+    # so any depth of tail recursion runs within one frame
+    got = ppc.autobatch(R.tail_sum, max_stack_depth=1)(np.array([10_000, 3]), np.array([0, 0]))
+    assert list(np.asarray(got)) == [10_000 * 10_001 // 2, 6]
+
+
+def test_storage_classes():
+    prog = program(R.fib, np.array([3]))
+    by_hint = {}
+    for v, kind in prog.storage.items():
+        by_hint.setdefault(v.hint, set()).add(kind)
+    assert by_hint["n"] == {"stack"}  # live across the first call, which can overwrite it
+    assert "stack" in {prog.storage[v] for v in prog.storage if v.hint is None}  # fib(n - 1), across the second
+    # tree_sum hands its data down unchanged: it is read from the input, never stored per member
+    prog = program(R.tree_sum, np.array([2, 3]), np.array([0.5, 0.1]), W[None])
+    assert {prog.storage[p] for p in prog.module.functions["tree_sum"].params if p.hint == "w"} == {"input"}
+    # doubling's loop state is live across a call that cannot reach doubling again: registers
+    prog = program(R.doubling, np.array([0.5]), W[None], np.array([4]))
+    loop = next(b for b in prog.blocks if b.fn == "doubling" and b.kind == "loop")
+    assert {prog.storage[p] for p in loop.params} == {"register"}
+
+
+def test_stack_overflow_is_an_error_never_a_wrong_answer():
+    # ackermann(2, 2) needs 7 frames (plus the entry's own)
+    g = ppc.autobatch(R.ackermann, max_stack_depth=6)
+    with pytest.raises(ppc.StackOverflowError, match="max_stack_depth=6"):
+        g(np.array([0, 2]), np.array([1, 2]))
+    assert list(np.asarray(ppc.autobatch(R.ackermann, max_stack_depth=8)(np.array([0, 2]), np.array([1, 2])))) == [2, 7]
+    with pytest.raises(ppc.StackOverflowError):
+        ppc.compile(R.fib, max_stack_depth=4)(10)
+
+
+def test_statistics():
+    g = ppc.autobatch(R.fib)
+    g(np.array([6, 6, 6]))  # identical members move together
+    assert g.stats.utilization == 1.0
+    assert g.stats.steps == int(g.stats.runs.sum()) > 0
+    g(np.array([1, 10]))
+    s = g.stats
+    assert 0 < s.utilization < 1
+    # members served per block never exceed the batch in any step
+    assert (s.served <= s.runs * s.size).all()
+    assert "utilization" in str(s)
+
+
+def test_forward_mode_through_recursion():
+    x, n = 0.7, 5
+    primal, tangent = ppc.jvp(R.power_sum, (x, n), (1.0, 0))
+    eps = 1e-6
+    fd = (R.power_sum(x + eps, n) - R.power_sum(x - eps, n)) / (2 * eps)
+    assert primal == pytest.approx(R.power_sum(x, n))
+    assert tangent == pytest.approx(fd, rel=1e-6)
+
+
+def test_reverse_mode_through_recursion_is_refused_at_the_call():
+    with pytest.raises(ppc.CompileError) as info:
+        ppc.grad(R.power_sum)(0.5, 3)
+    assert "recursive" in info.value.message and info.value.loc.line > 0
+
+
+def test_local_static_refuses_recursion_clearly():
+    with pytest.raises(ppc.CompileError, match="program_counter"):
+        ppc.autobatch(R.fib, strategy="local_static")(np.array([3, 4]))
+
+
+def test_pc_batched_function_is_not_callable_from_compiled_code():
+    g = ppc.autobatch(R.fib)
+
+    def outer(n):
+        return g(n)
+    with pytest.raises(ppc.CompileError, match="call it from Python"):
+        ppc.compile(outer)(np.array([3, 4]))
+
+
+# -- generated programs -----------------------------------------------------------------
+
+BASES = ["x", "x * 2.0 + 1.0", "np.sin(x)", "x * x - 0.5"]
+STEPS = ["x * 0.5", "x + 1.0", "np.cos(x)", "x - 0.25"]
+COMBINE = ["{a} + {b}", "{a} * 0.5 - {b}", "np.maximum({a}, {b})", "{a}"]
+
+
+def make_program(base, step1, step2, combine, cut, dec2):
+    b = "n - " + str(dec2)
+    src = f"""
+import numpy as np
+
+def rec(n, x):
+    if n <= {cut}:
+        return {base}
+    a = rec(n - 1, {step1})
+    if a > 0.0:
+        c = rec({b}, {step2})
+    else:
+        c = a * 0.5
+    return {combine.format(a='a', b='c')}
+"""
+    ns = {}
+    exec(compile(src, f"<generated {abs(hash(src))}>", "exec"), ns)
+    import linecache
+    linecache.cache[f"<generated {abs(hash(src))}>"] = (len(src), None, src.splitlines(True), "")
+    return ns["rec"]
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(BASES), st.sampled_from(STEPS), st.sampled_from(STEPS), st.sampled_from(COMBINE),
+       st.integers(0, 1), st.integers(1, 2),
+       st.lists(st.integers(0, 7), min_size=1, max_size=12),
+       st.lists(st.floats(-2, 2), min_size=12, max_size=12))
+def test_generated_recursive_programs(base, step1, step2, combine, cut, dec2, ns, xs):
+    f = make_program(base, step1, step2, combine, cut, dec2)
+    n = np.array(ns)
+    x = np.array(xs[:len(ns)])
+    got = ppc.autobatch(f)(n, x)
+    want = [f(int(a), float(b)) for a, b in zip(n, x)]
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-9, atol=1e-12)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2), st.integers(0, 4)), min_size=1, max_size=20))
+def test_ackermann_on_generated_batches(pairs):
+    m = np.array([p[0] for p in pairs])
+    n = np.array([p[1] for p in pairs])
+    got = ppc.autobatch(R.ackermann)(m, n)
+    assert list(np.asarray(got)) == [R.ackermann(int(a), int(b)) for a, b in zip(m, n)]
