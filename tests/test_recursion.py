@@ -111,11 +111,20 @@ def test_storage_classes():
 
 
 def test_stack_overflow_is_an_error_never_a_wrong_answer():
-    # ackermann(2, 2) needs 7 frames (plus the entry's own)
-    g = ppc.autobatch(R.ackermann, max_stack_depth=6)
-    with pytest.raises(ppc.StackOverflowError, match="max_stack_depth=6"):
-        g(np.array([0, 2]), np.array([1, 2]))
-    assert list(np.asarray(ppc.autobatch(R.ackermann, max_stack_depth=8)(np.array([0, 2]), np.array([1, 2])))) == [2, 7]
+    m, n = np.array([0, 2, 1]), np.array([1, 2, 3])
+    want = [R.ackermann(int(a), int(b)) for a, b in zip(m, n)]
+    outcomes = []
+    for depth in range(1, 9):  # every depth gives the right answer or the error, nothing else
+        try:
+            got = ppc.autobatch(R.ackermann, max_stack_depth=depth)(m, n)
+        except ppc.StackOverflowError as e:
+            assert f"max_stack_depth={depth}" in str(e)
+            outcomes.append("overflow")
+        else:
+            assert list(np.asarray(got)) == want
+            outcomes.append("ok")
+    assert outcomes[0] == "overflow" and outcomes[-1] == "ok"
+    assert outcomes == sorted(outcomes, key=lambda o: o == "ok")  # once deep enough, always fine
     with pytest.raises(ppc.StackOverflowError):
         ppc.compile(R.fib, max_stack_depth=4)(10)
 

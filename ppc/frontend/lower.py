@@ -237,10 +237,14 @@ class Lowerer(ArrayOps):
         return out
 
     def guarded(self, taken: Dyn, rest):
-        """Lower `rest` only where no exit flag is set."""
+        """Lower `rest` only where no exit flag is set. There no return has happened, so the
+        return value so far is dead: it is not carried through `rest` (through its calls)."""
         dyn_flags = [f for f in FLAGS if isinstance(self.env.get(f), Dyn)]
         then_refine = {dyn_flags[0]: True} if len(dyn_flags) == 1 else {}
-        self.structured_if(taken, lambda: None, rest, then_refine, {f: False for f in dyn_flags})
+        else_refine = {f: False for f in dyn_flags}
+        if RETVAL in self.env:
+            else_refine[RETVAL] = _MISSING
+        self.structured_if(taken, lambda: None, rest, then_refine, else_refine)
 
     def stmt(self, node):
         self.at(node)
@@ -1559,7 +1563,7 @@ def _tuple_params(fn: Function, bound: dict):
     for name, v in bound.items():
         if isinstance(v, Dyn):
             params.append(next(flat))
-        elif isinstance(v, (tuple, list)) and _dyn_leaves(v):
+        elif isinstance(v, (tuple, list)) and (_dyn_leaves(v) or not v):  # () too: the caller passes it
             def ty(x):
                 if isinstance(x, Dyn):
                     return x.type

@@ -37,23 +37,50 @@ def _zeros_emit(a, at):
 declare("zeros", _zeros, jax=_zeros_emit, internal=True)
 
 
-def _stack_read(stack, depth):
+def _row(f, what, rank_extra):
+    if tensor(f).rank < rank_extra:
+        raise ShapeError(f"{what} needs a file of rank >= {rank_extra}, got {f}")
+
+
+def _file_read(f, row):
+    _row(f, "file_read", 1)
+    if not 0 <= row < f.shape[0]:
+        raise ShapeError(f"file_read row {row} out of range for {f}")
+    return [f.with_shape(f.shape[1:])]
+
+
+def _file_write(f, row, value):
+    _index(row, "file_write")
+    _row(f, "file_write", 1)
+    if row.rank != 0 or tensor(value) != f.with_shape(f.shape[1:]):
+        raise ShapeError(f"file_write of {value} at {row} does not fit file {f}")
+    return [f]
+
+
+def _stack_read(f, depth, row):
     _index(depth, "stack_read")
-    if tensor(stack).rank < 2 or depth.shape != stack.shape[1:2]:
-        raise ShapeError(f"stack_read needs a stack [frames, B, ...] and one frame index per member, "
-                         f"got {stack} and {depth}")
-    return [stack.with_shape(stack.shape[1:])]
+    _row(f, "stack_read", 3)
+    if depth.shape != f.shape[2:3] or not 0 <= row < f.shape[0]:
+        raise ShapeError(f"stack_read needs a file [rows, frames, B, ...], a row and one frame per member, "
+                         f"got {f}, {row} and {depth}")
+    return [f.with_shape(f.shape[2:])]
 
 
-def _stack_write(stack, depth, value, mask):
-    (out,) = _stack_read(stack, depth)
-    if tensor(value) != out or tensor(mask) != TensorType(depth.shape, "bool"):
-        raise ShapeError(f"stack_write of {value} under {mask} does not fit stack {stack}")
-    return [stack]
+def _stack_write(f, row, frames, value):
+    _index(row, "stack_write")
+    _index(frames, "stack_write")
+    _row(f, "stack_write", 3)
+    if row.rank != 0 or frames.shape != f.shape[2:3] or tensor(value) != f.with_shape(f.shape[2:]):
+        raise ShapeError(f"stack_write of {value} at {row}, {frames} does not fit file {f}")
+    return [f]
 
 
-# A stack is [frames, B, ...]: member b's frame f is stack[f, b]. The last frame is scratch:
-# members outside `mask` write there, so a masked push is one scatter.
-declare("stack_read", _stack_read, jax="{0}[{1}, jnp.arange({0}.shape[1])]", internal=True)
-declare("stack_write", _stack_write,
-        jax="{0}.at[jnp.where({3}, {1}, {0}.shape[0] - 1), jnp.arange({0}.shape[1])].set({2})", internal=True)
+# Storage files: every stored value of one kind and type is a row of one array, so a block
+# writes its few rows in place instead of the machine carrying (and copying) each value.
+# A register file is [rows, B, ...]; a uniform one [rows, ...]; a stack file is
+# [rows, frames, B, ...], member b's frame f of row r at [r, f, b]. The last row, and a
+# stack's last frame, are scratch: writes nobody needs go there.
+declare("file_read", _file_read, jax="{0}[{row}]", internal=True)
+declare("file_write", _file_write, jax="{0}.at[{1}].set({2})", internal=True)
+declare("stack_read", _stack_read, jax="{0}[{row}, {1}, jnp.arange({0}.shape[2])]", internal=True)
+declare("stack_write", _stack_write, jax="{0}.at[{1}, {2}, jnp.arange({0}.shape[2])].set({3})", internal=True)

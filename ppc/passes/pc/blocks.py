@@ -32,6 +32,8 @@ from ..ad.algebra import free_values
 class Jump:
     target: "Block"
     args: list[Value]
+    # parameters of blocks a threaded jump now skips, which later blocks still read: (param, value)
+    carry: list = field(default_factory=list)
 
 
 @dataclass(eq=False)
@@ -81,16 +83,37 @@ def successors(b: Block) -> list[Block]:
 
 def term_operands(t) -> list[Value]:
     if isinstance(t, Jump):
-        return list(t.args)
+        return list(t.args) + [v for _, v in t.carry]
     if isinstance(t, Branch):
-        return [t.pred] + t.then.args + t.other.args
+        return [t.pred] + term_operands(t.then) + term_operands(t.other)
     if isinstance(t, Call):
         return list(t.args)
     return list(t.values)
 
 
-def _has_call(op: Op) -> bool:
-    return op.prim == "call" or any(o.prim == "call" for r in op.regions for o in walk_ops(r))
+# Ops that move data rather than compute: weighed lightly when estimating a block's work
+MOVEMENT = {"select", "broadcast_in_dim", "iota", "eq", "convert", "reshape", "transpose", "slice", "pad", "rev",
+            "dynamic_slice", "dynamic_update_slice", "concatenate", "constant", "tuple_get", "make_tuple"}
+# An `if` whose branches do more work than this (in element operations) becomes blocks, so
+# that members skip the side they do not take instead of computing it masked
+BRANCH_WORK = 64
+
+
+def _work(ops) -> float:
+    """A rough per-member work estimate of some ops (nested regions included)."""
+    total = 0.0
+    for top in ops:
+        for op in [top, *(x for r in top.regions for x in walk_ops(r))]:
+            size = sum(getattr(v.type, "size", 1) for v in op.operands + op.results)
+            total += size * (0.01 if op.prim in MOVEMENT else 1.0)
+    return total
+
+
+def _splits(op: Op) -> bool:
+    """Whether the op becomes blocks: a call, and control flow holding one or doing much work."""
+    if op.prim == "call" or any(o.prim == "call" for r in op.regions for o in walk_ops(r)):
+        return True
+    return op.prim == "if" and _work([op]) > BRANCH_WORK
 
 
 class _Flatten:
@@ -109,7 +132,7 @@ class _Flatten:
 
     def ops(self, ops, cur: Block) -> Block:
         for op in ops:
-            if not _has_call(op):
+            if not _splits(op):
                 cur.ops.append(op)
             elif op.prim == "call":
                 cont = self.new("cont", op.results)
@@ -136,10 +159,61 @@ class _Flatten:
         return cur
 
 
-def _forward(j: Jump) -> Jump:
-    """A jump past blocks that do nothing but jump on."""
-    while not j.args and not j.target.params and not j.target.ops and isinstance(j.target.term, Jump):
-        j = j.target.term
+def _facts(blocks) -> dict:
+    """Per block, predicates known there: those of the branches on its chain of sole
+    predecessors (every path to the block took those sides)."""
+    preds = defaultdict(list)
+    for b in blocks:
+        t = b.term
+        if isinstance(t, Jump):
+            preds[t.target].append((b, None))
+        elif isinstance(t, Branch):
+            preds[t.then.target].append((b, (t.pred, True)))
+            preds[t.other.target].append((b, (t.pred, False)))
+        elif isinstance(t, Call) and t.cont is not None:
+            preds[t.cont].append((b, None))
+    facts: dict = {}
+
+    def get(b):
+        if b not in facts:
+            facts[b] = {}  # (also cuts cycles)
+            if len(preds[b]) == 1:
+                p, side = preds[b][0]
+                known = dict(get(p))
+                if side:
+                    known[side[0]] = side[1]
+                facts[b] = known
+        return facts[b]
+    return {b: get(b) for b in blocks}
+
+
+def _thread(j: Jump, known: dict, returns: bool):
+    """Where jump `j` really goes: through blocks that only pass values on (or make
+    constants, which every block can remake), and through branches whose predicate is
+    known on the way (the flags of early returns), maybe to a return (when `returns`).
+    A block saved is a machine step saved; the parameters of the blocks passed are still
+    written (carried) for the blocks after them."""
+    sigma = {}  # the parameters of the blocks passed through -> what they hold
+    passed = []
+    for _ in range(64):
+        t = j.target
+        if t.term is None or any(op.prim != "constant" for op in t.ops):
+            break
+        sigma.update(zip(t.params, j.args))
+        passed.append(t)
+        nxt = t.term
+        if isinstance(nxt, Branch):
+            pred = sigma.get(nxt.pred, nxt.pred)
+            if pred not in known:
+                break
+            nxt = nxt.then if known[pred] else nxt.other
+        if isinstance(nxt, Jump):
+            carry = [(p, sigma[p]) for blk in passed for p in blk.params] + [(p, sigma.get(v, v)) for p, v in nxt.carry]
+            j = Jump(nxt.target, [sigma.get(a, a) for a in nxt.args], carry)
+        elif isinstance(nxt, Return) and returns:
+            return Return([sigma.get(v, v) for v in nxt.values])
+        else:
+            break
     return j
 
 
@@ -150,14 +224,6 @@ def _returns_as_is(b: Block, values: list[Value]) -> bool:
     if isinstance(t, Return):
         return t.values == values
     return isinstance(t, Jump) and t.args == values and _returns_as_is(t.target, t.target.params)
-
-
-def _cost(b: Block) -> int:
-    """A rough per-member work estimate, to number expensive blocks last."""
-    total = 0
-    for op in (o for top in b.ops for o in [top, *(x for r in top.regions for x in walk_ops(r))]):
-        total += sum(getattr(v.type, "size", 1) for v in op.operands + op.results)
-    return total
 
 
 @dataclass
@@ -172,6 +238,9 @@ class Program:
     substitute: dict[Value, Value]  # `input` parameters -> the machine input they always hold
     live_in: dict[Block, set]
     reads: dict[Block, set]  # every value the block reads, its own included
+    # registers shared by a jump's argument and the parameter it becomes (never both live
+    # at one block boundary): value -> the value whose register it uses
+    shares: dict[Value, Value]
 
     @property
     def halt(self) -> int:
@@ -191,13 +260,20 @@ def lower_to_blocks(module: Module, input_batched, size: int) -> Program:
             flat = _Flatten(fn)
             entries[name] = flat.entry
             blocks += flat.blocks
+    facts = _facts(blocks)
+    constants = {r for b in blocks for op in b.ops if op.prim == "constant" for r in op.results}
+    consts = {r: bool(op.attrs["value"]) for b in blocks for op in b.ops
+              if op.prim == "constant" and op.attrs["dtype"] == "bool" and not op.attrs["shape"] for r in op.results}
     for b in blocks:
         t = b.term
+        known = {**consts, **facts[b]}
         if isinstance(t, Jump):
-            b.term = _forward(t)
+            b.term = _thread(t, known, returns=True)
         elif isinstance(t, Branch):
-            t.then, t.other = _forward(t.then), _forward(t.other)
-        elif isinstance(t, Call) and _returns_as_is(t.cont, t.cont.params):
+            t.then, t.other = _thread(t.then, {**known, t.pred: True}, False), _thread(t.other, {**known, t.pred: False}, False)
+    for b in blocks:
+        t = b.term
+        if isinstance(t, Call) and _returns_as_is(t.cont, t.cont.params):
             t.cont = None  # a tail call
     seen, todo = set(), list(entries.values())
     while todo:
@@ -206,7 +282,7 @@ def lower_to_blocks(module: Module, input_batched, size: int) -> Program:
             seen.add(b)
             todo += successors(b)
     order = [b for b in blocks if b in seen]
-    order.sort(key=_cost)  # stable: ties keep program order
+    order.sort(key=lambda b: _work(b.ops))  # cheapest first; stable: ties keep program order
     for i, b in enumerate(order):
         b.id = i
 
@@ -222,6 +298,8 @@ def lower_to_blocks(module: Module, input_batched, size: int) -> Program:
             d.update(op.results)
         r = set(term_operands(b.term))
         u.update(r - d)
+        jumps = [b.term] if isinstance(b.term, Jump) else [b.term.then, b.term.other] if isinstance(b.term, Branch) else []
+        d.update(p for j in jumps for p, _ in j.carry)
         uses[b], reads[b], defined[b] = u, everything | r, d
     live_in = {b: set(uses[b]) for b in order}
     changed = True
@@ -235,7 +313,41 @@ def lower_to_blocks(module: Module, input_batched, size: int) -> Program:
 
     substitute = _input_parameters(module, order, entries, inputs, input_batched)
     storage = _classify(module, order, live_in, reads, defined, substitute, inputs, input_batched)
-    return Program(module, order, entries, inputs, list(input_batched), storage, substitute, live_in, reads)
+    storage.update({v: "const" for v in constants})  # (those of blocks threaded past too)
+    shares = _coalesce(order, live_in, storage)
+    return Program(module, order, entries, inputs, list(input_batched), storage, substitute, live_in, reads, shares)
+
+
+def _coalesce(blocks, live_in, storage) -> dict[Value, Value]:
+    """Give a jump's argument and the parameter it becomes one register when no block
+    boundary has both live, so passing a loop's state around is no copy at all. A block
+    reads its registers when it starts and writes them when it ends, so values interfere
+    only across boundaries: both live into one block (or one is the block's parameter)."""
+    def is_reg(v):
+        return storage.get(v) == "register"
+    boundary = [{v for v in live_in[b] | set(b.params) if is_reg(v)} for b in blocks]
+    parent: dict[Value, Value] = {}
+
+    def find(v):
+        while parent.get(v, v) is not v:
+            v = parent[v]
+        return v
+    members: dict[Value, set] = {}
+    for b in blocks:
+        jumps = [b.term] if isinstance(b.term, Jump) else [b.term.then, b.term.other] if isinstance(b.term, Branch) else []
+        for j in jumps:
+            for p, a in zip(j.target.params, j.args):
+                if not (is_reg(p) and is_reg(a)) or p.type != a.type:
+                    continue
+                rp, ra = find(p), find(a)
+                if rp is ra:
+                    continue
+                mp, ma = members.get(rp, {rp}), members.get(ra, {ra})
+                if any(len(mp & s) and len(ma & s) for s in boundary):
+                    continue
+                parent[ra] = rp
+                members[rp] = mp | ma
+    return {v: find(v) for v in storage if is_reg(v) and find(v) is not v}
 
 
 def _input_parameters(module, blocks, entries, inputs, input_batched) -> dict[Value, Value]:
@@ -359,7 +471,8 @@ def format_program(prog: Program, max_stack_depth: int) -> str:
 def _format_term(t, names, prog) -> str:
     def jump(j):
         args = ", ".join(names[a] for a in j.args)
-        return f"block {j.target.id}" + (f"({args})" if args else "")
+        carry = ", ".join(f"{names[p]} = {names[v]}" for p, v in j.carry if prog.stores(p))
+        return f"block {j.target.id}" + (f"({args})" if args else "") + (f" [{carry}]" if carry else "")
     if isinstance(t, Jump):
         return "jump " + jump(t)
     if isinstance(t, Branch):

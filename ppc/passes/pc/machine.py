@@ -1,17 +1,23 @@
-"""The block program as one IR function: a `while` loop over the machine state whose
-body runs the lowest-numbered block any member is at (a `switch` on it), masked to those
-members.
+"""The block program as one IR function: a `while` loop whose body runs the
+lowest-numbered block any member is at, masked to the members there.
 
-State: `pc` and frame `depth` per member, the return-address stack, registers
-([B, ...], or unbatched when uniform), stacks ([frames, B, ...]), one result register
-per (position, type) through which callees hand results to their continuations, an
-overflow flag, and per-block counters (steps run, members served). Frame 0 holds the
-halt address the entry function returns to; frames 1..max_stack_depth are real; the
-last frame is scratch for masked writes.
+State: `pc` and frame `depth` per member, an overflow flag, per-block counters (steps
+run, members served), and storage files (ppc/ir/prims/machine.py): one per kind and type
+of stored value, each value a row. Frame 0 of the return-address stack holds the halt
+address the entry function returns to; frames 1..max_stack_depth are real; the last
+frame is scratch.
+
+Why files and write channels: XLA copies every value that passes unchanged through a
+conditional, so a `switch` returning the whole state would copy all of it on every step
+(measured: the step time grew with the state). Instead the `switch` over blocks only
+reads the state and returns the step's writes as a fixed set of channels per file (row,
+value; for stacks also the frame per member), and the writes land in place after it: a
+step costs what its block computes and writes (and, per file, as many writes as its
+busiest block makes), not the size of the state.
 """
 from __future__ import annotations
 
-from ...ir import Builder, Function, InternalError, Module, Op, Region, TensorType, Value
+from ...ir import Builder, Function, InternalError, Module, Op, Region, TensorType, Value, walk_ops
 from ..batch import Batch
 from .blocks import Branch, Call, Jump, Program, Return
 
@@ -24,44 +30,53 @@ class _Machine:
         self.frames = max_stack_depth + 2
         self.batch = Batch(prog.module, size)
         self.order, self.consts = {}, {}  # values in program order (for a stable output); constants' ops
-        for b in prog.blocks:
-            for v in b.params:
+        for fn in prog.module.functions.values():
+            for v in fn.params:
                 self.order.setdefault(v, len(self.order))
-            for op in b.ops:
+            for op in walk_ops(fn.body):
+                for r in op.regions:
+                    for v in r.params:
+                        self.order.setdefault(v, len(self.order))
                 for r in op.results:
                     self.order.setdefault(r, len(self.order))
                     if op.prim == "constant":
                         self.consts[r] = op
-        # the slots of the state, in order: name -> type
-        self.slots: dict[object, TensorType] = {}
-        B = (size,)
-        self.slots["pc"] = TensorType(B, "i32")
-        self.slots["depth"] = TensorType(B, "i32")
-        self.slots["ret"] = TensorType((self.frames, size), "i32")
-        self.slots["overflow"] = TensorType((), "bool")
-        self.slots["runs"] = TensorType((prog.halt,), "i64")
-        self.slots["served"] = TensorType((prog.halt,), "i64")
-        for b in prog.blocks:
-            for v in list(b.params) + [r for op in b.ops for r in op.results]:
-                kind = prog.storage.get(v)
-                if kind == "register":
-                    self.slots[v] = TensorType(B + v.type.shape, v.type.dtype)
-                elif kind == "uniform":
-                    self.slots[v] = v.type
-                elif kind == "stack":
-                    self.slots[v] = TensorType((self.frames,) + B + v.type.shape, v.type.dtype)
+        stored = sorted((v for v in prog.storage if prog.stores(v) and v not in prog.shares),
+                        key=self.order.__getitem__)
+        # where each stored value lives: (file key, row); files: key -> row names
+        self.place: dict[object, tuple] = {}
+        self.origin: dict[Value, tuple] = {}  # values read from a register: its place
+        self.files: dict[tuple, list] = {}
+        for v in stored:
+            self.assign(v, (prog.storage[v], v.type.shape, v.type.dtype), v.hint)
         for fn in prog.module.functions.values():
             if fn.name in prog.entry_blocks:
                 for i, t in enumerate(fn.result_types):
-                    self.slots.setdefault(("result", i, t), TensorType(B + t.shape, t.dtype))
+                    if ("result", i, t) not in self.place:
+                        self.assign(("result", i, t), ("register", t.shape, t.dtype), f"result{i}")
+        self.assign("ret", ("stack", (), "i32"), "ret")
+        for v, owner in prog.shares.items():
+            self.place[v] = self.place[owner]
 
-    def hint(self, slot) -> str:
-        """The name a state slot goes by in dumps and generated source."""
-        if isinstance(slot, str):
-            return slot
-        if isinstance(slot, tuple):
-            return f"result{slot[1]}"
-        return (slot.hint or "r") + ("_stack" if self.prog.storage[slot] == "stack" else "")
+    def assign(self, slot, key, name):
+        rows = self.files.setdefault(key, [])
+        self.place[slot] = (key, len(rows))
+        rows.append(name)
+
+    def file_type(self, key) -> TensorType:
+        kind, shape, dtype = key
+        rows = len(self.files[key]) + 1  # the last row is scratch
+        member = {"register": (self.size,), "uniform": (), "stack": (self.frames, self.size)}[kind]
+        return TensorType((rows,) + member + shape, dtype)
+
+    def value_type(self, key) -> TensorType:
+        """What one row of a file holds for the whole batch (a stack's: one frame per member)."""
+        t = self.file_type(key)
+        return t.with_shape(t.shape[:0] + (t.shape[2:] if key[0] == "stack" else t.shape[1:]))
+
+    def file_name(self, key) -> str:
+        rows = self.files[key]
+        return rows[0] if len(rows) == 1 else f"{key[0]}s_{key[2]}{'x'.join(map(str, key[1]))}"
 
     # -- helpers over a builder ------------------------------------------------------------
     def full(self, b: Builder, value, t: TensorType, hint: str | None = None) -> Value:
@@ -75,81 +90,130 @@ class _Machine:
     def batched(self, b: Builder, v: Value, is_batched: bool) -> Value:
         return v if is_batched else self.batch.lift(b, v, False)
 
+    def read(self, b: Builder, files: dict, slot, depth: Value) -> Value:
+        key, row = self.place[slot]
+        if key[0] == "stack":
+            out = b.op("stack_read", [files[key], depth], getattr(slot, "hint", None), row=row)
+        else:
+            out = b.op("file_read", [files[key]], getattr(slot, "hint", None), row=row)
+        if key[0] != "stack":  # (a stack read depends on the frame: not the same as writing back)
+            self.origin[out] = (key, row)
+        return out
+
     # -- the program -------------------------------------------------------------------------
     def build(self, squeeze: bool) -> Module:
         prog = self.prog
         entry_fn = prog.module.entry
-        params = list(prog.inputs)
-        b = Builder(Region(params))
-        init = {}
-        B = (self.size,)
-        init["pc"] = self.full(b, prog.entry_blocks[entry_fn.name].id, self.slots["pc"], "pc")
-        init["depth"] = self.full(b, 1, self.slots["depth"], "depth")
-        init["ret"] = self.full(b, prog.halt, self.slots["ret"], "ret")
-        init["overflow"] = b.constant(False, self.slots["overflow"], "overflow")
-        init["runs"] = self.full(b, 0, self.slots["runs"], "runs")
-        init["served"] = self.full(b, 0, self.slots["served"], "served")
-        for slot, t in self.slots.items():
-            if slot not in init:
-                init[slot] = b.op("zeros", [], self.hint(slot), shape=t.shape, dtype=t.dtype)
-        everyone = self.full(b, True, TensorType(B, "bool"))
+        b = Builder(Region(list(prog.inputs)))
+        B = TensorType((self.size,), "i32")
+        small = {"pc": self.full(b, prog.entry_blocks[entry_fn.name].id, B, "pc"),
+                 "depth": self.full(b, 1, B, "depth"),
+                 "overflow": b.constant(False, TensorType((), "bool"), "overflow")}
+        counters = {"runs": self.full(b, 0, TensorType((prog.halt,), "i64"), "runs"),
+                    "served": self.full(b, 0, TensorType((prog.halt,), "i64"), "served")}
+        files = {key: b.op("zeros", [], self.file_name(key), shape=t.shape, dtype=t.dtype)
+                 for key in self.files for t in [self.file_type(key)]}
+        everyone = self.full(b, True, TensorType((self.size,), "bool"))
+        writes = {"ret": (self.full(b, prog.halt, B), everyone, self.full(b, 0, B))}  # frame 0: halt
         for p, x, f in zip(entry_fn.params, prog.inputs, prog.input_batched):
             if prog.stores(p):
-                self.write(b, init, p, x, f, init["depth"], everyone)
-        slots = list(self.slots)
-        carried = [init[s] for s in slots]
+                writes[p] = (self.batched(b, x, f) if prog.storage[p] != "uniform" else x, everyone, small["depth"])
+        files = self.apply(b, files, writes, old=files)
+        slots = list(small) + list(counters) + list(files)
+        init = {**small, **counters, **files}
 
-        cond = Region([Value(t, self.hint(s)) for s, t in self.slots.items()])
+        cond = Region([Value(init[s].type, init[s].hint) for s in slots])
         cb = Builder(cond)
         cs = dict(zip(slots, cond.params))
         nxt = cb.op("reduce_min", [cs["pc"]], axes=(0,))
         going = cb.op("and", [cb.op("lt", [nxt, cb.constant(prog.halt, PC)]), cb.op("not", [cs["overflow"]])])
         cond.ops.append(Op("yield", [going], {}, []))
 
-        body = Region([Value(t, self.hint(s)) for s, t in self.slots.items()])
-        bb = Builder(body)
-        state = dict(zip(slots, body.params))
+        body = Region([Value(init[s].type, init[s].hint) for s in slots])
+        self.step(Builder(body), dict(zip(slots, body.params)), slots)
+
+        final = [Value(init[s].type, init[s].hint) for s in slots]
+        b.append(Op("while", [init[s] for s in slots], {}, final, [cond, body]))
+        out = dict(zip(slots, final))
+        results = []
+        for i, t in enumerate(entry_fn.result_types):
+            r = self.read(b, out, ("result", i, t), None)
+            results.append(b.op("reshape", [r], shape=t.shape) if squeeze else r)
+        results += [out["overflow"], out["runs"], out["served"]]
+        b.append(Op("return", results, {}, []))
+        return Module([Function(f"{entry_fn.name}_machine", b.region, [v.type for v in results])])
+
+    def step(self, bb: Builder, state: dict, slots: list):
+        prog = self.prog
+        B = (self.size,)
         which = bb.op("reduce_min", [state["pc"]], "block", axes=(0,))
         here = bb.op("eq", [state["pc"], bb.op("broadcast_in_dim", [which], shape=B, dims=())], "here")
         served = bb.op("reduce_sum", [bb.op("convert", [here], dtype="i64")], axes=(0,))
         at = bb.op("eq", [bb.op("iota", [], shape=(prog.halt,), dimension=0, dtype="i32"),
                           bb.op("broadcast_in_dim", [which], shape=(prog.halt,), dims=())])
         one_hot = bb.op("convert", [at], dtype="i64")
-        counters = {"runs": bb.op("add", [state["runs"], one_hot]),
-                    "served": bb.op("add", [state["served"], bb.op("mul", [one_hot, bb.op(
-                        "broadcast_in_dim", [served], shape=(prog.halt,), dims=())])])}
-        moving = [s for s in slots if s not in counters]
-        cases = [self.case(blk, {s: state[s] for s in moving}, here) for blk in prog.blocks]
-        results = [Value(state[s].type, self.hint(s)) for s in moving]
-        bb.append(Op("switch", [which], {}, results, [self.finish(r, moving) for r in cases]))
-        after = dict(zip(moving, results), **counters)
-        body.ops.append(Op("yield", [after[s] for s in slots], {}, []))
+        new = {"runs": bb.op("add", [state["runs"], one_hot]),
+               "served": bb.op("add", [state["served"], bb.op("mul", [one_hot, bb.op(
+                   "broadcast_in_dim", [served], shape=(prog.halt,), dims=())])])}
+        files = {s: state[s] for s in slots if isinstance(s, tuple)}
+        cases = [self.case(blk, state, files, here) for blk in prog.blocks]
+        # every case returns the same channels: per file, as many writes as the busiest block makes
+        width = {key: max(sum(1 for place in writes if place[0] == key) for _, _, writes in cases) for key in files}
+        regions, outs = [], None
+        for region, small, writes in cases:
+            outs = self.channels(Builder(region), small, writes, width)
+            region.ops.append(Op("yield", outs, {}, []))
+            regions.append(region)
+        results = [Value(v.type, v.hint) for v in outs]
+        bb.append(Op("switch", [which], {}, results, regions))
+        it = iter(results)
+        new.update(pc=next(it), depth=next(it), overflow=next(it))
+        for key in width:
+            f = files[key]
+            for _ in range(width[key]):
+                if key[0] == "stack":
+                    row, frames, value = next(it), next(it), next(it)
+                    f = bb.op("stack_write", [f, row, frames, value], f.hint)
+                else:
+                    row, value = next(it), next(it)
+                    f = bb.op("file_write", [f, row, value], f.hint)
+            new[key] = f
+        bb.region.ops.append(Op("yield", [new[s] for s in slots], {}, []))
 
-        final = [Value(t, self.hint(s)) for s, t in self.slots.items()]
-        b.append(Op("while", carried, {}, final, [cond, body]))
-        out = dict(zip(slots, final))
-        results = []
-        for i, t in enumerate(entry_fn.result_types):
-            r = out[("result", i, t)]
-            results.append(b.op("reshape", [r], shape=t.shape) if squeeze else r)
-        results += [out["overflow"], out["runs"], out["served"]]
-        b.append(Op("return", results, {}, []))
-        return Module([Function(f"{entry_fn.name}_machine", b.region, [v.type for v in results])])
-
-    def finish(self, case, moving) -> Region:
-        region, state = case
-        region.ops.append(Op("yield", [state[s] for s in moving], {}, []))
-        return region
+    def channels(self, b: Builder, small: dict, writes: dict, width: dict) -> list:
+        """The case's outputs: pc, depth, overflow, then each file's write channels (unused
+        channels write zeros to the scratch row)."""
+        outs = [small["pc"], small["depth"], small["overflow"]]
+        for key, n in width.items():
+            mine = [(place, w) for place, w in writes.items() if place[0] == key]
+            vt = self.value_type(key)
+            scratch = len(self.files[key])
+            for i in range(n):
+                if i < len(mine):
+                    (_, row), (value, mask, frame) = mine[i]
+                    row = b.constant(row, PC)
+                else:
+                    row, value = b.constant(scratch, PC), b.op("zeros", [], shape=vt.shape, dtype=vt.dtype)
+                    mask = frame = None
+                if key[0] == "stack":
+                    junk = self.full(b, self.frames - 1, TensorType((self.size,), "i32"))
+                    outs += [row, junk if mask is None else b.op("select", [mask, frame, junk]), value]
+                else:
+                    outs += [row, value]
+        return outs
 
     # -- one block ----------------------------------------------------------------------------
-    def case(self, blk, state: dict, here: Value):
-        """The switch case running `blk` for the members at it: (region, new state)."""
+    def case(self, blk, state: dict, files: dict, here: Value):
+        """The switch case running `blk` for the members at it: (region, its pc/depth/
+        overflow, its writes {place: (value, mask, frame)}). Register writes are already
+        masked (the value where the member is here, the old value elsewhere)."""
         prog = self.prog
         region = Region()
         b = Builder(region)
-        state = dict(state)
         mask = here
         depth = state["depth"]
+        small = {"pc": state["pc"], "depth": depth, "overflow": state["overflow"]}
+        writes: dict = {}
         vmap, batched = {}, set()
         for p, x in prog.substitute.items():
             vmap[p] = x
@@ -160,7 +224,7 @@ class _Machine:
         needed = set(prog.live_in[blk]) | {p for p in blk.params if p in prog.reads[blk]}
         for i, p in enumerate(blk.params):
             if blk.kind == "cont":
-                vmap[p] = state[("result", i, p.type)]
+                vmap[p] = self.read(b, files, ("result", i, p.type), depth)
                 batched.add(p)
                 needed.discard(p)
         for v in sorted(needed, key=self.order.__getitem__):
@@ -169,23 +233,22 @@ class _Machine:
                 continue
             if kind == "const":
                 (vmap[v],) = self.batch_op(b, self.consts[v], vmap, batched)
-            elif kind == "register":
-                vmap[v] = state[v]
-                batched.add(v)
-            elif kind == "uniform":
-                vmap[v] = state[v]
-            elif kind == "stack":
-                vmap[v] = b.op("stack_read", [state[v], depth], v.hint)
-                batched.add(v)
+            elif kind in ("register", "uniform", "stack"):
+                vmap[v] = self.read(b, files, v, depth)
+                if kind != "uniform":
+                    batched.add(v)
             else:
                 raise InternalError("pc", f"{v!r} ({kind}) is read in {blk.label} but has no storage")
         for op in blk.ops:
             self.batch_op(b, op, vmap, batched)
+
+        def store(dest, a, m, frame):
+            self.write(b, files, writes, dest, vmap[a], a in batched, m, frame)
         for v in list(blk.params) + [r for op in blk.ops for r in op.results]:
             if prog.stores(v) and (blk.kind == "cont" or v not in blk.params):
-                self.store(b, state, v, v, vmap, batched, depth, mask)
-        self.terminate(b, blk.term, state, vmap, batched, mask)
-        return region, state
+                store(v, v, mask, depth)
+        self.terminate(b, blk.term, small, writes, store, vmap, batched, mask, files)
+        return region, small, writes
 
     def batch_op(self, b, op, vmap, batched):
         try:
@@ -194,68 +257,82 @@ class _Machine:
             raise InternalError("pc", f"'{op.prim}' reads a value with no storage: {e}") from None
         return [vmap[r] for r in op.results]
 
-    def value(self, b, vmap, batched, v) -> Value:
-        return vmap[v] if v in batched else self.batch.lift(b, vmap[v], False)
-
-    def store(self, b, state, v: Value, a: Value, vmap, batched, frame, mask):
-        """Write source value `a` (as computed in this block) into `v`'s storage."""
-        self.write(b, state, v, vmap[a], a in batched, frame, mask)
-
-    def write(self, b: Builder, state, v: Value, x: Value, is_batched: bool, frame: Value, mask: Value):
-        kind = self.prog.storage[v]
+    def write(self, b: Builder, files, writes: dict, dest, x: Value, is_batched: bool, mask: Value, frame: Value):
+        """Record a write of `x` to `dest` for the members in `mask`. Writes are keyed by
+        place: a second write there in one block (a branch whose sides meet, or values
+        sharing a register) merges by mask; writing back what was read from the same
+        register is no write at all."""
+        place = self.place[dest]
+        kind = place[0][0]
+        if self.origin.get(x) == place and place not in writes:
+            return
         if kind == "uniform":
             if is_batched:
-                raise InternalError("pc", f"{v!r} was found the same for every member, but batching made it differ")
-            state[v] = x
+                raise InternalError("pc", f"{dest!r} was found the same for every member, but batching made it differ")
+            writes[place] = (x, mask, frame)
             return
         x = self.batched(b, x, is_batched)
-        if kind == "register":
-            state[v] = self.where(b, mask, x, state[v])
-        elif kind == "stack":
-            state[v] = b.op("stack_write", [state[v], frame, x, mask])
+        if kind == "stack":
+            if place in writes:
+                px, pm, pf = writes[place]
+                x, frame, mask = self.where(b, mask, x, px), b.op("select", [mask, frame, pf]), b.op("or", [mask, pm])
+            writes[place] = (x, mask, frame)
+            return
+        old = writes[place][0] if place in writes else self.read(b, files, dest, None)
+        writes[place] = (self.where(b, mask, x, old), mask, frame)
 
-    def jump(self, b, j: Jump, state, vmap, batched, mask):
-        for p, a in zip(j.target.params, j.args):
-            if self.prog.stores(p):
-                self.store(b, state, p, a, vmap, batched, state["depth"], mask)
-
-    def goto(self, b, state, mask, target: Value):
-        state["pc"] = self.where(b, mask, target, state["pc"])
-
-    def terminate(self, b: Builder, t, state, vmap, batched, mask):
+    def terminate(self, b: Builder, t, small, writes, store, vmap, batched, mask, files):
         prog = self.prog
         B = TensorType((self.size,), "i32")
+        depth = small["depth"]
+
+        def goto(target: Value):
+            small["pc"] = self.where(b, mask, target, small["pc"])
+
+        def jump(j: Jump, m):
+            for p, a in list(zip(j.target.params, j.args)) + j.carry:
+                if prog.stores(p):
+                    store(p, a, m, depth)
         if isinstance(t, Jump):
-            self.jump(b, t, state, vmap, batched, mask)
-            self.goto(b, state, mask, self.full(b, t.target.id, B))
+            jump(t, mask)
+            goto(self.full(b, t.target.id, B))
         elif isinstance(t, Branch):
-            pred = self.value(b, vmap, batched, t.pred)
-            self.jump(b, t.then, state, vmap, batched, b.op("and", [mask, pred]))
-            self.jump(b, t.other, state, vmap, batched, b.op("and", [mask, b.op("not", [pred])]))
-            self.goto(b, state, mask, b.op("select", [pred, self.full(b, t.then.target.id, B),
-                                                      self.full(b, t.other.target.id, B)]))
+            pred = vmap[t.pred] if t.pred in batched else self.batched(b, vmap[t.pred], False)
+            jump(t.then, b.op("and", [mask, pred]))
+            jump(t.other, b.op("and", [mask, b.op("not", [pred])]))
+            goto(b.op("select", [pred, self.full(b, t.then.target.id, B), self.full(b, t.other.target.id, B)]))
         elif isinstance(t, Call):
             callee = prog.module.functions[t.callee]
-            depth = state["depth"]
             frame = depth
             if t.cont is not None:  # push: the return address in this frame, the callee in the next
                 deep = b.op("and", [mask, b.op("ge", [depth, self.full(b, self.depth_limit, B)])])
-                state["overflow"] = b.op("or", [state["overflow"], b.op("reduce_or", [deep], axes=(0,))])
-                state["ret"] = b.op("stack_write", [state["ret"], depth, self.full(b, t.cont.id, B), mask])
+                small["overflow"] = b.op("or", [small["overflow"], b.op("reduce_or", [deep], axes=(0,))])
+                self.write(b, files, writes, "ret", self.full(b, t.cont.id, B), True, mask, depth)
                 frame = b.op("add", [depth, self.full(b, 1, B)])
             for p, a in zip(callee.params, t.args):
                 if prog.stores(p):
-                    self.store(b, state, p, a, vmap, batched, frame, mask)
+                    store(p, a, mask, frame)
             if t.cont is not None:
-                state["depth"] = self.where(b, mask, frame, depth)
-            self.goto(b, state, mask, self.full(b, prog.entry_blocks[t.callee].id, B))
+                small["depth"] = self.where(b, mask, frame, depth)
+            goto(self.full(b, prog.entry_blocks[t.callee].id, B))
         elif isinstance(t, Return):
             for i, v in enumerate(t.values):
-                slot = ("result", i, v.type)
-                state[slot] = self.where(b, mask, self.value(b, vmap, batched, v), state[slot])
-            up = b.op("sub", [state["depth"], self.full(b, 1, B)])
-            self.goto(b, state, mask, b.op("stack_read", [state["ret"], up]))
-            state["depth"] = self.where(b, mask, up, state["depth"])
+                self.write(b, files, writes, ("result", i, v.type), vmap[v], v in batched, mask, depth)
+            up = b.op("sub", [depth, self.full(b, 1, B)])
+            goto(b.op("stack_read", [files[self.place["ret"][0]], up], row=self.place["ret"][1]))
+            small["depth"] = self.where(b, mask, up, depth)
+
+    def apply(self, b: Builder, files: dict, writes: dict, old: dict) -> dict:
+        """Writes made outside the loop (the initial state): straight into the files."""
+        files = dict(files)
+        for dest, (x, mask, frame) in writes.items():
+            key, row = self.place[dest]
+            r = b.constant(row, PC)
+            if key[0] == "stack":
+                files[key] = b.op("stack_write", [files[key], r, frame, x])
+            else:
+                files[key] = b.op("file_write", [files[key], r, x])
+        return files
 
 
 def build_machine(prog: Program, size: int, max_stack_depth: int, squeeze: bool = False) -> Module:

@@ -1,6 +1,4 @@
-"""Inference on ppc models: HMC with dual-averaging step-size adaptation, and mean-field
-Gaussian ADVI. Both work on `ppc.unconstrained(model, *data)`, differentiate it with
-ppc.grad, and return `arviz.InferenceData`.
+"""Hamiltonian Monte Carlo with a fixed number of leapfrog steps.
 
 The HMC transition itself is plain Python compiled by ppc (it calls ppc.grad of the
 model's density inside compiled code); a chunk of transitions runs as one XLA program,
@@ -13,13 +11,11 @@ import math
 
 import numpy as np
 
-from . import ad
-from .api import compile as ppc_compile
-from .autobatch import autobatch
-from .ppl import unconstrained
-
-# Dual averaging constants (Hoffman & Gelman 2014, as in Stan)
-DA_GAMMA, DA_T0, DA_KAPPA = 0.05, 10.0, 0.75
+from .. import ad
+from ..api import compile as ppc_compile
+from ..autobatch import autobatch
+from ..ppl import unconstrained
+from .common import DA_GAMMA, DA_KAPPA, DA_T0, progress_bar, to_inference_data
 
 
 def make_hmc_chunk(logp, grad_logp, num_leapfrog):
@@ -65,24 +61,6 @@ def make_hmc_chunk(logp, grad_logp, num_leapfrog):
     return hmc_chunk
 
 
-def _progress(total, desc, enabled):
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-    return tqdm(total=total, desc=desc, leave=False)
-
-
-def _to_inference_data(u, thetas, sample_stats, observed=None):
-    """(chain, draw, dim) unconstrained draws -> InferenceData of constrained values."""
-    import arviz as az
-    chains, draws, dim = thetas.shape
-    flat = thetas.reshape(chains * draws, dim)
-    shared = [np.asarray(a)[None] if hasattr(a, "shape") else a for a in u.args]  # size 1: shared by all draws
-    values = autobatch(u._values, strategy="local_static")(flat, *shared)
-    posterior = {name: np.asarray(v).reshape((chains, draws) + np.shape(v)[1:]) for name, v in zip(u.names, values)}
-    return az.from_dict(posterior=posterior, sample_stats=sample_stats)
-
-
 def hmc(model, *data, num_warmup: int = 500, num_samples: int = 1000, num_leapfrog: int = 10,
         step_size: float | None = None, target_accept: float = 0.8, chains: int = 4, seed: int = 0,
         jitter: float = 0.3, chunk: int = 50, progress: bool = True):
@@ -108,7 +86,7 @@ def hmc(model, *data, num_warmup: int = 500, num_samples: int = 1000, num_leapfr
     batched_kernel = autobatch(kernel, strategy="local_static")  # chains are batch members
 
     total = num_warmup + num_samples
-    bar = _progress(total, "hmc", progress)
+    bar = progress_bar(total, "hmc", progress)
     draws, stats = [], []
     done = 0
     while done < total:
@@ -136,55 +114,4 @@ def hmc(model, *data, num_warmup: int = 500, num_samples: int = 1000, num_leapfr
     st = np.concatenate(stats, axis=1)
     sample_stats = {"acceptance_rate": st[..., 0], "step_size": st[..., 1], "lp": st[..., 2],
                     "n_steps": np.full(st.shape[:2], num_leapfrog)}
-    return _to_inference_data(u, thetas, sample_stats)
-
-
-def make_elbo(logp, num_draws):
-    """The negative ELBO of a mean-field Gaussian q(theta) = N(mean, exp(log_sd)^2), by
-    reparameterization with standard-normal draws `eps` (num_draws, dim)."""
-
-    def negative_elbo(mean, log_sd, eps, data):
-        total = 0.0
-        for s in range(num_draws):
-            total = total + logp(mean + np.exp(log_sd) * eps[s], *data)
-        return -(total / num_draws + np.sum(log_sd))
-    return negative_elbo
-
-
-def advi(model, *data, num_steps: int = 2000, num_draws: int = 4, learning_rate: float = 0.05,
-         num_samples: int = 1000, seed: int = 0, progress: bool = True):
-    """Mean-field Gaussian ADVI in the unconstrained space, reparameterization gradients
-    through ppc.grad, Adam (rate decaying tenfold over the run) from optax. Returns arviz.InferenceData of `num_samples` draws
-    from the fitted approximation (one chain), and the loss trace in `attrs`."""
-    import optax
-    u = unconstrained(model, *data)
-    loss_and_grad = ad.value_and_grad(make_elbo(u.log_density_fn, num_draws), argnums=(0, 1))
-    rng = np.random.default_rng(seed)
-    dtype = u.dtype
-    args = tuple(np.asarray(a) for a in u.args)
-    params = (np.zeros(u.size, dtype), np.full(u.size, -1.0, dtype))
-    # the rate decays tenfold over the run, so the noisy gradients settle
-    opt = optax.adam(optax.exponential_decay(learning_rate, num_steps, 0.1))
-    state = opt.init(params)
-    bar = _progress(num_steps, "advi", progress)
-    losses = []
-    for i in range(num_steps):
-        eps = rng.normal(size=(num_draws, u.size)).astype(dtype)
-        loss, grads = loss_and_grad(params[0], params[1], eps, args)
-        updates, state = opt.update(tuple(grads), state, params)
-        params = optax.apply_updates(params, updates)
-        losses.append(float(loss))
-        if bar is not None and (i % 50 == 0 or i == num_steps - 1):
-            bar.update(min(50, num_steps - bar.n))
-    if bar is not None:
-        bar.close()
-    mean, log_sd = (np.asarray(p) for p in params)
-    thetas = (mean + np.exp(log_sd) * rng.normal(size=(num_samples, u.size))).astype(dtype)[None]
-    idata = _to_inference_data(u, thetas, {"lp": np.asarray([[float(u.log_density(th)) for th in thetas[0]]])})
-    idata.posterior.attrs["advi_loss"] = losses
-    idata.posterior.attrs["advi_mean"] = mean.tolist()
-    idata.posterior.attrs["advi_sd"] = np.exp(log_sd).tolist()
-    return idata
-
-
-__all__ = ["hmc", "advi"]
+    return to_inference_data(u, thetas, sample_stats)

@@ -1,0 +1,186 @@
+"""NUTS on Bayesian logistic regression, side by side: ppc (recursive NUTS, chains as
+members of the program-counter machine), NumPyro (NUTS, chain_method="vectorized") and
+Stan (through pystan, when installed). Every figure is end to end: compilation and warmup
+included, for every system.
+
+    python benchmarks/nuts.py                       # defaults below
+    python benchmarks/nuts.py --chains 1,16,128 --warmup 300 --samples 300 --systems ppc,numpyro,stan
+
+Columns: useful leapfrog steps per second (leapfrogs the chains needed, over wall time),
+min bulk ESS per second (over every parameter), batch utilization (useful leapfrog
+slots over executed ones: ppc counts its leapfrog block's members, NumPyro runs every
+chain for as many steps as the longest trajectory of the draw), time to the first
+post-warmup draw, and the share of the machine's measured float64 matmul rate spent in
+useful gradient work (4*N*D flops per leapfrog: X @ w and X.T @ r).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+
+def datasets(names):
+    out = {}
+    if "synthetic" in names:
+        rng = np.random.default_rng(0)
+        N, D = 10_000, 50
+        X = rng.normal(size=(N, D)) / np.sqrt(D)
+        w = rng.normal(size=D)
+        y = (rng.uniform(size=N) < 1 / (1 + np.exp(-(X @ w)))).astype(np.float64)
+        out["synthetic N=10000 D=50"] = (X, y)
+    if "breast_cancer" in names:
+        from sklearn.datasets import load_breast_cancer
+        data = load_breast_cancer()
+        X = (data.data - data.data.mean(0)) / data.data.std(0)
+        out["breast cancer N=569 D=30"] = (X, data.target.astype(np.float64))
+    return out
+
+
+def matmul_rate(n=1500, repeats=5):
+    import jax
+    import jax.numpy as jnp
+    a = jnp.asarray(np.random.default_rng(0).normal(size=(n, n)))
+    f = jax.jit(lambda x: x @ x)
+    f(a).block_until_ready()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        f(a).block_until_ready()
+        times.append(time.perf_counter() - t)
+    return 2 * n ** 3 / np.median(times)
+
+
+def min_ess(idata, names):
+    import arviz as az
+    ess = az.ess(idata, var_names=names, method="bulk")
+    return float(min(float(ess[n].min()) for n in names))
+
+
+# -- ppc ---------------------------------------------------------------------------------
+
+def logistic_ppc(X):
+    import ppc
+    w = ppc.Normal(np.zeros(X.shape[1]), 1.0)
+    y = ppc.Bernoulli(logits=X @ w)
+    return y
+
+
+def run_ppc(X, y, chains, warmup, samples, seed):
+    import ppc
+    import ppc.infer
+    t0 = time.perf_counter()
+    idata = ppc.infer.nuts(ppc.condition(logistic_ppc, y=y), X, chains=chains, num_warmup=warmup,
+                           num_samples=samples, seed=seed, progress=False)
+    wall = time.perf_counter() - t0
+    st = idata.sample_stats
+    useful = float(st.attrs["useful_leapfrogs"])
+    return dict(wall=wall, useful=useful, ess=min_ess(idata, ["w"]), util=st.attrs["leapfrog_utilization"],
+                first=st.attrs["time_to_first_draw"], mean=idata.posterior["w"].mean(("chain", "draw")).values)
+
+
+# -- NumPyro ---------------------------------------------------------------------------------
+
+def logistic_numpyro(X, y=None):
+    import jax.numpy as jnp
+    import numpyro
+    import numpyro.distributions as dist
+    w = numpyro.sample("w", dist.Normal(jnp.zeros(X.shape[1]), 1.0))
+    numpyro.sample("y", dist.Bernoulli(logits=X @ w), obs=y)
+
+
+def run_numpyro(X, y, chains, warmup, samples, seed):
+    import arviz as az
+    import jax
+    from numpyro.infer import MCMC, NUTS
+    t0 = time.perf_counter()
+    mcmc = MCMC(NUTS(logistic_numpyro), num_warmup=warmup, num_samples=samples, num_chains=chains,
+                chain_method="vectorized", progress_bar=False)
+    key = jax.random.PRNGKey(seed)
+    mcmc.warmup(key, X, y=y, collect_warmup=True, extra_fields=("num_steps",))
+    warm_steps = np.asarray(mcmc.get_extra_fields(group_by_chain=True)["num_steps"])
+    first = time.perf_counter() - t0
+    mcmc.run(mcmc.post_warmup_state.rng_key, X, y=y, extra_fields=("num_steps",))
+    steps = np.asarray(mcmc.get_extra_fields(group_by_chain=True)["num_steps"])
+    wall = time.perf_counter() - t0
+    all_steps = np.concatenate([warm_steps.reshape(chains, -1), steps.reshape(chains, -1)], axis=1)
+    useful = float(all_steps.sum())
+    executed = float(all_steps.max(axis=0).sum() * chains)  # lockstep: every chain as long as the longest
+    idata = az.from_numpyro(mcmc)
+    return dict(wall=wall, useful=useful, ess=min_ess(idata, ["w"]), util=useful / executed, first=first,
+                mean=idata.posterior["w"].mean(("chain", "draw")).values)
+
+
+# -- Stan ----------------------------------------------------------------------------------
+
+STAN = """
+data { int<lower=0> N; int<lower=0> D; matrix[N, D] X; array[N] int<lower=0, upper=1> y; }
+parameters { vector[D] w; }
+model { w ~ normal(0, 1); y ~ bernoulli_logit(X * w); }
+"""
+
+
+def run_stan(X, y, chains, warmup, samples, seed):
+    import arviz as az
+    import stan
+    t0 = time.perf_counter()
+    model = stan.build(STAN, data={"N": X.shape[0], "D": X.shape[1], "X": X, "y": y.astype(int)}, random_seed=seed)
+    built = time.perf_counter()
+    fit = model.sample(num_chains=chains, num_warmup=warmup, num_samples=samples, save_warmup=True)
+    wall = time.perf_counter() - t0
+    steps = np.asarray(fit["n_leapfrog__"]).reshape(-1)
+    idata = az.from_pystan(posterior=fit)
+    return dict(wall=wall, useful=float(steps.sum()), ess=min_ess(idata, ["w"]), util=float("nan"),
+                first=(built - t0) + (wall - built) * warmup / (warmup + samples),  # sampling is interleaved
+                mean=np.asarray(fit["w"]).mean(axis=1))
+
+
+SYSTEMS = {"ppc": run_ppc, "numpyro": run_numpyro, "stan": run_stan}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--chains", default="1,16,128")
+    p.add_argument("--warmup", type=int, default=300)
+    p.add_argument("--samples", type=int, default=300)
+    p.add_argument("--datasets", default="synthetic,breast_cancer")
+    p.add_argument("--systems", default="ppc,numpyro,stan")
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args(argv)
+    rate = matmul_rate()
+    print(f"# machine float64 matmul rate: {rate / 1e9:.1f} GFLOP/s; warmup {a.warmup}, samples {a.samples}")
+    print(f"{'data':26s} {'chains':>6s} {'system':8s} {'wall s':>8s} {'useful lf/s':>12s} {'min ESS/s':>10s} "
+          f"{'util':>6s} {'1st draw s':>10s} {'matmul %':>8s} {'vs numpyro lf/s':>15s} {'ESS/s':>6s}")
+    for dname, (X, y) in datasets(a.datasets.split(",")).items():
+        N, D = X.shape
+        for chains in [int(c) for c in a.chains.split(",")]:
+            rows = {}
+            order = sorted(a.systems.split(","), key=lambda s: s != "numpyro")  # the baseline first
+            for system in order:
+                try:
+                    r = SYSTEMS[system](X, y, chains, a.warmup, a.samples, a.seed)
+                except ImportError as e:
+                    print(f"{dname:26s} {chains:6d} {system:8s} skipped: {e}")
+                    continue
+                rows[system] = r
+                lf = r["useful"] / r["wall"]
+                ess = r["ess"] / r["wall"]
+                base = rows.get("numpyro")
+                ratio = (f"{lf / (base['useful'] / base['wall']):15.2f} {ess / (base['ess'] / base['wall']):6.2f}"
+                         if base and system != "numpyro" else f"{'':15s} {'':6s}")
+                share = 100 * lf * 4 * N * D / rate
+                print(f"{dname:26s} {chains:6d} {system:8s} {r['wall']:8.1f} {lf:12.0f} {ess:10.2f} {r['util']:6.2f} "
+                      f"{r['first']:10.1f} {share:8.2f} {ratio}", flush=True)
+            if len(rows) > 1:  # the systems sample one posterior
+                means = np.stack([r["mean"] for r in rows.values()])
+                print(f"{'':26s} {'':6s} max |posterior mean difference| between systems: "
+                      f"{np.abs(means - means[0]).max():.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,28 @@
+"""What the samplers share: dual-averaging constants, the progress bar, and turning
+unconstrained draws into arviz.InferenceData."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autobatch import autobatch
+
+# Dual averaging constants (Hoffman & Gelman 2014, as in Stan)
+DA_GAMMA, DA_T0, DA_KAPPA = 0.05, 10.0, 0.75
+
+
+def progress_bar(total, desc, enabled):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+    return tqdm(total=total, desc=desc, leave=False)
+
+
+def to_inference_data(u, thetas, sample_stats, observed=None):
+    """(chain, draw, dim) unconstrained draws -> InferenceData of constrained values."""
+    import arviz as az
+    chains, draws, dim = thetas.shape
+    flat = thetas.reshape(chains * draws, dim)
+    shared = [np.asarray(a)[None] if hasattr(a, "shape") else a for a in u.args]  # size 1: shared by all draws
+    values = autobatch(u._values, strategy="local_static")(flat, *shared)
+    posterior = {name: np.asarray(v).reshape((chains, draws) + np.shape(v)[1:]) for name, v in zip(u.names, values)}
+    return az.from_dict(posterior=posterior, sample_stats=sample_stats)

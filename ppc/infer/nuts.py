@@ -1,0 +1,264 @@
+"""The No-U-Turn Sampler, written as the textbook recursive algorithm and batched across
+chains by ppc's program-counter machine.
+
+`make_nuts` returns plain Python: `build_tree` doubles a trajectory by recursion
+(Hoffman & Gelman 2014), samples multinomially within it and checks the generalized
+U-turn criterion with Stan's extra checks across merged subtrees (Betancourt 2017); the
+transition extends the trajectory with biased progressive sampling; `run_chain` loops
+over draws, adapting the step size by dual averaging while warming up. ppc compiles
+it (the model's density from `unconstrained`, its gradient from ppc.grad, inlined) and
+`ppc.autobatch(strategy="program_counter")` runs every chain as a batch member, so
+chains never wait for each other at draw boundaries, only at the ends of chunks (which
+exist for the progress bar and the mass-matrix windows).
+
+The host loop follows Stan's warmup: an initial fast window, slow windows doubling in
+length at whose ends the diagonal inverse mass matrix is set from the window's draws
+(regularized as Stan does) and dual averaging restarts, and a final fast window.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import jax
+import numpy as np
+
+from .. import ad
+from ..api import compile as ppc_compile
+from ..autobatch import autobatch
+from ..passes.pc.blocks import _work
+from ..ppl import unconstrained
+from .common import DA_GAMMA, DA_KAPPA, DA_T0, progress_bar, to_inference_data
+
+DIVERGENCE = 1000.0  # an energy error beyond this ends the trajectory as divergent
+
+
+def make_nuts(value_and_grad, max_tree_depth: int, chunk: int):
+    """The single-chain sampler as Python functions for ppc to compile; `run_chain` makes
+    at most `chunk` draws per call."""
+
+    def leapfrog(q, p, g, eps, inv_mass, data):
+        p = p + 0.5 * eps * g
+        q = q + eps * (inv_mass * p)
+        lp, g = value_and_grad(q, *data)
+        p = p + 0.5 * eps * g
+        return q, p, g, lp
+
+    def no_uturn(p_minus, p_plus, rho, inv_mass):
+        return (np.dot(inv_mass * p_plus, rho) > 0.0) & (np.dot(inv_mass * p_minus, rho) > 0.0)
+
+    def merge_turns(p_ll, p_lr, rho_l, p_rl, p_rr, rho_r, inv_mass):
+        """Whether the trajectory made of subtrees L (left) and R (right) turns: over the
+        whole, and across the seam (Stan's extra checks)."""
+        ok = no_uturn(p_ll, p_rr, rho_l + rho_r, inv_mass)
+        ok = ok & no_uturn(p_ll, p_rl, rho_l + p_rl, inv_mass)
+        ok = ok & no_uturn(p_lr, p_rr, rho_r + p_lr, inv_mass)
+        return ~ok
+
+    def build_tree(q, p, g, direction, depth, eps, h0, inv_mass, key, data):
+        """A subtree of 2**depth leapfrog steps from (q, p, g) in `direction`. Returns its
+        left and right edges (q, p, g), its multinomial sample (q, g, lp), its log weight
+        (log sum of exp(-H + H0)), the sum of its momenta, whether it turned or diverged,
+        the sum of acceptance probabilities and the number of steps."""
+        if depth == 0:
+            q1, p1, g1, lp1 = leapfrog(q, p, g, direction * eps, inv_mass, data)
+            delta = h0 - (-lp1 + 0.5 * np.dot(inv_mass * p1, p1))
+            delta = np.where(np.isnan(delta), -np.inf, delta)
+            return (q1, p1, g1, q1, p1, g1, q1, g1, lp1, delta, p1, False, delta < -DIVERGENCE,
+                    np.minimum(1.0, np.exp(delta)), 1)
+        k1, k2, k3 = jax.random.split(key, 3)
+        (ql, pl, gl, qr, pr, gr, qs, gs, lps, w, rho, turned, diverged, acc, n) = build_tree(
+            q, p, g, direction, depth - 1, eps, h0, inv_mass, k1, data)
+        if turned or diverged:
+            return ql, pl, gl, qr, pr, gr, qs, gs, lps, w, rho, turned, diverged, acc, n
+        if direction > 0:
+            (ql2, pl2, gl2, qr2, pr2, gr2, qs2, gs2, lps2, w2, rho2, turned2, diverged2, acc2, n2) = build_tree(
+                qr, pr, gr, direction, depth - 1, eps, h0, inv_mass, k2, data)
+            turns = merge_turns(pl, pr, rho, pl2, pr2, rho2, inv_mass)
+            qr, pr, gr = qr2, pr2, gr2
+        else:
+            (ql2, pl2, gl2, qr2, pr2, gr2, qs2, gs2, lps2, w2, rho2, turned2, diverged2, acc2, n2) = build_tree(
+                ql, pl, gl, direction, depth - 1, eps, h0, inv_mass, k2, data)
+            turns = merge_turns(pl2, pr2, rho2, pl, pr, rho, inv_mass)
+            ql, pl, gl = ql2, pl2, gl2
+        w_all = np.logaddexp(w, w2)
+        if np.log(jax.random.uniform(k3)) < w2 - w_all:  # multinomial: the new half by its weight
+            qs, gs, lps = qs2, gs2, lps2
+        return (ql, pl, gl, qr, pr, gr, qs, gs, lps, w_all, rho + rho2, turned2 | turns, diverged2,
+                acc + acc2, n + n2)
+
+    def transition(q, lp, g, eps, inv_mass, key, data):
+        k0, key = jax.random.split(key)
+        p0 = jax.random.normal(k0, q.shape, q.dtype) / np.sqrt(inv_mass)
+        h0 = -lp + 0.5 * np.dot(inv_mass * p0, p0)
+        ql, pl, gl, qr, pr, gr = q, p0, g, q, p0, g
+        w = 0.0
+        rho = p0
+        depth = 0
+        turned = False
+        diverged = False
+        acc = 0.0
+        n = 0
+        while depth < max_tree_depth and not turned and not diverged:
+            kd, kt, ku, key = jax.random.split(key, 4)
+            direction = np.where(jax.random.uniform(kd) < 0.5, -1.0, 1.0)
+            if direction > 0:
+                (ql2, pl2, gl2, qr2, pr2, gr2, qs, gs, lps, w2, rho2, turned2, diverged2, acc2, n2) = build_tree(
+                    qr, pr, gr, direction, depth, eps, h0, inv_mass, kt, data)
+                turns = merge_turns(pl, pr, rho, pl2, pr2, rho2, inv_mass)
+                qr, pr, gr = qr2, pr2, gr2
+            else:
+                (ql2, pl2, gl2, qr2, pr2, gr2, qs, gs, lps, w2, rho2, turned2, diverged2, acc2, n2) = build_tree(
+                    ql, pl, gl, direction, depth, eps, h0, inv_mass, kt, data)
+                turns = merge_turns(pl2, pr2, rho2, pl, pr, rho, inv_mass)
+                ql, pl, gl = ql2, pl2, gl2
+            if not turned2 and not diverged2:  # biased progressive sampling
+                if np.log(jax.random.uniform(ku)) < w2 - w:
+                    q, g, lp = qs, gs, lps
+            w = np.logaddexp(w, w2)
+            rho = rho + rho2
+            turned = turned2 | turns
+            diverged = diverged2
+            acc = acc + acc2
+            n = n + n2
+            depth += 1
+        return q, lp, g, acc / n, n, depth, diverged
+
+    def run_chain(q, lp, g, log_eps, inv_mass, x_bar, h_bar, t, mu, key, count, adapt, target, data):
+        """`count` transitions (at most the chunk length); the draws and their statistics."""
+        size = q.shape[0]
+        draws = np.zeros((chunk, size), q.dtype)
+        stats = np.zeros((chunk, 6), q.dtype)  # acceptance, steps, depth, diverging, step size, lp
+        i = 0
+        while i < count:
+            k, key = jax.random.split(key)
+            eps = np.exp(log_eps)
+            q, lp, g, accept, n, depth, diverged = transition(q, lp, g, eps, inv_mass, k, data)
+            if adapt:
+                t = t + 1.0
+                r = 1.0 / (t + DA_T0)
+                h_bar = (1.0 - r) * h_bar + r * (target - accept)
+                log_eps = mu - np.sqrt(t) / DA_GAMMA * h_bar
+                eta = t ** (-DA_KAPPA)
+                x_bar = eta * log_eps + (1.0 - eta) * x_bar
+            draws = draws.at[i].set(q)
+            stats = stats.at[i].set(np.stack([accept, 1.0 * n, 1.0 * depth, 1.0 * diverged, eps, lp]))
+            i += 1
+        return q, lp, g, log_eps, x_bar, h_bar, t, key, draws, stats
+
+    return run_chain
+
+
+def leapfrog_block(prog) -> int:
+    """The block of the machine that takes a leapfrog step: build_tree's costliest."""
+    blocks = [b for b in prog.blocks if b.fn.startswith("build_tree")]
+    return max(blocks, key=lambda b: _work(b.ops)).id
+
+
+def warmup_windows(num_warmup: int):
+    """Stan's windows: [(length, ends a slow window)]: a fast 15%, slow windows doubling
+    from 25 draws, a fast final 10%."""
+    if num_warmup < 20:
+        return [(num_warmup, False)] if num_warmup else []
+    if num_warmup < 150:  # too short for windows: initial fast 15%, one slow window, final 10%
+        init, term = int(0.15 * num_warmup), int(0.1 * num_warmup)
+        return [(init, False), (num_warmup - init - term, True), (term, False)]
+    init, term, base = 75, 50, 25
+    out = [(init, False)]
+    left = num_warmup - init - term
+    size = base
+    while left > 0:
+        if left < 3 * size:  # the last slow window takes the rest
+            size = left
+        out.append((size, True))
+        left -= size
+        size *= 2
+    out.append((term, False))
+    return out
+
+
+def nuts(model, *data, num_warmup: int = 1000, num_samples: int = 1000, chains: int = 4, seed: int = 0,
+         target_accept: float = 0.8, max_tree_depth: int = 10, step_size: float | None = None,
+         adapt_mass_matrix: bool = True, chunk: int = 20, progress: bool = True):
+    """The No-U-Turn Sampler (multinomial, generalized U-turn criterion) with Stan's warmup:
+    dual-averaging step size and a diagonal mass matrix. Chains are members of one
+    program-counter batch. Observed data is pinned with ppc.condition. Returns
+    arviz.InferenceData: posterior (chain, draw, ...) and sample_stats n_steps, tree_depth,
+    diverging, acceptance_rate, step_size and lp; `sample_stats.attrs` records the
+    machine's batch utilization."""
+    if chains < 1 or num_samples < 1 or num_warmup < 0:
+        raise ValueError("nuts needs chains >= 1, num_samples >= 1 and num_warmup >= 0")
+    started = time.perf_counter()
+    u = unconstrained(model, *data)
+    vg = ad.value_and_grad(u.log_density_fn)
+    run_chain = ppc_compile(make_nuts(vg, max_tree_depth, chunk), max_stack_depth=max_tree_depth + 2)
+    sampler = autobatch(run_chain, strategy="program_counter", max_stack_depth=max_tree_depth + 2)
+
+    rng = np.random.default_rng(seed)
+    dtype, d = u.dtype, u.size
+    args = tuple(np.asarray(a) for a in u.args)
+    q = rng.uniform(-2.0, 2.0, size=(chains, d)).astype(dtype)
+    init = autobatch(vg, strategy="local_static")(q, *[np.asarray(a)[None] for a in args])
+    lp, g = (np.asarray(x).astype(dtype) for x in init)
+    eps0 = step_size if step_size is not None else 0.1
+    log_eps = np.full(chains, math.log(eps0), dtype)
+    mu = log_eps + math.log(10.0)
+    x_bar, h_bar, t = np.zeros(chains, dtype), np.zeros(chains, dtype), np.zeros(chains, dtype)
+    inv_mass = np.ones((chains, d), dtype)
+    keys = jax.random.split(jax.random.key(seed), chains)
+
+    schedule = [(n, slow, True) for n, slow in warmup_windows(num_warmup)] + [(num_samples, False, False)]
+    first_draw = None
+    bar = progress_bar(num_warmup + num_samples, "nuts", progress)
+    draws, stats = [], []
+    runs = np.zeros(0, np.int64)
+    served = np.zeros(0, np.int64)
+    for length, slow, warm in schedule:
+        adapt = warm and step_size is None
+        window = []
+        done = 0
+        while done < length:
+            n = min(chunk, length - done)
+            out = sampler(q, lp, g, log_eps, inv_mass, x_bar, h_bar, t, mu, keys, np.full(chains, n),
+                          bool(adapt), float(target_accept), args)
+            q, lp, g, log_eps, x_bar, h_bar, t, keys = (np.asarray(o) if i < 7 else o for i, o in enumerate(out[:8]))
+            chunk_draws, chunk_stats = np.asarray(out[8])[:, :n], np.asarray(out[9])[:, :n]
+            s = sampler.stats
+            runs = s.runs if not runs.size else runs + s.runs
+            served = s.served if not served.size else served + s.served
+            if warm:
+                window.append(chunk_draws)
+            else:
+                if first_draw is None:
+                    first_draw = time.perf_counter() - started
+                draws.append(chunk_draws)
+                stats.append(chunk_stats)
+            done += n
+            if bar is not None:
+                bar.update(n)
+        if warm and slow and adapt_mass_matrix and length >= 2:
+            w = np.concatenate(window, axis=1)
+            m = w.shape[1]
+            var = w.var(axis=1, ddof=1)
+            inv_mass = ((m / (m + 5.0)) * var + 1e-3 * (5.0 / (m + 5.0))).astype(dtype)
+        if warm and adapt:  # a window ends: continue from the averaged step size, restart averaging
+            log_eps = x_bar.copy() if slow or t.any() else log_eps
+            mu = log_eps + math.log(10.0)
+            x_bar, h_bar, t = np.zeros(chains, dtype), np.zeros(chains, dtype), np.zeros(chains, dtype)
+    if bar is not None:
+        bar.close()
+    thetas = np.concatenate(draws, axis=1)
+    st = np.concatenate(stats, axis=1)
+    sample_stats = {"acceptance_rate": st[..., 0], "n_steps": st[..., 1].astype(np.int64),
+                    "tree_depth": st[..., 2].astype(np.int64), "diverging": st[..., 3] > 0.5,
+                    "step_size": st[..., 4], "lp": st[..., 5]}
+    idata = to_inference_data(u, thetas, sample_stats)
+    prog = sampler.specialize(q, lp, g, log_eps, inv_mass, x_bar, h_bar, t, mu, keys, np.full(chains, 1),
+                              False, float(target_accept), args).program
+    gradient_block = leapfrog_block(prog)
+    idata.sample_stats.attrs.update(
+        batch_utilization=float(served.sum() / max(1, runs.sum() * chains)),
+        useful_leapfrogs=int(served[gradient_block]), time_to_first_draw=first_draw,
+        leapfrog_utilization=float(served[gradient_block] / max(1, runs[gradient_block] * chains)),
+        machine_steps=int(runs.sum()), inv_mass=inv_mass.tolist(), step_size_final=np.exp(log_eps).tolist())
+    return idata

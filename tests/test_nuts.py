@@ -1,0 +1,118 @@
+"""ppc.infer.nuts recovers known posteriors: exact moments (100-d standard normal, a
+correlated Gaussian) and NumPyro's NUTS on the same models (eight schools, logistic
+regression), with R-hat < 1.01 and moments within Monte Carlo error."""
+import arviz as az
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import ppc
+import ppc.infer
+from ppc.infer.nuts import warmup_windows
+
+import data.ppl_models as M
+
+SIGMA = np.array([15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0])
+Y8 = np.array([28.0, 8.0, -3.0, 7.0, -1.0, 1.0, 18.0, 12.0])
+
+
+def standard_normal_100():
+    x = ppc.Normal(np.zeros(100), 1.0)
+    return x
+
+
+L_CORR = np.linalg.cholesky(np.array([[1.0, 0.95 * 3.0], [0.95 * 3.0, 9.0]]))  # sds 1 and 3, correlation 0.95
+
+
+def correlated():
+    z = ppc.MultivariateNormal(np.array([1.0, -2.0]), L_CORR)
+    return z
+
+
+def within_mc_error(s, name, value, k=4.0, slack=0.0):
+    return abs(s.loc[name, "mean"] - value) < k * s.loc[name, "mcse_mean"] + slack
+
+
+def test_standard_normal_100d_exact_moments():
+    idata = ppc.infer.nuts(standard_normal_100, chains=4, num_warmup=400, num_samples=600, progress=False)
+    assert idata.posterior["x"].shape == (4, 600, 100)
+    s = az.summary(idata)
+    assert float(az.rhat(idata)["x"].max()) < 1.01
+    z = (s["mean"] / s["mcse_mean"]).abs()
+    assert (z < 4.5).all() and z.mean() < 1.3  # each mean within MC error of 0
+    assert abs(s["sd"].mean() - 1.0) < 0.03
+    st = idata.sample_stats
+    for name in ("n_steps", "tree_depth", "diverging", "acceptance_rate", "step_size", "lp"):
+        assert st[name].shape == (4, 600), name
+    assert not bool(st["diverging"].any())
+    assert 0.6 < float(st["acceptance_rate"].mean()) < 0.97
+    assert (st["n_steps"] <= 2 ** st["tree_depth"]).all() and (st["n_steps"] >= 1).all()
+
+
+def test_correlated_gaussian_exact_moments():
+    idata = ppc.infer.nuts(correlated, chains=4, num_warmup=500, num_samples=1000, progress=False)
+    z = idata.posterior["z"].values.reshape(-1, 2)
+    s = az.summary(idata)
+    assert float(az.rhat(idata)["z"].max()) < 1.01
+    assert within_mc_error(s, "z[0]", 1.0) and within_mc_error(s, "z[1]", -2.0)
+    assert abs(np.corrcoef(z.T)[0, 1] - 0.95) < 0.02
+    assert abs(z[:, 1].std() - 3.0) < 0.2
+
+
+def numpyro_nuts(model, *args, seed=0, **kw):
+    from numpyro.infer import MCMC, NUTS
+    mcmc = MCMC(NUTS(model), num_warmup=1000, num_samples=1000, num_chains=4, chain_method="vectorized",
+                progress_bar=False)
+    mcmc.run(jax.random.PRNGKey(seed), *args, **kw)
+    return az.from_numpyro(mcmc)
+
+
+def close_to_numpyro(ours, theirs, names):
+    a, b = az.summary(ours, var_names=names), az.summary(theirs, var_names=names)
+    rhat = az.rhat(ours, var_names=names)
+    assert max(float(rhat[n].max()) for n in names) < 1.01, a
+    for name in a.index:
+        err = np.hypot(a.loc[name, "mcse_mean"], b.loc[name, "mcse_mean"])
+        assert abs(a.loc[name, "mean"] - b.loc[name, "mean"]) < 4.5 * err, (name, a.loc[name], b.loc[name])
+        sd_err = np.hypot(a.loc[name, "mcse_sd"], b.loc[name, "mcse_sd"])
+        assert abs(a.loc[name, "sd"] - b.loc[name, "sd"]) < 4.5 * sd_err + 0.02 * b.loc[name, "sd"], name
+
+
+def test_eight_schools_matches_numpyro():
+    ours = ppc.infer.nuts(ppc.condition(M.eight_schools, y=Y8), SIGMA, chains=4, num_warmup=1000,
+                          num_samples=1000, target_accept=0.9, progress=False)
+    theirs = numpyro_nuts(M.eight_schools_numpyro, jnp.asarray(SIGMA), y=jnp.asarray(Y8))
+    close_to_numpyro(ours, theirs, ["mu", "tau"])
+
+
+def test_logistic_regression_matches_numpyro():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(300, 4))
+    y = (rng.uniform(size=300) < 1 / (1 + np.exp(-(X @ np.array([1.0, -2.0, 0.5, 0.0]) + 0.3)))).astype(float)
+    ours = ppc.infer.nuts(ppc.condition(M.logistic, y=y), X, chains=4, num_warmup=500, num_samples=1000,
+                          progress=False)
+    theirs = numpyro_nuts(M.logistic_numpyro, jnp.asarray(X), y=jnp.asarray(y))
+    close_to_numpyro(ours, theirs, ["w", "b"])
+    attrs = ours.sample_stats.attrs
+    assert 0 < attrs["batch_utilization"] <= 1 and 0.5 < attrs["leapfrog_utilization"] <= 1
+
+
+def test_stan_warmup_windows():
+    # Stan's schedule for 1000 warmup draws: slow windows 25, 50, 100, 200, then the rest (500)
+    assert warmup_windows(1000) == [(75, False), (25, True), (50, True), (100, True), (200, True), (500, True),
+                                    (50, False)]
+    assert sum(n for n, _ in warmup_windows(1000)) == 1000
+    for n in (0, 10, 60, 149, 150, 151, 500, 2000):
+        assert sum(k for k, _ in warmup_windows(n)) == n
+
+
+def test_progress_bar_and_fixed_step_size(capsys):
+    idata = ppc.infer.nuts(correlated, chains=2, num_warmup=0, num_samples=30, step_size=0.3, progress=True)
+    assert np.allclose(idata.sample_stats["step_size"], 0.3)
+    assert "nuts" in capsys.readouterr().err
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="chains"):
+        ppc.infer.nuts(correlated, chains=0)
