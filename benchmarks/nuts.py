@@ -24,6 +24,9 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
+import ppc  # noqa: E402
+import ppc.infer  # noqa: E402
+
 
 def datasets(names):
     out = {}
@@ -65,15 +68,12 @@ def min_ess(idata, names):
 # -- ppc ---------------------------------------------------------------------------------
 
 def logistic_ppc(X):
-    import ppc
     w = ppc.Normal(np.zeros(X.shape[1]), 1.0)
     y = ppc.Bernoulli(logits=X @ w)
     return y
 
 
 def run_ppc(X, y, chains, warmup, samples, seed):
-    import ppc
-    import ppc.infer
     t0 = time.perf_counter()
     idata = ppc.infer.nuts(ppc.condition(logistic_ppc, y=y), X, chains=chains, num_warmup=warmup,
                            num_samples=samples, seed=seed, progress=False)
@@ -136,7 +136,7 @@ def run_stan(X, y, chains, warmup, samples, seed):
     steps = np.asarray(fit["n_leapfrog__"]).reshape(-1)
     idata = az.from_pystan(posterior=fit)
     return dict(wall=wall, useful=float(steps.sum()), ess=min_ess(idata, ["w"]), util=float("nan"),
-                first=(built - t0) + (wall - built) * warmup / (warmup + samples),  # sampling is interleaved
+                first=(built - t0) + (wall - (built - t0)) * warmup / (warmup + samples),  # estimated: pro rata
                 mean=np.asarray(fit["w"]).mean(axis=1))
 
 

@@ -47,45 +47,46 @@ def make_nuts(value_and_grad, max_tree_depth: int, chunk: int):
     def no_uturn(p_minus, p_plus, rho, inv_mass):
         return (np.dot(inv_mass * p_plus, rho) > 0.0) & (np.dot(inv_mass * p_minus, rho) > 0.0)
 
-    def merge_turns(p_ll, p_lr, rho_l, p_rl, p_rr, rho_r, inv_mass):
-        """Whether the trajectory made of subtrees L (left) and R (right) turns: over the
-        whole, and across the seam (Stan's extra checks)."""
-        ok = no_uturn(p_ll, p_rr, rho_l + rho_r, inv_mass)
-        ok = ok & no_uturn(p_ll, p_rl, rho_l + p_rl, inv_mass)
-        ok = ok & no_uturn(p_lr, p_rr, rho_r + p_lr, inv_mass)
+    def turns(forward, old, new, inv_mass):
+        """Whether the trajectory made of `old` and `new` (added on the `forward` side, or
+        before) turns: over the whole, and across the seam (Stan's extra checks). Each
+        argument is (left p, right p, sum of p)."""
+        pll, plr, rhol = (np.where(forward, a, b) for a, b in zip(old, new))
+        prl, prr, rhor = (np.where(forward, b, a) for a, b in zip(old, new))
+        ok = no_uturn(pll, prr, rhol + rhor, inv_mass)
+        ok = ok & no_uturn(pll, prl, rhol + prl, inv_mass)
+        ok = ok & no_uturn(plr, prr, rhor + plr, inv_mass)
         return ~ok
 
     def build_tree(q, p, g, direction, depth, eps, h0, inv_mass, key, data):
-        """A subtree of 2**depth leapfrog steps from (q, p, g) in `direction`. Returns its
-        left and right edges (q, p, g), its multinomial sample (q, g, lp), its log weight
-        (log sum of exp(-H + H0)), the sum of its momenta, whether it turned or diverged,
-        the sum of acceptance probabilities and the number of steps."""
+        """A subtree of 2**depth leapfrog steps from (q, p, g) in `direction`: its left and
+        right edges (q, p, g), its multinomial sample (q, g, lp), its log weight (log sum
+        of exp(H0 - H)), the sum of its momenta, whether it turned or diverged, the sum of
+        acceptance probabilities and the number of steps. (The edge the second half starts
+        from is chosen by value, so each half is one call site: fewer machine blocks.)"""
         if depth == 0:
             q1, p1, g1, lp1 = leapfrog(q, p, g, direction * eps, inv_mass, data)
             delta = h0 - (-lp1 + 0.5 * np.dot(inv_mass * p1, p1))
             delta = np.where(np.isnan(delta), -np.inf, delta)
-            return (q1, p1, g1, q1, p1, g1, q1, g1, lp1, delta, p1, False, delta < -DIVERGENCE,
+            tree = (q1, p1, g1, q1, p1, g1, q1, g1, lp1, delta, p1, False, delta < -DIVERGENCE,
                     np.minimum(1.0, np.exp(delta)), 1)
-        k1, k2, k3 = jax.random.split(key, 3)
-        (ql, pl, gl, qr, pr, gr, qs, gs, lps, w, rho, turned, diverged, acc, n) = build_tree(
-            q, p, g, direction, depth - 1, eps, h0, inv_mass, k1, data)
-        if turned or diverged:
-            return ql, pl, gl, qr, pr, gr, qs, gs, lps, w, rho, turned, diverged, acc, n
-        if direction > 0:
-            (ql2, pl2, gl2, qr2, pr2, gr2, qs2, gs2, lps2, w2, rho2, turned2, diverged2, acc2, n2) = build_tree(
-                qr, pr, gr, direction, depth - 1, eps, h0, inv_mass, k2, data)
-            turns = merge_turns(pl, pr, rho, pl2, pr2, rho2, inv_mass)
-            qr, pr, gr = qr2, pr2, gr2
         else:
-            (ql2, pl2, gl2, qr2, pr2, gr2, qs2, gs2, lps2, w2, rho2, turned2, diverged2, acc2, n2) = build_tree(
-                ql, pl, gl, direction, depth - 1, eps, h0, inv_mass, k2, data)
-            turns = merge_turns(pl2, pr2, rho2, pl, pr, rho, inv_mass)
-            ql, pl, gl = ql2, pl2, gl2
-        w_all = np.logaddexp(w, w2)
-        if np.log(jax.random.uniform(k3)) < w2 - w_all:  # multinomial: the new half by its weight
-            qs, gs, lps = qs2, gs2, lps2
-        return (ql, pl, gl, qr, pr, gr, qs, gs, lps, w_all, rho + rho2, turned2 | turns, diverged2,
-                acc + acc2, n + n2)
+            k1, k2, k3 = jax.random.split(key, 3)
+            tree = build_tree(q, p, g, direction, depth - 1, eps, h0, inv_mass, k1, data)
+            (ql, pl, gl, qr, pr, gr, qs, gs, lps, w, rho, turned, diverged, acc, n) = tree
+            if not turned and not diverged:
+                fwd = direction > 0
+                (ql2, pl2, gl2, qr2, pr2, gr2, qs2, gs2, lps2, w2, rho2, turned2, diverged2, acc2, n2) = build_tree(
+                    np.where(fwd, qr, ql), np.where(fwd, pr, pl), np.where(fwd, gr, gl), direction, depth - 1,
+                    eps, h0, inv_mass, k2, data)
+                turning = turns(fwd, (pl, pr, rho), (pl2, pr2, rho2), inv_mass)
+                w_all = np.logaddexp(w, w2)
+                take = np.log(jax.random.uniform(k3)) < w2 - w_all  # multinomial: the new half by its weight
+                tree = (np.where(fwd, ql, ql2), np.where(fwd, pl, pl2), np.where(fwd, gl, gl2),
+                        np.where(fwd, qr2, qr), np.where(fwd, pr2, pr), np.where(fwd, gr2, gr),
+                        np.where(take, qs2, qs), np.where(take, gs2, gs), np.where(take, lps2, lps), w_all,
+                        rho + rho2, turned2 | turning, diverged2, acc + acc2, n + n2)
+        return tree
 
     def transition(q, lp, g, eps, inv_mass, key, data):
         k0, key = jax.random.split(key)
@@ -102,22 +103,19 @@ def make_nuts(value_and_grad, max_tree_depth: int, chunk: int):
         while depth < max_tree_depth and not turned and not diverged:
             kd, kt, ku, key = jax.random.split(key, 4)
             direction = np.where(jax.random.uniform(kd) < 0.5, -1.0, 1.0)
-            if direction > 0:
-                (ql2, pl2, gl2, qr2, pr2, gr2, qs, gs, lps, w2, rho2, turned2, diverged2, acc2, n2) = build_tree(
-                    qr, pr, gr, direction, depth, eps, h0, inv_mass, kt, data)
-                turns = merge_turns(pl, pr, rho, pl2, pr2, rho2, inv_mass)
-                qr, pr, gr = qr2, pr2, gr2
-            else:
-                (ql2, pl2, gl2, qr2, pr2, gr2, qs, gs, lps, w2, rho2, turned2, diverged2, acc2, n2) = build_tree(
-                    ql, pl, gl, direction, depth, eps, h0, inv_mass, kt, data)
-                turns = merge_turns(pl2, pr2, rho2, pl, pr, rho, inv_mass)
-                ql, pl, gl = ql2, pl2, gl2
-            if not turned2 and not diverged2:  # biased progressive sampling
-                if np.log(jax.random.uniform(ku)) < w2 - w:
-                    q, g, lp = qs, gs, lps
+            fwd = direction > 0
+            (ql2, pl2, gl2, qr2, pr2, gr2, qs, gs, lps, w2, rho2, turned2, diverged2, acc2, n2) = build_tree(
+                np.where(fwd, qr, ql), np.where(fwd, pr, pl), np.where(fwd, gr, gl), direction, depth, eps, h0,
+                inv_mass, kt, data)
+            turning = turns(fwd, (pl, pr, rho), (pl2, pr2, rho2), inv_mass)
+            ql, pl, gl = np.where(fwd, ql, ql2), np.where(fwd, pl, pl2), np.where(fwd, gl, gl2)
+            qr, pr, gr = np.where(fwd, qr2, qr), np.where(fwd, pr2, pr), np.where(fwd, gr2, gr)
+            # biased progressive sampling: the new subtree's sample, if it is sound, by its weight
+            take = ~turned2 & ~diverged2 & (np.log(jax.random.uniform(ku)) < w2 - w)
+            q, g, lp = np.where(take, qs, q), np.where(take, gs, g), np.where(take, lps, lp)
             w = np.logaddexp(w, w2)
             rho = rho + rho2
-            turned = turned2 | turns
+            turned = turned2 | turning
             diverged = diverged2
             acc = acc + acc2
             n = n + n2
@@ -150,8 +148,9 @@ def make_nuts(value_and_grad, max_tree_depth: int, chunk: int):
 
 
 def leapfrog_block(prog) -> int:
-    """The block of the machine that takes a leapfrog step: build_tree's costliest."""
-    blocks = [b for b in prog.blocks if b.fn.startswith("build_tree")]
+    """The block of the machine that takes a leapfrog step: the costliest branch block of
+    build_tree (its depth-0 case)."""
+    blocks = [b for b in prog.blocks if b.fn.startswith("build_tree") and b.kind == "then"]
     return max(blocks, key=lambda b: _work(b.ops)).id
 
 

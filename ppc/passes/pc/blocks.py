@@ -235,7 +235,7 @@ class Program:
     inputs: list[Value]  # one per entry parameter: the machine's own parameters
     input_batched: list[bool]
     storage: dict[Value, str]  # temp / register / uniform / stack / const / input
-    substitute: dict[Value, Value]  # `input` parameters -> the machine input they always hold
+    substitute: dict[Value, Value]  # `input` parameters -> the machine input (or element of one) they hold
     live_in: dict[Block, set]
     reads: dict[Block, set]  # every value the block reads, its own included
     # registers shared by a jump's argument and the parameter it becomes (never both live
@@ -351,8 +351,9 @@ def _coalesce(blocks, live_in, storage) -> dict[Value, Value]:
 
 
 def _input_parameters(module, blocks, entries, inputs, input_batched) -> dict[Value, Value]:
-    """Parameters that always hold the same unbatched machine input (an optimistic
-    fixpoint over every call's arguments)."""
+    """Parameters that always hold the same unbatched machine input, or an element of
+    one (data handed down a recursion): an optimistic fixpoint over every call's
+    arguments. Maps each to that value (an input, or a `tuple_get` of one)."""
     incoming = defaultdict(list)
     for p, x in zip(module.entry.params, inputs):
         incoming[p].append(x)
@@ -361,15 +362,25 @@ def _input_parameters(module, blocks, entries, inputs, input_batched) -> dict[Va
             for p, a in zip(module.functions[b.term.callee].params, b.term.args):
                 incoming[p].append(a)
     shared = {x for x, f in zip(inputs, input_batched) if not f}
+    projections = {op.results[0]: op for b in blocks for op in b.ops if op.prim == "tuple_get"}
     VARIES = object()
     root = {p: None for p in incoming}
+
+    def base(a):
+        """What `a` always holds if it is shared: itself (an input or an element of one)."""
+        if a in shared:
+            return a
+        if a in projections:
+            x = projections[a].operands[0]
+            return a if base(x) not in (None, VARIES) else VARIES
+        return root.get(a, VARIES)
     changed = True
     while changed:
         changed = False
         for p, ins in incoming.items():
             r = None
             for a in ins:
-                ra = a if a in shared else root.get(a, VARIES)
+                ra = base(a)
                 if a is p or ra is None:
                     continue
                 if ra is VARIES or (r is not None and ra is not r):
@@ -393,6 +404,13 @@ def _classify(module, blocks, live_in, reads, defined, substitute, inputs, input
                     if set(op.operands).union(*(free_values(r) for r in op.regions)) <= uniform:
                         uniform.update(op.results)
                         changed = True
+    # elements of shared inputs (tuple_get of one) are remade where read, never stored
+    elements = set()
+    for b in blocks:
+        for op in b.ops:
+            if op.prim == "tuple_get" and (op.operands[0] in shared or op.operands[0] in substitute
+                                           or op.operands[0] in elements):
+                elements.update(op.results)
     reach = {n: nx.descendants(call_graph(module), n) | {n} for n in module.functions}
     across_calls = set()
     for b in blocks:
@@ -404,7 +422,7 @@ def _classify(module, blocks, live_in, reads, defined, substitute, inputs, input
     for b in blocks:
         out = set().union(*(live_in[s] for s in successors(b))) if successors(b) else set()
         for v in defined[b]:
-            if v in substitute:
+            if v in substitute or v in elements:
                 storage[v] = "input"
             elif v in consts:
                 storage[v] = "const"

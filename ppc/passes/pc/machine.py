@@ -29,7 +29,7 @@ class _Machine:
         self.prog, self.size, self.depth_limit = prog, size, max_stack_depth
         self.frames = max_stack_depth + 2
         self.batch = Batch(prog.module, size)
-        self.order, self.consts = {}, {}  # values in program order (for a stable output); constants' ops
+        self.order, self.consts, self.defs = {}, {}, {}  # values in program order; constants' ops; all defs
         for fn in prog.module.functions.values():
             for v in fn.params:
                 self.order.setdefault(v, len(self.order))
@@ -39,6 +39,7 @@ class _Machine:
                         self.order.setdefault(v, len(self.order))
                 for r in op.results:
                     self.order.setdefault(r, len(self.order))
+                    self.defs[r] = op
                     if op.prim == "constant":
                         self.consts[r] = op
         stored = sorted((v for v in prog.storage if prog.stores(v) and v not in prog.shares),
@@ -215,12 +216,12 @@ class _Machine:
         small = {"pc": state["pc"], "depth": depth, "overflow": state["overflow"]}
         writes: dict = {}
         vmap, batched = {}, set()
-        for p, x in prog.substitute.items():
-            vmap[p] = x
         for x, f in zip(prog.inputs, prog.input_batched):
             vmap[x] = x
             if f:
                 batched.add(x)
+        for p, x in prog.substitute.items():
+            vmap[p] = self.materialize(b, x, vmap)
         needed = set(prog.live_in[blk]) | {p for p in blk.params if p in prog.reads[blk]}
         for i, p in enumerate(blk.params):
             if blk.kind == "cont":
@@ -230,6 +231,7 @@ class _Machine:
         for v in sorted(needed, key=self.order.__getitem__):
             kind = prog.storage.get(v)
             if kind == "input":
+                self.materialize(b, v, vmap)
                 continue
             if kind == "const":
                 (vmap[v],) = self.batch_op(b, self.consts[v], vmap, batched)
@@ -249,6 +251,17 @@ class _Machine:
                 store(v, v, mask, depth)
         self.terminate(b, blk.term, small, writes, store, vmap, batched, mask, files)
         return region, small, writes
+
+    def materialize(self, b: Builder, x: Value, vmap: dict) -> Value:
+        """An input, or an element of one, in this block (a `tuple_get` costs nothing)."""
+        if x not in vmap:
+            if x in self.prog.substitute:
+                vmap[x] = self.materialize(b, self.prog.substitute[x], vmap)
+            else:
+                op = self.defs[x]
+                src = self.materialize(b, op.operands[0], vmap)
+                vmap[x] = b.op("tuple_get", [src], x.hint, **op.attrs)
+        return vmap[x]
 
     def batch_op(self, b, op, vmap, batched):
         try:
