@@ -10,6 +10,17 @@ from ..autobatch import autobatch
 DA_GAMMA, DA_T0, DA_KAPPA = 0.05, 10.0, 0.75
 
 
+def dual_averaging(t, h_bar, x_bar, mu, target, accept):
+    """One step of dual-averaging step-size adaptation, written for ppc to compile inside
+    a sampler: (t, h_bar, log step size, x_bar) after observing acceptance `accept`."""
+    t = t + 1.0
+    r = 1.0 / (t + DA_T0)
+    h_bar = (1.0 - r) * h_bar + r * (target - accept)
+    log_eps = mu - np.sqrt(t) / DA_GAMMA * h_bar
+    eta = t ** (-DA_KAPPA)
+    return t, h_bar, log_eps, eta * log_eps + (1.0 - eta) * x_bar
+
+
 def progress_bar(total, desc, enabled):
     if not enabled:
         return None

@@ -15,7 +15,7 @@ from .. import ad
 from ..api import compile as ppc_compile
 from ..autobatch import autobatch
 from ..ppl import unconstrained
-from .common import DA_GAMMA, DA_KAPPA, DA_T0, progress_bar, to_inference_data
+from .common import dual_averaging, progress_bar, to_inference_data
 
 
 def make_hmc_chunk(logp, grad_logp, num_leapfrog):
@@ -49,12 +49,7 @@ def make_hmc_chunk(logp, grad_logp, num_leapfrog):
                 lp = lp_new
                 g = gq
             if adapt:
-                t = t + 1.0
-                w = 1.0 / (t + DA_T0)
-                h_bar = (1.0 - w) * h_bar + w * (target - accept_prob)
-                log_step = mu - np.sqrt(t) / DA_GAMMA * h_bar
-                eta = t ** (-DA_KAPPA)
-                x_bar = eta * log_step + (1.0 - eta) * x_bar
+                t, h_bar, log_step, x_bar = dual_averaging(t, h_bar, x_bar, mu, target, accept_prob)
             thetas = thetas.at[i].set(theta)
             stats = stats.at[i].set(np.stack([accept_prob, used_step, lp]))
         return theta, lp, g, log_step, x_bar, h_bar, t, thetas, stats

@@ -28,7 +28,7 @@ from ..api import compile as ppc_compile
 from ..autobatch import autobatch
 from ..passes.pc.blocks import _work
 from ..ppl import unconstrained
-from .common import DA_GAMMA, DA_KAPPA, DA_T0, progress_bar, to_inference_data
+from .common import dual_averaging, progress_bar, to_inference_data
 
 DIVERGENCE = 1000.0  # an energy error beyond this ends the trajectory as divergent
 
@@ -133,12 +133,7 @@ def make_nuts(value_and_grad, max_tree_depth: int, chunk: int):
             eps = np.exp(log_eps)
             q, lp, g, accept, n, depth, diverged = transition(q, lp, g, eps, inv_mass, k, data)
             if adapt:
-                t = t + 1.0
-                r = 1.0 / (t + DA_T0)
-                h_bar = (1.0 - r) * h_bar + r * (target - accept)
-                log_eps = mu - np.sqrt(t) / DA_GAMMA * h_bar
-                eta = t ** (-DA_KAPPA)
-                x_bar = eta * log_eps + (1.0 - eta) * x_bar
+                t, h_bar, log_eps, x_bar = dual_averaging(t, h_bar, x_bar, mu, target, accept)
             draws = draws.at[i].set(q)
             stats = stats.at[i].set(np.stack([accept, 1.0 * n, 1.0 * depth, 1.0 * diverged, eps, lp]))
             i += 1
