@@ -9,10 +9,10 @@ loop steps the machine (machine.py), each step running one block for the members
 program counter is there. Recursion runs on explicit stacks, so the whole run is one
 XLA program.
 
-Scheduling: each step runs the lowest-numbered block any member is at, and blocks are
-numbered cheapest first, so members work through their cheap bookkeeping blocks and
-gather at the expensive ones (a gradient evaluation), which then run for nearly every
-member at once.
+Scheduling: blocks are numbered cheapest first. Each step runs the cheaper block most
+members are at, so members move through their bookkeeping together, while the costliest
+block (a gradient evaluation) waits until it holds at least 3/4 of the running members
+(machine.py, `schedule`).
 """
 from __future__ import annotations
 

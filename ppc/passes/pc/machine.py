@@ -1,5 +1,5 @@
-"""The block program as one IR function: a `while` loop whose body runs the
-lowest-numbered block any member is at, masked to the members there.
+"""The block program as one IR function: a `while` loop whose body runs one block
+(`schedule` picks it), masked to the members there.
 
 State: `pc` and frame `depth` per member, an overflow flag, per-block counters (steps
 run, members served), and storage files (ppc/ir/prims/machine.py): one per kind and type
@@ -147,7 +147,7 @@ class _Machine:
     def step(self, bb: Builder, state: dict, slots: list):
         prog = self.prog
         B = (self.size,)
-        which = bb.op("reduce_min", [state["pc"]], "block", axes=(0,))
+        which = self.schedule(bb, state["pc"])
         here = bb.op("eq", [state["pc"], bb.op("broadcast_in_dim", [which], shape=B, dims=())], "here")
         served = bb.op("reduce_sum", [bb.op("convert", [here], dtype="i64")], axes=(0,))
         at = bb.op("eq", [bb.op("iota", [], shape=(prog.halt,), dimension=0, dtype="i32"),
@@ -180,6 +180,28 @@ class _Machine:
                     f = bb.op("file_write", [f, row, value], f.hint)
             new[key] = f
         bb.region.ops.append(Op("yield", [new[s] for s in slots], {}, []))
+
+    def schedule(self, b: Builder, pc: Value) -> Value:
+        """The block to run: the cheaper block most members are at, except that the
+        costliest block (numbered last) runs once it holds at least 3/4 of the members
+        still running, or when no one is elsewhere. Measured on NUTS (16 and 128 chains):
+        fewer steps than running the lowest-numbered block, and nearly its utilization of
+        the leapfrog block; better than running the most-populated block outright."""
+        n = self.prog.halt
+        grid, blocks, i64 = (self.size, n), TensorType((n,), "i64"), TensorType((), "i64")
+        there = b.op("eq", [b.op("broadcast_in_dim", [pc], shape=grid, dims=(0,)),
+                            b.op("iota", [], shape=grid, dimension=1, dtype="i32")])
+        counts = b.op("reduce_sum", [b.op("convert", [there], dtype="i64")], axes=(0,))
+        last = b.op("eq", [b.op("iota", [], shape=(n,), dimension=0, dtype="i32"),
+                           self.full(b, n - 1, TensorType((n,), "i32"))])
+        zero = self.full(b, 0, blocks)
+        cheap = b.op("select", [last, zero, counts])
+        top = b.op("reduce_sum", [b.op("select", [last, counts, zero])], axes=(0,))
+        running = b.op("reduce_sum", [counts], axes=(0,))
+        ready = b.op("ge", [b.op("mul", [top, b.constant(4, i64)]), b.op("mul", [running, b.constant(3, i64)])])
+        elsewhere = b.op("gt", [b.op("reduce_sum", [cheap], axes=(0,)), b.constant(0, i64)])
+        return b.op("select", [b.op("and", [elsewhere, b.op("not", [ready])]),
+                               b.op("argmax", [cheap], axis=0, index_dtype="i32"), b.constant(n - 1, PC)], "block")
 
     def channels(self, b: Builder, small: dict, writes: dict, width: dict) -> list:
         """The case's outputs: pc, depth, overflow, then each file's write channels (unused
