@@ -65,29 +65,28 @@ class Batched(Derived):
     def _key(self, args, kwargs):
         return (self._flags, self._size) + super()._key(args, kwargs)
 
-    def _member_spec(self, args, kwargs):
+    def _entry_flags(self, module) -> list[bool]:
+        """Which entry parameters of the member program carry a batch axis."""
+        dyn = [f for i, f in enumerate(self._flags) if i not in self.base.static_argnums]
+        return [isinstance(p.type, TensorType) and f for p, f in zip(module.entry.params, dyn)]
+
+    def _lower(self, args, kwargs):
         member = [jax.ShapeDtypeStruct(tuple(a.shape[1:]), a.dtype) if f else a for a, f in zip(args, self._flags)]
         spec = self.base.specialize(*member, **kwargs)
         if spec.flagged:
             raise CompileError("autobatch of a function that records while loops for reverse mode is not supported")
-        entry = spec.canonical.entry
-        dyn = [f for i, f in enumerate(self._flags) if i not in self.base.static_argnums]
-        return spec, [isinstance(p.type, TensorType) and f for p, f in zip(entry.params, dyn)]
-
-    def _lower(self, args, kwargs):
-        spec, flags = self._member_spec(args, kwargs)
-        self._entry_flags = flags
         template = _batched_template(spec.template, self._size)
         if self.strategy == "program_counter":  # the machine is built from the member program
             return spec.canonical, template, False
-        return batch_module(spec.canonical, tuple(flags), self._size), template, False
+        call = recursive_call(spec.canonical)
+        if call is not None:
+            raise CompileError("local static batching of recursion on traced values is not supported", call.loc,
+                               "use strategy='program_counter'")
+        return batch_module(spec.canonical, tuple(self._entry_flags(spec.canonical)), self._size), template, False
 
     def _attach_machine(self, spec):
         if self.strategy == "program_counter":
-            self._machine(spec, self._entry_flags, self._size, squeeze=False)
-        elif recursive_call(spec.canonical) is not None:
-            raise CompileError("local static batching of recursion on traced values is not supported",
-                               recursive_call(spec.canonical).loc, "use strategy='program_counter'")
+            self._machine(spec, self._entry_flags(spec.canonical), self._size, squeeze=False)
 
     def __ppc_call_ir__(self, args, kwargs):
         if self.strategy == "program_counter":

@@ -26,7 +26,7 @@ import numpy as np
 from .. import ad
 from ..api import compile as ppc_compile
 from ..autobatch import autobatch
-from ..passes.pc.blocks import _work
+from ..passes.pc.blocks import work
 from ..ppl import unconstrained
 from .common import dual_averaging, progress_bar, to_inference_data
 
@@ -146,7 +146,7 @@ def leapfrog_block(prog) -> int:
     """The block of the machine that takes a leapfrog step: the costliest branch block of
     build_tree (its depth-0 case)."""
     blocks = [b for b in prog.blocks if b.fn.startswith("build_tree") and b.kind == "then"]
-    return max(blocks, key=lambda b: _work(b.ops)).id
+    return max(blocks, key=lambda b: work(b.ops)).id
 
 
 def warmup_windows(num_warmup: int):
@@ -185,8 +185,8 @@ def nuts(model, *data, num_warmup: int = 1000, num_samples: int = 1000, chains: 
     started = time.perf_counter()
     u = unconstrained(model, *data)
     vg = ad.value_and_grad(u.log_density_fn)
-    run_chain = ppc_compile(make_nuts(vg, max_tree_depth, chunk), max_stack_depth=max_tree_depth + 2)
-    sampler = autobatch(run_chain, strategy="program_counter", max_stack_depth=max_tree_depth + 2)
+    sampler = autobatch(ppc_compile(make_nuts(vg, max_tree_depth, chunk)), strategy="program_counter",
+                        max_stack_depth=max_tree_depth + 2)
 
     rng = np.random.default_rng(seed)
     dtype, d = u.dtype, u.size
@@ -205,8 +205,7 @@ def nuts(model, *data, num_warmup: int = 1000, num_samples: int = 1000, chains: 
     first_draw = None
     bar = progress_bar(num_warmup + num_samples, "nuts", progress)
     draws, stats = [], []
-    runs = np.zeros(0, np.int64)
-    served = np.zeros(0, np.int64)
+    runs = served = 0  # per-block machine counters, summed over chunks
     for length, slow, warm in schedule:
         adapt = warm and step_size is None
         window = []
@@ -215,11 +214,10 @@ def nuts(model, *data, num_warmup: int = 1000, num_samples: int = 1000, chains: 
             n = min(chunk, length - done)
             out = sampler(q, lp, g, log_eps, inv_mass, x_bar, h_bar, t, mu, keys, np.full(chains, n),
                           bool(adapt), float(target_accept), args)
-            q, lp, g, log_eps, x_bar, h_bar, t, keys = (np.asarray(o) if i < 7 else o for i, o in enumerate(out[:8]))
+            q, lp, g, log_eps, x_bar, h_bar, t = (np.asarray(o) for o in out[:7])
+            keys = out[7]
             chunk_draws, chunk_stats = np.asarray(out[8])[:, :n], np.asarray(out[9])[:, :n]
-            s = sampler.stats
-            runs = s.runs if not runs.size else runs + s.runs
-            served = s.served if not served.size else served + s.served
+            runs, served = runs + sampler.stats.runs, served + sampler.stats.served
             if warm:
                 window.append(chunk_draws)
             else:
@@ -236,7 +234,7 @@ def nuts(model, *data, num_warmup: int = 1000, num_samples: int = 1000, chains: 
             var = w.var(axis=1, ddof=1)
             inv_mass = ((m / (m + 5.0)) * var + 1e-3 * (5.0 / (m + 5.0))).astype(dtype)
         if warm and adapt:  # a window ends: continue from the averaged step size, restart averaging
-            log_eps = x_bar.copy() if slow or t.any() else log_eps
+            log_eps = x_bar.copy() if t.any() else log_eps
             mu = log_eps + math.log(10.0)
             x_bar, h_bar, t = np.zeros(chains, dtype), np.zeros(chains, dtype), np.zeros(chains, dtype)
     if bar is not None:

@@ -70,15 +70,17 @@ class Block:
         return f"block {self.id} (@{self.fn} {self.kind})"
 
 
+def jumps(t) -> list[Jump]:
+    if isinstance(t, Jump):
+        return [t]
+    return [t.then, t.other] if isinstance(t, Branch) else []
+
+
 def successors(b: Block) -> list[Block]:
     t = b.term
-    if isinstance(t, Jump):
-        return [t.target]
-    if isinstance(t, Branch):
-        return [t.then.target, t.other.target]
-    if isinstance(t, Call) and t.cont is not None:
-        return [t.cont]
-    return []
+    if isinstance(t, Call):
+        return [t.cont] if t.cont is not None else []
+    return [j.target for j in jumps(t)]
 
 
 def term_operands(t) -> list[Value]:
@@ -99,7 +101,7 @@ MOVEMENT = {"select", "broadcast_in_dim", "iota", "eq", "convert", "reshape", "t
 BRANCH_WORK = 64
 
 
-def _work(ops) -> float:
+def work(ops) -> float:
     """A rough per-member work estimate of some ops (nested regions included)."""
     total = 0.0
     for top in ops:
@@ -113,7 +115,7 @@ def _splits(op: Op) -> bool:
     """Whether the op becomes blocks: a call, and control flow holding one or doing much work."""
     if op.prim == "call" or any(o.prim == "call" for r in op.regions for o in walk_ops(r)):
         return True
-    return op.prim == "if" and _work([op]) > BRANCH_WORK
+    return op.prim == "if" and work([op]) > BRANCH_WORK
 
 
 class _Flatten:
@@ -282,7 +284,7 @@ def lower_to_blocks(module: Module, input_batched, size: int) -> Program:
             seen.add(b)
             todo += successors(b)
     order = [b for b in blocks if b in seen]
-    order.sort(key=lambda b: _work(b.ops))  # cheapest first; stable: ties keep program order
+    order.sort(key=lambda b: work(b.ops))  # cheapest first; stable: ties keep program order
     for i, b in enumerate(order):
         b.id = i
 
@@ -298,22 +300,20 @@ def lower_to_blocks(module: Module, input_batched, size: int) -> Program:
             d.update(op.results)
         r = set(term_operands(b.term))
         u.update(r - d)
-        jumps = [b.term] if isinstance(b.term, Jump) else [b.term.then, b.term.other] if isinstance(b.term, Branch) else []
-        d.update(p for j in jumps for p, _ in j.carry)
+        d.update(p for j in jumps(b.term) for p, _ in j.carry)
         uses[b], reads[b], defined[b] = u, everything | r, d
     live_in = {b: set(uses[b]) for b in order}
     changed = True
     while changed:
         changed = False
         for b in reversed(order):
-            out = set().union(*(live_in[s] for s in successors(b))) if successors(b) else set()
+            out = set().union(*(live_in[s] for s in successors(b)))
             new = uses[b] | (out - defined[b])
             if new != live_in[b]:
                 live_in[b], changed = new, True
 
-    substitute = _input_parameters(module, order, entries, inputs, input_batched)
-    storage = _classify(module, order, live_in, reads, defined, substitute, inputs, input_batched)
-    storage.update({v: "const" for v in constants})  # (those of blocks threaded past too)
+    substitute, elements = _input_parameters(module, order, inputs, input_batched)
+    storage = _classify(module, order, live_in, reads, defined, substitute, elements, constants, inputs, input_batched)
     shares = _coalesce(order, live_in, storage)
     return Program(module, order, entries, inputs, list(input_batched), storage, substitute, live_in, reads, shares)
 
@@ -334,8 +334,7 @@ def _coalesce(blocks, live_in, storage) -> dict[Value, Value]:
         return v
     members: dict[Value, set] = {}
     for b in blocks:
-        jumps = [b.term] if isinstance(b.term, Jump) else [b.term.then, b.term.other] if isinstance(b.term, Branch) else []
-        for j in jumps:
+        for j in jumps(b.term):
             for p, a in zip(j.target.params, j.args):
                 if not (is_reg(p) and is_reg(a)) or p.type != a.type:
                     continue
@@ -350,10 +349,11 @@ def _coalesce(blocks, live_in, storage) -> dict[Value, Value]:
     return {v: find(v) for v in storage if is_reg(v) and find(v) is not v}
 
 
-def _input_parameters(module, blocks, entries, inputs, input_batched) -> dict[Value, Value]:
+def _input_parameters(module, blocks, inputs, input_batched):
     """Parameters that always hold the same unbatched machine input, or an element of
     one (data handed down a recursion): an optimistic fixpoint over every call's
-    arguments. Maps each to that value (an input, or a `tuple_get` of one)."""
+    arguments. Returns {parameter: that value (an input, or a `tuple_get` of one)} and
+    the set of those elements (`tuple_get`s of shared values, remade where read)."""
     incoming = defaultdict(list)
     for p, x in zip(module.entry.params, inputs):
         incoming[p].append(x)
@@ -389,10 +389,11 @@ def _input_parameters(module, blocks, entries, inputs, input_batched) -> dict[Va
                 r = ra
             if r is not root[p] and root[p] is not VARIES:
                 root[p], changed = r, True
-    return {p: r for p, r in root.items() if r is not None and r is not VARIES}
+    substitute = {p: r for p, r in root.items() if r is not None and r is not VARIES}
+    return substitute, {a for a in projections if base(a) not in (None, VARIES)}
 
 
-def _classify(module, blocks, live_in, reads, defined, substitute, inputs, input_batched):
+def _classify(module, blocks, live_in, reads, defined, substitute, elements, constants, inputs, input_batched):
     shared = {x for x, f in zip(inputs, input_batched) if not f}
     uniform = set(substitute) | shared
     changed = True
@@ -404,28 +405,18 @@ def _classify(module, blocks, live_in, reads, defined, substitute, inputs, input
                     if set(op.operands).union(*(free_values(r) for r in op.regions)) <= uniform:
                         uniform.update(op.results)
                         changed = True
-    # elements of shared inputs (tuple_get of one) are remade where read, never stored
-    elements = set()
-    for b in blocks:
-        for op in b.ops:
-            if op.prim == "tuple_get" and (op.operands[0] in shared or op.operands[0] in substitute
-                                           or op.operands[0] in elements):
-                elements.update(op.results)
     reach = {n: nx.descendants(call_graph(module), n) | {n} for n in module.functions}
     across_calls = set()
     for b in blocks:
         t = b.term
         if isinstance(t, Call) and t.cont is not None and b.fn in reach[t.callee]:
             across_calls |= live_in[t.cont] - set(t.cont.params)
-    consts = {r for b in blocks for op in b.ops if op.prim == "constant" for r in op.results}
-    storage = {}
+    storage = {v: "const" for v in constants}  # (those of blocks threaded past too)
     for b in blocks:
-        out = set().union(*(live_in[s] for s in successors(b))) if successors(b) else set()
-        for v in defined[b]:
+        out = set().union(*(live_in[s] for s in successors(b)))
+        for v in defined[b] - constants:
             if v in substitute or v in elements:
                 storage[v] = "input"
-            elif v in consts:
-                storage[v] = "const"
             elif v in out or (v in b.params and b.kind != "cont" and v in reads[b]):
                 if v in uniform:
                     storage[v] = "uniform"

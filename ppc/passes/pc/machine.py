@@ -29,7 +29,7 @@ class _Machine:
         self.prog, self.size, self.depth_limit = prog, size, max_stack_depth
         self.frames = max_stack_depth + 2
         self.batch = Batch(prog.module, size)
-        self.order, self.consts, self.defs = {}, {}, {}  # values in program order; constants' ops; all defs
+        self.order, self.defs = {}, {}  # values in program order; the op defining each
         for fn in prog.module.functions.values():
             for v in fn.params:
                 self.order.setdefault(v, len(self.order))
@@ -40,8 +40,6 @@ class _Machine:
                 for r in op.results:
                     self.order.setdefault(r, len(self.order))
                     self.defs[r] = op
-                    if op.prim == "constant":
-                        self.consts[r] = op
         stored = sorted((v for v in prog.storage if prog.stores(v) and v not in prog.shares),
                         key=self.order.__getitem__)
         # where each stored value lives: (file key, row); files: key -> row names
@@ -71,9 +69,9 @@ class _Machine:
         return TensorType((rows,) + member + shape, dtype)
 
     def value_type(self, key) -> TensorType:
-        """What one row of a file holds for the whole batch (a stack's: one frame per member)."""
-        t = self.file_type(key)
-        return t.with_shape(t.shape[:0] + (t.shape[2:] if key[0] == "stack" else t.shape[1:]))
+        """What one write to a file carries: a value per member (one, if uniform)."""
+        kind, shape, dtype = key
+        return TensorType(shape if kind == "uniform" else (self.size,) + shape, dtype)
 
     def file_name(self, key) -> str:
         rows = self.files[key]
@@ -119,7 +117,7 @@ class _Machine:
         for p, x, f in zip(entry_fn.params, prog.inputs, prog.input_batched):
             if prog.stores(p):
                 writes[p] = (self.batched(b, x, f) if prog.storage[p] != "uniform" else x, everyone, small["depth"])
-        files = self.apply(b, files, writes, old=files)
+        files = self.apply(b, files, writes)
         slots = list(small) + list(counters) + list(files)
         init = {**small, **counters, **files}
 
@@ -147,15 +145,13 @@ class _Machine:
     def step(self, bb: Builder, state: dict, slots: list):
         prog = self.prog
         B = (self.size,)
-        which = self.schedule(bb, state["pc"])
+        which, counts = self.schedule(bb, state["pc"])
         here = bb.op("eq", [state["pc"], bb.op("broadcast_in_dim", [which], shape=B, dims=())], "here")
-        served = bb.op("reduce_sum", [bb.op("convert", [here], dtype="i64")], axes=(0,))
         at = bb.op("eq", [bb.op("iota", [], shape=(prog.halt,), dimension=0, dtype="i32"),
                           bb.op("broadcast_in_dim", [which], shape=(prog.halt,), dims=())])
-        one_hot = bb.op("convert", [at], dtype="i64")
-        new = {"runs": bb.op("add", [state["runs"], one_hot]),
-               "served": bb.op("add", [state["served"], bb.op("mul", [one_hot, bb.op(
-                   "broadcast_in_dim", [served], shape=(prog.halt,), dims=())])])}
+        new = {"runs": bb.op("add", [state["runs"], bb.op("convert", [at], dtype="i64")]),
+               "served": bb.op("add", [state["served"], bb.op("select", [
+                   at, counts, self.full(bb, 0, counts.type)])])}
         files = {s: state[s] for s in slots if isinstance(s, tuple)}
         cases = [self.case(blk, state, files, here) for blk in prog.blocks]
         # every case returns the same channels: per file, as many writes as the busiest block makes
@@ -181,10 +177,11 @@ class _Machine:
             new[key] = f
         bb.region.ops.append(Op("yield", [new[s] for s in slots], {}, []))
 
-    def schedule(self, b: Builder, pc: Value) -> Value:
-        """The block to run: the cheaper block most members are at, except that the
-        costliest block (numbered last) runs once it holds at least 3/4 of the members
-        still running, or when no one is elsewhere. Measured on NUTS (16 and 128 chains):
+    def schedule(self, b: Builder, pc: Value) -> tuple[Value, Value]:
+        """The block to run, and how many members are at each block. The block: the
+        cheaper block most members are at, except that the costliest block (numbered
+        last) runs once it holds at least 3/4 of the members still running, or when no
+        one is elsewhere. Measured on NUTS (16 and 128 chains):
         fewer steps than running the lowest-numbered block, and nearly its utilization of
         the leapfrog block; better than running the most-populated block outright."""
         n = self.prog.halt
@@ -200,8 +197,9 @@ class _Machine:
         running = b.op("reduce_sum", [counts], axes=(0,))
         ready = b.op("ge", [b.op("mul", [top, b.constant(4, i64)]), b.op("mul", [running, b.constant(3, i64)])])
         elsewhere = b.op("gt", [b.op("reduce_sum", [cheap], axes=(0,)), b.constant(0, i64)])
-        return b.op("select", [b.op("and", [elsewhere, b.op("not", [ready])]),
-                               b.op("argmax", [cheap], axis=0, index_dtype="i32"), b.constant(n - 1, PC)], "block")
+        which = b.op("select", [b.op("and", [elsewhere, b.op("not", [ready])]),
+                                b.op("argmax", [cheap], axis=0, index_dtype="i32"), b.constant(n - 1, PC)], "block")
+        return which, counts
 
     def channels(self, b: Builder, small: dict, writes: dict, width: dict) -> list:
         """The case's outputs: pc, depth, overflow, then each file's write channels (unused
@@ -256,7 +254,7 @@ class _Machine:
                 self.materialize(b, v, vmap)
                 continue
             if kind == "const":
-                (vmap[v],) = self.batch_op(b, self.consts[v], vmap, batched)
+                (vmap[v],) = self.batch_op(b, self.defs[v], vmap, batched)
             elif kind in ("register", "uniform", "stack"):
                 vmap[v] = self.read(b, files, v, depth)
                 if kind != "uniform":
@@ -357,7 +355,7 @@ class _Machine:
             goto(b.op("stack_read", [files[self.place["ret"][0]], up], row=self.place["ret"][1]))
             small["depth"] = self.where(b, mask, up, depth)
 
-    def apply(self, b: Builder, files: dict, writes: dict, old: dict) -> dict:
+    def apply(self, b: Builder, files: dict, writes: dict) -> dict:
         """Writes made outside the loop (the initial state): straight into the files."""
         files = dict(files)
         for dest, (x, mask, frame) in writes.items():
