@@ -8,7 +8,9 @@ shared by all members and stays unbatched inside; every result is batched.
   while loop for the whole run. After each call `.stats` says how many blocks ran and
   the batch utilization.
 - `strategy="local_static"` batches the program op by op (ppc/passes/batch.py), keeping
-  its structure: members wait for each other at every branch and loop.
+  its structure: members wait for each other at every branch and loop. Recursion is
+  inherited from host Python: such a program runs eagerly, its branches and loops
+  deciding in Python, and only as deep as Python's stack.
 """
 from __future__ import annotations
 
@@ -51,7 +53,7 @@ class Batched(Derived):
         arrays = [a for a in args if _is_array(a)]
         if not arrays:
             raise ValueError("autobatch needs at least one array argument with a leading batch axis")
-        if any(np.ndim(a) == 0 for a in arrays):
+        if any(len(a.shape) == 0 for a in arrays):
             raise ValueError("every array argument of a batched function needs a leading batch axis")
         size = max(a.shape[0] for a in arrays)
         bad = [a.shape[0] for a in arrays if a.shape[0] not in (1, size)]
@@ -78,10 +80,6 @@ class Batched(Derived):
         template = _batched_template(spec.template, self._size)
         if self.strategy == "program_counter":  # the machine is built from the member program
             return spec.canonical, template, False
-        call = recursive_call(spec.canonical)
-        if call is not None:
-            raise CompileError("local static batching of recursion on traced values is not supported", call.loc,
-                               "use strategy='program_counter'")
         return batch_module(spec.canonical, tuple(self._entry_flags(spec.canonical)), self._size), template, False
 
     def _attach_machine(self, spec):
@@ -93,7 +91,12 @@ class Batched(Derived):
             raise CompileError("a program-counter batched function cannot be called from compiled code "
                                "(its stack-overflow check runs in Python); call it from Python, or use "
                                "strategy='local_static'")
-        return super().__ppc_call_ir__(args, kwargs)
+        ir = super().__ppc_call_ir__(args, kwargs)
+        call = recursive_call(ir[0])
+        if call is not None:
+            raise CompileError("a locally batched recursive function runs its recursion in host Python, so it "
+                               "cannot be called from compiled code; call it from Python", call.loc)
+        return ir
 
 
 def _batched_template(t, size):

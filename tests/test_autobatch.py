@@ -38,12 +38,9 @@ def unstack(tree, i):
 
 
 STRATEGIES = ["local_static", "program_counter"]
-# recursion on traced values runs only on the program-counter machine (tests/test_recursion.py)
-RECURSIVE = {n for n in PROGRAMS if n.startswith("recursion_")}
 
 
-@pytest.mark.parametrize("name,strategy", [(n, s) for s in STRATEGIES for n in PROGRAMS
-                                           if n not in UNSUPPORTED and not (s == "local_static" and n in RECURSIVE)])
+@pytest.mark.parametrize("name,strategy", [(n, s) for s in STRATEGIES for n in PROGRAMS if n not in UNSUPPORTED])
 def test_batched_equals_per_member(name, strategy):
     mod = load(name)
     members, batched = batch_args(mod)

@@ -22,7 +22,7 @@ MODEL_STAGES = ("ir", "condition", "log_joint", "sample", "unconstrained")
 MODELS = sorted(p.stem for p in (ROOT / "models").glob("*.py"))
 # Local static batching (a batch of 4 over every array argument)
 BATCHED_PROGRAMS = ["if_elif_else", "while_newton", "for_dynamic", "break_continue", "early_return", "indexing",
-                    "matmul", "logistic_regression"]
+                    "matmul", "logistic_regression", "recursion_fib", "recursion_tree"]
 # The program-counter machine's blocks and storage (a batch of 4 over every array argument)
 PC_PROGRAMS = ["recursion_fib", "recursion_mutual", "recursion_tree", "while_newton", "early_return"]
 CASES = [(n, s) for n in PROGRAMS for s in BASE_STAGES] + [(n, s) for n in AD_PROGRAMS for s in AD_STAGES] + \
@@ -54,6 +54,15 @@ def test_round_trip_and_verify(name):
         assert again == module
         assert print_module(again) == text
         verify(again)
+
+
+@pytest.mark.parametrize("name", ["recursion_fib", "recursion_tree"])
+def test_host_batched_round_trip(name):
+    """Local static batching of recursion: `host=true` control flow prints and parses back."""
+    text = STAGES["batched"](ppc.compile(load(name).main), example_args(load(name)))
+    module = parse(text)
+    verify(module)
+    assert "{host=true}" in text and print_module(module) == text
 
 
 def test_enough_programs():

@@ -1,5 +1,6 @@
-"""Recursion on the program-counter machine: the corpus against per-member Python runs,
-the storage classes the issue pins (tail calls push nothing), stack overflow, statistics,
+"""Recursion, batched: the corpus against per-member Python runs under both strategies
+(the program-counter machine, and local static batching with recursion on the host), the
+storage classes the issue pins (tail calls push nothing), stack overflow, statistics,
 `@ppc.compile` of recursive functions, and generated recursive programs (hypothesis)."""
 import numpy as np
 import pytest
@@ -54,9 +55,18 @@ CORPUS = [
 ]
 
 
+STRATEGIES = ["program_counter", "local_static"]
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
 @pytest.mark.parametrize("f,args", CORPUS, ids=[c[0].__name__ for c in CORPUS])
-def test_corpus_equals_python(f, args):
-    check(f, *args)
+def test_corpus_equals_python(f, args, strategy):
+    check(f, *args, strategy=strategy)
+
+
+def test_fibonacci_local_static():
+    got = ppc.autobatch(R.fib, strategy="local_static")(np.array([5, 6, 8, 9]))
+    assert list(np.asarray(got)) == [8, 13, 34, 55]
 
 
 @pytest.mark.parametrize("f,args", CORPUS, ids=[c[0].__name__ for c in CORPUS])
@@ -75,6 +85,43 @@ def test_many_members_at_widely_varying_depths():
     table = [R.fib(k) for k in range(16)]
     assert list(np.asarray(got)) == [table[k] for k in ns]
     check(R.collatz_steps, np.arange(1, 1025), max_stack_depth=200)  # 871 takes 178 steps
+
+
+def test_local_static_many_members():
+    """Host recursion runs a call per distinct path members take, each for the whole batch."""
+    rng = np.random.default_rng(1)
+    ns = rng.integers(0, 14, size=1000)
+    got = ppc.autobatch(R.fib, strategy="local_static")(ns)
+    table = [R.fib(k) for k in range(14)]
+    assert list(np.asarray(got)) == [table[k] for k in ns]
+    check(R.ackermann, rng.integers(0, 3, size=1000), rng.integers(0, 4, size=1000), strategy="local_static")
+
+
+def test_local_static_runs_recursion_on_the_host():
+    g = ppc.autobatch(R.fib, strategy="local_static")
+    n = np.array([3, 4])
+    text = str(g.canonical_ir(n))
+    assert "{host=true}" in text and "%running" in text  # branches decided in Python, masks passed down
+    assert "from ppc.backends.host import host_while" in g.source(n)
+    # a member deeper than Python's stack allows is an error naming the way out
+    deep = ppc.autobatch(R.tail_sum, strategy="local_static")
+    with pytest.raises(RecursionError, match="program_counter"):
+        deep(np.array([50_000]), np.array([0]))
+
+
+def test_local_static_loops_ignore_members_not_running():
+    """A member not taking a branch holds values its program never computed; a loop inside
+    the branch must not wait for it (here it would never stop)."""
+    def countdown(n):
+        if n <= 0:
+            return 0
+        k = n
+        while k != 0:  # never ends for odd n < 0: Python never gets here with those
+            k = k - 2
+        return countdown(n - 2) + 1
+    n = np.array([4, -3, 6, 0])
+    got = ppc.autobatch(countdown, strategy="local_static")(n)
+    assert list(np.asarray(got)) == [countdown(int(k)) for k in n]
 
 
 def program(f, *args, **kw):
@@ -157,13 +204,9 @@ def test_reverse_mode_through_recursion_is_refused_at_the_call():
     assert "recursive" in info.value.message and info.value.loc.line > 0
 
 
-def test_local_static_refuses_recursion_clearly():
-    with pytest.raises(ppc.CompileError, match="program_counter"):
-        ppc.autobatch(R.fib, strategy="local_static")(np.array([3, 4]))
-
-
-def test_pc_batched_function_is_not_callable_from_compiled_code():
-    g = ppc.autobatch(R.fib)
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_batched_recursion_is_not_callable_from_compiled_code(strategy):
+    g = ppc.autobatch(R.fib, strategy=strategy)
 
     def outer(n):
         return g(n)
@@ -204,20 +247,21 @@ def rec(n, x):
 @given(st.sampled_from(BASES), st.sampled_from(STEPS), st.sampled_from(STEPS), st.sampled_from(COMBINE),
        st.integers(0, 1), st.integers(1, 2),
        st.lists(st.integers(0, 7), min_size=1, max_size=12),
-       st.lists(st.floats(-2, 2), min_size=12, max_size=12))
-def test_generated_recursive_programs(base, step1, step2, combine, cut, dec2, ns, xs):
+       st.lists(st.floats(-2, 2), min_size=12, max_size=12),
+       st.sampled_from(STRATEGIES))
+def test_generated_recursive_programs(base, step1, step2, combine, cut, dec2, ns, xs, strategy):
     f = make_program(base, step1, step2, combine, cut, dec2)
     n = np.array(ns)
     x = np.array(xs[:len(ns)])
-    got = ppc.autobatch(f)(n, x)
+    got = ppc.autobatch(f, strategy=strategy)(n, x)
     want = [f(int(a), float(b)) for a, b in zip(n, x)]
     np.testing.assert_allclose(np.asarray(got), want, rtol=1e-9, atol=1e-12)
 
 
 @settings(max_examples=20, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 2), st.integers(0, 4)), min_size=1, max_size=20))
-def test_ackermann_on_generated_batches(pairs):
+@given(st.lists(st.tuples(st.integers(0, 2), st.integers(0, 4)), min_size=1, max_size=20), st.sampled_from(STRATEGIES))
+def test_ackermann_on_generated_batches(pairs, strategy):
     m = np.array([p[0] for p in pairs])
     n = np.array([p[1] for p in pairs])
-    got = ppc.autobatch(R.ackermann)(m, n)
+    got = ppc.autobatch(R.ackermann, strategy=strategy)(m, n)
     assert list(np.asarray(got)) == [R.ackermann(int(a), int(b)) for a, b in zip(m, n)]

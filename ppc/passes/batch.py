@@ -5,10 +5,17 @@ Control flow: an `if` on an unbatched predicate stays an `if`; on a batched pred
 both branches run and `select` picks each member's result. A `while` whose condition is
 batched runs while any member is active, each member's values frozen (by `select`) once
 its own condition fails. Calls batch their callee (per pattern of batched arguments).
+
+Recursion is inherited from host Python (`host=True` control flow; the module runs
+eagerly): running both sides of a branch would recurse forever, so every function takes
+the mask of members it runs for, a branch runs only when some member takes it (with the
+mask narrowed to those members), and loops test their condition on the mask's members
+only, since the others hold values their program never computed.
 """
 from __future__ import annotations
 
 from ..ir import Builder, CompileError, Function, Module, Op, Region, TensorType, Value, clone_region, walk_ops
+from ..ir.callgraph import recursive_functions
 from .ad.algebra import free_values, rule_for
 
 
@@ -57,10 +64,13 @@ class BatchCx:
 
 
 class Batch:
-    def __init__(self, module: Module, size: int):
+    def __init__(self, module: Module, size: int, host: bool = False):
         self.src, self.size = module, size
         self.out: dict[str, Function] = {}
         self.done: dict[tuple, str] = {}
+        # recursion runs on the host: control flow in host Python, masks threaded through calls
+        self.host = host
+        self.mask: Value | None = None  # bool[size]: the members the code being built runs for
 
     def function(self, name: str, flags: tuple[bool, ...]) -> str:
         """The batched version of `name` (arguments batched as `flags`); it returns every
@@ -68,7 +78,7 @@ class Batch:
         key = (name, flags)
         if key in self.done:
             return self.done[key]
-        new_name = name if not self.done else f"{name}_batched{len(self.done)}"
+        new_name = name if not self.done and not self.host else f"{name}_batched{len(self.done)}"
         self.done[key] = new_name
         fn = self.src.functions[name]
         vmap, batched = {}, set()
@@ -79,13 +89,31 @@ class Batch:
             params.append(vmap[p])
             if f:
                 batched.add(p)
+        caller_mask = self.mask
+        if self.host:  # it runs for the members its caller passes
+            self.mask = Value(TensorType((self.size,), "bool"), "running")
+            params.append(self.mask)
         body = Region(params)
         b = Builder(body)
         self.ops(fn.body, vmap, batched, b)
+        self.mask = caller_mask
         outs = [self.lift(b, vmap[v], v in batched) for v in fn.body.ops[-1].operands]
         b.append(Op("return", outs, {}, []))
         self.out[new_name] = Function(new_name, body, [v.type for v in outs])
         return new_name
+
+    def host_entry(self, fn: Function, flags: tuple[bool, ...]) -> str:
+        """The entry of a host-run module: its batched self, run for every member."""
+        params = [Value(self.batched_type(p.type, f), p.hint) for p, f in zip(fn.params, flags)]
+        body = Region(params)
+        b = Builder(body)
+        every = b.constant(True, TensorType((self.size,), "bool"), "running")
+        callee = self.function(fn.name, flags)
+        results = [Value(self.batched_type(t, True), None) for t in fn.result_types]
+        b.append(Op("call", params + [every], {"callee": callee}, results))
+        b.append(Op("return", results, {}, []))
+        self.out[fn.name] = Function(fn.name, body, [v.type for v in results])
+        return fn.name
 
     def lift(self, b: Builder, v: Value, is_batched: bool) -> Value:
         if is_batched:
@@ -101,7 +129,8 @@ class Batch:
         b.loc = op.loc
         flags = [v in batched for v in op.operands]
         captured = any(v in batched for r in op.regions for v in free_values(r))
-        if not any(flags) and not captured:
+        hosted = self.host and (op.regions or op.prim == "call")  # needs the mask, or host control flow
+        if not any(flags) and not captured and not hosted:
             regions = [clone_region(r, vmap) for r in op.regions]
             results = [Value(r.type, r.hint) for r in op.results]
             b.append(Op(op.prim, [vmap[v] for v in op.operands], op.attrs, results, regions, op.loc))
@@ -122,6 +151,8 @@ class Batch:
         op = cx.source_op
         name = self.function(op.attrs["callee"], tuple(flags))
         results = [Value(TensorType((self.size,) + r.type.shape, r.type.dtype), r.hint) for r in op.results]
+        if self.host:
+            operands = list(operands) + [self.mask]
         cx.b.append(Op("call", operands, {"callee": name}, results, [], op.loc))
         return results, [True] * len(results)
 
@@ -132,6 +163,8 @@ class Batch:
     def batch_if(self, cx: BatchCx, operands, flags):
         op = cx.source_op
         b = cx.b
+        if self.host and flags[0]:
+            return self.host_if(cx, operands[0])
         if not flags[0]:  # one branch for everybody: the `if` stays, its results batched as needed
             regions, yields = [], []
             for region in op.regions:
@@ -144,7 +177,7 @@ class Batch:
                 new.ops.append(Op("yield", [self.lift(nb, v, f) if need else v
                                             for (v, f), need in zip(ys, out_flags)], {}, []))
             results = [Value(self.batched_type(r.type, f), r.hint) for r, f in zip(op.results, out_flags)]
-            b.append(Op("if", operands, {}, results, regions, op.loc))
+            b.append(Op("if", operands, {"host": True} if self.host else {}, results, regions, op.loc))
             return results, out_flags
         # members disagree: run both sides, then each member takes its own side's values
         then = self.branch(op.regions[0], cx.vmap, cx.batched, b)
@@ -157,11 +190,65 @@ class Batch:
             outs.append(b.op("select", [mask, a, c], r.hint))
         return outs, [True] * len(outs)
 
+    def host_if(self, cx: BatchCx, pred: Value):
+        """Each side runs, in host Python, only if some running member takes it, and only
+        for those members; `select` joins the two."""
+        op, b = cx.source_op, cx.b
+        sides = []
+        for region, taken in zip(op.regions, (pred, b.op("not", [pred]))):
+            mask = b.op("and", [self.mask, taken])
+            run, skip = Region(), Region()
+            outer, self.mask = self.mask, mask
+            ys = self.branch(region, cx.vmap, cx.batched, Builder(run, op.loc))
+            self.mask = outer
+            rb, sb = Builder(run, op.loc), Builder(skip, op.loc)
+            outs = [self.lift(rb, v, f) for v, f in ys]
+            run.ops.append(Op("yield", outs, {}, []))
+            skip.ops.append(Op("yield", [sb.op("zeros", [], shape=o.type.shape, dtype=o.type.dtype) for o in outs], {}, []))
+            results = [Value(o.type, r.hint) for o, r in zip(outs, op.results)]
+            b.append(Op("if", [b.op("reduce_or", [mask], axes=(0,))], {"host": True}, results, [run, skip], op.loc))
+            sides.append(results)
+        outs = [b.op("select", [b.op("broadcast_in_dim", [pred], shape=a.type.shape, dims=(0,)), a, c], r.hint)
+                for a, c, r in zip(*sides, op.results)]
+        return outs, [True] * len(outs)
+
+    def host_while(self, cx: BatchCx, operands, flags):
+        """A loop in host Python over batched values: it runs while some running member's
+        condition holds; the body runs for those members and the others keep their values."""
+        op = cx.source_op
+        cond, body = op.regions
+        every = [True] * len(operands)
+        vmap, batched = dict(cx.vmap), set(cx.batched)
+        new_cond = self.loop_region(cond, every, vmap, batched)
+        cb = Builder(new_cond, op.loc)
+        test = cond.ops[-1].operands[0]
+        looping = cb.op("and", [self.mask, self.lift(cb, vmap[test], test in batched)])
+        new_cond.ops.append(Op("yield", [cb.op("reduce_or", [looping], axes=(0,))], {}, []))
+        vmap, batched = dict(cx.vmap), set(cx.batched)
+        new_body = self.loop_region(cond, every, vmap, batched)  # the test again, then the body
+        nb = Builder(new_body, op.loc)
+        active = nb.op("and", [self.mask, self.lift(nb, vmap[test], test in batched)], "active")
+        vmap.update(zip(body.params, new_body.params))
+        batched.update(body.params)
+        outer, self.mask = self.mask, active
+        self.ops(body, vmap, batched, nb)
+        self.mask = outer
+        outs = [nb.op("select", [nb.op("broadcast_in_dim", [active], shape=p.type.shape, dims=(0,)),
+                                 self.lift(nb, vmap[y], y in batched), p], p.hint)
+                for y, p in zip(body.ops[-1].operands, new_body.params)]
+        new_body.ops.append(Op("yield", outs, {}, []))
+        inits = [self.lift(cx.b, v, f) for v, f in zip(operands, flags)]
+        results = [Value(self.batched_type(r.type, True), r.hint) for r in op.results]
+        cx.b.append(Op("while", inits, {"host": True}, results, [new_cond, new_body], op.loc))
+        return results, every
+
     def batched_type(self, t, f):
         return TensorType((self.size,) + t.shape, t.dtype) if f else t
 
     def batch_while(self, cx: BatchCx, operands, flags):
         op = cx.source_op
+        if self.host:
+            return self.host_while(cx, operands, flags)
         cond, body = op.regions
         flags = list(flags)
         while True:  # loop values that become batched in the body are batched throughout
@@ -215,8 +302,8 @@ class Batch:
 def batch_module(module: Module, flags: tuple[bool, ...], size: int) -> Module:
     """The module whose entry is `module`'s entry with the parameters `flags` selects
     carrying a leading batch axis of `size`; every result is batched."""
-    bt = Batch(module, size)
-    name = bt.function(module.entry.name, tuple(flags))
+    bt = Batch(module, size, host=bool(recursive_functions(module)))
+    name = bt.host_entry(module.entry, tuple(flags)) if bt.host else bt.function(module.entry.name, tuple(flags))
     out = Module([bt.out[name]] + [f for n, f in bt.out.items() if n != name])
     for fn in out.functions.values():  # calls to functions that were never batched keep them
         for op in walk_ops(fn.body):

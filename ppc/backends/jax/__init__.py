@@ -11,6 +11,7 @@ import jax
 
 from ...ir import CompileError, Module
 from ...ir.callgraph import recursive_call
+from ..host import eager, runs_on_host
 from .emit import _Emitter, emit_module
 
 jax.config.update("jax_enable_x64", True)
@@ -40,14 +41,17 @@ def load(source: str, consts, entry: str):
 
 def compile_module(module: Module, origin: str = "", single_result: bool = False):
     """(source, jitted entry function) for a canonical module. Generated functions return
-    tuples; with `single_result` the jitted function returns the one array itself."""
-    check_supported(module)
+    tuples; with `single_result` the jitted function returns the one array itself. A module
+    with host control flow (backends/host.py) is not jitted: it runs eagerly."""
+    host = runs_on_host(module)
+    if not host:
+        check_supported(module)
     source, consts = emit_module(module, origin)
     fn = load(source, consts, module.entry.name)
     if single_result:
         entry = fn
         fn = lambda *args: entry(*args)[0]  # noqa: E731  (traced once; no per-call cost)
-    return source, jax.jit(fn)
+    return source, eager(fn) if host else jax.jit(fn)
 
 
 __all__ = ["compile_module", "emit_module", "check_supported"]

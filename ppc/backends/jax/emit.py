@@ -12,6 +12,7 @@ import keyword
 import numpy as np
 
 from ...ir import Function, Module, Op, Region, Value, lookup, region_labels
+from ..host import runs_on_host
 
 INLINE_CONST_LIMIT = 16  # larger constants are passed in through _consts
 
@@ -22,7 +23,7 @@ import jax.numpy as jnp
 from jax import lax
 """
 
-RESERVED = {"jax", "jnp", "lax", "_consts", "c", "_"}
+RESERVED = {"jax", "jnp", "lax", "_consts", "c", "_", "host_while"}
 
 
 class _Emitter:
@@ -107,7 +108,8 @@ class _Emitter:
 def emit_module(module: Module, origin: str = "") -> tuple[str, list[np.ndarray]]:
     """The Python source of the module and the large constants it reads from `_consts`."""
     em = _Emitter(module)
-    chunks = [HEADER.format(origin=f" from {origin}" if origin else "")]
+    chunks = [HEADER.format(origin=f" from {origin}" if origin else "")
+              + ("from ppc.backends.host import host_while\n" if runs_on_host(module) else "")]
     for fn in reversed(list(module.functions.values())):  # callees first, entry last
         chunks.append("\n".join(em.function(fn)))
     return "\n\n".join(chunks) + "\n", em.consts
