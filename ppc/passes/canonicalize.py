@@ -88,6 +88,7 @@ class _Simplifier:
             self.consts[op.result] = op
         elif self.fold(op, out) or self.identity(op):
             return
+        self.strength_reduce(op)
         if not op.regions and not lookup(op.prim).terminator and not lookup(op.prim).effect and op.prim != "call":
             ids = tuple(id(v) for v in op.operands)
             key = (op.prim, tuple(sorted(ids)) if op.prim in COMMUTATIVE else ids,
@@ -137,6 +138,14 @@ class _Simplifier:
         self.subst[op.result] = keep
         self.changed = True
         return True
+
+    def strength_reduce(self, op: Op):
+        """logaddexp(0, x) is softplus(x), which has a cheaper exact form."""
+        if op.prim == "logaddexp":
+            zero = [i for i, v in enumerate(op.operands) if self.splat_value(v) == 0]
+            if zero:
+                op.prim, op.operands = "softplus", [op.operands[1 - zero[0]]]
+                self.changed = True
 
     def splat_value(self, v: Value):
         op = self.consts.get(v)

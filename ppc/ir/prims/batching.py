@@ -58,6 +58,10 @@ def dot_general(cx, operands, batched, contract, batch):
     if batched[0] and batched[1]:
         out = cx.b.op("dot_general", [x, y], contract=(_up(xc), _up(yc)), batch=((0,) + _up(xb), (0,) + _up(yb)))
         return [out], [True]
+    if batched[1] and not xb and y.type.rank == len(yc) + 1:
+        # y's only free axis is the batch: with the operands swapped the result comes out
+        # batch-first, where a transpose would copy it (a matrix times per-member vectors)
+        return [cx.b.op("dot_general", [y, x], contract=(_up(yc), xc), batch=((), ()))], [True]
     # one batched operand: its batch axis is a free axis of the contraction, moved to the front
     out = cx.b.op("dot_general", [x, y], contract=(_up(xc), yc) if batched[0] else (xc, _up(yc)),
                   batch=(_up(xb), yb) if batched[0] else (xb, _up(yb)))

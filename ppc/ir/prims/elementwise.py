@@ -99,6 +99,11 @@ UNARY = {
     "atanh": ("float", "jnp.arctanh({0})", np.arctanh, _tangent(lambda cx, t, x, out: cx.div(t, _one_minus(cx, _sq(cx, x))))),
     "logistic": ("float", "lax.logistic({0})", None,
                  _tangent(lambda cx, t, x, out: cx.mul(t, cx.mul(out, _one_minus(cx, out))))),
+    # logaddexp(0, x), which canonicalize rewrites to it: exact for every x without the select
+    # jnp.logaddexp needs for equal infinities, a select that kept XLA CPU's fused loop from
+    # vectorizing (a batched logistic-regression gradient: 41 ms with it, 16 ms without)
+    "softplus": ("float", "jnp.maximum({0}, 0.0) + jnp.log1p(jnp.exp(-jnp.abs({0})))", lambda x: np.logaddexp(0.0, x),
+                 _tangent(lambda cx, t, x, out: cx.mul(t, cx.op("logistic", [x])))),
     "lgamma": ("float", "lax.lgamma({0})", None, _tangent(lambda cx, t, x, out: cx.mul(t, cx.op("digamma", [x])))),
     "digamma": ("float", "lax.digamma({0})", None,
                 _tangent(lambda cx, t, x, out: cx.mul(t, cx.op("polygamma", [x], m=1)))),
@@ -229,8 +234,11 @@ BINARY = {
     "min": ("numeric", "jnp.minimum({0}, {1})", np.minimum, _binary(_extremum("lt", "gt")), None),
     "atan2": ("float", "jnp.arctan2({0}, {1})", np.arctan2, _binary(lambda cx, tx, ty, x, y, out: cx.div(
         cx.sub(cx.mul(tx, y), cx.mul(ty, x)), cx.add(cx.mul(x, x), cx.mul(y, y)))), None),
+    # d/dx = exp(x - out) = logistic(x - y): in a batched logistic-regression gradient the
+    # exp form took 30 ms and logistic 15 ms (float64, XLA CPU: `out` is recomputed inside
+    # the exp's loop)
     "logaddexp": ("float", "jnp.logaddexp({0}, {1})", np.logaddexp, _binary(lambda cx, tx, ty, x, y, out: cx.add(
-        cx.mul(tx, cx.op("exp", [cx.sub(x, out)])), cx.mul(ty, cx.op("exp", [cx.sub(y, out)])))), None),
+        cx.mul(tx, cx.op("logistic", [cx.sub(x, y)])), cx.mul(ty, cx.op("logistic", [cx.sub(y, x)])))), None),
     "and": ("integral", "{0} & {1}", np.bitwise_and, _no_tangent, None),
     "or": ("integral", "{0} | {1}", np.bitwise_or, _no_tangent, None),
     "xor": ("integral", "{0} ^ {1}", np.bitwise_xor, _no_tangent, None),
