@@ -17,6 +17,7 @@ def _structured_transpose(cx, cts, operands, linear, **attrs):
 
 
 declare("if", None, regions=("then", "else"), tuple_result=True, jax="lax.cond({0}, {then}, {else})",
+        tf="tf.cond({0}, {then}, {else})",
         jvp=_structured_jvp, transpose=_structured_transpose, batch=structured)
 # A while with a static `trip_count` (from `for i in range(...)`) runs its body exactly that
 # many times; its cond region still states the test, so the attribute is only a promise.
@@ -24,7 +25,8 @@ declare("while", None, regions=("cond", "body"), tuple_result=True, jax=lambda a
     f"lax.fori_loop(0, {at['trip_count']}, lambda _, c: {at['body']}(*c), ({', '.join(a)},))"
     if at.get("trip_count") is not None else
     f"lax.while_loop(lambda c: {at['cond']}(*c)[0], lambda c: {at['body']}(*c), ({', '.join(a)},))"),
+    tf=lambda a, at: f"tf.while_loop(lambda *c: {at['cond']}(*c)[0], {at['body']}, ({', '.join(a)},))",
     jvp=_structured_jvp, transpose=_structured_transpose, batch=structured)
-declare("call", None, tuple_result=True, jax="{callee}({args})", jvp=_structured_jvp, batch=structured)
+declare("call", None, tuple_result=True, jax="{callee}({args})", tf="{callee}({args})", jvp=_structured_jvp, batch=structured)
 declare("yield", None, terminator=True)
 declare("return", None, terminator=True)
