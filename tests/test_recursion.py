@@ -24,9 +24,9 @@ def per_member(f, args, n):
     return out
 
 
-def check(f, *args, **kw):
+def check(f, *args, backend="jax", **kw):
     n = max(len(a) for a in args)
-    got = ppc.autobatch(f, **kw)(*args)
+    got = ppc.autobatch(ppc.compile(f, backend=backend), **kw)(*args)
     want = per_member(f, args, n)
     if isinstance(got, tuple):
         for k, g in enumerate(got):
@@ -55,13 +55,13 @@ CORPUS = [
 
 
 @pytest.mark.parametrize("f,args", CORPUS, ids=[c[0].__name__ for c in CORPUS])
-def test_corpus_equals_python(f, args):
-    check(f, *args)
+def test_corpus_equals_python(f, args, backend):
+    check(f, *args, backend=backend)
 
 
 @pytest.mark.parametrize("f,args", CORPUS, ids=[c[0].__name__ for c in CORPUS])
-def test_compile_runs_recursion_with_a_batch_of_one(f, args):
-    g = ppc.compile(f)
+def test_compile_runs_recursion_with_a_batch_of_one(f, args, backend):
+    g = ppc.compile(f, backend=backend)
     member = [a[-1] for a in args]
     got, want = g(*member), f(*member)
     np.testing.assert_allclose(np.asarray(got, dtype=float), np.asarray(want, dtype=float), rtol=1e-12)
