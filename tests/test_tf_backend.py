@@ -200,3 +200,18 @@ def test_nuts_backend_argument_and_conflicts():
     assert on_backend(moved, "tf") is moved
     with pytest.raises(ValueError, match="derived function"):
         on_backend(ppc.grad(log_lik), "tf")
+
+
+def test_an_emission_tf_refuses_is_an_internal_error_naming_the_backend():
+    from ppc.ir import REGISTRY
+    prim = REGISTRY["sign"]
+    saved, prim.tf = prim.tf, "tf.reshape({0}, [7, 7])"  # a broken rule: the wrong number of elements
+    try:
+        with pytest.raises(ppc.InternalError, match="internal error in pass 'tf backend'.*generated source"):
+            ppc.compile(signs, backend="tf")(np.ones(3))
+    finally:
+        prim.tf = saved
+
+
+def signs(x):
+    return np.sign(x)

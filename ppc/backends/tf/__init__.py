@@ -17,34 +17,40 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from ...ir import Module, TupleType  # noqa: E402
+from ...ir import InternalError, Module, TupleType, print_module  # noqa: E402
 from ...ir.types import numpy_dtype  # noqa: E402
 from .. import emit as shared  # noqa: E402
 from .emit import DIALECT, emit_module  # noqa: E402
 
+
 def check_supported(module: Module) -> None:
     shared.check_supported(module, "TensorFlow")
+
 
 def _spec(t):
     if isinstance(t, TupleType):
         return tuple(_spec(e) for e in t.elements)
     return tf.TensorSpec(t.shape, tf.int64 if t.dtype == "key" else tf.as_dtype(numpy_dtype(t.dtype)))
 
+
 def _has_key(t) -> bool:
     if isinstance(t, TupleType):
         return any(_has_key(e) for e in t.elements)
     return t.dtype == "key"
+
 
 def pack_keys(keys) -> np.ndarray:
     """JAX typed keys -> the TF backend's int64 keys (high word, low word)."""
     words = np.asarray(jax.random.key_data(keys)).astype(np.uint64)
     return ((words[..., 0] << np.uint64(32)) | words[..., 1]).view(np.int64)
 
+
 def unpack_keys(packed) -> jax.Array:
     """The TF backend's int64 keys -> JAX typed keys."""
     bits = np.asarray(packed).view(np.uint64)
     words = np.stack([bits >> np.uint64(32), bits & np.uint64(0xFFFFFFFF)], axis=-1).astype(np.uint32)
     return jax.random.wrap_key_data(words)
+
 
 def _argument(t):
     """A converter for arguments of type t (None: TF converts them itself)."""
@@ -55,6 +61,7 @@ def _argument(t):
         return lambda v: tuple(f(x) for f, x in zip(parts, v))
     return pack_keys
 
+
 def _result(t):
     if isinstance(t, TupleType):
         parts = [_result(e) for e in t.elements]
@@ -62,6 +69,7 @@ def _result(t):
     if t.dtype == "key":
         return lambda v: unpack_keys(v.numpy())
     return lambda v: v.numpy()
+
 
 def compile_module(module: Module, origin: str = "", single_result: bool = False):
     """(source, compiled entry function) for a canonical module: the function takes what
@@ -73,8 +81,12 @@ def compile_module(module: Module, origin: str = "", single_result: bool = False
     entry = module.entry
     # the concrete function: traced here, XLA-compiled on the first call; calling it skips
     # tf.function's signature dispatch (half the per-call overhead on small programs)
-    compiled = tf.function(fn, input_signature=[_spec(p.type) for p in entry.params], jit_compile=True,
-                           autograph=False).get_concrete_function()
+    try:
+        compiled = tf.function(fn, input_signature=[_spec(p.type) for p in entry.params], jit_compile=True,
+                               autograph=False).get_concrete_function()
+    except (TypeError, ValueError, tf.errors.OpError) as e:  # an emission rule wrote code TF refuses
+        raise InternalError("tf backend", f"TensorFlow rejected the generated source ({type(e).__name__}: {e})",
+                            print_module(module)) from e
     convert_in = [_argument(p.type) for p in entry.params]
     convert_out = [_result(t) for t in entry.result_types]
     if not any(convert_in):
@@ -88,5 +100,6 @@ def compile_module(module: Module, origin: str = "", single_result: bool = False
     if single_result:
         return source, lambda *args: run(*args)[0]
     return source, run
+
 
 __all__ = ["compile_module", "emit_module", "check_supported", "pack_keys", "unpack_keys"]

@@ -23,7 +23,7 @@ _ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
 # Counter streams: the second counter word says what the bits are for, so a key's split
 # and its draws never share bits. Rejection samplers take two streams per round from 16 on.
 _SPLIT, _DRAW, _BOOST, _LOOP = 0, 1, 2, 16
-_MAX_ROUNDS = 10000  # a rejection sampler stops (leaving NaN) after this many rounds
+_MAX_ROUNDS = 10000  # a rejection loop's bound, reached only for NaN parameters (gamma then gives NaN)
 
 
 # --- XLA operations --------------------------------------------------------------------------
