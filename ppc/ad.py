@@ -278,7 +278,8 @@ def linear_transpose(f_lin, *example):
     base = as_compiled(f_lin)
     spec = base.specialize(*example)
     fn = transpose_function(spec.canonical.entry, 0, f"{spec.canonical.entry.name}_t")
-    _, run = backend_module(base.backend).compile_module(run_passes(Module([fn]), ["canonicalize"]), f"{base.__name__}_t")
+    _, run = backend_module(base.backend).compile_module(run_passes(Module([fn]), ["canonicalize"]),
+                                                         f"{base.__name__}_t")
 
     def transposed(*cotangents):
         return tuple(run(*cotangents))

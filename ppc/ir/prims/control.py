@@ -27,6 +27,7 @@ declare("while", None, regions=("cond", "body"), tuple_result=True, jax=lambda a
     f"lax.while_loop(lambda c: {at['cond']}(*c)[0], lambda c: {at['body']}(*c), ({', '.join(a)},))"),
     tf=lambda a, at: f"tf.while_loop(lambda *c: {at['cond']}(*c)[0], {at['body']}, ({', '.join(a)},))",
     jvp=_structured_jvp, transpose=_structured_transpose, batch=structured)
-declare("call", None, tuple_result=True, jax="{callee}({args})", tf="{callee}({args})", jvp=_structured_jvp, batch=structured)
+declare("call", None, tuple_result=True, jax="{callee}({args})", tf="{callee}({args})", jvp=_structured_jvp,
+        batch=structured)
 declare("yield", None, terminator=True)
 declare("return", None, terminator=True)

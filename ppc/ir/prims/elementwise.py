@@ -68,38 +68,50 @@ def _one_plus(cx, v):
 
 UNARY = {
     # name: (kind, jax template, tf template, numpy fold, jvp rule)
-    "abs": ("numeric", "jnp.abs({0})", "tf.abs({0})", np.abs, _tangent(lambda cx, t, x, out: cx.mul(t, cx.op("sign", [x])))),
+    "abs": ("numeric", "jnp.abs({0})", "tf.abs({0})", np.abs,
+            _tangent(lambda cx, t, x, out: cx.mul(t, cx.op("sign", [x])))),
     "sign": ("numeric", "jnp.sign({0})", "tf.sign({0})", np.sign, _no_tangent),
     "floor": ("float", "jnp.floor({0})", "tf.floor({0})", np.floor, _no_tangent),
     "ceil": ("float", "jnp.ceil({0})", "tf.math.ceil({0})", np.ceil, _no_tangent),
     "round": ("float", "jnp.round({0})", "tf.round({0})", np.round, _no_tangent),
     "exp": ("float", "jnp.exp({0})", "tf.exp({0})", np.exp, _tangent(lambda cx, t, x, out: cx.mul(t, out))),
-    "expm1": ("float", "jnp.expm1({0})", "tf.math.expm1({0})", np.expm1, _tangent(lambda cx, t, x, out: cx.mul(t, _one_plus(cx, out)))),
+    "expm1": ("float", "jnp.expm1({0})", "tf.math.expm1({0})", np.expm1,
+            _tangent(lambda cx, t, x, out: cx.mul(t, _one_plus(cx, out)))),
     "log": ("float", "jnp.log({0})", "tf.math.log({0})", np.log, _tangent(lambda cx, t, x, out: cx.div(t, x))),
-    "log1p": ("float", "jnp.log1p({0})", "tf.math.log1p({0})", np.log1p, _tangent(lambda cx, t, x, out: cx.div(t, _one_plus(cx, x)))),
+    "log1p": ("float", "jnp.log1p({0})", "tf.math.log1p({0})", np.log1p,
+            _tangent(lambda cx, t, x, out: cx.div(t, _one_plus(cx, x)))),
     "sqrt": ("float", "jnp.sqrt({0})", "tf.sqrt({0})", np.sqrt,
              _tangent(lambda cx, t, x, out: cx.div(t, cx.mul(cx.full(2.0, out.type), out)))),
     "rsqrt": ("float", "lax.rsqrt({0})", "tf.math.rsqrt({0})", lambda x: 1 / np.sqrt(x),
               _tangent(lambda cx, t, x, out: cx.mul(t, cx.div(cx.mul(cx.full(-0.5, out.type), out), x)))),
-    "sin": ("float", "jnp.sin({0})", "tf.sin({0})", np.sin, _tangent(lambda cx, t, x, out: cx.mul(t, cx.op("cos", [x])))),
-    "cos": ("float", "jnp.cos({0})", "tf.cos({0})", np.cos, _tangent(lambda cx, t, x, out: cx.neg(cx.mul(t, cx.op("sin", [x]))))),
-    "tan": ("float", "jnp.tan({0})", "tf.tan({0})", np.tan, _tangent(lambda cx, t, x, out: cx.mul(t, _one_plus(cx, _sq(cx, out))))),
+    "sin": ("float", "jnp.sin({0})", "tf.sin({0})", np.sin,
+            _tangent(lambda cx, t, x, out: cx.mul(t, cx.op("cos", [x])))),
+    "cos": ("float", "jnp.cos({0})", "tf.cos({0})", np.cos,
+            _tangent(lambda cx, t, x, out: cx.neg(cx.mul(t, cx.op("sin", [x]))))),
+    "tan": ("float", "jnp.tan({0})", "tf.tan({0})", np.tan,
+            _tangent(lambda cx, t, x, out: cx.mul(t, _one_plus(cx, _sq(cx, out))))),
     "asin": ("float", "jnp.arcsin({0})", "tf.asin({0})", np.arcsin,
              _tangent(lambda cx, t, x, out: cx.div(t, cx.op("sqrt", [_one_minus(cx, _sq(cx, x))])))),
     "acos": ("float", "jnp.arccos({0})", "tf.acos({0})", np.arccos,
              _tangent(lambda cx, t, x, out: cx.neg(cx.div(t, cx.op("sqrt", [_one_minus(cx, _sq(cx, x))]))))),
-    "atan": ("float", "jnp.arctan({0})", "tf.atan({0})", np.arctan, _tangent(lambda cx, t, x, out: cx.div(t, _one_plus(cx, _sq(cx, x))))),
-    "sinh": ("float", "jnp.sinh({0})", "tf.sinh({0})", np.sinh, _tangent(lambda cx, t, x, out: cx.mul(t, cx.op("cosh", [x])))),
-    "cosh": ("float", "jnp.cosh({0})", "tf.cosh({0})", np.cosh, _tangent(lambda cx, t, x, out: cx.mul(t, cx.op("sinh", [x])))),
-    "tanh": ("float", "jnp.tanh({0})", "tf.tanh({0})", np.tanh, _tangent(lambda cx, t, x, out: cx.mul(t, _one_minus(cx, _sq(cx, out))))),
+    "atan": ("float", "jnp.arctan({0})", "tf.atan({0})", np.arctan,
+            _tangent(lambda cx, t, x, out: cx.div(t, _one_plus(cx, _sq(cx, x))))),
+    "sinh": ("float", "jnp.sinh({0})", "tf.sinh({0})", np.sinh,
+            _tangent(lambda cx, t, x, out: cx.mul(t, cx.op("cosh", [x])))),
+    "cosh": ("float", "jnp.cosh({0})", "tf.cosh({0})", np.cosh,
+            _tangent(lambda cx, t, x, out: cx.mul(t, cx.op("sinh", [x])))),
+    "tanh": ("float", "jnp.tanh({0})", "tf.tanh({0})", np.tanh,
+            _tangent(lambda cx, t, x, out: cx.mul(t, _one_minus(cx, _sq(cx, out))))),
     "asinh": ("float", "jnp.arcsinh({0})", "tf.asinh({0})", np.arcsinh,
               _tangent(lambda cx, t, x, out: cx.div(t, cx.op("sqrt", [_one_plus(cx, _sq(cx, x))])))),
     "acosh": ("float", "jnp.arccosh({0})", "tf.acosh({0})", np.arccosh,
               _tangent(lambda cx, t, x, out: cx.div(t, cx.op("sqrt", [cx.sub(_sq(cx, x), cx.full(1.0, x.type))])))),
-    "atanh": ("float", "jnp.arctanh({0})", "tf.atanh({0})", np.arctanh, _tangent(lambda cx, t, x, out: cx.div(t, _one_minus(cx, _sq(cx, x))))),
+    "atanh": ("float", "jnp.arctanh({0})", "tf.atanh({0})", np.arctanh,
+            _tangent(lambda cx, t, x, out: cx.div(t, _one_minus(cx, _sq(cx, x))))),
     "logistic": ("float", "lax.logistic({0})", "tf.sigmoid({0})", None,
                  _tangent(lambda cx, t, x, out: cx.mul(t, cx.mul(out, _one_minus(cx, out))))),
-    "lgamma": ("float", "lax.lgamma({0})", "tf.math.lgamma({0})", None, _tangent(lambda cx, t, x, out: cx.mul(t, cx.op("digamma", [x])))),
+    "lgamma": ("float", "lax.lgamma({0})", "tf.math.lgamma({0})", None,
+            _tangent(lambda cx, t, x, out: cx.mul(t, cx.op("digamma", [x])))),
     "digamma": ("float", "lax.digamma({0})", "tf.math.digamma({0})", None,
                 _tangent(lambda cx, t, x, out: cx.mul(t, cx.op("polygamma", [x], m=1)))),
     "erf": ("float", "lax.erf({0})", "tf.math.erf({0})", None, _tangent(lambda cx, t, x, out: cx.mul(
@@ -122,13 +134,13 @@ def _is_finite(x):
     return [x.with_dtype("bool")]
 
 
-declare("is_finite", _is_finite, jax="jnp.isfinite({0})", tf="tf.math.is_finite({0})", fold=np.isfinite, jvp=_no_tangent,
-        batch=batching.elementwise)
+declare("is_finite", _is_finite, jax="jnp.isfinite({0})", tf="tf.math.is_finite({0})", fold=np.isfinite,
+        jvp=_no_tangent, batch=batching.elementwise)
 
 
 # Identity whose derivative is zero: for shifts that cancel mathematically (logsumexp's max).
-declare("stop_gradient", _unary_rule("any"), jax="lax.stop_gradient({0})", tf="tf.stop_gradient({0})", fold=lambda x: x, jvp=_no_tangent,
-        batch=batching.elementwise)
+declare("stop_gradient", _unary_rule("any"), jax="lax.stop_gradient({0})", tf="tf.stop_gradient({0})",
+        fold=lambda x: x, jvp=_no_tangent, batch=batching.elementwise)
 
 
 def _neg_t(cx, cts, operands, linear, **attrs):
@@ -215,7 +227,8 @@ def _div_t(cx, cts, operands, linear, **attrs):
 BINARY = {
     # name: (kind, jax template, tf template, numpy fold, jvp rule, transpose rule)
     "add": ("numeric", "{0} + {1}", "{0} + {1}", np.add, _binary(lambda cx, tx, ty, x, y, out: cx.add(tx, ty)), _add_t),
-    "sub": ("numeric", "{0} - {1}", "{0} - {1}", np.subtract, _binary(lambda cx, tx, ty, x, y, out: cx.sub(tx, ty)), _sub_t),
+    "sub": ("numeric", "{0} - {1}", "{0} - {1}", np.subtract,
+            _binary(lambda cx, tx, ty, x, y, out: cx.sub(tx, ty)), _sub_t),
     "mul": ("numeric", "{0} * {1}", "{0} * {1}", np.multiply,
             _binary(lambda cx, tx, ty, x, y, out: cx.add(cx.mul(tx, y), cx.mul(x, ty))), _mul_t),
     # float division (integers use floordiv)
@@ -223,14 +236,19 @@ BINARY = {
             _binary(lambda cx, tx, ty, x, y, out: cx.div(cx.sub(tx, cx.mul(ty, out)), y)), _div_t),
     "floordiv": ("numeric", "jnp.floor_divide({0}, {1})", "tf.math.floordiv({0}, {1})", None, _no_tangent, None),
     # Python's sign convention; d/dy (x mod y) = -floor(x / y)
-    "mod": ("numeric", "jnp.remainder({0}, {1})", "tf.math.floormod({0}, {1})", None, _binary(lambda cx, tx, ty, x, y, out: cx.sub(
+    "mod": ("numeric", "jnp.remainder({0}, {1})", "tf.math.floormod({0}, {1})", None,
+            _binary(lambda cx, tx, ty, x, y, out: cx.sub(
         tx, cx.mul(ty, cx.op("floor", [cx.op("div", [x, y])])))), None),
     "pow": ("numeric", "jnp.power({0}, {1})", "tf.pow({0}, {1})", None, _binary(_pow_jvp), None),
-    "max": ("numeric", "jnp.maximum({0}, {1})", "tf.maximum({0}, {1})", np.maximum, _binary(_extremum("gt", "lt")), None),
-    "min": ("numeric", "jnp.minimum({0}, {1})", "tf.minimum({0}, {1})", np.minimum, _binary(_extremum("lt", "gt")), None),
-    "atan2": ("float", "jnp.arctan2({0}, {1})", "tf.atan2({0}, {1})", np.arctan2, _binary(lambda cx, tx, ty, x, y, out: cx.div(
+    "max": ("numeric", "jnp.maximum({0}, {1})", "tf.maximum({0}, {1})", np.maximum,
+            _binary(_extremum("gt", "lt")), None),
+    "min": ("numeric", "jnp.minimum({0}, {1})", "tf.minimum({0}, {1})", np.minimum,
+            _binary(_extremum("lt", "gt")), None),
+    "atan2": ("float", "jnp.arctan2({0}, {1})", "tf.atan2({0}, {1})", np.arctan2,
+            _binary(lambda cx, tx, ty, x, y, out: cx.div(
         cx.sub(cx.mul(tx, y), cx.mul(ty, x)), cx.add(cx.mul(x, x), cx.mul(y, y)))), None),
-    "logaddexp": ("float", "jnp.logaddexp({0}, {1})", "ppc_tf.logaddexp({0}, {1})", np.logaddexp, _binary(lambda cx, tx, ty, x, y, out: cx.add(
+    "logaddexp": ("float", "jnp.logaddexp({0}, {1})", "ppc_tf.logaddexp({0}, {1})", np.logaddexp,
+            _binary(lambda cx, tx, ty, x, y, out: cx.add(
         cx.mul(tx, cx.op("exp", [cx.sub(x, out)])), cx.mul(ty, cx.op("exp", [cx.sub(y, out)])))), None),
     "and": ("integral", "{0} & {1}", "{0} & {1}", np.bitwise_and, _no_tangent, None),
     "or": ("integral", "{0} | {1}", "{0} | {1}", np.bitwise_or, _no_tangent, None),
@@ -277,8 +295,8 @@ def _select_t(cx, cts, operands, linear, **attrs):
             cx.op("select", [pred, zero, ct]) if linear[2] else None]
 
 
-declare("select", _select, jax="jnp.where({0}, {1}, {2})", tf="tf.where({0}, {1}, {2})", fold=np.where, jvp=_select_jvp, transpose=_select_t,
-        batch=batching.elementwise)
+declare("select", _select, jax="jnp.where({0}, {1}, {2})", tf="tf.where({0}, {1}, {2})", fold=np.where,
+        jvp=_select_jvp, transpose=_select_t, batch=batching.elementwise)
 
 
 def _convert(x, dtype):

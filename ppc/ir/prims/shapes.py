@@ -55,8 +55,8 @@ def _emit_constant_tf(_, attrs):
 
 # A constant's value is a scalar (splat over `shape`) or a dense ndarray; shape and dtype
 # are attributes so that the emitter sees them; the printer writes them as the result type.
-declare("constant", lambda value, shape, dtype: [TensorType(tuple(shape), dtype)], jax=_emit_constant, tf=_emit_constant_tf,
-        jvp=_no_tangent)
+declare("constant", lambda value, shape, dtype: [TensorType(tuple(shape), dtype)], jax=_emit_constant,
+        tf=_emit_constant_tf, jvp=_no_tangent)
 def _tuple_expr(a, at):
     return f"({', '.join(a)}{',' if len(a) == 1 else ''})"
 
@@ -68,9 +68,9 @@ def _tuple_get_t(cx, cts, operands, linear, index):
     return [cx.op("make_tuple", parts)]
 
 
-declare("tuple_get", lambda t, index: [t.elements[index]], jax="{0}[{index}]", tf="{0}[{index}]", jvp=lambda cx, p, t, index: (
-    cx.primal(), [None if t[0] is None else cx.op("tuple_get", [t[0]], index=index)]), transpose=_tuple_get_t,
-    batch=batching.tuple_get)
+declare("tuple_get", lambda t, index: [t.elements[index]], jax="{0}[{index}]", tf="{0}[{index}]",
+        jvp=lambda cx, p, t, index: (cx.primal(), [None if t[0] is None else cx.op("tuple_get", [t[0]], index=index)]),
+        transpose=_tuple_get_t, batch=batching.tuple_get)
 declare("make_tuple", lambda *xs: [TupleType(tuple(xs))], jax=_tuple_expr, tf=_tuple_expr,
         jvp=lambda cx, p, t: (cx.primal(), [None if all(x is None for x in t) else cx.op(
             "make_tuple", [x if x is not None else cx.zeros(ty) for x, ty in zip(t, cx.in_types)])]),
@@ -123,7 +123,8 @@ def _reshape(x, shape):
     return [x.with_shape(shape)]
 
 
-declare("reshape", _reshape, jax="jnp.reshape({0}, {shape})", tf=lambda a, at: f"tf.reshape({a[0]}, {list(at['shape'])})", fold=lambda x, shape: np.reshape(x, shape),
+declare("reshape", _reshape, jax="jnp.reshape({0}, {shape})",
+        tf=lambda a, at: f"tf.reshape({a[0]}, {list(at['shape'])})", fold=lambda x, shape: np.reshape(x, shape),
         jvp=_linear_in(1), batch=batching.shifted_axes("shape"),
         transpose=lambda cx, cts, ops, lin, shape: [cx.op("reshape", [cts[0]], shape=cx.in_types[0].shape)])
 
@@ -136,7 +137,8 @@ def _transpose(x, perm):
 
 
 declare("transpose", _transpose, jax="jnp.transpose({0}, {perm})",
-        tf=lambda a, at: f"tf.transpose({a[0]}, {list(at['perm'])})" if at["perm"] else a[0], fold=lambda x, perm: np.transpose(x, perm),
+        tf=lambda a, at: f"tf.transpose({a[0]}, {list(at['perm'])})" if at["perm"] else a[0],
+        fold=lambda x, perm: np.transpose(x, perm),
         jvp=_linear_in(1), batch=batching.shifted_axes("perm"), transpose=lambda cx, cts, ops, lin, perm: [
             cx.op("transpose", [cts[0]], perm=tuple(int(i) for i in np.argsort(perm)))])
 
@@ -206,8 +208,8 @@ def _rev(x, axes):
     return [x]
 
 
-declare("rev", _rev, jax="jnp.flip({0}, {axes})", tf=lambda a, at: f"tf.reverse({a[0]}, {list(at['axes'])})", fold=lambda x, axes: np.flip(x, axes), jvp=_linear_in(1),
-        batch=batching.shifted_axes("axes"),
+declare("rev", _rev, jax="jnp.flip({0}, {axes})", tf=lambda a, at: f"tf.reverse({a[0]}, {list(at['axes'])})",
+        fold=lambda x, axes: np.flip(x, axes), jvp=_linear_in(1), batch=batching.shifted_axes("axes"),
         transpose=lambda cx, cts, ops, lin, axes: [cx.op("rev", [cts[0]], axes=axes)])
 
 
@@ -302,7 +304,8 @@ def _concatenate_t(cx, cts, operands, linear, axis):
     return out
 
 
-declare("concatenate", _concatenate, jax="jnp.concatenate([{args}], axis={axis})", tf="tf.concat([{args}], axis={axis})",
+declare("concatenate", _concatenate, jax="jnp.concatenate([{args}], axis={axis})",
+        tf="tf.concat([{args}], axis={axis})",
         fold=lambda *xs, axis: np.concatenate(xs, axis=axis), jvp=_concatenate_jvp, transpose=_concatenate_t,
         batch=batching.concatenate)
 
