@@ -19,13 +19,19 @@ from ..ir import CompileError, Function, Module, MissingRule, Op, Region, Value,
 from ..ir.callgraph import recursive_call
 
 INLINE_CONST_LIMIT = 16  # larger constants are passed in through _consts
+GENERATED_NAMES = frozenset({"_consts", "c", "_"})  # every backend's code uses these itself
 
 
 @dataclass(frozen=True)
 class Dialect:
     name: str  # the registry field holding this backend's templates, and the ppc-dump stage
     header: str  # module prologue; formatted with {origin}
-    reserved: frozenset[str]  # names the generated code uses itself (module aliases, ...)
+    modules: frozenset[str]  # the names the header imports
+
+    @property
+    def reserved(self) -> frozenset[str]:
+        """Names no IR value or function may take in this dialect's code."""
+        return self.modules | GENERATED_NAMES
 
 
 def safe_name(name: str, reserved) -> str:
@@ -38,7 +44,7 @@ def safe_name(name: str, reserved) -> str:
 class Emitter:
     def __init__(self, module: Module, dialect: Dialect):
         self.module, self.dialect = module, dialect
-        self.reserved = dialect.reserved | {"_consts", "c", "_"}
+        self.reserved = dialect.reserved
         self.consts: list[np.ndarray] = []
         self.fn_names = {name: self.safe(name) for name in module.functions}
 
@@ -129,7 +135,7 @@ def load(source: str, consts, entry: str, dialect: Dialect):
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     namespace = {"_consts": consts}
     exec(compile(source, filename, "exec"), namespace)
-    return namespace[safe_name(entry, dialect.reserved | {"_consts", "c", "_"})]
+    return namespace[safe_name(entry, dialect.reserved)]
 
 
 def check_supported(module: Module, backend: str) -> None:
