@@ -5,7 +5,7 @@ accept/reject, a helper function for the log joint. ppc lowers it to one XLA pro
 (a fori_loop around a cond), and the same function run eagerly by NumPy gives the same
 chain, which this script checks before reporting the posterior.
 
-    python examples/logistic_regression.py [--draws 4000] [--dump]
+    python examples/logistic_regression.py [--draws 4000] [--dump] [--backend tf]
 """
 import argparse
 import time
@@ -51,7 +51,8 @@ def main(argv=None):
     p.add_argument("--draws", type=int, default=4000)
     p.add_argument("--n", type=int, default=500, help="data points")
     p.add_argument("--dim", type=int, default=5)
-    p.add_argument("--dump", action="store_true", help="print the generated JAX source")
+    p.add_argument("--dump", action="store_true", help="print the generated source")
+    p.add_argument("--backend", choices=["jax", "tf"], default="jax", help="JAX (default) or TensorFlow")
     a = p.parse_args(argv)
 
     rng = np.random.default_rng(0)
@@ -64,7 +65,7 @@ def main(argv=None):
     step = 0.1
 
     args = (w0, X, y, noise, log_u, step, a.draws // 4)
-    sampler = ppc.compile(metropolis)
+    sampler = ppc.compile(metropolis, backend=a.backend)
     t0 = time.perf_counter()
     mean, sd, rate = (np.asarray(v) for v in sampler(*args))
     t1 = time.perf_counter()
@@ -77,7 +78,7 @@ def main(argv=None):
     if a.dump:
         print(sampler.source(*args))
 
-    print(f"ppc: random-walk Metropolis, {a.draws} draws, logistic regression on {a.n}x{a.dim} data")
+    print(f"ppc ({a.backend}): random-walk Metropolis, {a.draws} draws, logistic regression on {a.n}x{a.dim} data")
     print(f"  first call (ppc + XLA compile + run) {t1 - t0:.2f} s, second call {(t2 - t1) * 1e3:.1f} ms, "
           f"NumPy {(t3 - t2) * 1e3:.0f} ms")
     print("  compiled result equals the NumPy run of the same function")

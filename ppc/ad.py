@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .api import Compiled, LoopLimitError, Specialization, _check_flag
+from .api import Compiled, LoopLimitError, Specialization, _check_flag, backend_module
 from .frontend.lower import Slot
 from .ir import CompileError, Module, TensorType
 from .passes import run_passes
@@ -185,19 +185,19 @@ def _is_float_value(v) -> bool:
 class LinearFunction:
     """The linear map t -> df(x)[t] at a fixed x: the linear program with its residuals."""
 
-    def __init__(self, rev: Reverse, residuals, out_template, origin: str):
-        from .backends.jax import compile_module
+    def __init__(self, rev: Reverse, residuals, out_template, origin: str, backend: str):
         self.rev, self.residuals, self.out_template = rev, list(residuals), out_template
+        self.backend = backend
         lin = Module([rev.linear])
-        self.source, self._run = compile_module(run_passes(lin, ["canonicalize"]), origin)
+        self.source, self._run = backend_module(backend).compile_module(run_passes(lin, ["canonicalize"]), origin)
 
     def __call__(self, *tangents):
         out = self._run(*self.residuals, *tangents)
         return _fill_template(_tangent_template(self.out_template), list(out))
 
     def transpose(self):
-        from .backends.jax import compile_module
-        src, run = compile_module(run_passes(Module([self.rev.transposed]), ["canonicalize"]), "linear_transpose")
+        src, run = backend_module(self.backend).compile_module(
+            run_passes(Module([self.rev.transposed]), ["canonicalize"]), "linear_transpose")
         residuals = self.residuals
 
         def transposed(*cotangents):
@@ -223,8 +223,8 @@ def _reverse_at(f, primals, max_iterations):
     entry = spec.canonical.entry
     mask = tuple(differentiable(p) for p in entry.params)
     rev = Reverse(spec.canonical, mask, max_iterations)
-    from .backends.jax import compile_module
-    _, run = compile_module(run_passes(Module([rev.primal]), ["canonicalize"]), f"{base.__name__}_primal")
+    _, run = backend_module(base.backend).compile_module(run_passes(Module([rev.primal]), ["canonicalize"]),
+                                                         f"{base.__name__}_primal")
     dyn = [p for i, p in enumerate(primals) if i not in base.static_argnums]
     out = list(run(*[_runtime(p) for p in dyn]))
     n_out = len(entry.result_types)
@@ -245,14 +245,14 @@ def linearize(f, *primals, max_iterations: int = DEFAULT_MAX_ITERATIONS):
     """(f(*primals), f_lin) where f_lin(*tangents) is the derivative at primals: the
     linear program of reverse mode, with its residuals already computed."""
     base, spec, rev, out, residuals = _reverse_at(f, primals, max_iterations)
-    return out, LinearFunction(rev, residuals, spec.template, f"{base.__name__}_lin")
+    return out, LinearFunction(rev, residuals, spec.template, f"{base.__name__}_lin", base.backend)
 
 
 def vjp(f, *primals, max_iterations: int = DEFAULT_MAX_ITERATIONS):
     """(f(*primals), vjp_fn) where vjp_fn(cotangent) returns one cotangent per float
     primal (None for the others), by transposing the linear program."""
     base, spec, rev, out, residuals = _reverse_at(f, primals, max_iterations)
-    transposed = LinearFunction(rev, residuals, spec.template, f"{base.__name__}_lin").transpose()
+    transposed = LinearFunction(rev, residuals, spec.template, f"{base.__name__}_lin", base.backend).transpose()
     float_params = [differentiable(p) for p in spec.canonical.entry.params]
 
     def vjp_fn(cotangent):
@@ -278,8 +278,8 @@ def linear_transpose(f_lin, *example):
     base = as_compiled(f_lin)
     spec = base.specialize(*example)
     fn = transpose_function(spec.canonical.entry, 0, f"{spec.canonical.entry.name}_t")
-    from .backends.jax import compile_module
-    _, run = compile_module(run_passes(Module([fn]), ["canonicalize"]), f"{base.__name__}_t")
+    _, run = backend_module(base.backend).compile_module(run_passes(Module([fn]), ["canonicalize"]),
+                                                         f"{base.__name__}_t")
 
     def transposed(*cotangents):
         return tuple(run(*cotangents))

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import functools
+import importlib
 import inspect
 import os
 from dataclasses import dataclass
@@ -20,7 +21,13 @@ from .ir.callgraph import recursive_functions
 from .passes import run_passes
 from .passes.pc import DEFAULT_MAX_STACK_DEPTH
 
-BACKENDS = ("jax",)
+BACKENDS = ("jax", "tf")
+
+
+def backend_module(name: str):
+    """The backend package ppc/backends/<name>, imported on first use (so TensorFlow loads
+    only for backend="tf"). Each has compile_module(module, origin, single_result)."""
+    return importlib.import_module(f".backends.{name}", __package__)
 
 
 @dataclass
@@ -210,7 +217,7 @@ class Compiled:
 
     def _executable(self, spec: Specialization):
         if spec.executable is None:
-            from .backends.jax import compile_module
+            compile_module = backend_module(self.backend).compile_module
             fn = self.__ppc_function__
             origin = f"{os.path.basename(inspect.getsourcefile(fn) or '?')}:{fn.__name__}"
             single = isinstance(spec.template, Slot) and not spec.flagged and spec.machine is None
@@ -263,8 +270,9 @@ class Compiled:
 
 
 def compile(fn=None, *, backend: str = "jax", static_argnums=(), max_stack_depth: int = DEFAULT_MAX_STACK_DEPTH):
-    """Compile a Python function: `@ppc.compile`, `@ppc.compile(backend="jax")` or
-    `ppc.compile(f, static_argnums=(1,))`. A function that recurses on traced values runs
+    """Compile a Python function: `@ppc.compile`, `@ppc.compile(backend="tf")` or
+    `ppc.compile(f, static_argnums=(1,))`. Functions derived from it (ppc.grad,
+    ppc.autobatch, log_joint, ...) run on its backend. A function that recurses on traced values runs
     on the program-counter machine (ppc/passes/pc) with stacks `max_stack_depth` frames deep."""
     if fn is None:
         return lambda f: Compiled(f, backend, static_argnums, max_stack_depth)

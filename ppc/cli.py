@@ -28,8 +28,14 @@ def _stage_canonical(c, args, observe=()):
     return print_module(c.canonical_ir(*args))
 
 
-def _stage_jax(c, args, observe=()):
-    return c.source(*args)
+def _source_stage(backend):
+    """The generated source of one backend (whichever backend `c` was compiled for)."""
+    def stage(c, args, observe=()):
+        if c.backend != backend:
+            from .api import Compiled
+            c = Compiled(c.__ppc_function__, backend, c.static_argnums, c.max_stack_depth)
+        return c.source(*args)
+    return stage
 
 
 def _ad_stage(name):
@@ -76,7 +82,8 @@ def _stage_pc(c, args, observe=()):
     return format_program(lower_to_blocks(module, flags, 4), DEFAULT_MAX_STACK_DEPTH)
 
 
-STAGES = {"ir": _stage_ir, "batched": _stage_batched, "pc": _stage_pc, "canonical": _stage_canonical, "jax": _stage_jax,
+STAGES = {"ir": _stage_ir, "batched": _stage_batched, "pc": _stage_pc, "canonical": _stage_canonical,
+          "jax": _source_stage("jax"), "tf": _source_stage("tf"),
           **{name: _ad_stage(name) for name in ("jvp", "linear", "transpose", "grad")},
           **{name: _ppl_stage(name) for name in ("condition", "log_joint", "sample", "unconstrained")}}
 
@@ -148,7 +155,7 @@ def main(argv=None) -> int:
     except ValueError as e:
         p.error(str(e))
     try:
-        compiled = ppc_compile(fn, static_argnums=static)
+        compiled = ppc_compile(fn, static_argnums=static, backend="tf" if ns.stage == "tf" else "jax")
         if passes:
             text = print_module(run_passes(compiled.ir(*args), passes, verify_each=True))
         else:

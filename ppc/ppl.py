@@ -51,6 +51,22 @@ def _data(model) -> list:
     return model.data() if isinstance(model, Model) else []
 
 
+def on_backend(model, backend: str):
+    """The model compiled for `backend` (the same model when it already is): for samplers
+    asked to run a plain or JAX-compiled model on TF."""
+    if isinstance(model, Model):
+        base = on_backend(model.base, backend)
+        return model if base is model.base else Model(base, model.observed)
+    if isinstance(model, Compiled):
+        if model.backend == backend:
+            return model
+        if type(model) is not Compiled:
+            raise ValueError(f"cannot move a derived function to backend {backend!r}; derive it from a function "
+                             f"compiled with ppc.compile(f, backend={backend!r})")
+        return Compiled(model.__ppc_function__, backend, model.static_argnums, model.max_stack_depth)
+    return Compiled(model, backend)
+
+
 def condition(model, **observed) -> Model:
     """The model with the named random variables pinned to the given values."""
     if not observed:
@@ -167,4 +183,4 @@ def unconstrained(model, *args) -> Unconstrained:
     return Unconstrained(model, *args)
 
 
-__all__ = ["Model", "condition", "log_joint", "sample", "unconstrained", "Unconstrained"]
+__all__ = ["Model", "on_backend", "condition", "log_joint", "sample", "unconstrained", "Unconstrained"]

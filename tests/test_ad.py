@@ -90,19 +90,19 @@ FD_UNSUITABLE = {"casts"}
 IDENTITY_RTOL = {"casts": 1e-6}
 
 
-def program_and_args(name):
+def program_and_args(name, backend="jax"):
     mod = load(name)
     args = [f64(a) for a in random_args(mod, 3)]
-    return mod.main, args
+    return ppc.compile(mod.main, backend=backend), args
 
 
 @pytest.mark.parametrize("name", [n for n in DIFFERENTIABLE if n not in FD_UNSUITABLE])
-def test_jvp_matches_central_differences(name):
-    f, args = program_and_args(name)
+def test_jvp_matches_central_differences(name, backend):
+    f, args = program_and_args(name, backend)
     rng = np.random.default_rng(0)
     tangents = [random_like(a, rng) if is_float(a) else a for a in args]
     out, tout = ppc.jvp(f, args, tangents)
-    compiled = ppc.compile(f)
+    compiled = f
     eps = 1e-6
     plus = compiled(*[axpy(a, t, eps) for a, t in zip(args, tangents)])
     minus = compiled(*[axpy(a, t, -eps) for a, t in zip(args, tangents)])
@@ -115,8 +115,8 @@ def test_jvp_matches_central_differences(name):
 
 # reverse mode through recursion is refused (tests/test_recursion.py); forward mode runs
 @pytest.mark.parametrize("name", [n for n in DIFFERENTIABLE if not n.startswith("recursion_")])
-def test_vjp_is_the_transpose_of_jvp(name):
-    f, args = program_and_args(name)
+def test_vjp_is_the_transpose_of_jvp(name, backend):
+    f, args = program_and_args(name, backend)
     rng = np.random.default_rng(1)
     tangents = [random_like(a, rng) if is_float(a) else a for a in args]
     out, vjp_fn = ppc.vjp(f, *args)
@@ -152,8 +152,8 @@ M4 = rng.normal(size=(4, 4))
     (P.mixed_ops, P.mixed_ops_jax, (X4, Y4), (0, 1)),
     (P.quad_form, P.quad_form_jax, (X4, M4), (0, 1)),
 ], ids=["branch_then", "branch_else", "static_loop", "mixed_ops", "quad_form"])
-def test_grad_matches_jax(ours, theirs, args, argnums):
-    got = ppc.grad(ours, argnums=argnums)(*args)
+def test_grad_matches_jax(ours, theirs, args, argnums, backend):
+    got = ppc.grad(ppc.compile(ours, backend=backend), argnums=argnums)(*args)
     want = jax.grad(theirs, argnums=argnums)(*args)
     for g, w in zip(leaves(got), leaves(want)):
         np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-10, atol=1e-12)
@@ -306,9 +306,9 @@ SCALAR_GOLDEN = ["logistic_regression", "mlp", "nested_loops"]
 
 
 @pytest.mark.parametrize("name", SCALAR_GOLDEN)
-def test_hessian_vector_products_on_golden_programs(name):
+def test_hessian_vector_products_on_golden_programs(name, backend):
     """Second order: jvp(grad f) along v equals central differences of grad f."""
-    f, args = program_and_args(name)
+    f, args = program_and_args(name, backend)
     float_pos = [i for i, a in enumerate(args) if is_float(a)]
     g = ppc.grad(f, argnums=tuple(float_pos))
     rng = np.random.default_rng(2)

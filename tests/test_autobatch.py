@@ -41,10 +41,11 @@ STRATEGIES = ["local_static", "program_counter"]
 
 
 @pytest.mark.parametrize("name,strategy", [(n, s) for s in STRATEGIES for n in PROGRAMS if n not in UNSUPPORTED])
-def test_batched_equals_per_member(name, strategy):
+def test_batched_equals_per_member(name, strategy, backend):
+    """(On TF, the members run alone on JAX: batching and the backends agree at once.)"""
     mod = load(name)
     members, batched = batch_args(mod)
-    out = ppc.autobatch(mod.main, strategy=strategy)(*batched)
+    out = ppc.autobatch(ppc.compile(mod.main, backend=backend), strategy=strategy)(*batched)
     single = ppc.compile(mod.main)
     for i, args in enumerate(members):
         assert_tree_close(unstack(out, i), single(*args), check_dtype=True)
@@ -71,9 +72,9 @@ def collatz(n):
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
-def test_members_leave_a_loop_at_different_iterations(strategy):
+def test_members_leave_a_loop_at_different_iterations(strategy, backend):
     ns = np.array([1, 6, 7, 27, 97, 871])
-    got = ppc.autobatch(collatz, strategy=strategy)(ns)
+    got = ppc.autobatch(ppc.compile(collatz, backend=backend), strategy=strategy)(ns)
     assert list(np.asarray(got)) == [collatz(int(n)) for n in ns]
     text = str(ppc.autobatch(collatz, strategy="local_static").canonical_ir(ns))
     assert "reduce_or" in text and "select" in text  # runs while any member is active, masked
@@ -105,12 +106,12 @@ def log_lik(w, X, y):
     return np.sum(y * logits - np.logaddexp(0.0, logits))
 
 
-def test_batched_gradients_for_many_chains():
+def test_batched_gradients_for_many_chains(backend):
     """Per-chain gradients of a log likelihood, as batched NUTS will need them."""
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(50, 4)), (rng.uniform(size=50) < 0.5).astype(float)
     W = rng.normal(size=(8, 4))
-    g = ppc.grad(log_lik)
+    g = ppc.grad(ppc.compile(log_lik, backend=backend))
     batched = ppc.autobatch(g, strategy="local_static")(W, X[None], y[None])
     for i in range(8):
         np.testing.assert_allclose(batched[i], g(W[i], X, y), rtol=1e-12)
@@ -118,28 +119,29 @@ def test_batched_gradients_for_many_chains():
     assert "f64[8,50,4]" not in text  # the shared data is broadcast only where members differ
 
 
-def test_batched_random_draws_equal_per_member_draws():
+def test_batched_random_draws_equal_per_member_draws(backend):
     import jax
 
     import data.random_programs as RP
     keys = jax.random.split(jax.random.key(0), 4)
     mus = np.linspace(0.0, 1.5, 4)
-    got = ppc.autobatch(RP.noisy, strategy="local_static")(keys, mus)
-    single = ppc.compile(RP.noisy)
+    noisy, walk = ppc.compile(RP.noisy, backend=backend), ppc.compile(RP.walk, backend=backend)
+    got = ppc.autobatch(noisy, strategy="local_static")(keys, mus)
+    single = noisy
     for i in range(4):
         assert_tree_close(unstack(got, i), single(keys[i], mus[i]), rtol=1e-6)
-    shared = ppc.autobatch(RP.noisy, strategy="local_static")(jax.random.key(1)[None], mus)
+    shared = ppc.autobatch(noisy, strategy="local_static")(jax.random.key(1)[None], mus)
     assert_tree_close(unstack(shared, 2), single(jax.random.key(1), mus[2]), rtol=1e-6)
-    walks = ppc.autobatch(RP.walk, strategy="local_static")(keys, 5)
+    walks = ppc.autobatch(walk, strategy="local_static")(keys, 5)
     for i in range(4):
-        np.testing.assert_allclose(walks[i], ppc.compile(RP.walk)(keys[i], 5), rtol=1e-6)
+        np.testing.assert_allclose(walks[i], walk(keys[i], 5), rtol=1e-6)
 
 
-def test_batched_triangular_solve_with_a_shared_matrix():
+def test_batched_triangular_solve_with_a_shared_matrix(backend):
     import data.random_programs as RP
     L = np.array([[2.0, 0.0, 0.0], [0.5, 1.0, 0.0], [-0.3, 0.2, 1.5]])
     xs = np.random.default_rng(3).normal(size=(5, 3))
-    got = ppc.autobatch(RP.mvn_log_density, strategy="local_static")(xs, L[None])
+    got = ppc.autobatch(ppc.compile(RP.mvn_log_density, backend=backend), strategy="local_static")(xs, L[None])
     for i in range(5):
         np.testing.assert_allclose(got[i], ppc.compile(RP.mvn_log_density)(xs[i], L), rtol=1e-12)
 

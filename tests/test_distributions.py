@@ -1,6 +1,6 @@
 """Every distribution's log density against scipy.stats, across random parameters and
-values, through the whole path (model -> sample op -> log_joint pass -> JAX); every
-sampler by its moments and a Kolmogorov-Smirnov test at fixed seeds."""
+values, through the whole path (model -> sample op -> log_joint pass -> JAX or TF); every
+sampler, on both backends, by its moments and a Kolmogorov-Smirnov test at fixed seeds."""
 import jax
 import numpy as np
 import pytest
@@ -102,10 +102,10 @@ def scipy_logpdf(name, params, value):
 
 
 @pytest.mark.parametrize("name,model,params,value,_", CASES, ids=[c[0] for c in CASES])
-def test_log_density_matches_scipy(name, model, params, value, _):
+def test_log_density_matches_scipy(name, model, params, value, _, backend):
     if name == "binomial":
         value = np.minimum(rng.integers(0, 10, N), params[0].astype(int))
-    lj = ppc.log_joint(model)
+    lj = ppc.log_joint(ppc.compile(model, backend=backend))
     if name == "mvn":  # a batch of 5 vectors under one distribution
         params = (np.broadcast_to(params[0], value.shape), params[1])
     got = lj(*params, x=value)
@@ -146,10 +146,10 @@ SAMPLER_CASES = [
 
 
 @pytest.mark.parametrize("name,model,params,ref", SAMPLER_CASES, ids=[c[0] for c in SAMPLER_CASES])
-def test_continuous_sampler_ks(name, model, params, ref):
+def test_continuous_sampler_ks(name, model, params, ref, backend):
     n = 4000
     batched = [np.full(n, p) for p in params]
-    draws = np.asarray(ppc.sample(model, jax.random.key(1), *batched)["x"])
+    draws = np.asarray(ppc.sample(ppc.compile(model, backend=backend), jax.random.key(1), *batched)["x"])
     assert draws.shape == (n,)
     assert stats.kstest(draws, ref.cdf).pvalue > 1e-3
     if "cauchy" not in name:
@@ -162,26 +162,27 @@ def test_continuous_sampler_ks(name, model, params, ref):
     (M.binomial, (10.0, 0.3), 3.0, 2.1),
     (M.poisson, (3.5,), 3.5, 3.5),
 ], ids=["bernoulli_probs", "bernoulli_logits", "binomial", "poisson"])
-def test_discrete_sampler_moments(model, params, mean, var):
+def test_discrete_sampler_moments(model, params, mean, var, backend):
     n = 4000
-    draws = np.asarray(ppc.sample(model, jax.random.key(2), *[np.full(n, p) for p in params])["x"])
+    draws = np.asarray(ppc.sample(ppc.compile(model, backend=backend), jax.random.key(2),
+                                  *[np.full(n, p) for p in params])["x"])
     assert draws.dtype == np.int64
     assert abs(draws.mean() - mean) < 5 * np.sqrt(var / n)
     assert abs(draws.var() - var) < 0.15 * var
 
 
-def test_categorical_and_dirichlet_and_mvn_samplers():
+def test_categorical_and_dirichlet_and_mvn_samplers(backend):
     n = 4000
     p = np.array([0.1, 0.2, 0.3, 0.4])
-    cat = np.asarray(ppc.sample(M.categorical_probs, jax.random.key(3), np.tile(p, (n, 1)))["x"])
+    cat = np.asarray(ppc.sample(ppc.compile(M.categorical_probs, backend=backend), jax.random.key(3), np.tile(p, (n, 1)))["x"])
     freq = np.bincount(cat, minlength=4) / n
     assert np.all(np.abs(freq - p) < 5 * np.sqrt(p * (1 - p) / n))
     alpha = np.array([1.0, 2.0, 3.0])
-    d = np.asarray(ppc.sample(M.dirichlet, jax.random.key(4), np.tile(alpha, (n, 1)))["x"])
+    d = np.asarray(ppc.sample(ppc.compile(M.dirichlet, backend=backend), jax.random.key(4), np.tile(alpha, (n, 1)))["x"])
     np.testing.assert_allclose(d.sum(-1), 1.0, rtol=1e-12)
     np.testing.assert_allclose(d.mean(0), alpha / alpha.sum(), atol=0.02)
     L = np.array([[1.0, 0.0], [0.8, 0.5]])
-    mvn = np.asarray(ppc.sample(M.mvn, jax.random.key(5), np.zeros((n, 2)), L)["x"])
+    mvn = np.asarray(ppc.sample(ppc.compile(M.mvn, backend=backend), jax.random.key(5), np.zeros((n, 2)), L)["x"])
     np.testing.assert_allclose(np.cov(mvn.T), L @ L.T, atol=0.08)
 
 

@@ -8,12 +8,12 @@ import numpy as np
 EXAMPLES = pathlib.Path(__file__).parent.parent / "examples"
 
 
-def test_logistic_regression_metropolis(capsys, monkeypatch):
+def test_logistic_regression_metropolis(capsys, monkeypatch, backend):
     monkeypatch.setattr(sys, "argv", ["logistic_regression.py", "--draws", "3000"])
     ns = runpy.run_path(str(EXAMPLES / "logistic_regression.py"))
-    mean, sd, true_w = ns["main"](["--draws", "3000"])
+    mean, sd, true_w = ns["main"](["--draws", "3000", "--backend", backend])
     out = capsys.readouterr().out
-    assert "compiled result equals the NumPy run" in out
+    assert "compiled result equals the NumPy run" in out and f"ppc ({backend})" in out
     # the posterior concentrates near the weights that generated the data
     assert np.all(np.abs(mean - true_w) < 4 * sd + 0.1)
 

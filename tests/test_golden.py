@@ -9,7 +9,7 @@ from ppc.ir import parse, print_module, verify
 
 from programs import PROGRAMS, ROOT, example_args, load
 
-BASE_STAGES = ("canonical", "ir", "jax")
+BASE_STAGES = ("canonical", "ir", "jax", "tf")
 
 
 # Differentiated programs: their JVP, linear and transposed programs, and the gradient

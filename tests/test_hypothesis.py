@@ -107,13 +107,13 @@ def _copy(a):
     return a.copy() if isinstance(a, np.ndarray) else a
 
 
-def check_program(src: str, args: list, rtol: float, directory):
+def check_program(src: str, args: list, rtol: float, directory, backend: str = "jax"):
     note(f"program:\n{src}")
     note(f"args: {args!r}")
     mod = load_source(src, directory)
     with np.errstate(all="ignore"):
         want = mod.main(*[_copy(a) for a in args])
-    compiled = ppc.compile(mod.main)
+    compiled = ppc.compile(mod.main, backend=backend)
     got = compiled(*args)
     for module in (compiled.ir(*args), compiled.canonical_ir(*args)):
         round_trip(module)
@@ -417,11 +417,12 @@ def test_expressions_f64(progdir, prog):
     check_program(src, args, RTOL["float64"], progdir)
 
 
+@pytest.mark.parametrize("backend", ["jax", "tf"])
 @settings(max_examples=examples(20), **SETTINGS)
 @given(expression_programs("float32"))
-def test_expressions_f32(progdir, prog):
+def test_expressions_f32(progdir, backend, prog):
     src, args = prog
-    check_program(src, args, RTOL["float32"], progdir)
+    check_program(src, args, RTOL["float32"], progdir, backend)
 
 
 # ------------------------------------------------------ (2) control-flow programs
@@ -666,11 +667,12 @@ def test_control_flow_f64(progdir, prog):
     check_program(src, args, RTOL["float64"], progdir)
 
 
+@pytest.mark.parametrize("backend", ["jax", "tf"])
 @settings(max_examples=examples(20), **SETTINGS)
 @given(control_flow_programs("float32"))
-def test_control_flow_f32(progdir, prog):
+def test_control_flow_f32(progdir, backend, prog):
     src, args = prog
-    check_program(src, args, RTOL["float32"], progdir)
+    check_program(src, args, RTOL["float32"], progdir, backend)
 
 
 # ---------------------------------------------------------- (3) indexing programs

@@ -1,5 +1,6 @@
 """Inference recovers known posteriors: a conjugate normal (exact) and eight schools
-(published reference values), with HMC and ADVI; both return arviz.InferenceData."""
+(published reference values), with HMC and ADVI; both return arviz.InferenceData. The
+conjugate normal runs on both backends."""
 import arviz as az
 import numpy as np
 import pytest
@@ -20,8 +21,9 @@ def conjugate():
     return ppc.condition(M.conjugate_normal, y=Y)
 
 
-def test_hmc_conjugate_normal():
-    idata = ppc.infer.hmc(conjugate(), np.ones(len(Y)), num_warmup=300, num_samples=1000, progress=False)
+def test_hmc_conjugate_normal(backend):
+    idata = ppc.infer.hmc(conjugate(), np.ones(len(Y)), num_warmup=300, num_samples=1000, progress=False,
+                          backend=backend)
     assert idata.posterior["mu"].shape == (4, 1000)
     for stat in ("acceptance_rate", "step_size", "lp", "n_steps"):
         assert stat in idata.sample_stats
@@ -32,8 +34,8 @@ def test_hmc_conjugate_normal():
     assert 0.6 < float(idata.sample_stats["acceptance_rate"].mean()) < 0.99
 
 
-def test_advi_conjugate_normal():
-    idata = ppc.infer.advi(conjugate(), np.ones(len(Y)), num_steps=1500, progress=False)
+def test_advi_conjugate_normal(backend):
+    idata = ppc.infer.advi(conjugate(), np.ones(len(Y)), num_steps=1500, progress=False, backend=backend)
     mean, sd = idata.posterior.attrs["advi_mean"][0], idata.posterior.attrs["advi_sd"][0]
     assert abs(mean - EXACT_MEAN) < 0.25 * EXACT_SD  # stochastic optimisation: within a quarter sd
     assert abs(sd - EXACT_SD) < 0.15 * EXACT_SD

@@ -142,14 +142,34 @@ def test_missing_rule_names_primitive_and_stage():
         del REGISTRY["test_only_prim"]
 
 
-def test_every_primitive_has_jax_emission_and_shape_rule():
+def test_every_primitive_has_jax_and_tf_emission_and_shape_rule():
     control = {"if", "while", "call", "switch", "yield", "return"}
     for name, prim in REGISTRY.items():
         if prim.terminator or prim.effect:  # random variables are rewritten before emission
             continue
         assert prim.jax is not None, f"primitive '{name}' has no JAX emission"
+        assert prim.tf is not None, f"primitive '{name}' has no TF emission"
         if name not in control:
             assert prim.infer is not None, f"primitive '{name}' has no shape rule"
+
+
+@pytest.mark.parametrize("backend", ["jax", "tf"])
+def test_emitting_a_primitive_without_a_rule_names_it_and_the_backend(backend):
+    from ppc.backends.emit import emit_module
+    from ppc.backends.jax.emit import DIALECT as JAX
+    from ppc.backends.tf.emit import DIALECT as TF
+    dialect = {"jax": JAX, "tf": TF}[backend]
+    other = {"jax": "tf", "tf": "jax"}[backend]
+    declare("test_half_emitted", lambda x: [x], **{other: "{0}"})
+    try:
+        x = Value(TensorType((), "f32"), "x")
+        body = Region([x])
+        y = Builder(body).op("test_half_emitted", [x])
+        body.ops.append(Op("return", [y], {}, []))
+        with pytest.raises(MissingRule, match=f"primitive 'test_half_emitted' has no {backend} emission rule"):
+            emit_module(Module([Function("f", body, [x.type])]), dialect)
+    finally:
+        del REGISTRY["test_half_emitted"]
 
 
 def test_declaring_twice_is_an_error():

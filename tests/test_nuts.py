@@ -1,6 +1,7 @@
 """ppc.infer.nuts recovers known posteriors: exact moments (100-d standard normal, a
 correlated Gaussian) and NumPyro's NUTS on the same models (eight schools, logistic
-regression), with R-hat < 1.01 and moments within Monte Carlo error."""
+regression), with R-hat < 1.01 and moments within Monte Carlo error. The correlated Gaussian
+and eight schools run on TensorFlow too."""
 import arviz as az
 import jax
 import jax.numpy as jnp
@@ -50,8 +51,8 @@ def test_standard_normal_100d_exact_moments():
     assert (st["n_steps"] <= 2 ** st["tree_depth"]).all() and (st["n_steps"] >= 1).all()
 
 
-def test_correlated_gaussian_exact_moments():
-    idata = ppc.infer.nuts(correlated, chains=4, num_warmup=500, num_samples=1000, progress=False)
+def test_correlated_gaussian_exact_moments(backend):
+    idata = ppc.infer.nuts(correlated, chains=4, num_warmup=500, num_samples=1000, progress=False, backend=backend)
     z = idata.posterior["z"].values.reshape(-1, 2)
     s = az.summary(idata)
     assert float(az.rhat(idata)["z"].max()) < 1.01
@@ -79,9 +80,12 @@ def close_to_numpyro(ours, theirs, names):
         assert abs(a.loc[name, "sd"] - b.loc[name, "sd"]) < 4.5 * sd_err + 0.02 * b.loc[name, "sd"], name
 
 
-def test_eight_schools_matches_numpyro():
-    ours = ppc.infer.nuts(ppc.condition(M.eight_schools, y=Y8), SIGMA, chains=4, num_warmup=1000,
-                          num_samples=1000, target_accept=0.9, progress=False)
+@pytest.mark.parametrize("backend", ["jax", "tf"])
+def test_eight_schools_matches_numpyro(backend):
+    model = ppc.condition(ppc.compile(M.eight_schools, backend=backend), y=Y8)
+    ours = ppc.infer.nuts(model, SIGMA, chains=4, num_warmup=1000, num_samples=1000, target_accept=0.9,
+                          progress=False)
+    assert ours.sample_stats.attrs["backend"] == backend
     theirs = numpyro_nuts(M.eight_schools_numpyro, jnp.asarray(SIGMA), y=jnp.asarray(Y8))
     close_to_numpyro(ours, theirs, ["mu", "tau"])
 

@@ -30,18 +30,18 @@ CASES = [
 
 
 @pytest.mark.parametrize("name,model,reference,args,observed,latent", CASES, ids=[c[0] for c in CASES])
-def test_log_joint_matches_numpyro(name, model, reference, args, observed, latent):
-    got = ppc.log_joint(ppc.condition(model, **observed))(*args, **latent)
+def test_log_joint_matches_numpyro(name, model, reference, args, observed, latent, backend):
+    got = ppc.log_joint(ppc.condition(ppc.compile(model, backend=backend), **observed))(*args, **latent)
     want, _ = log_density(reference, args, observed, latent)
     np.testing.assert_allclose(got, want, rtol=1e-10)
 
 
 @pytest.mark.parametrize("name,model,reference,args,observed,latent", CASES, ids=[c[0] for c in CASES])
-def test_log_joint_gradient_matches_numpyro(name, model, reference, args, observed, latent):
-    """ppc.grad of the unconditioned log joint (every variable a parameter) against
+def test_log_joint_gradient_matches_numpyro(name, model, reference, args, observed, latent, backend):
+    """Central differences of the log joint (every variable a parameter) against
     jax.grad of NumPyro's log density."""
     names = list(latent)
-    lj = ppc.log_joint(ppc.condition(model, **observed))
+    lj = ppc.log_joint(ppc.condition(ppc.compile(model, backend=backend), **observed))
 
     def ours(*values):
         return lj(*args, **dict(zip(names, values)))
@@ -60,8 +60,8 @@ def test_log_joint_gradient_matches_numpyro(name, model, reference, args, observ
         np.testing.assert_allclose(fd, np.asarray(r), rtol=1e-5, atol=1e-6)
 
 
-def test_grad_of_unconstrained_density_matches_numpyro():
-    u = ppc.unconstrained(ppc.condition(M.eight_schools, y=Y8), SIGMA)
+def test_grad_of_unconstrained_density_matches_numpyro(backend):
+    u = ppc.unconstrained(ppc.condition(ppc.compile(M.eight_schools, backend=backend), y=Y8), SIGMA)
     theta = rng.normal(size=u.size)
     got = ppc.grad(u.log_density_fn)(theta, *u.args)
     from numpyro.infer.util import potential_energy

@@ -25,9 +25,9 @@ def per_member(f, args, n):
     return out
 
 
-def check(f, *args, **kw):
+def check(f, *args, backend="jax", **kw):
     n = max(len(a) for a in args)
-    got = ppc.autobatch(f, **kw)(*args)
+    got = ppc.autobatch(ppc.compile(f, backend=backend), **kw)(*args)
     want = per_member(f, args, n)
     if isinstance(got, tuple):
         for k, g in enumerate(got):
@@ -60,8 +60,8 @@ STRATEGIES = ["program_counter", "local_static"]
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
 @pytest.mark.parametrize("f,args", CORPUS, ids=[c[0].__name__ for c in CORPUS])
-def test_corpus_equals_python(f, args, strategy):
-    check(f, *args, strategy=strategy)
+def test_corpus_equals_python(f, args, strategy, backend):
+    check(f, *args, strategy=strategy, backend=backend)
 
 
 def test_fibonacci_local_static():
@@ -70,8 +70,8 @@ def test_fibonacci_local_static():
 
 
 @pytest.mark.parametrize("f,args", CORPUS, ids=[c[0].__name__ for c in CORPUS])
-def test_compile_runs_recursion_with_a_batch_of_one(f, args):
-    g = ppc.compile(f)
+def test_compile_runs_recursion_with_a_batch_of_one(f, args, backend):
+    g = ppc.compile(f, backend=backend)
     member = [a[-1] for a in args]
     got, want = g(*member), f(*member)
     np.testing.assert_allclose(np.asarray(got, dtype=float), np.asarray(want, dtype=float), rtol=1e-12)

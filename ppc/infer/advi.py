@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import ad
-from ..ppl import unconstrained
+from ..api import compile as ppc_compile
+from ..ppl import on_backend, unconstrained
 from .common import progress_bar, to_inference_data
 
 
@@ -21,13 +22,15 @@ def make_elbo(logp, num_draws):
 
 
 def advi(model, *data, num_steps: int = 2000, num_draws: int = 4, learning_rate: float = 0.05,
-         num_samples: int = 1000, seed: int = 0, progress: bool = True):
+         num_samples: int = 1000, seed: int = 0, progress: bool = True, backend: str | None = None):
     """Mean-field Gaussian ADVI in the unconstrained space, reparameterization gradients
     through ppc.grad, Adam (rate decaying tenfold over the run) from optax. Returns arviz.InferenceData of `num_samples` draws
-    from the fitted approximation (one chain), and the loss trace in `attrs`."""
+    from the fitted approximation (one chain), and the loss trace in `attrs`. It runs on the
+    model's backend, or on `backend` when given."""
     import optax
-    u = unconstrained(model, *data)
-    loss_and_grad = ad.value_and_grad(make_elbo(u.log_density_fn, num_draws), argnums=(0, 1))
+    u = unconstrained(on_backend(model, backend) if backend else model, *data)
+    elbo = ppc_compile(make_elbo(u.log_density_fn, num_draws), backend=u.program.backend)
+    loss_and_grad = ad.value_and_grad(elbo, argnums=(0, 1))
     rng = np.random.default_rng(seed)
     dtype = u.dtype
     args = tuple(np.asarray(a) for a in u.args)

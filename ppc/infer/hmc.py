@@ -14,7 +14,7 @@ import numpy as np
 from .. import ad
 from ..api import compile as ppc_compile
 from ..autobatch import autobatch
-from ..ppl import unconstrained
+from ..ppl import on_backend, unconstrained
 from .common import dual_averaging, progress_bar, to_inference_data
 
 
@@ -58,15 +58,16 @@ def make_hmc_chunk(logp, grad_logp, num_leapfrog):
 
 def hmc(model, *data, num_warmup: int = 500, num_samples: int = 1000, num_leapfrog: int = 10,
         step_size: float | None = None, target_accept: float = 0.8, chains: int = 4, seed: int = 0,
-        jitter: float = 0.3, chunk: int = 50, progress: bool = True):
+        jitter: float = 0.3, chunk: int = 50, progress: bool = True, backend: str | None = None):
     """Hamiltonian Monte Carlo with a fixed number of leapfrog steps; the step size is
     adapted by dual averaging during warmup (unless `step_size` is given) and jittered
     uniformly by +-`jitter` at each transition. Observed data
     is pinned with ppc.condition. Returns arviz.InferenceData with posterior
-    (chain, draw, ...) and sample_stats (acceptance_rate, step_size, lp)."""
-    u = unconstrained(model, *data)
+    (chain, draw, ...) and sample_stats (acceptance_rate, step_size, lp). It runs on the
+    model's backend, or on `backend` when given."""
+    u = unconstrained(on_backend(model, backend) if backend else model, *data)
     logp = u.log_density_fn
-    kernel = ppc_compile(make_hmc_chunk(logp, ad.grad(logp), num_leapfrog))
+    kernel = ppc_compile(make_hmc_chunk(logp, ad.grad(logp), num_leapfrog), backend=u.program.backend)
     rng = np.random.default_rng(seed)
     dtype = u.dtype
     d = u.size

@@ -27,7 +27,7 @@ from .. import ad
 from ..api import compile as ppc_compile
 from ..autobatch import autobatch
 from ..passes.pc.blocks import work
-from ..ppl import unconstrained
+from ..ppl import on_backend, unconstrained
 from .common import dual_averaging, progress_bar, to_inference_data
 
 DIVERGENCE = 1000.0  # an energy error beyond this ends the trajectory as divergent
@@ -173,19 +173,21 @@ def warmup_windows(num_warmup: int):
 
 def nuts(model, *data, num_warmup: int = 1000, num_samples: int = 1000, chains: int = 4, seed: int = 0,
          target_accept: float = 0.8, max_tree_depth: int = 10, step_size: float | None = None,
-         adapt_mass_matrix: bool = True, chunk: int = 20, progress: bool = True):
+         adapt_mass_matrix: bool = True, chunk: int = 20, progress: bool = True, backend: str | None = None):
     """The No-U-Turn Sampler (multinomial, generalized U-turn criterion) with Stan's warmup:
     dual-averaging step size and a diagonal mass matrix. Chains are members of one
     program-counter batch. Observed data is pinned with ppc.condition. Returns
     arviz.InferenceData: posterior (chain, draw, ...) and sample_stats n_steps, tree_depth,
     diverging, acceptance_rate, step_size and lp; `sample_stats.attrs` records the
-    machine's batch utilization."""
+    machine's batch utilization. It runs on the model's backend (ppc.compile(model,
+    backend=...)), or on `backend` when given."""
     if chains < 1 or num_samples < 1 or num_warmup < 0:
         raise ValueError("nuts needs chains >= 1, num_samples >= 1 and num_warmup >= 0")
     started = time.perf_counter()
-    u = unconstrained(model, *data)
+    u = unconstrained(on_backend(model, backend) if backend else model, *data)
     vg = ad.value_and_grad(u.log_density_fn)
-    sampler = autobatch(ppc_compile(make_nuts(vg, max_tree_depth, chunk)), strategy="program_counter",
+    sampler = autobatch(ppc_compile(make_nuts(vg, max_tree_depth, chunk), backend=u.program.backend),
+                        strategy="program_counter",
                         max_stack_depth=max_tree_depth + 2)
 
     rng = np.random.default_rng(seed)
@@ -252,5 +254,6 @@ def nuts(model, *data, num_warmup: int = 1000, num_samples: int = 1000, chains: 
         batch_utilization=float(served.sum() / max(1, runs.sum() * chains)),
         useful_leapfrogs=int(served[gradient_block]), time_to_first_draw=first_draw,
         leapfrog_utilization=float(served[gradient_block] / max(1, runs[gradient_block] * chains)),
-        machine_steps=int(runs.sum()), inv_mass=inv_mass.tolist(), step_size_final=np.exp(log_eps).tolist())
+        machine_steps=int(runs.sum()), inv_mass=inv_mass.tolist(), step_size_final=np.exp(log_eps).tolist(),
+        backend=u.program.backend)
     return idata

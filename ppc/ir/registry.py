@@ -35,6 +35,9 @@ class Primitive:
     # their regions or callee (if/while/call/constant); the verifier checks those.
     infer: Callable[..., list[Type]] | None
     jax: Emission | None = None
+    # The TensorFlow emission (ppc/backends/tf), same conventions; generated TF code reads
+    # `tf`, `np` and `ppc_tf` (ppc/backends/tf/runtime.py: PRNG and the ops TF lacks).
+    tf: Emission | None = None
     # numpy implementation used by constant folding: (*arrays, **attrs) -> array
     fold: Callable | None = None
     regions: tuple[str, ...] = ()  # labels of nested regions, e.g. ("then", "else")

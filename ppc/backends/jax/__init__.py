@@ -2,41 +2,22 @@
 
 64-bit types are enabled so that float64 programs compute in float64, as NumPy does;
 every emitted constant and conversion names its dtype, so float32 programs stay float32.
+Results are JAX arrays.
 """
 from __future__ import annotations
 
-import linecache
-
 import jax
 
-from ...ir import CompileError, Module
-from ...ir.callgraph import recursive_call
+from ...ir import Module
+from .. import emit as shared
 from ..host import eager, runs_on_host
-from .emit import _Emitter, emit_module
+from .emit import DIALECT, emit_module
 
 jax.config.update("jax_enable_x64", True)
 
-_COUNTER = [0]
-
 
 def check_supported(module: Module) -> None:
-    op = recursive_call(module)
-    if op is not None:
-        raise CompileError(
-            f"'{op.attrs['callee']}' is recursive, and recursion on traced values cannot run on the "
-            "JAX backend directly", op.loc,
-            "batch it with ppc.autobatch(..., strategy='program_counter'), or recurse only on values "
-            "known at compile time")
-
-
-def load(source: str, consts, entry: str):
-    """Execute generated source; return its entry function (not yet jitted)."""
-    _COUNTER[0] += 1
-    filename = f"<ppc-jax-{_COUNTER[0]}:{entry}>"
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    namespace = {"_consts": consts}
-    exec(compile(source, filename, "exec"), namespace)
-    return namespace[_Emitter.safe(entry)]
+    shared.check_supported(module, "JAX")
 
 
 def compile_module(module: Module, origin: str = "", single_result: bool = False):
@@ -47,7 +28,7 @@ def compile_module(module: Module, origin: str = "", single_result: bool = False
     if not host:
         check_supported(module)
     source, consts = emit_module(module, origin)
-    fn = load(source, consts, module.entry.name)
+    fn = shared.load(source, consts, module.entry.name, DIALECT)
     if single_result:
         entry = fn
         fn = lambda *args: entry(*args)[0]  # noqa: E731  (traced once; no per-call cost)

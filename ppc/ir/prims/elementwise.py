@@ -14,7 +14,7 @@ import numpy as np
 from ..registry import ShapeError, declare
 from ..types import is_int, numpy_dtype
 from . import batching
-from .common import JNP_DTYPE, floating, numeric, same, tensor
+from .common import JNP_DTYPE, TF_DTYPE, floating, numeric, same, tensor
 
 
 def _unary_rule(kind):
@@ -67,56 +67,70 @@ def _one_plus(cx, v):
 
 
 UNARY = {
-    # name: (kind, jax template, numpy fold, jvp rule)
-    "abs": ("numeric", "jnp.abs({0})", np.abs, _tangent(lambda cx, t, x, out: cx.mul(t, cx.op("sign", [x])))),
-    "sign": ("numeric", "jnp.sign({0})", np.sign, _no_tangent),
-    "floor": ("float", "jnp.floor({0})", np.floor, _no_tangent),
-    "ceil": ("float", "jnp.ceil({0})", np.ceil, _no_tangent),
-    "round": ("float", "jnp.round({0})", np.round, _no_tangent),
-    "exp": ("float", "jnp.exp({0})", np.exp, _tangent(lambda cx, t, x, out: cx.mul(t, out))),
-    "expm1": ("float", "jnp.expm1({0})", np.expm1, _tangent(lambda cx, t, x, out: cx.mul(t, _one_plus(cx, out)))),
-    "log": ("float", "jnp.log({0})", np.log, _tangent(lambda cx, t, x, out: cx.div(t, x))),
-    "log1p": ("float", "jnp.log1p({0})", np.log1p, _tangent(lambda cx, t, x, out: cx.div(t, _one_plus(cx, x)))),
-    "sqrt": ("float", "jnp.sqrt({0})", np.sqrt,
+    # name: (kind, jax template, tf template, numpy fold, jvp rule)
+    "abs": ("numeric", "jnp.abs({0})", "tf.abs({0})", np.abs,
+            _tangent(lambda cx, t, x, out: cx.mul(t, cx.op("sign", [x])))),
+    "sign": ("numeric", "jnp.sign({0})", "tf.sign({0})", np.sign, _no_tangent),
+    "floor": ("float", "jnp.floor({0})", "tf.floor({0})", np.floor, _no_tangent),
+    "ceil": ("float", "jnp.ceil({0})", "tf.math.ceil({0})", np.ceil, _no_tangent),
+    "round": ("float", "jnp.round({0})", "tf.round({0})", np.round, _no_tangent),
+    "exp": ("float", "jnp.exp({0})", "tf.exp({0})", np.exp, _tangent(lambda cx, t, x, out: cx.mul(t, out))),
+    "expm1": ("float", "jnp.expm1({0})", "tf.math.expm1({0})", np.expm1,
+            _tangent(lambda cx, t, x, out: cx.mul(t, _one_plus(cx, out)))),
+    "log": ("float", "jnp.log({0})", "tf.math.log({0})", np.log, _tangent(lambda cx, t, x, out: cx.div(t, x))),
+    "log1p": ("float", "jnp.log1p({0})", "tf.math.log1p({0})", np.log1p,
+            _tangent(lambda cx, t, x, out: cx.div(t, _one_plus(cx, x)))),
+    "sqrt": ("float", "jnp.sqrt({0})", "tf.sqrt({0})", np.sqrt,
              _tangent(lambda cx, t, x, out: cx.div(t, cx.mul(cx.full(2.0, out.type), out)))),
-    "rsqrt": ("float", "lax.rsqrt({0})", lambda x: 1 / np.sqrt(x),
+    "rsqrt": ("float", "lax.rsqrt({0})", "tf.math.rsqrt({0})", lambda x: 1 / np.sqrt(x),
               _tangent(lambda cx, t, x, out: cx.mul(t, cx.div(cx.mul(cx.full(-0.5, out.type), out), x)))),
-    "sin": ("float", "jnp.sin({0})", np.sin, _tangent(lambda cx, t, x, out: cx.mul(t, cx.op("cos", [x])))),
-    "cos": ("float", "jnp.cos({0})", np.cos, _tangent(lambda cx, t, x, out: cx.neg(cx.mul(t, cx.op("sin", [x]))))),
-    "tan": ("float", "jnp.tan({0})", np.tan, _tangent(lambda cx, t, x, out: cx.mul(t, _one_plus(cx, _sq(cx, out))))),
-    "asin": ("float", "jnp.arcsin({0})", np.arcsin,
+    "sin": ("float", "jnp.sin({0})", "tf.sin({0})", np.sin,
+            _tangent(lambda cx, t, x, out: cx.mul(t, cx.op("cos", [x])))),
+    "cos": ("float", "jnp.cos({0})", "tf.cos({0})", np.cos,
+            _tangent(lambda cx, t, x, out: cx.neg(cx.mul(t, cx.op("sin", [x]))))),
+    "tan": ("float", "jnp.tan({0})", "tf.tan({0})", np.tan,
+            _tangent(lambda cx, t, x, out: cx.mul(t, _one_plus(cx, _sq(cx, out))))),
+    "asin": ("float", "jnp.arcsin({0})", "tf.asin({0})", np.arcsin,
              _tangent(lambda cx, t, x, out: cx.div(t, cx.op("sqrt", [_one_minus(cx, _sq(cx, x))])))),
-    "acos": ("float", "jnp.arccos({0})", np.arccos,
+    "acos": ("float", "jnp.arccos({0})", "tf.acos({0})", np.arccos,
              _tangent(lambda cx, t, x, out: cx.neg(cx.div(t, cx.op("sqrt", [_one_minus(cx, _sq(cx, x))]))))),
-    "atan": ("float", "jnp.arctan({0})", np.arctan, _tangent(lambda cx, t, x, out: cx.div(t, _one_plus(cx, _sq(cx, x))))),
-    "sinh": ("float", "jnp.sinh({0})", np.sinh, _tangent(lambda cx, t, x, out: cx.mul(t, cx.op("cosh", [x])))),
-    "cosh": ("float", "jnp.cosh({0})", np.cosh, _tangent(lambda cx, t, x, out: cx.mul(t, cx.op("sinh", [x])))),
-    "tanh": ("float", "jnp.tanh({0})", np.tanh, _tangent(lambda cx, t, x, out: cx.mul(t, _one_minus(cx, _sq(cx, out))))),
-    "asinh": ("float", "jnp.arcsinh({0})", np.arcsinh,
+    "atan": ("float", "jnp.arctan({0})", "tf.atan({0})", np.arctan,
+            _tangent(lambda cx, t, x, out: cx.div(t, _one_plus(cx, _sq(cx, x))))),
+    "sinh": ("float", "jnp.sinh({0})", "tf.sinh({0})", np.sinh,
+            _tangent(lambda cx, t, x, out: cx.mul(t, cx.op("cosh", [x])))),
+    "cosh": ("float", "jnp.cosh({0})", "tf.cosh({0})", np.cosh,
+            _tangent(lambda cx, t, x, out: cx.mul(t, cx.op("sinh", [x])))),
+    "tanh": ("float", "jnp.tanh({0})", "tf.tanh({0})", np.tanh,
+            _tangent(lambda cx, t, x, out: cx.mul(t, _one_minus(cx, _sq(cx, out))))),
+    "asinh": ("float", "jnp.arcsinh({0})", "tf.asinh({0})", np.arcsinh,
               _tangent(lambda cx, t, x, out: cx.div(t, cx.op("sqrt", [_one_plus(cx, _sq(cx, x))])))),
-    "acosh": ("float", "jnp.arccosh({0})", np.arccosh,
+    "acosh": ("float", "jnp.arccosh({0})", "tf.acosh({0})", np.arccosh,
               _tangent(lambda cx, t, x, out: cx.div(t, cx.op("sqrt", [cx.sub(_sq(cx, x), cx.full(1.0, x.type))])))),
-    "atanh": ("float", "jnp.arctanh({0})", np.arctanh, _tangent(lambda cx, t, x, out: cx.div(t, _one_minus(cx, _sq(cx, x))))),
-    "logistic": ("float", "lax.logistic({0})", None,
+    "atanh": ("float", "jnp.arctanh({0})", "tf.atanh({0})", np.arctanh,
+            _tangent(lambda cx, t, x, out: cx.div(t, _one_minus(cx, _sq(cx, x))))),
+    "logistic": ("float", "lax.logistic({0})", "tf.sigmoid({0})", None,
                  _tangent(lambda cx, t, x, out: cx.mul(t, cx.mul(out, _one_minus(cx, out))))),
     # logaddexp(0, x), which canonicalize rewrites to it: exact for every x without the select
     # jnp.logaddexp needs for equal infinities, a select that kept XLA CPU's fused loop from
     # vectorizing (a batched logistic-regression gradient: 41 ms with it, 16 ms without)
-    "softplus": ("float", "jnp.maximum({0}, 0.0) + jnp.log1p(jnp.exp(-jnp.abs({0})))", lambda x: np.logaddexp(0.0, x),
+    "softplus": ("float", "jnp.maximum({0}, 0.0) + jnp.log1p(jnp.exp(-jnp.abs({0})))",
+                 "tf.maximum({0}, 0.0) + tf.math.log1p(tf.exp(-tf.abs({0})))", lambda x: np.logaddexp(0.0, x),
                  _tangent(lambda cx, t, x, out: cx.mul(t, cx.op("logistic", [x])))),
-    "lgamma": ("float", "lax.lgamma({0})", None, _tangent(lambda cx, t, x, out: cx.mul(t, cx.op("digamma", [x])))),
-    "digamma": ("float", "lax.digamma({0})", None,
+    "lgamma": ("float", "lax.lgamma({0})", "tf.math.lgamma({0})", None,
+            _tangent(lambda cx, t, x, out: cx.mul(t, cx.op("digamma", [x])))),
+    "digamma": ("float", "lax.digamma({0})", "tf.math.digamma({0})", None,
                 _tangent(lambda cx, t, x, out: cx.mul(t, cx.op("polygamma", [x], m=1)))),
-    "erf": ("float", "lax.erf({0})", None, _tangent(lambda cx, t, x, out: cx.mul(
+    "erf": ("float", "lax.erf({0})", "tf.math.erf({0})", None, _tangent(lambda cx, t, x, out: cx.mul(
         t, cx.mul(cx.full(2.0 / math.sqrt(math.pi), x.type), cx.op("exp", [cx.neg(_sq(cx, x))]))))),
-    "erf_inv": ("float", "lax.erf_inv({0})", None, _tangent(lambda cx, t, x, out: cx.mul(
+    "erf_inv": ("float", "lax.erf_inv({0})", "tf.math.erfinv({0})", None, _tangent(lambda cx, t, x, out: cx.mul(
         t, cx.mul(cx.full(math.sqrt(math.pi) / 2.0, x.type), cx.op("exp", [_sq(cx, out)]))))),
-    "not": ("integral", "~{0}", np.invert, _no_tangent),
+    "not": ("integral", "~{0}", "~{0}", np.invert, _no_tangent),
 }
-for _name, (_kind, _jax, _fold, _jvp) in UNARY.items():
-    declare(_name, _unary_rule(_kind), jax=_jax, fold=_fold, jvp=_jvp, batch=batching.elementwise)
+for _name, (_kind, _jax, _tf, _fold, _jvp) in UNARY.items():
+    declare(_name, _unary_rule(_kind), jax=_jax, tf=_tf, fold=_fold, jvp=_jvp, batch=batching.elementwise)
 
 declare("polygamma", _unary_rule("float"), jax="lax.polygamma({m}, {0})",
+        tf="tf.math.polygamma(tf.constant({m}, {0}.dtype), {0})",
         jvp=lambda cx, primals, tangents, m: (lambda out: (out, [None if tangents[0] is None else cx.mul(
             tangents[0], cx.op("polygamma", [primals[0]], m=m + 1))]))(cx.primal()), batch=batching.elementwise)
 
@@ -126,20 +140,20 @@ def _is_finite(x):
     return [x.with_dtype("bool")]
 
 
-declare("is_finite", _is_finite, jax="jnp.isfinite({0})", fold=np.isfinite, jvp=_no_tangent,
-        batch=batching.elementwise)
+declare("is_finite", _is_finite, jax="jnp.isfinite({0})", tf="tf.math.is_finite({0})", fold=np.isfinite,
+        jvp=_no_tangent, batch=batching.elementwise)
 
 
 # Identity whose derivative is zero: for shifts that cancel mathematically (logsumexp's max).
-declare("stop_gradient", _unary_rule("any"), jax="lax.stop_gradient({0})", fold=lambda x: x, jvp=_no_tangent,
-        batch=batching.elementwise)
+declare("stop_gradient", _unary_rule("any"), jax="lax.stop_gradient({0})", tf="tf.stop_gradient({0})",
+        fold=lambda x: x, jvp=_no_tangent, batch=batching.elementwise)
 
 
 def _neg_t(cx, cts, operands, linear, **attrs):
     return [cx.neg(cts[0])]
 
 
-declare("neg", _unary_rule("numeric"), jax="-{0}", fold=np.negative, jvp=_linear_jvp, transpose=_neg_t,
+declare("neg", _unary_rule("numeric"), jax="-{0}", tf="-{0}", fold=np.negative, jvp=_linear_jvp, transpose=_neg_t,
         batch=batching.elementwise)
 
 
@@ -217,42 +231,48 @@ def _div_t(cx, cts, operands, linear, **attrs):
 
 
 BINARY = {
-    # name: (kind, jax template, numpy fold, jvp rule, transpose rule)
-    "add": ("numeric", "{0} + {1}", np.add, _binary(lambda cx, tx, ty, x, y, out: cx.add(tx, ty)), _add_t),
-    "sub": ("numeric", "{0} - {1}", np.subtract, _binary(lambda cx, tx, ty, x, y, out: cx.sub(tx, ty)), _sub_t),
-    "mul": ("numeric", "{0} * {1}", np.multiply,
+    # name: (kind, jax template, tf template, numpy fold, jvp rule, transpose rule)
+    "add": ("numeric", "{0} + {1}", "{0} + {1}", np.add, _binary(lambda cx, tx, ty, x, y, out: cx.add(tx, ty)), _add_t),
+    "sub": ("numeric", "{0} - {1}", "{0} - {1}", np.subtract,
+            _binary(lambda cx, tx, ty, x, y, out: cx.sub(tx, ty)), _sub_t),
+    "mul": ("numeric", "{0} * {1}", "{0} * {1}", np.multiply,
             _binary(lambda cx, tx, ty, x, y, out: cx.add(cx.mul(tx, y), cx.mul(x, ty))), _mul_t),
     # float division (integers use floordiv)
-    "div": ("numeric", "{0} / {1}", None,
+    "div": ("numeric", "{0} / {1}", "{0} / {1}", None,
             _binary(lambda cx, tx, ty, x, y, out: cx.div(cx.sub(tx, cx.mul(ty, out)), y)), _div_t),
-    "floordiv": ("numeric", "jnp.floor_divide({0}, {1})", None, _no_tangent, None),
+    "floordiv": ("numeric", "jnp.floor_divide({0}, {1})", "ppc_tf.floordiv({0}, {1})", None, _no_tangent, None),
     # Python's sign convention; d/dy (x mod y) = -floor(x / y)
-    "mod": ("numeric", "jnp.remainder({0}, {1})", None, _binary(lambda cx, tx, ty, x, y, out: cx.sub(
+    "mod": ("numeric", "jnp.remainder({0}, {1})", "ppc_tf.floormod({0}, {1})", None,
+            _binary(lambda cx, tx, ty, x, y, out: cx.sub(
         tx, cx.mul(ty, cx.op("floor", [cx.op("div", [x, y])])))), None),
-    "pow": ("numeric", "jnp.power({0}, {1})", None, _binary(_pow_jvp), None),
-    "max": ("numeric", "jnp.maximum({0}, {1})", np.maximum, _binary(_extremum("gt", "lt")), None),
-    "min": ("numeric", "jnp.minimum({0}, {1})", np.minimum, _binary(_extremum("lt", "gt")), None),
-    "atan2": ("float", "jnp.arctan2({0}, {1})", np.arctan2, _binary(lambda cx, tx, ty, x, y, out: cx.div(
+    "pow": ("numeric", "jnp.power({0}, {1})", "tf.pow({0}, {1})", None, _binary(_pow_jvp), None),
+    "max": ("numeric", "jnp.maximum({0}, {1})", "tf.maximum({0}, {1})", np.maximum,
+            _binary(_extremum("gt", "lt")), None),
+    "min": ("numeric", "jnp.minimum({0}, {1})", "tf.minimum({0}, {1})", np.minimum,
+            _binary(_extremum("lt", "gt")), None),
+    "atan2": ("float", "jnp.arctan2({0}, {1})", "tf.atan2({0}, {1})", np.arctan2,
+            _binary(lambda cx, tx, ty, x, y, out: cx.div(
         cx.sub(cx.mul(tx, y), cx.mul(ty, x)), cx.add(cx.mul(x, x), cx.mul(y, y)))), None),
     # d/dx = exp(x - out) = logistic(x - y): in a batched logistic-regression gradient the
     # exp form took 30 ms and logistic 15 ms (float64, XLA CPU: `out` is recomputed inside
     # the exp's loop)
-    "logaddexp": ("float", "jnp.logaddexp({0}, {1})", np.logaddexp, _binary(lambda cx, tx, ty, x, y, out: cx.add(
-        cx.mul(tx, cx.op("logistic", [cx.sub(x, y)])), cx.mul(ty, cx.op("logistic", [cx.sub(y, x)])))), None),
-    "and": ("integral", "{0} & {1}", np.bitwise_and, _no_tangent, None),
-    "or": ("integral", "{0} | {1}", np.bitwise_or, _no_tangent, None),
-    "xor": ("integral", "{0} ^ {1}", np.bitwise_xor, _no_tangent, None),
-    "shift_left": ("int", "jnp.left_shift({0}, {1})", None, _no_tangent, None),
-    "shift_right": ("int", "jnp.right_shift({0}, {1})", None, _no_tangent, None),
-    "eq": ("compare", "{0} == {1}", np.equal, _no_tangent, None),
-    "ne": ("compare", "{0} != {1}", np.not_equal, _no_tangent, None),
-    "lt": ("compare", "{0} < {1}", np.less, _no_tangent, None),
-    "le": ("compare", "{0} <= {1}", np.less_equal, _no_tangent, None),
-    "gt": ("compare", "{0} > {1}", np.greater, _no_tangent, None),
-    "ge": ("compare", "{0} >= {1}", np.greater_equal, _no_tangent, None),
+    "logaddexp": ("float", "jnp.logaddexp({0}, {1})", "ppc_tf.logaddexp({0}, {1})", np.logaddexp,
+                  _binary(lambda cx, tx, ty, x, y, out: cx.add(cx.mul(tx, cx.op("logistic", [cx.sub(x, y)])),
+                                                               cx.mul(ty, cx.op("logistic", [cx.sub(y, x)])))), None),
+    "and": ("integral", "{0} & {1}", "{0} & {1}", np.bitwise_and, _no_tangent, None),
+    "or": ("integral", "{0} | {1}", "{0} | {1}", np.bitwise_or, _no_tangent, None),
+    "xor": ("integral", "{0} ^ {1}", "{0} ^ {1}", np.bitwise_xor, _no_tangent, None),
+    "shift_left": ("int", "jnp.left_shift({0}, {1})", "tf.bitwise.left_shift({0}, {1})", None, _no_tangent, None),
+    "shift_right": ("int", "jnp.right_shift({0}, {1})", "tf.bitwise.right_shift({0}, {1})", None, _no_tangent, None),
+    "eq": ("compare", "{0} == {1}", "tf.equal({0}, {1})", np.equal, _no_tangent, None),
+    "ne": ("compare", "{0} != {1}", "tf.not_equal({0}, {1})", np.not_equal, _no_tangent, None),
+    "lt": ("compare", "{0} < {1}", "tf.less({0}, {1})", np.less, _no_tangent, None),
+    "le": ("compare", "{0} <= {1}", "tf.less_equal({0}, {1})", np.less_equal, _no_tangent, None),
+    "gt": ("compare", "{0} > {1}", "tf.greater({0}, {1})", np.greater, _no_tangent, None),
+    "ge": ("compare", "{0} >= {1}", "tf.greater_equal({0}, {1})", np.greater_equal, _no_tangent, None),
 }
-for _name, (_kind, _jax, _fold, _jvp, _transpose) in BINARY.items():
-    declare(_name, _binary_rule(_kind), jax=_jax, fold=_fold, jvp=_jvp, transpose=_transpose,
+for _name, (_kind, _jax, _tf, _fold, _jvp, _transpose) in BINARY.items():
+    declare(_name, _binary_rule(_kind), jax=_jax, tf=_tf, fold=_fold, jvp=_jvp, transpose=_transpose,
             batch=batching.elementwise)
 
 
@@ -284,8 +304,8 @@ def _select_t(cx, cts, operands, linear, **attrs):
             cx.op("select", [pred, zero, ct]) if linear[2] else None]
 
 
-declare("select", _select, jax="jnp.where({0}, {1}, {2})", fold=np.where, jvp=_select_jvp, transpose=_select_t,
-        batch=batching.elementwise)
+declare("select", _select, jax="jnp.where({0}, {1}, {2})", tf="tf.where({0}, {1}, {2})", fold=np.where,
+        jvp=_select_jvp, transpose=_select_t, batch=batching.elementwise)
 
 
 def _convert(x, dtype):
@@ -308,6 +328,7 @@ def _convert_t(cx, cts, operands, linear, dtype):
 
 
 declare("convert", _convert, jax=lambda a, at: f"{a[0]}.astype({JNP_DTYPE[at['dtype']]})",
+        tf=lambda a, at: f"tf.cast({a[0]}, {TF_DTYPE[at['dtype']]})",
         fold=lambda x, dtype: x.astype(numpy_dtype(dtype)), jvp=_convert_jvp, transpose=_convert_t,
         batch=batching.elementwise)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ..registry import ShapeError, declare
 from ..types import TensorType
-from .common import JNP_DTYPE, tensor
+from .common import JNP_DTYPE, TF_DTYPE, tensor
 
 
 def _index(t, what):
@@ -21,7 +21,8 @@ def _switch_emit(a, at):
 
 # results = switch index case {...} case {...} ...: runs case `index` (clamped into range);
 # the cases take no parameters and yield the results.
-declare("switch", None, regions=("case",), variadic_regions=True, tuple_result=True, jax=_switch_emit, internal=True)
+declare("switch", None, regions=("case",), variadic_regions=True, tuple_result=True, jax=_switch_emit,
+        tf=lambda a, at: f"ppc_tf.switch({a[0]}, [{', '.join(at.get('case', []))}])", internal=True)
 
 
 def _zeros(shape, dtype):
@@ -34,7 +35,8 @@ def _zeros_emit(a, at):
     return f"jnp.zeros({tuple(at['shape'])}, {JNP_DTYPE[at['dtype']]})"
 
 
-declare("zeros", _zeros, jax=_zeros_emit, internal=True)
+declare("zeros", _zeros, jax=_zeros_emit, internal=True,  # a zero TF key is key(0)
+        tf=lambda a, at: f"tf.zeros({list(at['shape'])}, {TF_DTYPE[at['dtype']]})")
 
 
 def _row(f, what, rank_extra):
@@ -80,7 +82,9 @@ def _stack_write(f, row, frames, value):
 # A register file is [rows, B, ...]; a uniform one [rows, ...]; a stack file is
 # [rows, frames, B, ...], member b's frame f of row r at [r, f, b]. The last row, and a
 # stack's last frame, are scratch: writes nobody needs go there.
-declare("file_read", _file_read, jax="{0}[{row}]", internal=True)
-declare("file_write", _file_write, jax="{0}.at[{1}].set({2})", internal=True)
-declare("stack_read", _stack_read, jax="{0}[{row}, {1}, jnp.arange({0}.shape[2])]", internal=True)
-declare("stack_write", _stack_write, jax="{0}.at[{1}, {2}, jnp.arange({0}.shape[2])].set({3})", internal=True)
+declare("file_read", _file_read, jax="{0}[{row}]", tf="{0}[{row}]", internal=True)
+declare("file_write", _file_write, jax="{0}.at[{1}].set({2})", tf="ppc_tf.file_write({0}, {1}, {2})", internal=True)
+declare("stack_read", _stack_read, jax="{0}[{row}, {1}, jnp.arange({0}.shape[2])]",
+        tf="ppc_tf.stack_read({0}, {row}, {1})", internal=True)
+declare("stack_write", _stack_write, jax="{0}.at[{1}, {2}, jnp.arange({0}.shape[2])].set({3})",
+        tf="ppc_tf.stack_write({0}, {1}, {2}, {3})", internal=True)

@@ -6,7 +6,7 @@ import numpy as np
 from ..registry import ShapeError, declare
 from ..types import TensorType
 from . import batching
-from .common import JNP_DTYPE, axis_ok, numeric, tensor
+from .common import JNP_DTYPE, TF_DTYPE, axis_ok, numeric, tensor
 
 
 def _no_tangent(cx, primals, tangents, **attrs):
@@ -87,6 +87,7 @@ def _dot_t(cx, cts, operands, linear, contract, batch):
 
 
 declare("dot_general", _dot_general, jax="lax.dot_general({0}, {1}, ({contract}, {batch}))", fold=_fold_dot,
+        tf="ppc_tf.dot_general({0}, {1}, ({contract}, {batch}))",
         jvp=_dot_jvp, transpose=_dot_t, batch=batching.dot_general)
 
 
@@ -161,16 +162,20 @@ def _prod_jvp(cx, primals, tangents, axes):
     return [out], [cx.op("reduce_sum", [cx.mul(tf, partial)], axes=(len(kshape),))]
 
 
+def _tf_reduce(fn):
+    return lambda a, at: f"{fn}({a[0]}, axis={list(at['axes'])})"
+
+
 REDUCE = {
-    "reduce_sum": ("numeric", "jnp.sum({0}, axis={axes})", np.sum, _sum_jvp, _sum_t),
-    "reduce_prod": ("numeric", "jnp.prod({0}, axis={axes})", np.prod, _prod_jvp, None),
-    "reduce_max": ("numeric", "jnp.max({0}, axis={axes})", np.max, _extremum_jvp, None),
-    "reduce_min": ("numeric", "jnp.min({0}, axis={axes})", np.min, _extremum_jvp, None),
-    "reduce_and": ("bool", "jnp.all({0}, axis={axes})", np.all, _no_tangent, None),
-    "reduce_or": ("bool", "jnp.any({0}, axis={axes})", np.any, _no_tangent, None),
+    "reduce_sum": ("numeric", "jnp.sum({0}, axis={axes})", _tf_reduce("tf.reduce_sum"), np.sum, _sum_jvp, _sum_t),
+    "reduce_prod": ("numeric", "jnp.prod({0}, axis={axes})", _tf_reduce("tf.reduce_prod"), np.prod, _prod_jvp, None),
+    "reduce_max": ("numeric", "jnp.max({0}, axis={axes})", _tf_reduce("tf.reduce_max"), np.max, _extremum_jvp, None),
+    "reduce_min": ("numeric", "jnp.min({0}, axis={axes})", _tf_reduce("tf.reduce_min"), np.min, _extremum_jvp, None),
+    "reduce_and": ("bool", "jnp.all({0}, axis={axes})", _tf_reduce("tf.reduce_all"), np.all, _no_tangent, None),
+    "reduce_or": ("bool", "jnp.any({0}, axis={axes})", _tf_reduce("tf.reduce_any"), np.any, _no_tangent, None),
 }
-for _name, (_kind, _jax, _np, _jvp, _tr) in REDUCE.items():
-    declare(_name, _reduce_rule(_kind), jax=_jax, jvp=_jvp, transpose=_tr, batch=batching.shifted_axes("axes"),
+for _name, (_kind, _jax, _tf, _np, _jvp, _tr) in REDUCE.items():
+    declare(_name, _reduce_rule(_kind), jax=_jax, tf=_tf, jvp=_jvp, transpose=_tr, batch=batching.shifted_axes("axes"),
             fold=(lambda f: lambda x, axes: np.asarray(f(x, axis=tuple(axes))).astype(x.dtype))(_np))
 
 
@@ -183,7 +188,9 @@ def _arg_rule(x, axis, index_dtype):
 
 for _name, _f in (("argmax", "jnp.argmax"), ("argmin", "jnp.argmin")):
     declare(_name, _arg_rule, jvp=_no_tangent, batch=batching.shifted_axes("axis"),
-            jax=(lambda f: lambda a, at: f"{f}({a[0]}, axis={at['axis']}).astype({JNP_DTYPE[at['index_dtype']]})")(_f))
+            jax=(lambda f: lambda a, at: f"{f}({a[0]}, axis={at['axis']}).astype({JNP_DTYPE[at['index_dtype']]})")(_f),
+            tf=(lambda f: lambda a, at: f"tf.cast({f}({a[0]}, axis={at['axis']}), {TF_DTYPE[at['index_dtype']]})")(
+                _f.replace("jnp.", "tf.math.")))
 
 
 def _cumulative(x, axis, reverse):
@@ -193,7 +200,8 @@ def _cumulative(x, axis, reverse):
     return [x]
 
 
-declare("cumsum", _cumulative, jax="lax.cumsum({0}, axis={axis}, reverse={reverse})", batch=batching.shifted_axes("axis"),
+declare("cumsum", _cumulative, jax="lax.cumsum({0}, axis={axis}, reverse={reverse})",
+        tf="tf.cumsum({0}, axis={axis}, reverse={reverse})", batch=batching.shifted_axes("axis"),
         jvp=lambda cx, p, t, axis, reverse: (cx.primal(), [
             None if t[0] is None else cx.op("cumsum", [t[0]], axis=axis, reverse=reverse)]),
         transpose=lambda cx, cts, ops, lin, axis, reverse: [cx.op("cumsum", [cts[0]], axis=axis, reverse=not reverse)])
@@ -229,4 +237,5 @@ def _solve_t(cx, cts, operands, linear, lower, transpose_a):
 
 
 declare("triangular_solve", _triangular_solve, jvp=_solve_jvp, transpose=_solve_t, batch=batching.triangular_solve,
-        jax="jax.scipy.linalg.solve_triangular({0}, {1}, lower={lower}, trans={transpose_a:d})")
+        jax="jax.scipy.linalg.solve_triangular({0}, {1}, lower={lower}, trans={transpose_a:d})",
+        tf="ppc_tf.triangular_solve({0}, {1}, lower={lower}, transpose_a={transpose_a})")

@@ -8,7 +8,7 @@ import numpy as np
 from ..registry import ShapeError, declare
 from ..types import TensorType, TupleType, is_int, numpy_dtype
 from . import batching
-from .common import JNP_DTYPE, axis_ok, tensor
+from .common import JNP_DTYPE, TF_DTYPE, axis_ok, tensor
 
 
 def _no_tangent(cx, primals, tangents, **attrs):
@@ -37,16 +37,30 @@ def _emit_constant(_, attrs):
     return f"{jdt}({lit})" if shape == () else f"jnp.full({shape!r}, {lit}, {jdt})"
 
 
-def _py_literal(v) -> str:
+def _py_literal(v, np_name="jnp") -> str:
     if isinstance(v, float) and not np.isfinite(v):
-        return "jnp.nan" if v != v else ("jnp.inf" if v > 0 else "-jnp.inf")
+        return f"{np_name}.nan" if v != v else (f"{np_name}.inf" if v > 0 else f"-{np_name}.inf")
     return repr(v)
+
+
+def _emit_constant_tf(_, attrs):
+    value, dtype, shape = attrs["value"], attrs["dtype"], attrs["shape"]
+    tdt = TF_DTYPE[dtype]
+    if isinstance(value, np.ndarray):
+        lit = repr(value.tolist()).replace("inf", "np.inf").replace("nan", "np.nan")
+        return f"tf.constant({lit}, {tdt})"
+    lit = _py_literal(value, "np")
+    return f"tf.constant({lit}, {tdt})" if shape == () else f"tf.fill({list(shape)}, tf.constant({lit}, {tdt}))"
 
 
 # A constant's value is a scalar (splat over `shape`) or a dense ndarray; shape and dtype
 # are attributes so that the emitter sees them; the printer writes them as the result type.
 declare("constant", lambda value, shape, dtype: [TensorType(tuple(shape), dtype)], jax=_emit_constant,
-        jvp=_no_tangent)
+        tf=_emit_constant_tf, jvp=_no_tangent)
+def _tuple_expr(a, at):
+    return f"({', '.join(a)}{',' if len(a) == 1 else ''})"
+
+
 def _tuple_get_t(cx, cts, operands, linear, index):
     """The cotangent of a tuple: the element's cotangent in its slot, zeros elsewhere."""
     elements = cx.in_types[0].elements
@@ -54,10 +68,10 @@ def _tuple_get_t(cx, cts, operands, linear, index):
     return [cx.op("make_tuple", parts)]
 
 
-declare("tuple_get", lambda t, index: [t.elements[index]], jax="{0}[{index}]", jvp=lambda cx, p, t, index: (
-    cx.primal(), [None if t[0] is None else cx.op("tuple_get", [t[0]], index=index)]), transpose=_tuple_get_t,
-    batch=batching.tuple_get)
-declare("make_tuple", lambda *xs: [TupleType(tuple(xs))], jax=lambda a, at: f"({', '.join(a)}{',' if len(a) == 1 else ''})",
+declare("tuple_get", lambda t, index: [t.elements[index]], jax="{0}[{index}]", tf="{0}[{index}]",
+        jvp=lambda cx, p, t, index: (cx.primal(), [None if t[0] is None else cx.op("tuple_get", [t[0]], index=index)]),
+        transpose=_tuple_get_t, batch=batching.tuple_get)
+declare("make_tuple", lambda *xs: [TupleType(tuple(xs))], jax=_tuple_expr, tf=_tuple_expr,
         jvp=lambda cx, p, t: (cx.primal(), [None if all(x is None for x in t) else cx.op(
             "make_tuple", [x if x is not None else cx.zeros(ty) for x, ty in zip(t, cx.in_types)])]),
         transpose=lambda cx, cts, ops, lin: [cx.op("tuple_get", [cts[0]], index=i) if f else None
@@ -89,7 +103,16 @@ def _broadcast_t(cx, cts, operands, linear, shape, dims):
     return [cx.op("reshape", [ct], shape=x_type.shape) if ct.type.shape != x_type.shape else ct]
 
 
-declare("broadcast_in_dim", _broadcast_in_dim, jax="lax.broadcast_in_dim({0}, {shape}, {dims})",
+def _broadcast_tf(a, at):
+    """tf.broadcast_to aligns trailing axes, as NumPy does; new axes elsewhere are indexed in."""
+    shape, dims = at["shape"], at["dims"]
+    x = a[0]
+    if dims and tuple(dims) != tuple(range(len(shape) - len(dims), len(shape))):
+        x = f"{x}[{', '.join(':' if i in dims else 'tf.newaxis' for i in range(dims[0], len(shape)))}]"
+    return f"tf.broadcast_to({x}, {list(shape)})"
+
+
+declare("broadcast_in_dim", _broadcast_in_dim, jax="lax.broadcast_in_dim({0}, {shape}, {dims})", tf=_broadcast_tf,
         fold=_fold_broadcast, jvp=_linear_in(1), transpose=_broadcast_t, batch=batching.shifted_axes("broadcast"))
 
 
@@ -100,7 +123,8 @@ def _reshape(x, shape):
     return [x.with_shape(shape)]
 
 
-declare("reshape", _reshape, jax="jnp.reshape({0}, {shape})", fold=lambda x, shape: np.reshape(x, shape),
+declare("reshape", _reshape, jax="jnp.reshape({0}, {shape})",
+        tf=lambda a, at: f"tf.reshape({a[0]}, {list(at['shape'])})", fold=lambda x, shape: np.reshape(x, shape),
         jvp=_linear_in(1), batch=batching.shifted_axes("shape"),
         transpose=lambda cx, cts, ops, lin, shape: [cx.op("reshape", [cts[0]], shape=cx.in_types[0].shape)])
 
@@ -112,7 +136,9 @@ def _transpose(x, perm):
     return [x.with_shape(tuple(x.shape[p] for p in perm))]
 
 
-declare("transpose", _transpose, jax="jnp.transpose({0}, {perm})", fold=lambda x, perm: np.transpose(x, perm),
+declare("transpose", _transpose, jax="jnp.transpose({0}, {perm})",
+        tf=lambda a, at: f"tf.transpose({a[0]}, {list(at['perm'])})" if at["perm"] else a[0],
+        fold=lambda x, perm: np.transpose(x, perm),
         jvp=_linear_in(1), batch=batching.shifted_axes("perm"), transpose=lambda cx, cts, ops, lin, perm: [
             cx.op("transpose", [cts[0]], perm=tuple(int(i) for i in np.argsort(perm)))])
 
@@ -140,7 +166,14 @@ def _slice_t(cx, cts, operands, linear, start, limit, stride):
                   interior=tuple(st - 1 for st in stride))]
 
 
-declare("slice", _slice, jax="lax.slice({0}, {start}, {limit}, {stride})",
+def _slice_tf(a, at):
+    if not at["start"]:
+        return a[0]
+    parts = [f"{lo}:{hi}" + (f":{st}" if st != 1 else "") for lo, hi, st in zip(at["start"], at["limit"], at["stride"])]
+    return f"{a[0]}[{', '.join(parts)}]"
+
+
+declare("slice", _slice, jax="lax.slice({0}, {start}, {limit}, {stride})", tf=_slice_tf,
         fold=lambda x, start, limit, stride: x[tuple(slice(a, b, s) for a, b, s in zip(start, limit, stride))],
         jvp=_linear_in(1), transpose=_slice_t, batch=batching.shifted_axes("slice"))
 
@@ -164,6 +197,7 @@ def _pad_t(cx, cts, operands, linear, low, high, interior):
 
 
 declare("pad", _pad, jax=lambda a, at: f"lax.pad({a[0]}, {a[1]}, {list(zip(at['low'], at['high'], at['interior']))})",
+        tf="ppc_tf.pad({0}, {1}, {low}, {high}, {interior})",
         jvp=_linear_in(2), transpose=_pad_t, batch=batching.pad)
 
 
@@ -174,8 +208,8 @@ def _rev(x, axes):
     return [x]
 
 
-declare("rev", _rev, jax="jnp.flip({0}, {axes})", fold=lambda x, axes: np.flip(x, axes), jvp=_linear_in(1),
-        batch=batching.shifted_axes("axes"),
+declare("rev", _rev, jax="jnp.flip({0}, {axes})", tf=lambda a, at: f"tf.reverse({a[0]}, {list(at['axes'])})",
+        fold=lambda x, axes: np.flip(x, axes), jvp=_linear_in(1), batch=batching.shifted_axes("axes"),
         transpose=lambda cx, cts, ops, lin, axes: [cx.op("rev", [cts[0]], axes=axes)])
 
 
@@ -203,6 +237,7 @@ def _tuple_src(exprs):
 
 declare("dynamic_slice", _dynamic_slice,
         jax=lambda a, at: f"lax.dynamic_slice({a[0]}, {_tuple_src(a[1:])}, {at['sizes']})",
+        tf=lambda a, at: f"ppc_tf.dynamic_slice({a[0]}, {_tuple_src(a[1:])}, {at['sizes']})",
         jvp=_linear_in(1), batch=batching.dynamic_slice, transpose=lambda cx, cts, ops, lin, sizes: [
             cx.op("dynamic_update_slice", [cx.zeros(cx.in_types[0]), cts[0]] + list(ops[1:]))]
         + [None] * (len(ops) - 1))
@@ -225,6 +260,7 @@ def _dus_t(cx, cts, operands, linear, **attrs):
 
 declare("dynamic_update_slice", _dynamic_update_slice,
         jax=lambda a, at: f"lax.dynamic_update_slice({a[0]}, {a[1]}, {_tuple_src(a[2:])})",
+        tf=lambda a, at: f"ppc_tf.dynamic_update_slice({a[0]}, {a[1]}, {_tuple_src(a[2:])})",
         jvp=_linear_in(2), transpose=_dus_t, batch=batching.dynamic_update_slice)
 
 
@@ -269,6 +305,7 @@ def _concatenate_t(cx, cts, operands, linear, axis):
 
 
 declare("concatenate", _concatenate, jax="jnp.concatenate([{args}], axis={axis})",
+        tf="tf.concat([{args}], axis={axis})",
         fold=lambda *xs, axis: np.concatenate(xs, axis=axis), jvp=_concatenate_jvp, transpose=_concatenate_t,
         batch=batching.concatenate)
 
@@ -280,6 +317,7 @@ def _iota(shape, dimension, dtype):
 
 declare("iota", _iota,
         jax=lambda a, at: f"lax.broadcasted_iota({JNP_DTYPE[at['dtype']]}, {at['shape']}, {at['dimension']})",
+        tf=lambda a, at: f"ppc_tf.iota({TF_DTYPE[at['dtype']]}, {list(at['shape'])}, {at['dimension']})",
         fold=lambda shape, dimension, dtype: np.broadcast_to(
             np.arange(shape[dimension], dtype=numpy_dtype(dtype)).reshape(
                 [-1 if i == dimension else 1 for i in range(len(shape))]), shape),

@@ -1,0 +1,309 @@
+"""What generated TensorFlow code calls besides `tf.*` (imported there as `ppc_tf`): the few
+XLA operations TF has no public op for, and the PRNG.
+
+Everything here runs inside `tf.function(jit_compile=True)`, on static shapes, or eagerly
+for a module with host control flow (local static batching of recursion).
+
+PRNG. A key is one int64 holding the two 32-bit words of a threefry-2x32 key (JAX's
+default PRNG: `jax.random.key_data` gives the same two words), so `key[...]` IR values
+are int64 tensors of the same shape, and every op that moves data (select, slices,
+broadcasts, the machine's storage files) treats keys like any other array. Bits come from
+threefry-2x32 (Salmon et al. 2011) written in TF integer ops, so draws vectorize over any
+batch of keys (TF's own stateless ops take one seed, and its gamma, Poisson and binomial
+samplers have no XLA kernel). Draws agree with JAX's in distribution, not bit for bit.
+"""
+from __future__ import annotations
+
+import math
+
+import tensorflow as tf
+from tensorflow.compiler.tf2xla.python import xla
+
+_MASK32 = 0xFFFFFFFF
+_ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
+# Counter streams: the second counter word says what the bits are for, so a key's split
+# and its draws never share bits. Rejection samplers take two streams per round from 16 on.
+_SPLIT, _DRAW, _BOOST, _LOOP = 0, 1, 2, 16
+_MAX_ROUNDS = 10000  # a rejection loop's bound, reached only for NaN parameters (gamma then gives NaN)
+
+
+# --- XLA operations --------------------------------------------------------------------------
+
+def _nonzero(b):
+    """Integer divisors with 0 replaced by 1. XLA defines integer division by zero; eager TF
+    raises, and eager code (host-batched recursion) divides for masked-out members too."""
+    return tf.where(tf.equal(b, 0), tf.ones_like(b), b) if b.dtype.is_integer else b
+
+
+def floordiv(a, b):
+    return tf.math.floordiv(a, _nonzero(b))
+
+
+def floormod(a, b):
+    return tf.math.floormod(a, _nonzero(b))
+
+
+def _indices(idx):
+    return tf.stack([tf.cast(i, tf.int64) for i in idx])
+
+
+def dynamic_slice(x, idx, sizes):
+    """lax.dynamic_slice: start indices clamped so the slice fits."""
+    return xla.dynamic_slice(x, _indices(idx), list(sizes)) if idx else x
+
+
+def dynamic_update_slice(x, update, idx):
+    """lax.dynamic_update_slice: start indices clamped so the update fits."""
+    return xla.dynamic_update_slice(x, update, _indices(idx)) if idx else update
+
+
+def pad(x, value, low, high, interior):
+    """lax.pad: low/high padding (negative trims) and interior padding between elements."""
+    return xla.pad(x, value, list(low), list(high), list(interior))
+
+
+def dot_general(x, y, dimension_numbers):
+    """lax.dot_general as an einsum: batch axes, then x's free axes, then y's."""
+    (xc, yc), (xb, yb) = dimension_numbers
+    letters = iter("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    sx = [next(letters) for _ in range(x.shape.rank)]
+    sy = [next(letters) for _ in range(y.shape.rank)]
+    for a, b in zip(list(xc) + list(xb), list(yc) + list(yb)):
+        sy[b] = sx[a]
+    out = [sx[i] for i in xb] + [s for i, s in enumerate(sx) if i not in xc and i not in xb] + \
+          [s for i, s in enumerate(sy) if i not in yc and i not in yb]
+    return tf.einsum(f"{''.join(sx)},{''.join(sy)}->{''.join(out)}", x, y)
+
+
+def iota(dtype, shape, dimension):
+    """lax.broadcasted_iota: 0, 1, ... along `dimension`, broadcast over the other axes."""
+    n = shape[dimension]
+    line = tf.cast(tf.range(n, dtype=tf.int64), dtype)
+    return tf.broadcast_to(tf.reshape(line, [n if i == dimension else 1 for i in range(len(shape))]), shape)
+
+
+def logaddexp(x, y):
+    """log(exp(x) + exp(y)) without overflow; infinities of one sign give themselves."""
+    delta = x - y
+    return tf.where(tf.math.is_nan(delta), x + y, tf.maximum(x, y) + tf.math.log1p(tf.exp(-tf.abs(delta))))
+
+
+def triangular_solve(a, b, lower, transpose_a):
+    """Solves a x = b (a^T x = b with transpose_a) for a triangular; b a vector or a matrix."""
+    rhs = b[:, tf.newaxis] if b.shape.rank == 1 else b
+    x = tf.linalg.triangular_solve(a, rhs, lower=lower, adjoint=transpose_a)
+    return x[:, 0] if b.shape.rank == 1 else x
+
+
+# --- the program-counter machine -------------------------------------------------------------
+
+def switch(index, branches):
+    """Runs branch `index`, clamped into range (as lax.switch does)."""
+    return tf.switch_case(tf.clip_by_value(tf.cast(index, tf.int32), 0, len(branches) - 1), branches)
+
+
+def file_write(file, row, value):
+    """The file with row `row` replaced by `value`, in place."""
+    zeros = [tf.zeros((), tf.int64)] * (file.shape.rank - 1)
+    return xla.dynamic_update_slice(file, value[tf.newaxis], tf.stack([tf.cast(row, tf.int64)] + zeros))
+
+
+def _member_index(row, frames):
+    b = frames.shape[0]
+    frames = tf.cast(frames, tf.int64)
+    return tf.stack([tf.fill([b], tf.cast(row, tf.int64)), frames, tf.range(b, dtype=tf.int64)], axis=1)
+
+
+def stack_read(file, row, frames):
+    """Member b's value in frame frames[b] of row `row` of a stack file [rows, frames, B, ...]."""
+    return tf.gather_nd(file, _member_index(row, frames))
+
+
+def stack_write(file, row, frames, value):
+    """The stack file with member b's value[b] written to frame frames[b] of row `row`."""
+    return tf.tensor_scatter_nd_update(file, _member_index(row, frames), value)
+
+
+# --- PRNG ------------------------------------------------------------------------------------
+
+def _words(key):
+    """The two uint32 words of packed keys."""
+    hi = tf.cast(tf.bitwise.bitwise_and(tf.bitwise.right_shift(key, 32), _MASK32), tf.uint32)
+    lo = tf.cast(tf.bitwise.bitwise_and(key, _MASK32), tf.uint32)
+    return hi, lo
+
+
+def _pack(hi, lo):
+    return tf.bitwise.bitwise_or(tf.bitwise.left_shift(tf.cast(hi, tf.int64), 32), tf.cast(lo, tf.int64))
+
+
+def _rotl(x, r):
+    return tf.bitwise.bitwise_or(tf.bitwise.left_shift(x, tf.constant(r, tf.uint32)),
+                                 tf.bitwise.right_shift(x, tf.constant(32 - r, tf.uint32)))
+
+
+def _threefry2x32(k0, k1, x0, x1):
+    """The threefry-2x32 block cipher, 20 rounds: counters (x0, x1) under key (k0, k1)."""
+    ks = (k0, k1, k0 ^ k1 ^ tf.constant(0x1BD11BDA, tf.uint32))
+    x0, x1 = x0 + k0, x1 + k1
+    for i in range(5):
+        for r in _ROTATIONS[i % 2]:
+            x0 = x0 + x1
+            x1 = _rotl(x1, r) ^ x0
+        x0 = x0 + ks[(i + 1) % 3]
+        x1 = x1 + ks[(i + 2) % 3] + tf.constant(i + 1, tf.uint32)
+    return x0, x1
+
+
+def _bits(key, shape, stream):
+    """Two words of random bits for each of `shape` elements under each key:
+    uint32 arrays of shape key.shape + shape."""
+    shape = [int(d) for d in shape]
+    hi, lo = _words(key)
+    tail = [1] * len(shape)
+    k0 = tf.reshape(hi, hi.shape.as_list() + tail)
+    k1 = tf.reshape(lo, lo.shape.as_list() + tail)
+    n = math.prod(shape)
+    counter = tf.reshape(tf.cast(tf.range(n, dtype=tf.int64), tf.uint32), shape)
+    full = key.shape.as_list() + shape
+    x0 = tf.broadcast_to(counter, full)
+    x1 = tf.broadcast_to(tf.cast(stream, tf.uint32), full)
+    return _threefry2x32(tf.broadcast_to(k0, full), tf.broadcast_to(k1, full), x0, x1)
+
+
+def _unit(key, shape, dtype, stream, open_interval):
+    """Uniform floats in [0, 1) (in (0, 1) with `open_interval`), full mantissa precision."""
+    y0, y1 = _bits(key, shape, stream)
+    half = 0.5 if open_interval else 0.0
+    if dtype == tf.float64:
+        hi = tf.cast(tf.bitwise.right_shift(y0, tf.constant(6, tf.uint32)), tf.float64)
+        lo = tf.cast(tf.bitwise.right_shift(y1, tf.constant(5, tf.uint32)), tf.float64)
+        return (hi * 2.0 ** 27 + lo + half) * 2.0 ** -53
+    u = (tf.cast(tf.bitwise.right_shift(y0, tf.constant(8, tf.uint32)), tf.float32) + half) * 2.0 ** -24
+    return tf.cast(u, dtype)
+
+
+def random_seed(seed):
+    """jax.random.key(seed): the seed's high and low 32-bit words."""
+    return tf.cast(seed, tf.int64)
+
+
+def random_split(key, num):
+    """`num` new keys from each key: shape key.shape + (num,)."""
+    y0, y1 = _bits(key, (num,), _SPLIT)
+    return _pack(y0, y1)
+
+
+def random_uniform(key, shape, dtype):
+    return _unit(key, shape, dtype, _DRAW, False)
+
+
+def random_normal(key, shape, dtype):
+    """Standard normals by inverting the CDF of open-interval uniforms (as JAX does)."""
+    u = _unit(key, shape, dtype, _DRAW, True)
+    return tf.cast(math.sqrt(2.0), dtype) * tf.math.erfinv(2.0 * u - 1.0)
+
+
+def _per_key(key, param):
+    """The shape each key draws for a parameter array shaped key.shape + that shape."""
+    return param.shape.as_list()[key.shape.rank:]
+
+
+def _rejection(key, shape, init, step):
+    """Runs `step(round, bits(stream a), bits(stream b), done, value) -> (accepted, value)`
+    until every element has accepted (each round draws from fresh streams)."""
+    def cond(i, done, value):
+        return tf.logical_and(tf.logical_not(tf.reduce_all(done)), i < _MAX_ROUNDS)
+
+    def body(i, done, value):
+        stream = tf.cast(_LOOP + 2 * i, tf.uint32)
+        accepted, value = step(i, stream, stream + tf.constant(1, tf.uint32), done, value)
+        return i + 1, tf.logical_or(done, accepted), value
+
+    done0 = tf.zeros(key.shape.as_list() + list(shape), tf.bool)
+    return tf.while_loop(cond, body, (tf.constant(0, tf.int32), done0, init))[2]
+
+
+def random_gamma(key, alpha):
+    """Gamma(alpha, 1) draws shaped like alpha: Marsaglia and Tsang's method (2000), with
+    alpha < 1 boosted to alpha + 1 and scaled by u ** (1 / alpha)."""
+    dtype = alpha.dtype
+    shape = _per_key(key, alpha)
+    small = alpha < 1.0
+    a = tf.where(small, alpha + 1.0, alpha)
+    d = a - 1.0 / 3.0
+    c = 1.0 / tf.sqrt(9.0 * d)
+
+    def step(i, s1, s2, done, value):
+        z = tf.cast(math.sqrt(2.0), dtype) * tf.math.erfinv(2.0 * _unit(key, shape, dtype, s1, True) - 1.0)
+        u = _unit(key, shape, dtype, s2, True)
+        v = (1.0 + c * z) ** 3
+        safe_v = tf.where(v > 0.0, v, tf.ones_like(v))
+        ok = (v > 0.0) & (tf.math.log(u) < 0.5 * z * z + d - d * safe_v + d * tf.math.log(safe_v))
+        return ok, tf.where(ok & ~done, d * safe_v, value)
+    g = _rejection(key, shape, tf.fill(tf.shape(alpha), tf.constant(math.nan, dtype)), step)
+    boost = _unit(key, shape, dtype, _BOOST, True) ** (1.0 / alpha)
+    return tf.where(small, g * boost, g)
+
+
+def random_poisson(key, rate):
+    """Poisson draws (int64) shaped like `rate`: Knuth's product of uniforms below rate 10,
+    Hörmann's transformed rejection (PTRS, 1993) from 10 on."""
+    dtype = rate.dtype
+    shape = _per_key(key, rate)
+    large = rate >= 10.0
+    # Knuth: the number of uniforms whose running product stays above exp(-rate)
+    limit = tf.exp(-tf.where(large, tf.zeros_like(rate), rate))
+
+    def knuth(i, s1, s2, done, value):
+        count, prod = value
+        prod = prod * _unit(key, shape, dtype, s1, False)
+        stop = prod <= limit
+        return stop, (tf.where(done | stop, count, count + 1.0), prod)
+    knuth_count, _ = _rejection(key, shape, (tf.zeros_like(rate), tf.ones_like(rate)), knuth)
+
+    lam = tf.where(large, rate, tf.fill(tf.shape(rate), tf.constant(10.0, dtype)))
+    log_lam = tf.math.log(lam)
+    b = 0.931 + 2.53 * tf.sqrt(lam)
+    a = -0.059 + 0.02483 * b
+    inv_alpha = 1.1239 + 1.1328 / (b - 3.4)
+    vr = 0.9277 - 3.6224 / (b - 2.0)
+
+    def ptrs(i, s1, s2, done, value):
+        u = _unit(key, shape, dtype, s1, True) - 0.5
+        v = _unit(key, shape, dtype, s2, True)
+        us = 0.5 - tf.abs(u)
+        k = tf.floor((2.0 * a / us + b) * u + lam + 0.43)
+        quick = (us >= 0.07) & (v <= vr)
+        bound = tf.math.log(v) + tf.math.log(inv_alpha) - tf.math.log(a / (us * us) + b)
+        ok = quick | ((k >= 0.0) & ~((us < 0.013) & (v > us)) &
+                      (bound <= -lam + k * log_lam - tf.math.lgamma(tf.maximum(k, 0.0) + 1.0)))
+        return ok, tf.where(ok & ~done, k, value)
+    ptrs_count = _rejection(key, shape, tf.zeros_like(rate), ptrs)
+    count = tf.where(large, ptrs_count, knuth_count)
+    return tf.cast(tf.where(rate > 0.0, count, tf.zeros_like(count)), tf.int64)
+
+
+def random_binomial(key, n, p):
+    """Binomial(n, p) draws, in p's dtype: successes counted by geometric waiting times
+    between them (rounds ~ n min(p, 1 - p)), mirrored for p > 1/2."""
+    dtype = p.dtype
+    shape = _per_key(key, p)
+    n = tf.cast(n, dtype)
+    q = tf.minimum(p, 1.0 - p)
+    log_miss = tf.math.log1p(-q)
+
+    def step(i, s1, s2, done, value):
+        count, position = value
+        gap = tf.floor(tf.math.log(_unit(key, shape, dtype, s1, True)) / log_miss) + 1.0
+        position = position + gap
+        past = position > n
+        return past, (tf.where(done | past, count, count + 1.0), position)
+    count, _ = _rejection(key, shape, (tf.zeros_like(p), tf.zeros_like(p)), step)
+    return tf.where(p > 0.5, n - count, count)
+
+
+def random_categorical(key, logits):
+    """Category indices (int64) along the last axis of `logits`, by the Gumbel-max trick."""
+    u = _unit(key, _per_key(key, logits), logits.dtype, _DRAW, True)
+    return tf.argmax(logits - tf.math.log(-tf.math.log(u)), axis=-1, output_type=tf.int64)
