@@ -15,7 +15,6 @@ shared by all members and stays unbatched inside; every result is batched.
 from __future__ import annotations
 
 import jax
-import numpy as np
 
 from .ad import Derived, as_compiled
 from .frontend.lower import Slot
