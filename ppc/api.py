@@ -166,6 +166,15 @@ class Compiled:
         self.max_stack_depth = max_stack_depth
         self._cache: dict = {}
 
+    def with_backend(self, backend: str) -> "Compiled":
+        """The same function compiled for `backend` (itself when it already is)."""
+        if backend == self.backend:
+            return self
+        if type(self) is not Compiled:
+            raise ValueError(f"cannot move a derived function to backend {backend!r}; derive it from a function "
+                             f"compiled with ppc.compile(f, backend={backend!r})")
+        return Compiled(self.__ppc_function__, backend, self.static_argnums, self.max_stack_depth)
+
     def _split(self, args, kwargs):
         """Positional arguments, and keyword arguments in signature order (parameters
         not passed are left to their defaults, which compile as constants)."""

@@ -31,10 +31,7 @@ def _stage_canonical(c, args, observe=()):
 def _source_stage(backend):
     """The generated source of one backend (whichever backend `c` was compiled for)."""
     def stage(c, args, observe=()):
-        if c.backend != backend:
-            from .api import Compiled
-            c = Compiled(c.__ppc_function__, backend, c.static_argnums, c.max_stack_depth)
-        return c.source(*args)
+        return c.with_backend(backend).source(*args)
     return stage
 
 
@@ -155,7 +152,7 @@ def main(argv=None) -> int:
     except ValueError as e:
         p.error(str(e))
     try:
-        compiled = ppc_compile(fn, static_argnums=static, backend="tf" if ns.stage == "tf" else "jax")
+        compiled = ppc_compile(fn, static_argnums=static)
         if passes:
             text = print_module(run_passes(compiled.ir(*args), passes, verify_each=True))
         else:

@@ -51,19 +51,16 @@ def _data(model) -> list:
     return model.data() if isinstance(model, Model) else []
 
 
-def on_backend(model, backend: str):
-    """The model compiled for `backend` (the same model when it already is): for samplers
-    asked to run a plain or JAX-compiled model on TF."""
+def on_backend(model, backend: str | None):
+    """The model compiled for `backend` (the same model when it already is, or when
+    `backend` is None): for samplers asked to run a plain or JAX-compiled model on TF."""
+    if backend is None:
+        return model
     if isinstance(model, Model):
         base = on_backend(model.base, backend)
         return model if base is model.base else Model(base, model.observed)
     if isinstance(model, Compiled):
-        if model.backend == backend:
-            return model
-        if type(model) is not Compiled:
-            raise ValueError(f"cannot move a derived function to backend {backend!r}; derive it from a function "
-                             f"compiled with ppc.compile(f, backend={backend!r})")
-        return Compiled(model.__ppc_function__, backend, model.static_argnums, model.max_stack_depth)
+        return model.with_backend(backend)
     return Compiled(model, backend)
 
 

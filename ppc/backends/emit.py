@@ -17,7 +17,6 @@ import numpy as np
 
 from ..ir import CompileError, Function, Module, MissingRule, Op, Region, Value, lookup, region_labels
 from ..ir.callgraph import recursive_call
-from .host import runs_on_host
 
 INLINE_CONST_LIMIT = 16  # larger constants are passed in through _consts
 GENERATED_NAMES = frozenset({"_consts", "c", "_", "host_while"})  # every backend's code uses these itself
@@ -47,6 +46,7 @@ class Emitter:
         self.module, self.dialect = module, dialect
         self.reserved = dialect.reserved
         self.consts: list[np.ndarray] = []
+        self.host = False  # emitted host control flow (backends/host.py), which imports host_while
         self.fn_names = {name: self.safe(name) for name in module.functions}
 
     def safe(self, name: str) -> str:
@@ -95,6 +95,7 @@ class Emitter:
                 attrs.setdefault(label, []).append(fname)
             else:
                 attrs[label] = fname
+        self.host |= bool(op.attrs.get("host"))
         if op.prim == "call":
             attrs["callee"] = self.fn_names[attrs["callee"]]
         if op.prim == "constant" and isinstance(attrs["value"], np.ndarray) and attrs["value"].size > INLINE_CONST_LIMIT:
@@ -119,11 +120,11 @@ class Emitter:
 def emit_module(module: Module, dialect: Dialect, origin: str = "") -> tuple[str, list[np.ndarray]]:
     """The Python source of the module and the large constants it reads from `_consts`."""
     em = Emitter(module, dialect)
-    chunks = [dialect.header.format(origin=f" from {origin}" if origin else "")
-              + ("from ppc.backends.host import host_while\n" if runs_on_host(module) else "")]
-    for fn in reversed(list(module.functions.values())):  # callees first, entry last
-        chunks.append("\n".join(em.function(fn)))
-    return "\n\n".join(chunks) + "\n", em.consts
+    functions = ["\n".join(em.function(fn)) for fn in reversed(list(module.functions.values()))]  # callees first
+    header = dialect.header.format(origin=f" from {origin}" if origin else "")
+    if em.host:
+        header += "from ppc.backends.host import host_while\n"
+    return "\n\n".join([header] + functions) + "\n", em.consts
 
 
 _COUNTER = [0]

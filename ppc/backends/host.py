@@ -6,6 +6,8 @@ instead of being traced into one XLA program. Generated code imports `host_while
 """
 from __future__ import annotations
 
+import sys
+
 from ..ir import Module, walk_ops
 
 
@@ -29,7 +31,6 @@ def eager(fn):
         try:
             return fn(*args)
         except RecursionError:
-            import sys
             raise HostRecursionError(
                 f"recursion went deeper than Python's stack allows (sys.getrecursionlimit() = "
                 f"{sys.getrecursionlimit()}): local static batching runs recursion on the Python stack; "

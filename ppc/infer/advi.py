@@ -28,7 +28,7 @@ def advi(model, *data, num_steps: int = 2000, num_draws: int = 4, learning_rate:
     from the fitted approximation (one chain), and the loss trace in `attrs`. It runs on the
     model's backend, or on `backend` when given."""
     import optax
-    u = unconstrained(on_backend(model, backend) if backend else model, *data)
+    u = unconstrained(on_backend(model, backend), *data)
     elbo = ppc_compile(make_elbo(u.log_density_fn, num_draws), backend=u.program.backend)
     loss_and_grad = ad.value_and_grad(elbo, argnums=(0, 1))
     rng = np.random.default_rng(seed)

@@ -65,7 +65,7 @@ def hmc(model, *data, num_warmup: int = 500, num_samples: int = 1000, num_leapfr
     is pinned with ppc.condition. Returns arviz.InferenceData with posterior
     (chain, draw, ...) and sample_stats (acceptance_rate, step_size, lp). It runs on the
     model's backend, or on `backend` when given."""
-    u = unconstrained(on_backend(model, backend) if backend else model, *data)
+    u = unconstrained(on_backend(model, backend), *data)
     logp = u.log_density_fn
     kernel = ppc_compile(make_hmc_chunk(logp, ad.grad(logp), num_leapfrog), backend=u.program.backend)
     rng = np.random.default_rng(seed)

@@ -184,7 +184,7 @@ def nuts(model, *data, num_warmup: int = 1000, num_samples: int = 1000, chains: 
     if chains < 1 or num_samples < 1 or num_warmup < 0:
         raise ValueError("nuts needs chains >= 1, num_samples >= 1 and num_warmup >= 0")
     started = time.perf_counter()
-    u = unconstrained(on_backend(model, backend) if backend else model, *data)
+    u = unconstrained(on_backend(model, backend), *data)
     vg = ad.value_and_grad(u.log_density_fn)
     sampler = autobatch(ppc_compile(make_nuts(vg, max_tree_depth, chunk), backend=u.program.backend),
                         strategy="program_counter",

@@ -104,8 +104,7 @@ def switch(index, branches):
 
 def file_write(file, row, value):
     """The file with row `row` replaced by `value`, in place."""
-    zeros = [tf.zeros((), tf.int64)] * (file.shape.rank - 1)
-    return xla.dynamic_update_slice(file, value[tf.newaxis], tf.stack([tf.cast(row, tf.int64)] + zeros))
+    return dynamic_update_slice(file, value[tf.newaxis], [row] + [0] * (file.shape.rank - 1))
 
 
 def _member_index(row, frames):

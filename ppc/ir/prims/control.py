@@ -19,27 +19,29 @@ def _structured_transpose(cx, cts, operands, linear, **attrs):
 # `host=True` control flow runs in host Python on concrete values (local static batching
 # of recursion, ppc/passes/batch.py): the same Python on every backend, and a module holding
 # any runs eagerly, op by op.
-def _or_host(emit):
-    def rule(a, at):
-        if not at.get("host"):
-            return emit(a, at)
-        if "then" in at:
-            return f"({at['then']}() if {a[0]} else {at['else']}())"
-        return f"host_while({at['cond']}, {at['body']}, ({', '.join(a)},))"
-    return rule
+def _host_if(a, at):
+    return f"({at['then']}() if {a[0]} else {at['else']}())"
+
+
+def _host_while(a, at):
+    return f"host_while({at['cond']}, {at['body']}, ({', '.join(a)},))"
+
+
+def _unless_host(host, traced):
+    return lambda a, at: (host if at.get("host") else traced)(a, at)
 
 
 declare("if", None, regions=("then", "else"), tuple_result=True,
-        jax=_or_host(lambda a, at: f"lax.cond({a[0]}, {at['then']}, {at['else']})"),
-        tf=_or_host(lambda a, at: f"tf.cond({a[0]}, {at['then']}, {at['else']})"),
+        jax=_unless_host(_host_if, lambda a, at: f"lax.cond({a[0]}, {at['then']}, {at['else']})"),
+        tf=_unless_host(_host_if, lambda a, at: f"tf.cond({a[0]}, {at['then']}, {at['else']})"),
         jvp=_structured_jvp, transpose=_structured_transpose, batch=structured)
 # A while with a static `trip_count` (from `for i in range(...)`) runs its body exactly that
 # many times; its cond region still states the test, so the attribute is only a promise.
-declare("while", None, regions=("cond", "body"), tuple_result=True, jax=_or_host(lambda a, at: (
+declare("while", None, regions=("cond", "body"), tuple_result=True, jax=_unless_host(_host_while, lambda a, at: (
     f"lax.fori_loop(0, {at['trip_count']}, lambda _, c: {at['body']}(*c), ({', '.join(a)},))"
     if at.get("trip_count") is not None else
     f"lax.while_loop(lambda c: {at['cond']}(*c)[0], lambda c: {at['body']}(*c), ({', '.join(a)},))")),
-    tf=_or_host(lambda a, at: f"tf.while_loop(lambda *c: {at['cond']}(*c)[0], {at['body']}, ({', '.join(a)},))"),
+    tf=_unless_host(_host_while, lambda a, at: f"tf.while_loop(lambda *c: {at['cond']}(*c)[0], {at['body']}, ({', '.join(a)},))"),
     jvp=_structured_jvp, transpose=_structured_transpose, batch=structured)
 declare("call", None, tuple_result=True, jax="{callee}({args})", tf="{callee}({args})", jvp=_structured_jvp,
         batch=structured)

@@ -57,6 +57,8 @@ def _emit_constant_tf(_, attrs):
 # are attributes so that the emitter sees them; the printer writes them as the result type.
 declare("constant", lambda value, shape, dtype: [TensorType(tuple(shape), dtype)], jax=_emit_constant,
         tf=_emit_constant_tf, jvp=_no_tangent)
+
+
 def _tuple_expr(a, at):
     return f"({', '.join(a)}{',' if len(a) == 1 else ''})"
 
