@@ -3,6 +3,10 @@ import os
 import pytest
 
 os.environ.setdefault("PPC_VERIFY", "1")  # verify the IR after every pass
+# Eight emulated CPU devices for the partitioning tests (set before jax is imported);
+# everything else runs on the first, as it would with one.
+if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8").strip()
 
 
 def pytest_addoption(parser):

@@ -63,6 +63,12 @@ class Primitive:
     # Batching rule (local static batching): (cx, operands, batched flags, **attrs) ->
     # (results, batched flags); a batched value has a leading batch axis of size cx.size.
     batch: Callable | None = None
+    # Tiling rule (partitioning, ppc/partition): op -> the op's factors (prims/tiling.py), each
+    # a set of (value, dim) that must be tiled alike, and what tiling it does to the result.
+    tile: Callable | None = None
+    # Communication between devices (prims/collectives.py): only in partitioned programs,
+    # which run on JAX, so no TF emission
+    collective: bool = False
 
 
 REGISTRY: dict[str, Primitive] = {}
