@@ -7,6 +7,7 @@ from .distributions import (Bernoulli, Beta, Binomial, Categorical, Cauchy, Diri
                             HalfCauchy, HalfNormal, LogNormal, MultivariateNormal, Normal, Poisson, StudentT, Uniform)
 from .ir import CompileError, InternalError
 from .ppl import condition, log_joint, sample, unconstrained
+from . import partition
 
 __version__ = "0.1.0"
 __all__ = ["compile", "autobatch", "Compiled", "CompileError", "InternalError", "LoopLimitError", "StackOverflowError", "MachineStats", "grad",

@@ -7,6 +7,7 @@ Results are JAX arrays.
 from __future__ import annotations
 
 import jax
+import numpy as np
 
 from ...ir import Module
 from .. import emit as shared
@@ -35,4 +36,30 @@ def compile_module(module: Module, origin: str = "", single_result: bool = False
     return source, eager(fn) if host else jax.jit(fn)
 
 
-__all__ = ["compile_module", "emit_module", "check_supported"]
+def device_mesh(axes: dict[str, int]) -> jax.sharding.Mesh:
+    """The first prod(sizes) devices laid out along `axes` (name -> size, major to minor)."""
+    devices = jax.devices()
+    n = int(np.prod(list(axes.values())))
+    if n > len(devices):
+        raise ValueError(f"the mesh {axes} needs {n} devices but JAX sees {len(devices)} ({devices[0].platform}); "
+                         "on CPU, set XLA_FLAGS=--xla_force_host_platform_device_count=N before importing jax")
+    return jax.sharding.Mesh(np.array(devices[:n]).reshape(tuple(axes.values())), tuple(axes))
+
+
+def _spec(tiling) -> jax.sharding.PartitionSpec:
+    return jax.sharding.PartitionSpec(*[None if not a else a[0] if len(a) == 1 else tuple(a) for a in tiling])
+
+
+def compile_sharded(module: Module, origin: str, axes: dict[str, int], in_tilings, out_tilings):
+    """(source, jitted function) running a per-device module (ppc/partition) on every device of
+    the mesh under `jax.shard_map`: it takes and returns whole arrays, laid out by the tilings
+    (per dim, the mesh axes cutting it)."""
+    source, consts = emit_module(module, origin)
+    fn = shared.load(source, consts, module.entry.name, DIALECT)
+    mesh = device_mesh(axes)
+    mapped = jax.shard_map(fn, mesh=mesh, in_specs=tuple(_spec(t) for t in in_tilings),
+                           out_specs=tuple(_spec(t) for t in out_tilings), check_vma=False)
+    return source, jax.jit(mapped), mesh
+
+
+__all__ = ["compile_module", "compile_sharded", "device_mesh", "emit_module", "check_supported"]

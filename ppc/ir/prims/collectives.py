@@ -47,10 +47,7 @@ def _all_to_all(x, axis, parts, split, concat):
 
 
 def _all_reduce_emit(a, at):
-    x = a[0]
-    if at["reduce"] != "sum":
-        return f"{REDUCERS[at['reduce']]}({x}, {tuple(at['axes'])!r})"
-    return f"lax.psum({x}, {tuple(at['axes'])!r})"
+    return f"{REDUCERS[at['reduce']]}({a[0]}, {tuple(at['axes'])!r})"
 
 
 declare("all_reduce", _all_reduce, jax=_all_reduce_emit, collective=True)

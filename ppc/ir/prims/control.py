@@ -5,6 +5,7 @@ so each rule hands the op back to the pass through the context `cx`."""
 from __future__ import annotations
 
 from ..registry import declare
+from . import tiling
 from .batching import structured
 
 
@@ -34,7 +35,7 @@ def _unless_host(host, traced):
 declare("if", None, regions=("then", "else"), tuple_result=True,
         jax=_unless_host(_host_if, lambda a, at: f"lax.cond({a[0]}, {at['then']}, {at['else']})"),
         tf=_unless_host(_host_if, lambda a, at: f"tf.cond({a[0]}, {at['then']}, {at['else']})"),
-        jvp=_structured_jvp, transpose=_structured_transpose, batch=structured)
+        jvp=_structured_jvp, transpose=_structured_transpose, batch=structured, tile=tiling.if_)
 # A while with a static `trip_count` (from `for i in range(...)`) runs its body exactly that
 # many times; its cond region still states the test, so the attribute is only a promise.
 declare("while", None, regions=("cond", "body"), tuple_result=True, jax=_unless_host(_host_while, lambda a, at: (
@@ -42,7 +43,7 @@ declare("while", None, regions=("cond", "body"), tuple_result=True, jax=_unless_
     if at.get("trip_count") is not None else
     f"lax.while_loop(lambda c: {at['cond']}(*c)[0], lambda c: {at['body']}(*c), ({', '.join(a)},))")),
     tf=_unless_host(_host_while, lambda a, at: f"tf.while_loop(lambda *c: {at['cond']}(*c)[0], {at['body']}, ({', '.join(a)},))"),
-    jvp=_structured_jvp, transpose=_structured_transpose, batch=structured)
+    jvp=_structured_jvp, transpose=_structured_transpose, batch=structured, tile=tiling.while_)
 declare("call", None, tuple_result=True, jax="{callee}({args})", tf="{callee}({args})", jvp=_structured_jvp,
         batch=structured)
 declare("yield", None, terminator=True)

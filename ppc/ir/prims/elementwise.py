@@ -13,7 +13,7 @@ import numpy as np
 
 from ..registry import ShapeError, declare
 from ..types import is_int, numpy_dtype
-from . import batching
+from . import batching, tiling
 from .common import JNP_DTYPE, TF_DTYPE, floating, numeric, same, tensor
 
 
@@ -127,12 +127,13 @@ UNARY = {
     "not": ("integral", "~{0}", "~{0}", np.invert, _no_tangent),
 }
 for _name, (_kind, _jax, _tf, _fold, _jvp) in UNARY.items():
-    declare(_name, _unary_rule(_kind), jax=_jax, tf=_tf, fold=_fold, jvp=_jvp, batch=batching.elementwise)
+    declare(_name, _unary_rule(_kind), jax=_jax, tf=_tf, fold=_fold, jvp=_jvp, batch=batching.elementwise, tile=tiling.elementwise)
 
 declare("polygamma", _unary_rule("float"), jax="lax.polygamma({m}, {0})",
         tf="tf.math.polygamma(tf.constant({m}, {0}.dtype), {0})",
         jvp=lambda cx, primals, tangents, m: (lambda out: (out, [None if tangents[0] is None else cx.mul(
-            tangents[0], cx.op("polygamma", [primals[0]], m=m + 1))]))(cx.primal()), batch=batching.elementwise)
+            tangents[0], cx.op("polygamma", [primals[0]], m=m + 1))]))(cx.primal()), batch=batching.elementwise,
+        tile=tiling.elementwise)
 
 
 def _is_finite(x):
@@ -141,12 +142,12 @@ def _is_finite(x):
 
 
 declare("is_finite", _is_finite, jax="jnp.isfinite({0})", tf="tf.math.is_finite({0})", fold=np.isfinite,
-        jvp=_no_tangent, batch=batching.elementwise)
+        jvp=_no_tangent, batch=batching.elementwise, tile=tiling.elementwise)
 
 
 # Identity whose derivative is zero: for shifts that cancel mathematically (logsumexp's max).
 declare("stop_gradient", _unary_rule("any"), jax="lax.stop_gradient({0})", tf="tf.stop_gradient({0})",
-        fold=lambda x: x, jvp=_no_tangent, batch=batching.elementwise)
+        fold=lambda x: x, jvp=_no_tangent, batch=batching.elementwise, tile=tiling.elementwise)
 
 
 def _neg_t(cx, cts, operands, linear, **attrs):
@@ -154,7 +155,7 @@ def _neg_t(cx, cts, operands, linear, **attrs):
 
 
 declare("neg", _unary_rule("numeric"), jax="-{0}", tf="-{0}", fold=np.negative, jvp=_linear_jvp, transpose=_neg_t,
-        batch=batching.elementwise)
+        batch=batching.elementwise, tile=tiling.elementwise)
 
 
 def _binary_rule(kind):
@@ -273,7 +274,7 @@ BINARY = {
 }
 for _name, (_kind, _jax, _tf, _fold, _jvp, _transpose) in BINARY.items():
     declare(_name, _binary_rule(_kind), jax=_jax, tf=_tf, fold=_fold, jvp=_jvp, transpose=_transpose,
-            batch=batching.elementwise)
+            batch=batching.elementwise, tile=tiling.elementwise)
 
 
 def _select(pred, on_true, on_false):
@@ -305,7 +306,8 @@ def _select_t(cx, cts, operands, linear, **attrs):
 
 
 declare("select", _select, jax="jnp.where({0}, {1}, {2})", tf="tf.where({0}, {1}, {2})", fold=np.where,
-        jvp=_select_jvp, transpose=_select_t, batch=batching.elementwise)
+        jvp=_select_jvp, transpose=_select_t, batch=batching.elementwise,
+        tile=tiling.elementwise)
 
 
 def _convert(x, dtype):
@@ -330,5 +332,5 @@ def _convert_t(cx, cts, operands, linear, dtype):
 declare("convert", _convert, jax=lambda a, at: f"{a[0]}.astype({JNP_DTYPE[at['dtype']]})",
         tf=lambda a, at: f"tf.cast({a[0]}, {TF_DTYPE[at['dtype']]})",
         fold=lambda x, dtype: x.astype(numpy_dtype(dtype)), jvp=_convert_jvp, transpose=_convert_t,
-        batch=batching.elementwise)
+        batch=batching.elementwise, tile=tiling.elementwise)
 

@@ -7,7 +7,7 @@ import numpy as np
 
 from ..registry import ShapeError, declare
 from ..types import TensorType, TupleType, is_int, numpy_dtype
-from . import batching
+from . import batching, tiling
 from .common import JNP_DTYPE, TF_DTYPE, axis_ok, tensor
 
 
@@ -56,7 +56,7 @@ def _emit_constant_tf(_, attrs):
 # A constant's value is a scalar (splat over `shape`) or a dense ndarray; shape and dtype
 # are attributes so that the emitter sees them; the printer writes them as the result type.
 declare("constant", lambda value, shape, dtype: [TensorType(tuple(shape), dtype)], jax=_emit_constant,
-        tf=_emit_constant_tf, jvp=_no_tangent)
+        tf=_emit_constant_tf, jvp=_no_tangent, tile=tiling.free_result)
 
 
 def _tuple_expr(a, at):
@@ -114,7 +114,7 @@ def _broadcast_tf(a, at):
     return f"tf.broadcast_to({x}, {list(shape)})"
 
 
-declare("broadcast_in_dim", _broadcast_in_dim, jax="lax.broadcast_in_dim({0}, {shape}, {dims})", tf=_broadcast_tf,
+declare("broadcast_in_dim", _broadcast_in_dim, tile=tiling.broadcast_in_dim, jax="lax.broadcast_in_dim({0}, {shape}, {dims})", tf=_broadcast_tf,
         fold=_fold_broadcast, jvp=_linear_in(1), transpose=_broadcast_t, batch=batching.shifted_axes("broadcast"))
 
 
@@ -125,7 +125,7 @@ def _reshape(x, shape):
     return [x.with_shape(shape)]
 
 
-declare("reshape", _reshape, jax="jnp.reshape({0}, {shape})",
+declare("reshape", _reshape, tile=tiling.reshape, jax="jnp.reshape({0}, {shape})",
         tf=lambda a, at: f"tf.reshape({a[0]}, {list(at['shape'])})", fold=lambda x, shape: np.reshape(x, shape),
         jvp=_linear_in(1), batch=batching.shifted_axes("shape"),
         transpose=lambda cx, cts, ops, lin, shape: [cx.op("reshape", [cts[0]], shape=cx.in_types[0].shape)])
@@ -138,7 +138,7 @@ def _transpose(x, perm):
     return [x.with_shape(tuple(x.shape[p] for p in perm))]
 
 
-declare("transpose", _transpose, jax="jnp.transpose({0}, {perm})",
+declare("transpose", _transpose, tile=tiling.transpose, jax="jnp.transpose({0}, {perm})",
         tf=lambda a, at: f"tf.transpose({a[0]}, {list(at['perm'])})" if at["perm"] else a[0],
         fold=lambda x, perm: np.transpose(x, perm),
         jvp=_linear_in(1), batch=batching.shifted_axes("perm"), transpose=lambda cx, cts, ops, lin, perm: [
@@ -175,7 +175,7 @@ def _slice_tf(a, at):
     return f"{a[0]}[{', '.join(parts)}]"
 
 
-declare("slice", _slice, jax="lax.slice({0}, {start}, {limit}, {stride})", tf=_slice_tf,
+declare("slice", _slice, tile=tiling.unchanged_dims, jax="lax.slice({0}, {start}, {limit}, {stride})", tf=_slice_tf,
         fold=lambda x, start, limit, stride: x[tuple(slice(a, b, s) for a, b, s in zip(start, limit, stride))],
         jvp=_linear_in(1), transpose=_slice_t, batch=batching.shifted_axes("slice"))
 
@@ -198,7 +198,7 @@ def _pad_t(cx, cts, operands, linear, low, high, interior):
     return [cx.op("slice", [cts[0]], start=tuple(low), limit=limit, stride=tuple(i + 1 for i in interior)), None]
 
 
-declare("pad", _pad, jax=lambda a, at: f"lax.pad({a[0]}, {a[1]}, {list(zip(at['low'], at['high'], at['interior']))})",
+declare("pad", _pad, tile=tiling.unchanged_dims, jax=lambda a, at: f"lax.pad({a[0]}, {a[1]}, {list(zip(at['low'], at['high'], at['interior']))})",
         tf="ppc_tf.pad({0}, {1}, {low}, {high}, {interior})",
         jvp=_linear_in(2), transpose=_pad_t, batch=batching.pad)
 
@@ -210,7 +210,7 @@ def _rev(x, axes):
     return [x]
 
 
-declare("rev", _rev, jax="jnp.flip({0}, {axes})", tf=lambda a, at: f"tf.reverse({a[0]}, {list(at['axes'])})",
+declare("rev", _rev, tile=tiling.same_shape_except("axes"), jax="jnp.flip({0}, {axes})", tf=lambda a, at: f"tf.reverse({a[0]}, {list(at['axes'])})",
         fold=lambda x, axes: np.flip(x, axes), jvp=_linear_in(1), batch=batching.shifted_axes("axes"),
         transpose=lambda cx, cts, ops, lin, axes: [cx.op("rev", [cts[0]], axes=axes)])
 
@@ -237,7 +237,7 @@ def _tuple_src(exprs):
     return f"({', '.join(exprs)}{',' if len(exprs) == 1 else ''})"
 
 
-declare("dynamic_slice", _dynamic_slice,
+declare("dynamic_slice", _dynamic_slice, tile=tiling.unchanged_dims,
         jax=lambda a, at: f"lax.dynamic_slice({a[0]}, {_tuple_src(a[1:])}, {at['sizes']})",
         tf=lambda a, at: f"ppc_tf.dynamic_slice({a[0]}, {_tuple_src(a[1:])}, {at['sizes']})",
         jvp=_linear_in(1), batch=batching.dynamic_slice, transpose=lambda cx, cts, ops, lin, sizes: [
@@ -260,7 +260,7 @@ def _dus_t(cx, cts, operands, linear, **attrs):
             cx.op("dynamic_slice", [ct] + idx, sizes=upd_type.shape) if linear[1] else None] + [None] * len(idx)
 
 
-declare("dynamic_update_slice", _dynamic_update_slice,
+declare("dynamic_update_slice", _dynamic_update_slice, tile=tiling.unchanged_dims,
         jax=lambda a, at: f"lax.dynamic_update_slice({a[0]}, {a[1]}, {_tuple_src(a[2:])})",
         tf=lambda a, at: f"ppc_tf.dynamic_update_slice({a[0]}, {a[1]}, {_tuple_src(a[2:])})",
         jvp=_linear_in(2), transpose=_dus_t, batch=batching.dynamic_update_slice)
@@ -306,7 +306,7 @@ def _concatenate_t(cx, cts, operands, linear, axis):
     return out
 
 
-declare("concatenate", _concatenate, jax="jnp.concatenate([{args}], axis={axis})",
+declare("concatenate", _concatenate, tile=tiling.unchanged_dims, jax="jnp.concatenate([{args}], axis={axis})",
         tf="tf.concat([{args}], axis={axis})",
         fold=lambda *xs, axis: np.concatenate(xs, axis=axis), jvp=_concatenate_jvp, transpose=_concatenate_t,
         batch=batching.concatenate)
@@ -317,7 +317,7 @@ def _iota(shape, dimension, dtype):
     return [TensorType(tuple(shape), dtype)]
 
 
-declare("iota", _iota,
+declare("iota", _iota, tile=tiling.iota,
         jax=lambda a, at: f"lax.broadcasted_iota({JNP_DTYPE[at['dtype']]}, {at['shape']}, {at['dimension']})",
         tf=lambda a, at: f"ppc_tf.iota({TF_DTYPE[at['dtype']]}, {list(at['shape'])}, {at['dimension']})",
         fold=lambda shape, dimension, dtype: np.broadcast_to(

@@ -1,0 +1,187 @@
+"""Lowering: a plan (propagation.py) -> the per-device program, communication explicit.
+
+Each op runs on tiles: for every mesh axis, the factor that axis tiles at this op (the
+earliest tactic's, see `propagation.choose`) fixes how the op's operands must be cut.
+An operand held some other way is converted first, and so is each result, from the way the
+op leaves it (partial, if the op contracted a tiled dim) to the way the plan holds it. A
+conversion is the cheapest sequence of collectives (ppc/ir/prims/collectives.py):
+
+    partial over a, wanted tiled over a at dim d   reduce_scatter
+    partial over a otherwise                        all_reduce
+    a moves from dim d to dim e                     all_to_all
+    a tiles dim d, wanted whole                     all_gather (minor-most axis first)
+    wanted tiled over a, held whole                 shard_slice (no traffic)
+"""
+from __future__ import annotations
+
+from ..ir import Function, InternalError, Module, Op, Region, Value, VerifyError, infer_types, lookup, print_module, verify
+from ..ir.types import TensorType
+from .propagation import Plan, Tiling, choose, local_type
+
+# How partial results combine, as an all_reduce's `reduce`
+COMBINE = {"sum": "sum", "max": "max", "min": "min", "and": "min", "or": "max"}
+
+
+class Lowering:
+    def __init__(self, plan: Plan):
+        self.plan, self.mesh = plan, plan.mesh
+        self.env: dict[Value, Value] = {}
+
+    # --- what each op needs ----------------------------------------------------------------
+
+    def compute(self, op: Op):
+        """(dim -> axes for each member (value, dim), partial axes) for running `op` on tiles."""
+        plan, mesh = self.plan, self.mesh
+        chosen: dict[int, list[str]] = {}  # id(factor) -> axes, in tactic order
+        factor_of = {}
+        partial: list[str] = []
+        combine = None
+        axes_in_order = sorted(mesh.axes, key=lambda a: min(
+            (k for (v, b), k in plan.origin.items() if b == a), default=len(plan.tactics)))
+        for axis in axes_in_order:
+            f = choose(plan, op, axis)
+            if f is None:
+                continue
+            have = chosen.get(id(f), [])
+            if not all(v.type.shape[d] % mesh.extent(have + [axis]) == 0 for v, d in f.members):
+                continue  # uneven tiles: the op runs whole along this axis
+            chosen[id(f)] = have + [axis]
+            factor_of[id(f)] = f
+            if f.reduce is not None:
+                partial.append(axis)
+                combine = f.reduce
+        need: dict[tuple[Value, int], tuple[str, ...]] = {}
+        for fid, axes in chosen.items():
+            for v, d in factor_of[fid].members:
+                need[(v, d)] = tuple(axes)
+        return need, tuple(partial), combine
+
+    @staticmethod
+    def wanted(v: Value, need) -> Tiling:
+        rank = v.type.rank if isinstance(v.type, TensorType) else 0
+        return tuple(need.get((v, d), ()) for d in range(rank))
+
+    # --- conversions -----------------------------------------------------------------------
+
+    def emit(self, region: Region, prim: str, x: Value, **attrs) -> Value:
+        out = Value(infer_types(prim, [x.type], attrs)[0], x.hint)
+        region.ops.append(Op(prim, [x], attrs, [out]))
+        return out
+
+    def convert(self, region: Region, x: Value, have: Tiling, want: Tiling,
+                partial: tuple[str, ...] = (), combine: str | None = None) -> Value:
+        """`x`, one device's tile of a value tiled `have` (and partial over `partial`), as
+        its tile under `want`."""
+        have = [tuple(a) for a in have]
+        mesh = self.mesh
+        rest = []
+        for a in partial:
+            d = next((d for d in range(len(want)) if want[d] == have[d] + (a,)), None)
+            if d is not None and combine == "sum":
+                x = self.emit(region, "reduce_scatter", x, axis=a, parts=mesh.axes[a], dim=d)
+                have[d] = have[d] + (a,)
+            else:
+                rest.append(a)
+        if rest:
+            x = self.emit(region, "all_reduce", x, axes=tuple(rest), reduce=COMBINE[combine])
+        for d in range(len(have)):  # an axis moving between dims: all_to_all
+            if len(have[d]) and have[d][:-1] == tuple(want[d][:len(have[d]) - 1]) and len(want[d]) < len(have[d]):
+                a = have[d][-1]
+                e = next((e for e in range(len(want)) if e != d and want[e] == have[e] + (a,)), None)
+                if e is not None:
+                    x = self.emit(region, "all_to_all", x, axis=a, parts=mesh.axes[a], split=e, concat=d)
+                    have[d], have[e] = have[d][:-1], have[e] + (a,)
+        for d in range(len(have)):
+            common = 0
+            while common < min(len(have[d]), len(want[d])) and have[d][common] == want[d][common]:
+                common += 1
+            for a in reversed(have[d][common:]):
+                x = self.emit(region, "all_gather", x, axis=a, parts=mesh.axes[a], dim=d)
+            for a in want[d][common:]:
+                x = self.emit(region, "shard_slice", x, axis=a, parts=mesh.axes[a], dim=d)
+            have[d] = tuple(want[d])
+        return x
+
+    def operand(self, region: Region, v: Value, want: Tiling, cache: dict) -> Value:
+        have = self.plan.tiling(v)
+        if have == want:
+            return self.env[v]
+        key = (v, want)
+        if key not in cache:
+            cache[key] = self.convert(region, self.env[v], have, want)
+        return cache[key]
+
+    # --- ops and regions -------------------------------------------------------------------
+
+    def region(self, region: Region, params_tiling: list[Tiling], yield_tiling: list[Tiling] | None,
+               cache: dict) -> Region:
+        out = Region([self._param(p, t) for p, t in zip(region.params, params_tiling)])
+        cache = dict(cache)  # conversions made in here are not visible outside
+        for op in region.ops:
+            if lookup(op.prim).terminator:
+                wants = yield_tiling or [self.plan.tiling(v) for v in op.operands]
+                out.ops.append(Op(op.prim, [self.operand(out, v, t, cache) for v, t in zip(op.operands, wants)],
+                                  op.attrs, [], (), op.loc))
+            else:
+                self.op(op, out, cache)
+        return out
+
+    def _param(self, p: Value, tiling: Tiling) -> Value:
+        local = Value(local_type(p.type, tiling, self.mesh), p.hint)
+        self.env[p] = local
+        return local
+
+    def op(self, op: Op, out: Region, cache: dict):
+        need, partial, combine = self.compute(op)
+        operands = [self.operand(out, v, self.wanted(v, need), cache) for v in op.operands]
+        made = [self.wanted(r, need) for r in op.results]
+        regions = []
+        if op.prim == "while":
+            cond, body = op.regions
+            carried = [self.wanted(p, need) for p in body.params]
+            regions = [self.region(cond, carried, None, cache), self.region(body, carried, carried, cache)]
+        else:
+            regions = [self.region(r, [self.wanted(p, need) for p in r.params], made, cache) for r in op.regions]
+        results = [Value(local_type(r.type, t, self.mesh), r.hint) for r, t in zip(op.results, made)]
+        attrs = self.local_attrs(op, results)
+        new = Op(op.prim, operands, attrs, results, regions, op.loc)
+        prim = lookup(op.prim)
+        if prim.infer is not None:
+            got = infer_types(op.prim, [v.type for v in operands], attrs)
+            if got != [r.type for r in results]:
+                raise InternalError("partition", f"{op.prim} on tiles gives {got}, expected "
+                                                  f"{[str(r.type) for r in results]}")
+        out.ops.append(new)
+        for r, local, t in zip(op.results, results, made):
+            self.env[r] = self.convert(out, local, t, self.plan.tiling(r), partial, combine)
+
+    @staticmethod
+    def local_attrs(op: Op, results: list[Value]) -> dict:
+        """Shape attributes describe the op's tile, not the whole value."""
+        attrs = dict(op.attrs)
+        if "shape" in attrs and op.prim in ("broadcast_in_dim", "reshape", "iota", "constant"):
+            attrs["shape"] = results[0].type.shape
+        if op.prim == "dynamic_slice":
+            attrs["sizes"] = results[0].type.shape
+        if op.prim == "slice":
+            full = op.results[0].type.shape
+            attrs["limit"] = tuple(lim if n == m else lim - (n - m) for lim, n, m in
+                                   zip(attrs["limit"], full, results[0].type.shape))
+        return attrs
+
+
+def lower(plan: Plan) -> tuple[Module, list[Tiling], list[Tiling]]:
+    """The per-device module, and the tiling of each input and each result."""
+    fn = plan.function
+    low = Lowering(plan)
+    ins = [plan.tiling(p) for p in fn.params]
+    body = low.region(fn.body, ins, None, {})
+    outs = [plan.tiling(v) for v in fn.body.terminator.operands]
+    local = Function(fn.name, body, [local_type(v.type, t, plan.mesh)
+                                     for v, t in zip(fn.body.terminator.operands, outs)])
+    module = Module([local])
+    try:
+        verify(module)
+    except VerifyError as e:
+        raise InternalError("partition", str(e), print_module(module)) from None
+    return module, ins, outs
