@@ -13,11 +13,12 @@ from dataclasses import dataclass
 
 from .ad import as_compiled
 from .api import Compiled, Specialization, _to_runtime, backend_module
-from .ir import CompileError, Module, print_module
+from .autobatch import Batched
+from .ir import CompileError, Function, Module, Op, Value, clone_region, print_module
 from .partition.lowering import lower
 from .partition.mesh import Mesh
-from .partition.propagation import Conflict, Plan, Tiling, propagate
-from .partition.tactics import Tactic
+from .partition.propagation import Conflict, PartitionError, Plan, Tiling, propagate
+from .partition.tactics import Tactic, tile
 
 
 @dataclass
@@ -51,17 +52,71 @@ class Partitioned:
     def specialize(self, *args, **kwargs) -> PartitionedSpecialization:
         base = self.base
         pos, kw = base._split(args, kwargs)
+        if isinstance(base, Batched):
+            base._prepare(pos)  # its key includes which arguments are batched
         key = base._key(pos, kw)
         spec = self._cache.get(key)
         if spec is None:
-            b = base.specialize(*args, **kwargs)
-            if b.machine is not None:
-                raise CompileError(f"{self.__name__} recurses, and recursion runs on the program-counter machine, "
-                                   "which ppc does not partition; partition the batched sampler instead")
-            plan = propagate(b.canonical.entry, self.mesh, self.tactics)
-            module, ins, outs = lower(plan)
-            spec = self._cache[key] = PartitionedSpecialization(b, plan, module, ins, outs)
+            if isinstance(base, Batched) and base.strategy == "program_counter":
+                spec = self._machines(args, kwargs)
+            else:
+                b = base.specialize(*args, **kwargs)
+                if b.machine is not None:
+                    raise CompileError(f"{self.__name__} recurses on traced values, so it runs on the program-counter "
+                                       "machine; partition a batch of it instead: "
+                                       "apply(ppc.autobatch(f), [tile(input, 0, axis), ...], mesh)")
+                plan = propagate(b.canonical.entry, self.mesh, self.tactics)
+                module, ins, outs = lower(plan)
+                spec = PartitionedSpecialization(b, plan, module, ins, outs)
+            self._cache[key] = spec
         return spec
+
+    def _machines(self, args, kwargs) -> PartitionedSpecialization:
+        """A program-counter batch split over mesh axes: one machine per device, each running
+        its own members at its own pace (no traffic between steps), which is why members are
+        the only thing it splits. The overflow flag and block counters are reduced at the end."""
+        base: Batched = self.base
+        base._prepare(args)
+        flags, size = base._flags, base._size
+        names = list(inspect.signature(base.__ppc_function__).parameters)
+        batched = {n for n, f in zip(names, flags) if f}
+        axes = self._member_axes(batched)
+        extent = self.mesh.extent(axes)
+        if size % extent:
+            raise PartitionError(f"a batch of {size} members does not split evenly over {'x'.join(axes)} "
+                                 f"({extent} devices)")
+        local = [a[:size // extent] if f else a for a, f in zip(args, flags)]
+        b = base.specialize(*local, **kwargs)
+        machine = b.machine.entry
+        entry = Function(machine.name, clone_region(machine.body, {}), machine.result_types)
+        params = base._entry_flags(b.canonical)
+        ins = [((axes,) + ((),) * (p.type.rank - 1)) if f else ((),) * p.type.rank
+               for p, f in zip(entry.params, params)]
+        ret = entry.body.terminator
+        results, (overflow, runs, served) = ret.operands[:-3], ret.operands[-3:]
+        reduced = []
+        for v, how in ((overflow, "max"), (runs, "sum"), (served, "sum")):
+            out = Value(v.type, v.hint)
+            entry.body.ops.insert(len(entry.body.ops) - 1, Op("all_reduce", [v], {"axes": axes, "reduce": how}, [out]))
+            reduced.append(out)
+        ret.operands = list(results) + reduced
+        outs = [((axes,) + ((),) * (v.type.rank - 1)) for v in results] + [()] + [((),)] * 2
+        plan = Plan(b.canonical.entry, self.mesh, self.tactics)
+        return PartitionedSpecialization(b, plan, Module([entry]), ins, outs)
+
+    def _member_axes(self, batched: set[str]) -> tuple[str, ...]:
+        axes: dict[str, list[str]] = {}
+        for t in self.tactics:
+            if not isinstance(t, tile) or t.dim != 0 or t.input_name not in batched:
+                raise PartitionError(f"{t}: a program-counter batch is split only by its members: tile dim 0 of "
+                                     f"its batched inputs ({', '.join(sorted(batched))}) over mesh axes")
+            self.mesh.check_axis(t.mesh_axis)
+            axes.setdefault(t.input_name, []).append(t.mesh_axis)
+        split = {tuple(a) for a in axes.values()}
+        if len(split) != 1 or set(axes) != batched:
+            raise PartitionError("a program-counter batch is split only by its members: tile dim 0 of every "
+                                 f"batched input ({', '.join(sorted(batched))}) over the same mesh axes")
+        return split.pop()
 
     def _executable(self, spec: PartitionedSpecialization):
         if spec.executable is None:
@@ -83,6 +138,11 @@ class Partitioned:
         if b.unflatten is None:
             return out[0] if len(out) == 1 and not isinstance(b.template, tuple) else out
         return b.unflatten(out)
+
+    @property
+    def stats(self):
+        """The last run's program-counter machine counters, summed over devices."""
+        return self.base.stats
 
     def ir(self, *args, **kwargs) -> Module:
         """The per-device program (stage `partitioned`): local shapes, explicit collectives."""
