@@ -157,6 +157,10 @@ class Compiled:
             raise ValueError(f"unknown backend {backend!r}; available: {', '.join(BACKENDS)}")
         if isinstance(fn, Compiled):
             fn = fn.__ppc_function__
+        if getattr(fn, "partitioned", False):
+            raise TypeError("a partitioned function cannot be transformed further: partitioning comes last, "
+                            "so partition the derived function instead, e.g. "
+                            "ppc.partition.apply(ppc.grad(f), tactics, mesh)")
         if not inspect.isfunction(fn):
             raise TypeError(f"ppc.compile needs a Python function, got {type(fn).__name__}")
         functools.update_wrapper(self, fn)

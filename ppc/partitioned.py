@@ -36,6 +36,8 @@ class PartitionedSpecialization:
 class Partitioned:
     """A ppc function partitioned by tactics over a mesh; call it like the function."""
 
+    partitioned = True  # ppc's transformations refuse it (api.Compiled): partitioning comes last
+
     def __init__(self, f, tactics: list[Tactic], mesh: Mesh):
         if not isinstance(mesh, Mesh):
             raise TypeError(f"ppc.partition.apply needs a ppc.partition.Mesh, got {type(mesh).__name__}")
@@ -90,7 +92,8 @@ class Partitioned:
         machine = b.machine.entry
         entry = Function(machine.name, clone_region(machine.body, {}), machine.result_types)
         params = base._entry_flags(b.canonical)
-        ins = [((axes,) + ((),) * (p.type.rank - 1)) if f else ((),) * p.type.rank
+        # a whole tuple (the data) is held by every device: one empty spec covers all its leaves
+        ins = [((axes,) + ((),) * (p.type.rank - 1)) if f else ((),) * getattr(p.type, "rank", 0)
                for p, f in zip(entry.params, params)]
         ret = entry.body.terminator
         results, (overflow, runs, served) = ret.operands[:-3], ret.operands[-3:]

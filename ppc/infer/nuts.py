@@ -23,7 +23,7 @@ import time
 import jax
 import numpy as np
 
-from .. import ad
+from .. import ad, partition
 from ..api import compile as ppc_compile
 from ..autobatch import autobatch
 from ..passes.pc.blocks import work
@@ -142,6 +142,10 @@ def make_nuts(value_and_grad, max_tree_depth: int, chunk: int):
     return run_chain
 
 
+# run_chain's per-chain arguments: a mesh splits these, the rest every device holds whole
+PER_CHAIN = ("q", "lp", "g", "log_eps", "inv_mass", "x_bar", "h_bar", "t", "mu", "key", "count")
+
+
 def leapfrog_block(prog) -> int:
     """The block of the machine that takes a leapfrog step: the costliest branch block of
     build_tree (its depth-0 case)."""
@@ -173,22 +177,30 @@ def warmup_windows(num_warmup: int):
 
 def nuts(model, *data, num_warmup: int = 1000, num_samples: int = 1000, chains: int = 4, seed: int = 0,
          target_accept: float = 0.8, max_tree_depth: int = 10, step_size: float | None = None,
-         adapt_mass_matrix: bool = True, chunk: int = 20, progress: bool = True, backend: str | None = None):
+         adapt_mass_matrix: bool = True, chunk: int = 20, progress: bool = True, backend: str | None = None,
+         mesh=None):
     """The No-U-Turn Sampler (multinomial, generalized U-turn criterion) with Stan's warmup:
     dual-averaging step size and a diagonal mass matrix. Chains are members of one
     program-counter batch. Observed data is pinned with ppc.condition. Returns
     arviz.InferenceData: posterior (chain, draw, ...) and sample_stats n_steps, tree_depth,
     diverging, acceptance_rate, step_size and lp; `sample_stats.attrs` records the
     machine's batch utilization. It runs on the model's backend (ppc.compile(model,
-    backend=...)), or on `backend` when given."""
+    backend=...)), or on `backend` when given. With `mesh` (a ppc.partition.Mesh) the
+    chains are split over every axis of the mesh: each device runs its own machine on its
+    chains, and the devices meet only when a chunk of draws ends."""
     if chains < 1 or num_samples < 1 or num_warmup < 0:
         raise ValueError("nuts needs chains >= 1, num_samples >= 1 and num_warmup >= 0")
+    if mesh is not None and chains % mesh.size:
+        raise ValueError(f"nuts splits chains over the {mesh.size} devices of {mesh}: {chains} chains do not "
+                         "split evenly")
     started = time.perf_counter()
     u = unconstrained(on_backend(model, backend), *data)
     vg = ad.value_and_grad(u.log_density_fn)
     sampler = autobatch(ppc_compile(make_nuts(vg, max_tree_depth, chunk), backend=u.program.backend),
                         strategy="program_counter",
                         max_stack_depth=max_tree_depth + 2)
+    run = sampler if mesh is None else partition.apply(sampler, [
+        partition.tile(name, 0, axis) for name in PER_CHAIN for axis in mesh.axes], mesh)
 
     rng = np.random.default_rng(seed)
     dtype, d = u.dtype, u.size
@@ -214,12 +226,12 @@ def nuts(model, *data, num_warmup: int = 1000, num_samples: int = 1000, chains: 
         done = 0
         while done < length:
             n = min(chunk, length - done)
-            out = sampler(q, lp, g, log_eps, inv_mass, x_bar, h_bar, t, mu, keys, np.full(chains, n),
+            out = run(q, lp, g, log_eps, inv_mass, x_bar, h_bar, t, mu, keys, np.full(chains, n),
                           bool(adapt), float(target_accept), args)
             q, lp, g, log_eps, x_bar, h_bar, t = (np.asarray(o) for o in out[:7])
             keys = out[7]
             chunk_draws, chunk_stats = np.asarray(out[8])[:, :n], np.asarray(out[9])[:, :n]
-            runs, served = runs + sampler.stats.runs, served + sampler.stats.served
+            runs, served, local = runs + run.stats.runs, served + run.stats.served, run.stats.size
             if warm:
                 window.append(chunk_draws)
             else:
@@ -247,13 +259,14 @@ def nuts(model, *data, num_warmup: int = 1000, num_samples: int = 1000, chains: 
                     "tree_depth": st[..., 2].astype(np.int64), "diverging": st[..., 3] > 0.5,
                     "step_size": st[..., 4], "lp": st[..., 5]}
     idata = to_inference_data(u, thetas, sample_stats)
-    prog = sampler.specialize(q, lp, g, log_eps, inv_mass, x_bar, h_bar, t, mu, keys, np.full(chains, 1),
+    prog = sampler.specialize(q[:local], lp[:local], g[:local], log_eps[:local], inv_mass[:local], x_bar[:local],
+                              h_bar[:local], t[:local], mu[:local], keys[:local], np.full(local, 1),
                               False, float(target_accept), args).program
     gradient_block = leapfrog_block(prog)
     idata.sample_stats.attrs.update(
-        batch_utilization=float(served.sum() / max(1, runs.sum() * chains)),
+        batch_utilization=float(served.sum() / max(1, runs.sum() * local)),
         useful_leapfrogs=int(served[gradient_block]), time_to_first_draw=first_draw,
-        leapfrog_utilization=float(served[gradient_block] / max(1, runs[gradient_block] * chains)),
+        leapfrog_utilization=float(served[gradient_block] / max(1, runs[gradient_block] * local)),
         machine_steps=int(runs.sum()), inv_mass=inv_mass.tolist(), step_size_final=np.exp(log_eps).tolist(),
         backend=u.program.backend)
     return idata

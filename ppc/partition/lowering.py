@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from ..ir import Function, InternalError, Module, Op, Region, Value, VerifyError, infer_types, lookup, print_module, verify
 from ..ir.types import TensorType
+from ..ir.prims.tiling import Factor
 from .propagation import Plan, Tiling, choose, local_type
 
 # How partial results combine, as an all_reduce's `reduce`
@@ -38,10 +39,7 @@ class Lowering:
         combine = None
         axes_in_order = sorted(mesh.axes, key=lambda a: min(
             (k for (v, b), k in plan.origin.items() if b == a), default=len(plan.tactics)))
-        for axis in axes_in_order:
-            f = choose(plan, op, axis)
-            if f is None:
-                continue
+        for axis, f in ((a, f) for a in axes_in_order for f in self.choices(op, a)):
             have = chosen.get(id(f), [])
             if not all(v.type.shape[d] % mesh.extent(have + [axis]) == 0 for v, d in f.members):
                 continue  # uneven tiles: the op runs whole along this axis
@@ -55,6 +53,18 @@ class Lowering:
             for v, d in factor_of[fid].members:
                 need[(v, d)] = tuple(axes)
         return need, tuple(partial), combine
+
+    def choices(self, op: Op, axis: str) -> list[Factor]:
+        """The factors `axis` tiles at `op`. An op runs one iteration space, so an axis tiles
+        one of its factors; control flow carries one value per position, each its own
+        iteration space, so an axis tiles one factor per position."""
+        if not op.regions:
+            f = choose(self.plan, op, axis)
+            return [] if f is None else [f]
+        by_position: dict[Value, list[Factor]] = {}
+        for f in self.plan.factors.get(op, ()):
+            by_position.setdefault(f.members[0][0], []).append(f)
+        return [f for fs in by_position.values() if (f := choose(self.plan, op, axis, fs)) is not None]
 
     @staticmethod
     def wanted(v: Value, need) -> Tiling:

@@ -179,10 +179,11 @@ def _name(v: Value) -> str:
     return f"%{v.hint}" if v.hint else "a value"
 
 
-def carriers(plan: Plan, op: Op, axis: str) -> list[Factor]:
-    """The op's factors in which some member is tiled over `axis` at the factor's dim."""
+def carriers(plan: Plan, op: Op, axis: str, factors=None) -> list[Factor]:
+    """The op's factors (or those of `factors`) in which some member is tiled over `axis` at
+    the factor's dim."""
     out = []
-    for f in plan.factors.get(op, ()):
+    for f in plan.factors.get(op, ()) if factors is None else factors:
         for v, d in f.members:
             axes = plan.axes.get(v)
             if axes and axis in axes[d]:
@@ -191,10 +192,10 @@ def carriers(plan: Plan, op: Op, axis: str) -> list[Factor]:
     return out
 
 
-def choose(plan: Plan, op: Op, axis: str) -> Factor | None:
+def choose(plan: Plan, op: Op, axis: str, factors=None) -> Factor | None:
     """The factor that `axis` tiles when `op` runs: of those carrying it, the one tiled by
     the earliest tactic (ties: the first). Others carrying it make a conflict."""
-    fs = carriers(plan, op, axis)
+    fs = carriers(plan, op, axis, factors)
     if not fs:
         return None
 

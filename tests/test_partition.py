@@ -1,0 +1,251 @@
+"""Partitioning on 8 emulated CPU devices (tests/conftest.py): every strategy's results equal
+the unpartitioned program's, communication is what the strategy implies, and bad tactics
+are refused with errors naming the tactic."""
+import inspect
+
+import jax
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import ppc
+import ppc.infer
+from ppc.ir import walk_ops
+from ppc.partition import Mesh, PartitionError, apply, replicate, tile
+
+pytestmark = pytest.mark.skipif(len(jax.devices()) < 8, reason="needs 8 (emulated) devices")
+
+MESH = Mesh({"batch": 4, "model": 2})
+
+
+def loss(w1, w2, x, y):
+    h = np.tanh(x @ w1)
+    return np.mean((h @ w2 - y) ** 2)
+
+
+mlp_grad = ppc.grad(loss, argnums=(0, 1))
+
+
+def train_step(w1, w2, x, y):
+    g1, g2 = mlp_grad(w1, w2, x, y)
+    return w1 - 0.1 * g1, w2 - 0.1 * g2
+
+
+step = ppc.compile(train_step)
+
+
+def mlp_args(seed=0):
+    rng = np.random.default_rng(seed)
+    return [rng.normal(size=(8, 16)), rng.normal(size=(16, 4)), rng.normal(size=(32, 8)), rng.normal(size=(32, 4))]
+
+
+def collectives(module):
+    return [(op.prim, op.attrs.get("axes", op.attrs.get("axis"))) for f in module.functions.values()
+            for op in walk_ops(f.body) if op.prim in ("all_reduce", "all_gather", "reduce_scatter", "all_to_all")]
+
+
+def assert_same(got, want):
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-11, atol=1e-12)
+
+
+STRATEGIES = {
+    "batch": [tile("x", 0, "batch"), tile("y", 0, "batch")],
+    "megatron": [tile("w1", 1, "model"), tile("w2", 0, "model")],
+    "batch+megatron": [tile("x", 0, "batch"), tile("y", 0, "batch"), tile("w1", 1, "model"), tile("w2", 0, "model")],
+    "zero": [tile("x", 0, "batch"), tile("y", 0, "batch"), tile("w1", 1, "batch"), tile("w2", 0, "batch")],
+}
+
+
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_strategies_equal_the_unpartitioned_step(name):
+    args = mlp_args()
+    p = apply(step, STRATEGIES[name], MESH)
+    assert_same(p(*args), step(*args))
+
+
+def test_batch_parallel_reduces_gradients_over_batch_only():
+    args = mlp_args()
+    module = apply(step, STRATEGIES["batch"], MESH).ir(*args)
+    assert collectives(module) == [("all_reduce", ("batch",))] * 2  # one per weight gradient
+    x = module.entry.params[2]
+    assert x.type.shape == (8, 8)  # 32 rows over 4 devices
+
+
+def test_megatron_reduces_activations_over_model_only():
+    args = mlp_args()
+    module = apply(step, STRATEGIES["megatron"], MESH).ir(*args)
+    kinds = collectives(module)
+    assert kinds and all(axes == ("model",) for _, axes in kinds)
+    assert [p.type.shape for p in module.entry.params[:2]] == [(8, 8), (8, 4)]
+
+
+def test_zero_gathers_parameters_and_scatters_gradients():
+    args = mlp_args()
+    module = apply(step, STRATEGIES["zero"], MESH).ir(*args)
+    prims = sorted(p for p, _ in collectives(module))
+    assert prims == ["all_gather", "all_gather", "reduce_scatter", "reduce_scatter"]
+    assert [p.type.shape for p in module.entry.params[:2]] == [(8, 4), (4, 4)]  # each device holds 1/4
+
+
+def log_joint(w, X, y):
+    logits = X @ w
+    return np.sum(y * logits - np.logaddexp(0.0, logits)) - 0.5 * np.sum(w * w)
+
+
+def test_data_parallel_gradient_has_one_all_reduce_per_evaluation():
+    rng = np.random.default_rng(1)
+    w, X = rng.normal(size=5), rng.normal(size=(64, 5))
+    y = (rng.uniform(size=64) < 0.5).astype(np.float64)
+    g = ppc.grad(log_joint)  # tactics name the original function's parameters
+    p = apply(g, [tile("X", 0, "batch"), tile("y", 0, "batch")], MESH)
+    assert collectives(p.ir(w, X, y)) == [("all_reduce", ("batch",))]
+    np.testing.assert_allclose(np.asarray(p(w, X, y)), np.asarray(g(w, X, y)), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(p(w, X, y)), np.asarray(jax.grad(log_joint_jax)(w, X, y)), rtol=1e-10)
+
+
+def log_joint_jax(w, X, y):
+    import jax.numpy as jnp
+    logits = X @ w
+    return jnp.sum(y * logits - jnp.logaddexp(0.0, logits)) - 0.5 * jnp.sum(w * w)
+
+
+def test_tactics_apply_in_order_and_earlier_decisions_stand():
+    args = mlp_args()
+    # x's dim 0 is tiled first; the later tactic on w1's dim 0 (x's contraction partner) loses
+    p = apply(step, [tile("x", 0, "batch"), tile("w1", 0, "batch")], MESH)
+    plan = p.plan(*args)
+    x, w1 = plan.function.params[2], plan.function.params[0]
+    assert plan.tiling(x)[0] == ("batch",)
+    assert plan.tiling(w1)[0] == ("batch",)
+    conflicts = p.conflicts(*args)
+    assert conflicts, "the contraction conflict must be reported"
+    text = str(conflicts[0])
+    assert "test_partition.py:" in text and "dot_general" in text and "'batch'" in text
+    assert_same(p(*args), step(*args))
+
+
+def test_replicate_then_tile_is_refused():
+    with pytest.raises(PartitionError, match="replicates 'x'"):
+        apply(step, [replicate("x"), tile("x", 0, "batch")], MESH).ir(*mlp_args())
+
+
+def test_unknown_input_names_the_inputs():
+    with pytest.raises(PartitionError, match="no input named 'z'.*w1, w2, x, y"):
+        apply(step, [tile("z", 0, "batch")], MESH).ir(*mlp_args())
+
+
+def test_uneven_tiles_are_refused():
+    with pytest.raises(PartitionError, match="does not split evenly"):
+        apply(step, [tile("w2", 1, "batch")], Mesh({"batch": 8})).ir(*mlp_args())  # 4 columns, 8 devices
+
+
+def test_unknown_mesh_axis_and_missing_dim():
+    with pytest.raises(PartitionError, match="no axis 'rows'"):
+        apply(step, [tile("x", 0, "rows")], MESH).ir(*mlp_args())
+    with pytest.raises(PartitionError, match="no dim 2"):
+        apply(step, [tile("x", 2, "batch")], MESH).ir(*mlp_args())
+
+
+def test_a_mesh_larger_than_the_machine_is_a_clear_error():
+    p = apply(step, STRATEGIES["batch"], Mesh({"batch": 64}))
+    with pytest.raises(ValueError, match="needs 64 devices but JAX sees"):
+        p(*[np.ones((64, 16)), np.ones((16, 4)), np.ones((64, 64)), np.ones((64, 4))])
+
+
+def test_partitioned_functions_are_not_transformed_further():
+    p = apply(step, STRATEGIES["batch"], MESH)
+    with pytest.raises(TypeError, match="partitioning comes last"):
+        ppc.grad(p)
+
+
+def loop_and_branch(x, w):
+    acc = np.zeros_like(x)
+    for i in range(3):
+        if np.sum(w) > 0.0:
+            acc = acc + np.tanh(x * w)
+        else:
+            acc = acc - x
+        x = x * 0.5
+    total = 0.0
+    n = 0
+    while n < 4:
+        total = total + np.sum(acc * n)
+        n = n + 1
+    return acc, total
+
+
+def test_loops_and_branches_partition():
+    rng = np.random.default_rng(2)
+    x, w = rng.normal(size=(16, 6)), rng.normal(size=(16, 6))
+    f = ppc.compile(loop_and_branch)
+    p = apply(f, [tile("x", 0, "batch"), tile("w", 0, "batch")], MESH)
+    assert_same(p(x, w), f(x, w))
+    assert_same(p(x, w), loop_and_branch(x, w))
+
+
+def fib(n):
+    if n < 2:
+        return 1
+    return fib(n - 1) + fib(n - 2)
+
+
+def test_program_counter_batch_splits_members_over_devices():
+    batched = ppc.autobatch(fib, strategy="program_counter")
+    n = np.arange(16) % 9
+    p = apply(batched, [tile("n", 0, "batch")], MESH)
+    np.testing.assert_array_equal(np.asarray(p(n)), [fib(int(k)) for k in n])
+    stats = p.stats
+    assert stats.size == 4 and stats.served.sum() > 0
+    both = apply(batched, [tile("n", 0, "batch"), tile("n", 0, "model")], MESH)  # 8 machines
+    np.testing.assert_array_equal(np.asarray(both(n)), [fib(int(k)) for k in n])
+    with pytest.raises(PartitionError, match="does not split evenly over batchxmodel"):
+        both.ir(np.arange(6))
+    with pytest.raises(PartitionError, match="split only by its members"):
+        apply(batched, [replicate("n")], MESH).ir(n)
+
+
+def gaussian():
+    theta = ppc.Normal(np.zeros(2), 1.0)
+    return theta
+
+
+def test_nuts_chains_split_over_the_batch_axis_draw_the_same_chains():
+    kw = dict(chains=8, num_warmup=30, num_samples=20, progress=False, max_tree_depth=4, chunk=10)
+    whole = ppc.infer.nuts(gaussian, **kw)
+    split = ppc.infer.nuts(gaussian, mesh=Mesh({"batch": 4}), **kw)
+    # each chain draws from its own key, wherever it runs
+    np.testing.assert_allclose(split.posterior["theta"].values, whole.posterior["theta"].values, rtol=1e-9, atol=1e-12)
+    assert 0 < split.sample_stats.attrs["batch_utilization"] <= 1
+    with pytest.raises(ValueError, match="do not split evenly"):
+        ppc.infer.nuts(gaussian, mesh=Mesh({"batch": 3}), **kw)
+
+
+# -------------------------------------------------------------------- random strategies
+
+CANDIDATES = [("w1", 0), ("w1", 1), ("w2", 0), ("w2", 1), ("x", 0), ("x", 1), ("y", 0), ("y", 1)]
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(CANDIDATES), st.sampled_from(["batch", "model"])), max_size=4))
+def test_any_strategy_equals_the_unpartitioned_step(choices):
+    """Whatever tactics are applied (conflicting or not), results are unchanged; a tactic
+    that cannot apply is refused, never silently dropped."""
+    tactics = [tile(name, dim, axis) for (name, dim), axis in choices]
+    args = mlp_args(3)
+    p = apply(step, tactics, MESH)
+    try:
+        p.ir(*args)
+    except PartitionError as e:
+        assert "already tiled" in str(e) or "does not split evenly" in str(e)
+        return
+    assert_same(p(*args), step(*args))
+
+
+def test_partitioned_function_reads_like_the_original():
+    p = apply(step, STRATEGIES["batch"], MESH)
+    assert p.__name__ == "train_step"
+    assert list(inspect.signature(train_step).parameters) == ["w1", "w2", "x", "y"]
+    dump = p.dump(*mlp_args())
+    assert "// in  %x: dim 0 over batch" in dump and "all_reduce" in dump
