@@ -3,6 +3,8 @@
     ppc-dump model.py:log_joint --args 'f32[50],f32[1000,50],f32[1000]' --stage canonical
     ppc-dump prog.py:f --args 'f32[10],int' --passes canonicalize
     ppc-dump model.py:m --args 'f64[8]' --stage unconstrained --observe y
+    ppc-dump model.py:log_joint --args 'f32[50],f32[1000,50],f32[1000]' --stage partitioned \
+        --grad 0 --mesh batch=4 --tactic tile:X:0:batch --tactic tile:y:0:batch
 
 Argument specs are IR types (`f32[10,3]`, `i32[]`, `tuple<f32[2], f32[2]>`) or the words
 `int`, `float`, `bool` for Python scalars (which are weakly typed, as in JAX).
@@ -79,7 +81,42 @@ def _stage_pc(c, args, observe=()):
     return format_program(lower_to_blocks(module, flags, 4), DEFAULT_MAX_STACK_DEPTH)
 
 
-STAGES = {"ir": _stage_ir, "batched": _stage_batched, "pc": _stage_pc, "canonical": _stage_canonical,
+def _stage_partitioned(c, args, observe=(), mesh=None, tactics=()):
+    """The per-device program under a strategy, and what the simulator predicts for it."""
+    from .partition import apply
+    if mesh is None:
+        raise CompileError("--stage partitioned needs --mesh AXIS=SIZE[,AXIS=SIZE] and --tactic options")
+    p = apply(c, list(tactics), mesh)
+    r = p.simulate(*args)
+    moved = ", ".join(f"{k} {v} B" for k, v in r.collective_bytes().items() if v) or "none"
+    return (p.dump(*args) + f"// simulated per device: {r.flops:.0f} flops, {r.transcendentals:.0f} "
+            f"transcendentals, peak {r.peak_bytes} B; collectives: {moved}\n")
+
+
+def parse_mesh(text: str):
+    """`batch=4,model=2` -> Mesh."""
+    from .partition import Mesh
+    axes = {}
+    for part in text.split(","):
+        name, eq, size = part.partition("=")
+        if not eq or not size.strip().isdigit():
+            raise ValueError(f"expected AXIS=SIZE[,AXIS=SIZE], got {text!r}")
+        axes[name.strip()] = int(size)
+    return Mesh(axes)
+
+
+def parse_tactic(text: str):
+    """`tile:NAME:DIM:AXIS` or `replicate:NAME` -> a tactic."""
+    from .partition import replicate, tile
+    kind, *rest = text.split(":")
+    if kind == "tile" and len(rest) == 3 and rest[1].isdigit():
+        return tile(rest[0], int(rest[1]), rest[2])
+    if kind == "replicate" and len(rest) == 1:
+        return replicate(rest[0])
+    raise ValueError(f"expected tile:NAME:DIM:AXIS or replicate:NAME, got {text!r}")
+
+
+STAGES = {"ir": _stage_ir, "partitioned": _stage_partitioned, "batched": _stage_batched, "pc": _stage_pc, "canonical": _stage_canonical,
           "jax": _source_stage("jax"), "tf": _source_stage("tf"),
           **{name: _ad_stage(name) for name in ("jvp", "linear", "transpose", "grad")},
           **{name: _ppl_stage(name) for name in ("condition", "log_joint", "sample", "unconstrained")}}
@@ -130,6 +167,11 @@ def main(argv=None) -> int:
     p.add_argument("--passes", default=None, help="comma-separated passes to run on the frontend IR instead of --stage")
     p.add_argument("--static", default="", help="comma-separated positions of static arguments")
     p.add_argument("--observe", default="", help="random variables to condition on (model stages), comma-separated")
+    p.add_argument("--mesh", default=None, help="stage partitioned: the device mesh, e.g. batch=4,model=2")
+    p.add_argument("--tactic", action="append", default=[],
+                   help="stage partitioned: tile:NAME:DIM:AXIS or replicate:NAME, applied in order (repeat it)")
+    p.add_argument("--grad", type=int, default=None, metavar="ARGNUM",
+                   help="stage partitioned: partition ppc.grad(f, argnums=ARGNUM) instead of f")
     ns = p.parse_args(argv)
 
     from . import compile as ppc_compile
@@ -142,6 +184,15 @@ def main(argv=None) -> int:
         static = tuple(int(s) for s in ns.static.split(",") if s.strip())
     except ValueError:
         p.error("--static takes comma-separated integers")
+    extra = {}
+    if ns.stage == "partitioned":
+        try:
+            extra = {"mesh": parse_mesh(ns.mesh) if ns.mesh else None,
+                     "tactics": [parse_tactic(t) for t in ns.tactic]}
+        except ValueError as e:
+            p.error(str(e))
+    elif ns.mesh or ns.tactic or ns.grad is not None:
+        p.error("--mesh, --tactic and --grad go with --stage partitioned")
     passes = [s.strip() for s in ns.passes.split(",") if s.strip()] if ns.passes else None
     if passes:
         unknown = [s for s in passes if s not in PASSES]
@@ -153,11 +204,14 @@ def main(argv=None) -> int:
         p.error(str(e))
     try:
         compiled = ppc_compile(fn, static_argnums=static)
+        if ns.grad is not None:
+            from .ad import grad
+            compiled = grad(compiled, argnums=ns.grad)
         if passes:
             text = print_module(run_passes(compiled.ir(*args), passes, verify_each=True))
         else:
             observe = [n.strip() for n in ns.observe.split(",") if n.strip()]
-            text = STAGES[ns.stage](compiled, args, observe=observe)
+            text = STAGES[ns.stage](compiled, args, observe=observe, **extra)
     except (CompileError, InternalError) as e:
         print(str(e), file=sys.stderr)
         return 1

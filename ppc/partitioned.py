@@ -179,7 +179,7 @@ class Partitioned:
             lines.append(f"// in  %{p.hint}: {describe(t)}")
         for i, t in enumerate(spec.out_tilings):
             lines.append(f"// out {i}: {describe(t)}")
-        lines += [f"// conflict: {c}" for c in spec.plan.conflicts]
+        lines += [f"// conflict: {c.brief()}" for c in spec.plan.conflicts]
         return "\n".join(lines) + "\n" + print_module(spec.module)
 
 

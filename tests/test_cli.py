@@ -22,6 +22,18 @@ def test_stages(stage, expect, capsys):
     assert expect in capsys.readouterr().out
 
 
+def test_partitioned_stage(capsys):
+    argv = [f"{PROG}:main", "--args", ARGS, "--stage", "partitioned", "--grad", "0", "--mesh", "batch=4",
+            "--tactic", "tile:X:0:batch", "--tactic", "tile:y:0:batch"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "%X: f32[25,5]" in out and out.count("all_reduce %") == 1
+    assert "collectives: all_reduce 20 B" in out
+    # a tactic naming no input is a compile error: message, exit code 1
+    assert main(argv[:-4] + ["--tactic", "tile:Z:0:batch"]) == 1
+    assert "no input named 'Z'" in capsys.readouterr().err
+
+
 def test_passes_option(capsys):
     assert main([f"{PROG}:main", "--args", ARGS, "--passes", "canonicalize"]) == 0
     assert "%logits = dot_general" in capsys.readouterr().out
@@ -38,6 +50,10 @@ def test_matches_golden(capsys):
     ([f"{PROG}:nope"], "defines no function 'nope'"),
     ([f"{PROG}:main", "--args", "f32[5],q32[3]"], "--args: not a type: 'q32[3]'"),
     ([f"{PROG}:main", "--args", ARGS, "--stage", "bogus"], "invalid choice: 'bogus'"),
+    ([f"{PROG}:main", "--args", ARGS, "--stage", "partitioned", "--mesh", "batch"], "expected AXIS=SIZE"),
+    ([f"{PROG}:main", "--args", ARGS, "--stage", "partitioned", "--mesh", "b=2", "--tactic", "tile:X:0"],
+     "expected tile:NAME:DIM:AXIS or replicate:NAME"),
+    ([f"{PROG}:main", "--args", ARGS, "--mesh", "b=2"], "go with --stage partitioned"),
     ([f"{PROG}:main", "--args", ARGS, "--passes", "nope"], "unknown pass 'nope'"),
 ])
 def test_usage_errors(argv, message, capsys):

@@ -25,6 +25,14 @@ BATCHED_PROGRAMS = ["if_elif_else", "while_newton", "for_dynamic", "break_contin
                     "matmul", "logistic_regression", "recursion_fib", "recursion_tree"]
 # The program-counter machine's blocks and storage (a batch of 4 over every array argument)
 PC_PROGRAMS = ["recursion_fib", "recursion_mutual", "recursion_tree", "while_newton", "early_return"]
+# Partitioned (per-device) programs: label -> (program, gradient argnum or None, mesh, tactics)
+PARTITIONED = {
+    "logistic_regression.grad-batch": ("logistic_regression", 0, "batch=4", ["tile:X:0:batch", "tile:y:0:batch"]),
+    "mlp.batch-model": ("mlp", None, "batch=2,model=2", ["tile:x:0:batch", "tile:labels:0:batch", "tile:w1:1:model"]),
+    "mlp.grad-zero": ("mlp", 1, "batch=4", ["tile:x:0:batch", "tile:labels:0:batch", "tile:w1:1:batch"]),
+    "matmul.batch-model": ("matmul", None, "batch=2,model=2", ["tile:a:1:model", "tile:batch:0:batch"]),
+    "elementwise.batch": ("elementwise", None, "batch=2", ["replicate:y", "tile:x:0:batch"]),
+}
 CASES = [(n, s) for n in PROGRAMS for s in BASE_STAGES] + [(n, s) for n in AD_PROGRAMS for s in AD_STAGES] + \
     [(f"models/{n}", s) for n in MODELS for s in MODEL_STAGES] + [(n, "batched") for n in BATCHED_PROGRAMS] + \
     [(n, "pc") for n in PC_PROGRAMS]
@@ -40,6 +48,25 @@ def test_golden(name, stage, request):
         path.write_text(text)
     assert path.exists(), f"missing golden file {path}; run pytest --update-golden"
     assert text == path.read_text(), f"{path} differs; rerun with --update-golden and review the diff"
+
+
+@pytest.mark.parametrize("label", PARTITIONED)
+def test_golden_partitioned(label, request):
+    from ppc.cli import parse_mesh, parse_tactic
+    name, argnum, mesh, tactics = PARTITIONED[label]
+    mod = load(name)
+    compiled = ppc.compile(mod.main)
+    if argnum is not None:
+        compiled = ppc.grad(compiled, argnums=argnum)
+    text = STAGES["partitioned"](compiled, example_args(mod), mesh=parse_mesh(mesh),
+                                 tactics=[parse_tactic(t) for t in tactics])
+    path = ROOT / "expected" / f"{label}.partitioned.txt"
+    if request.config.getoption("--update-golden"):
+        path.write_text(text)
+    assert path.exists(), f"missing golden file {path}; run pytest --update-golden"
+    assert text == path.read_text(), f"{path} differs; rerun with --update-golden and review the diff"
+    body = text[text.index("func @"):text.index("// simulated")]
+    assert print_module(parse(body)) == body  # the per-device program round-trips too
 
 
 @pytest.mark.parametrize("name", PROGRAMS)
@@ -76,7 +103,7 @@ def test_linear_programs_hold_only_linear_ops():
     from ppc.passes.ad.algebra import dependents
     for name in AD_PROGRAMS:
         text = (ROOT / "expected" / f"{name}.linear.txt").read_text()
-        lin = parse(text).functions[f"main_lin"]
+        lin = parse(text).functions["main_lin"]
         n_tangent = sum(1 for p in lin.params if p.hint and p.hint.endswith("_dot"))
         linear = dependents(lin.body, set(lin.params[len(lin.params) - n_tangent:]))
         for op in walk_ops(lin.body):

@@ -249,3 +249,25 @@ def test_partitioned_function_reads_like_the_original():
     assert list(inspect.signature(train_step).parameters) == ["w1", "w2", "x", "y"]
     dump = p.dump(*mlp_args())
     assert "// in  %x: dim 0 over batch" in dump and "all_reduce" in dump
+
+
+@pytest.mark.parametrize("label", ["logistic_regression.grad-batch", "mlp.batch-model", "mlp.grad-zero",
+                                   "matmul.batch-model", "elementwise.batch"])
+def test_golden_strategies_run_and_match(label):
+    """The strategies pinned by golden files (tests/test_golden.py) compute what the
+    unpartitioned program does, on random inputs."""
+    from programs import load, random_args
+    from test_golden import PARTITIONED
+
+    from ppc.cli import parse_mesh, parse_tactic
+    name, argnum, mesh, tactics = PARTITIONED[label]
+    mod = load(name)
+    f = ppc.compile(mod.main)
+    if argnum is not None:
+        f = ppc.grad(f, argnums=argnum)
+    a = random_args(mod, seed=4)
+    p = apply(f, [parse_tactic(t) for t in tactics], parse_mesh(mesh))
+    got, want = p(*a), f(*a)
+    got, want = (got, want) if isinstance(want, tuple) else ((got,), (want,))
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=2e-5, atol=2e-5)

@@ -26,7 +26,10 @@ COMBINE = {"sum": "sum", "max": "max", "min": "min", "and": "min", "or": "max"}
 class Lowering:
     def __init__(self, plan: Plan):
         self.plan, self.mesh = plan, plan.mesh
-        self.env: dict[Value, Value] = {}
+        self.env: dict[Value, Value] = {}        # original value -> its local value
+        self.home: dict[Value, Region] = {}       # original value -> the lowered region defining it
+        self.converted: dict[tuple, Value] = {}   # (value, tiling) -> the converted local value
+        self.splats: dict[Value, Op] = {}         # values made by a splat constant
 
     # --- what each op needs ----------------------------------------------------------------
 
@@ -112,46 +115,54 @@ class Lowering:
             have[d] = tuple(want[d])
         return x
 
-    def operand(self, region: Region, v: Value, want: Tiling, cache: dict) -> Value:
+    def operand(self, v: Value, want: Tiling) -> Value:
+        """`v` tiled as `want`. The conversion goes where `v` is defined, so a loop converts
+        what it reads from outside once, before it starts, and every device runs it (a
+        collective under a branch only some devices take would never complete)."""
         have = self.plan.tiling(v)
         if have == want:
             return self.env[v]
         key = (v, want)
-        if key not in cache:
-            cache[key] = self.convert(region, self.env[v], have, want)
-        return cache[key]
+        if key not in self.converted:
+            made = self.splats.get(v)
+            if made is not None:  # a splat is made at whatever size is wanted: no traffic
+                local = Value(local_type(v.type, want, self.mesh), v.hint)
+                self.home[v].ops.append(Op("constant", [], dict(made.attrs, shape=local.type.shape), [local]))
+                self.converted[key] = local
+            else:
+                self.converted[key] = self.convert(self.home[v], self.env[v], have, want)
+        return self.converted[key]
 
     # --- ops and regions -------------------------------------------------------------------
 
-    def region(self, region: Region, params_tiling: list[Tiling], yield_tiling: list[Tiling] | None,
-               cache: dict) -> Region:
-        out = Region([self._param(p, t) for p, t in zip(region.params, params_tiling)])
-        cache = dict(cache)  # conversions made in here are not visible outside
+    def region(self, region: Region, params_tiling: list[Tiling], yield_tiling: list[Tiling] | None) -> Region:
+        out = Region()
+        out.params = [self._param(p, t, out) for p, t in zip(region.params, params_tiling)]
         for op in region.ops:
             if lookup(op.prim).terminator:
                 wants = yield_tiling or [self.plan.tiling(v) for v in op.operands]
-                out.ops.append(Op(op.prim, [self.operand(out, v, t, cache) for v, t in zip(op.operands, wants)],
+                out.ops.append(Op(op.prim, [self.operand(v, t) for v, t in zip(op.operands, wants)],
                                   op.attrs, [], (), op.loc))
             else:
-                self.op(op, out, cache)
+                self.op(op, out)
         return out
 
-    def _param(self, p: Value, tiling: Tiling) -> Value:
+    def _param(self, p: Value, tiling: Tiling, home: Region) -> Value:
         local = Value(local_type(p.type, tiling, self.mesh), p.hint)
-        self.env[p] = local
+        self.env[p], self.home[p] = local, home
         return local
 
-    def op(self, op: Op, out: Region, cache: dict):
+    def op(self, op: Op, out: Region):
         need, partial, combine = self.compute(op)
-        operands = [self.operand(out, v, self.wanted(v, need), cache) for v in op.operands]
+        operands = [self.operand(v, self.wanted(v, need)) for v in op.operands]
         made = [self.wanted(r, need) for r in op.results]
         regions = []
         if op.prim == "while":
             cond, body = op.regions
             carried = [self.wanted(p, need) for p in body.params]
-            regions = [self.region(cond, carried, None, cache), self.region(body, carried, carried, cache)]
+            regions = [self.region(cond, carried, None), self.region(body, carried, carried)]
         else:
-            regions = [self.region(r, [self.wanted(p, need) for p in r.params], made, cache) for r in op.regions]
+            regions = [self.region(r, [self.wanted(p, need) for p in r.params], made) for r in op.regions]
         results = [Value(local_type(r.type, t, self.mesh), r.hint) for r, t in zip(op.results, made)]
         attrs = self.local_attrs(op, results)
         new = Op(op.prim, operands, attrs, results, regions, op.loc)
@@ -164,6 +175,9 @@ class Lowering:
         out.ops.append(new)
         for r, local, t in zip(op.results, results, made):
             self.env[r] = self.convert(out, local, t, self.plan.tiling(r), partial, combine)
+            self.home[r] = out
+        if op.prim == "constant" and not getattr(op.attrs["value"], "ndim", 0):
+            self.splats[op.results[0]] = op
 
     @staticmethod
     def local_attrs(op: Op, results: list[Value]) -> dict:
@@ -185,7 +199,7 @@ def lower(plan: Plan) -> tuple[Module, list[Tiling], list[Tiling]]:
     fn = plan.function
     low = Lowering(plan)
     ins = [plan.tiling(p) for p in fn.params]
-    body = low.region(fn.body, ins, None, {})
+    body = low.region(fn.body, ins, None)
     outs = [plan.tiling(v) for v in fn.body.terminator.operands]
     local = Function(fn.name, body, [local_type(v.type, t, plan.mesh)
                                      for v, t in zip(fn.body.terminator.operands, outs)])

@@ -11,6 +11,8 @@ of the earlier tactic, by communication.
 """
 from __future__ import annotations
 
+import os
+
 from dataclasses import dataclass, field
 
 from ..ir import CompileError, Function, Op, Value, lookup, walk_ops
@@ -35,6 +37,12 @@ class Conflict:
 
     def __str__(self):
         where = f"{self.op.loc}: " if self.op.loc else ""
+        return f"{where}{self.op.prim}: {self.message}"
+
+    def brief(self) -> str:
+        """As str(), naming the source file without its directory (for dumps and goldens)."""
+        loc = self.op.loc
+        where = f"{os.path.basename(loc.file)}:{loc.line}:{loc.col + 1}: " if loc else ""
         return f"{where}{self.op.prim}: {self.message}"
 
 
