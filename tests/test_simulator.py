@@ -117,10 +117,13 @@ def test_hlo_collectives_reads_tuples_and_iota_groups():
   %all-reduce = (f32[128,64]{1,0}, f32[16,128]{1,0}) all-reduce(%a, %b), channel_id=1, replica_groups={{0,2,4,6},{1,3,5,7}}, to_apply=%r
   %rs = f32[16,32]{0,1} reduce-scatter(%c), channel_id=2, replica_groups=[2,4]<=[4,2]T(1,0), dimensions={1}, to_apply=%r
   %ag = f64[8]{0} all-gather(%d), channel_id=3, replica_groups=[4,2]<=[8], dimensions={0}
+  %ag.1 = f32[1024,256]{1,0} all-gather(%e), channel_id=5, replica_groups=mesh['axis_0'=2,'axis_1'=1,'axis_2'=4], device_ids=([4,2]T(1,0)) {'axis_0'}, dimensions={0}
+  %ag.2 = f32[512,512]{1,0} all-gather(%p), channel_id=1, replica_groups=mesh['axis_0'=4,'axis_1'=2] {'axis_0'}, dimensions={0}
 """
     got = hlo_collectives(text)
     assert got == [Collective("all_reduce", 4, (128 * 64 + 16 * 128) * 4),
-                   Collective("reduce_scatter", 4, 16 * 32 * 4 * 4), Collective("all_gather", 2, 64)]
+                   Collective("reduce_scatter", 4, 16 * 32 * 4 * 4), Collective("all_gather", 2, 64),
+                   Collective("all_gather", 2, 1024 * 256 * 4), Collective("all_gather", 4, 512 * 512 * 4)]
 
 
 def test_ring_model_time():

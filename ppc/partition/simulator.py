@@ -263,6 +263,11 @@ def _group_size(line: str) -> int:
     m = re.search(r"replica_groups=\[(\d+),(\d+)\]", line)  # iota form: [groups, size]<=[...]
     if m:
         return int(m.group(2))
+    # mesh form: mesh['a'=4,'b'=2] {'a'}, perhaps with device_ids=(...) before the braces
+    m = re.search(r"replica_groups=mesh\[([^\]]*)\][^{]*\{([^}]*)\}", line)
+    if m:
+        sizes = dict((k.strip().strip("'"), int(v)) for k, v in (kv.split("=") for kv in m.group(1).split(",")))
+        return math.prod(sizes[a.strip().strip("'")] for a in m.group(2).split(",") if a.strip())
     raise ValueError(f"cannot read the replica groups of: {line.strip()[:120]}")
 
 
