@@ -160,6 +160,21 @@ def test_partitioned_functions_are_not_transformed_further():
         ppc.grad(p)
 
 
+def retile(x, y):
+    return np.tanh(x + np.cumsum(y, axis=0))
+
+
+def test_an_axis_moving_between_dims_is_an_all_to_all():
+    # x's rows are tiled first; the scan keeps that from reaching y's rows, so y is then
+    # tiled by columns, and the sum needs y's scan moved from columns to rows
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(size=(8, 16)), rng.normal(size=(8, 16))
+    p = apply(ppc.compile(retile), [tile("x", 0, "batch"), tile("y", 1, "batch")], MESH)
+    assert [prim for prim, _ in collectives(p.ir(x, y))] == ["all_to_all"]
+    assert p.conflicts(x, y) and "cumsum: 'batch' tiles dim 0" in str(p.conflicts(x, y)[0])
+    np.testing.assert_allclose(np.asarray(p(x, y)), retile(x, y), rtol=1e-13)
+
+
 def loop_and_branch(x, w):
     acc = np.zeros_like(x)
     for i in range(3):

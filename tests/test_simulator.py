@@ -104,6 +104,30 @@ def test_every_elementwise_cost_matches_xla(name):
     assert (report.flops, report.transcendentals) == (cost.get("flops", 0.0), cost.get("transcendentals", 0.0))
 
 
+def retile(x, y):
+    return np.tanh(x + np.cumsum(y, axis=0))
+
+
+def test_all_to_all_bytes_and_estimates_are_named():
+    x, y = np.ones((8, 16), np.float32), np.ones((8, 16), np.float32)
+    p = apply(ppc.compile(retile), [tile("x", 0, "batch"), tile("y", 1, "batch")], Mesh({"batch": 4}))
+    report = p.simulate(x, y)
+    exe = compiled(p, [x, y])
+    assert [c for c in report.collectives] == hlo_collectives(exe.as_text())
+    assert report.collectives[0].prim == "all_to_all"
+    assert report.approximate == {"cumsum"}
+    assert report.flops == exe.cost_analysis()["flops"]  # a short scan: XLA's reduce-window count
+
+
+def test_every_primitive_has_a_cost_rule():
+    """Random variables are rewritten into densities or draws before anything is partitioned."""
+    from ppc.partition import simulator as sim
+    known = (set(ELEMENTWISE) | sim.REDUCTIONS | sim.RANDOM | sim.FREE | sim.APPROXIMATE
+             | {"dot_general", "all_reduce", "triangular_solve", "while", "if", "switch", "call"})
+    missing = [n for n, p in REGISTRY.items() if not p.effect and n not in known]
+    assert not missing, f"primitives without a cost rule: {missing}"
+
+
 def test_a_primitive_without_a_cost_rule_is_named():
     t = TensorType((3,), "f32")
     x, y = Value(t), Value(t)

@@ -16,7 +16,12 @@ A strategy is chosen by comparing predictions, so the counts follow XLA's own ac
 
 XLA's CPU pipeline rewrites some reductions (column and full reductions become padded
 trees), so on those the simulator counts the reduction the program asks for, not the
-rewritten one. Random draws count one transcendental per element, XLA's price for an RNG op.
+rewritten one. A few primitives have no closed form in XLA's accounting of JAX's lowering
+and are estimated, and the report names them (`Report.approximate`): random draws (one
+transcendental per element, XLA's price for an RNG op; JAX's threefry costs more),
+cumsum (axis length - 1 per element: the reduce-window XLA's CPU pipeline makes of
+short scans; longer ones it counts somewhat lower), argmax/argmin (9 flops per
+compared element) and polygamma (as digamma).
 
 Memory is the peak of live per-device buffers in program order (inputs stay live: the caller
 holds them). Communication uses the payload of each collective (what `hlo_collectives` reads
@@ -50,6 +55,8 @@ ELEMENTWISE: dict[str, tuple[int, int]] = {
     "erf_inv": (37, 2), "floordiv": (13, 0), "mod": (8, 0), "logaddexp": (8, 2),
     "stop_gradient": (0, 0),
 }
+# estimates (see the module docstring): counted, and named in Report.approximate
+APPROXIMATE = {"cumsum", "argmax", "argmin", "polygamma"}
 REDUCTIONS = {"reduce_sum", "reduce_max", "reduce_min", "reduce_prod", "reduce_and", "reduce_or"}
 RANDOM = {"random_normal", "random_uniform", "random_gamma", "random_poisson", "random_categorical",
           "random_binomial"}
@@ -105,6 +112,7 @@ class Report:
     executed_transcendentals: float = 0.0
     compute_s: float = 0.0
     comm_s: float = 0.0
+    approximate: set[str] = field(default_factory=set)  # primitives whose counts are estimates
 
     @property
     def time_s(self) -> float:
@@ -150,6 +158,7 @@ class _Counter:
             costs = [self.region(r, trips, b) for r, b in zip(op.regions, branches)]
             for b in branches:  # any branch may run: all their collectives are in the program
                 report.collectives += b.collectives
+                report.approximate |= b.approximate
             report.executed_flops += max(b.executed_flops for b in branches)
             report.executed_transcendentals += max(b.executed_transcendentals for b in branches)
             return max(c[0] for c in costs), max(c[1] for c in costs)
@@ -163,6 +172,8 @@ class _Counter:
             finally:
                 self.calls.pop()
         f, t = self.local(op)
+        if p in RANDOM or p in APPROXIMATE:
+            report.approximate.add(p)
         if p in COLLECTIVES:
             report.collectives.append(self.collective(op, trips))
         report.executed_flops += f * trips
@@ -188,6 +199,13 @@ class _Counter:
             return 2.0 * a.shape[-1] * b.size, 0.0
         if p in RANDOM:
             return 0.0, float(sum(r.type.size for r in op.results))
+        if p == "cumsum":
+            return float(out.size * max(0, out.shape[op.attrs["axis"]] - 1)), 0.0
+        if p in ("argmax", "argmin"):
+            return 9.0 * (op.operands[0].type.size - out.size), 0.0
+        if p == "polygamma":
+            f, t = ELEMENTWISE["digamma"]
+            return f * out.size, t * out.size
         if p in FREE:
             return 0.0, 0.0
         raise MissingRule(p, "cost (ppc/partition/simulator.py)")
