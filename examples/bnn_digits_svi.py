@@ -27,6 +27,7 @@ if "--xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", "
                                + f" --xla_force_host_platform_device_count={_n or 8}").strip()
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import jax  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy.special import logsumexp  # noqa: E402
 from tqdm import tqdm  # noqa: E402
@@ -112,6 +113,8 @@ def init_state(seed=0):
 
 
 def count(module, prim: str) -> int:
+    """Ops of `prim` in every function of `module`, nested regions included, so that
+    collectives inside loops and branches are not missed."""
     return sum(1 for f in module.functions.values() for op in walk_ops(f.body) if op.prim == prim)
 
 
@@ -143,11 +146,16 @@ def accuracy(state, data, draws: int = 20, seed: int = 0) -> float:
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=1500)
-    p.add_argument("--devices", type=int, default=8, help="size of the mesh's batch axis")
+    p.add_argument("--devices", type=int, default=None,
+                   help="size of the mesh's batch axis (default: 8 emulated devices on CPU, else every accelerator)")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true")
     a = p.parse_args(argv)
+    if a.devices is None:  # a GPU host has as many devices as it has GPUs, often fewer than 8
+        a.devices = 8 if jax.default_backend() == "cpu" else jax.device_count()
+    if a.devices > jax.device_count():
+        p.error(f"--devices {a.devices}: JAX sees {jax.device_count()} {jax.default_backend()} devices")
     if a.batch_size % a.devices:
         p.error(f"--batch-size {a.batch_size} must split evenly over {a.devices} devices")
     data = load_digits(a.seed)

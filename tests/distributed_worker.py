@@ -24,22 +24,12 @@ from jax.experimental import multihost_utils  # noqa: E402
 import ppc  # noqa: E402
 from ppc.partition import Mesh, apply, tile  # noqa: E402
 
+from partition_programs import STRATEGIES, step  # noqa: E402  (this script's directory is on sys.path)
+
 
 def log_joint(w, X, y):
     logits = X @ w
     return np.sum(y * logits - np.logaddexp(0.0, logits)) - 0.5 * np.sum(w * w)
-
-
-def loss(w1, w2, x, y):
-    return np.mean((np.tanh(x @ w1) @ w2 - y) ** 2)
-
-
-mlp_grad = ppc.grad(loss, argnums=(0, 1))
-
-
-def train_step(w1, w2, x, y):
-    g1, g2 = mlp_grad(w1, w2, x, y)
-    return w1 - 0.1 * g1, w2 - 0.1 * g2
 
 
 def whole(x):
@@ -64,10 +54,9 @@ def main():
     got = apply(grad, [tile("X", 0, "batch"), tile("y", 0, "batch")], mesh)(w, X, y)
     errors.append(np.max(np.abs(whole(got) - np.asarray(grad(w, X, y)))))
 
-    step = ppc.compile(train_step)  # ZeRO: parameters and results sharded across the processes
+    # ZeRO: parameters and results sharded across the processes
     args = [rng.normal(size=(8, 16)), rng.normal(size=(16, 4)), rng.normal(size=(32, 8)), rng.normal(size=(32, 4))]
-    zero = [tile("x", 0, "batch"), tile("y", 0, "batch"), tile("w1", 1, "batch"), tile("w2", 0, "batch")]
-    got = apply(step, zero, mesh)(*args)
+    got = apply(step, STRATEGIES["zero"], mesh)(*args)
     errors += [np.max(np.abs(whole(g) - np.asarray(r))) for g, r in zip(got, step(*args))]
 
     worst = float(max(errors))

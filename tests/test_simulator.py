@@ -12,32 +12,9 @@ from ppc.ir.types import TensorType
 from ppc.partition import Mesh, apply, tile
 from ppc.partition.simulator import ELEMENTWISE, Collective, CostModel, hlo_collectives, simulate, table
 
+from partition_programs import MESH, STRATEGIES, step
+
 pytestmark = pytest.mark.skipif(len(jax.devices()) < 8, reason="needs 8 (emulated) devices")
-
-
-def loss(w1, w2, x, y):
-    h = np.tanh(x @ w1)
-    return np.mean((h @ w2 - y) ** 2)
-
-
-mlp_grad = ppc.grad(loss, argnums=(0, 1))
-
-
-def train_step(w1, w2, x, y):
-    g1, g2 = mlp_grad(w1, w2, x, y)
-    return w1 - 0.1 * g1, w2 - 0.1 * g2
-
-
-step = ppc.compile(train_step)
-MESH = Mesh({"batch": 4, "model": 2})
-STRATEGIES = {
-    "none": [],
-    "batch": [tile("x", 0, "batch"), tile("y", 0, "batch")],
-    "megatron": [tile("w1", 1, "model"), tile("w2", 0, "model")],
-    "batch+megatron": [tile("x", 0, "batch"), tile("y", 0, "batch"), tile("w1", 1, "model"), tile("w2", 0, "model")],
-    "zero": [tile("x", 0, "batch"), tile("y", 0, "batch"), tile("w1", 1, "batch"), tile("w2", 0, "batch")],
-    "zero+megatron": [tile("x", 0, "batch"), tile("y", 0, "batch"), tile("w1", 1, "model"), tile("w1", 0, "batch")],
-}
 
 
 def args():
