@@ -20,6 +20,10 @@ import os
 import sys
 import time
 
+if "--devices" in sys.argv:  # before JAX loads: CPU devices for ppc's chains to be split over
+    _n = sys.argv[sys.argv.index("--devices") + 1]
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + f" --xla_force_host_platform_device_count={_n}").strip()
+
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
@@ -73,10 +77,12 @@ def logistic_ppc(X):
     return y
 
 
-def run_ppc(X, y, chains, warmup, samples, seed):
+def run_ppc(X, y, chains, warmup, samples, seed, devices=1):
+    from ppc.partition import Mesh
+    mesh = Mesh({"batch": devices}) if devices > 1 and chains % devices == 0 else None
     t0 = time.perf_counter()
     idata = ppc.infer.nuts(ppc.condition(logistic_ppc, y=y), X, chains=chains, num_warmup=warmup,
-                           num_samples=samples, seed=seed, progress=False)
+                           num_samples=samples, seed=seed, progress=False, mesh=mesh)
     wall = time.perf_counter() - t0
     st = idata.sample_stats
     useful = float(st.attrs["useful_leapfrogs"])
@@ -151,6 +157,8 @@ def main(argv=None):
     p.add_argument("--datasets", default="synthetic,breast_cancer")
     p.add_argument("--systems", default="ppc,numpyro,stan")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--devices", type=int, default=1,
+                   help="split ppc's chains over this many devices (on CPU, emulated: one machine per core)")
     a = p.parse_args(argv)
     rate = matmul_rate()
     print(f"# machine float64 matmul rate: {rate / 1e9:.1f} GFLOP/s; warmup {a.warmup}, samples {a.samples}")
@@ -163,7 +171,8 @@ def main(argv=None):
             order = sorted(a.systems.split(","), key=lambda s: s != "numpyro")  # the baseline first
             for system in order:
                 try:
-                    r = SYSTEMS[system](X, y, chains, a.warmup, a.samples, a.seed)
+                    extra = {"devices": a.devices} if system == "ppc" else {}
+                    r = SYSTEMS[system](X, y, chains, a.warmup, a.samples, a.seed, **extra)
                 except ImportError as e:
                     print(f"{dname:26s} {chains:6d} {system:8s} skipped: {e}")
                     continue
