@@ -25,7 +25,7 @@ GENERATED_NAMES = frozenset({"_consts", "c", "_", "host_while"})  # every backen
 @dataclass(frozen=True)
 class Dialect:
     name: str  # the registry field holding this backend's templates, and the ppc-dump stage
-    header: str  # module prologue; formatted with {origin}
+    header: str  # module prologue; formatted with {origin} and {regenerate}
     modules: frozenset[str]  # the names the header imports
 
     @property
@@ -117,11 +117,15 @@ class Emitter:
             lines.append(f"{indent}{results[0]} = {expr}")
 
 
-def emit_module(module: Module, dialect: Dialect, origin: str = "") -> tuple[str, list[np.ndarray]]:
-    """The Python source of the module and the large constants it reads from `_consts`."""
+def emit_module(module: Module, dialect: Dialect, origin: str = "",
+                regenerate: str | None = None) -> tuple[str, list[np.ndarray]]:
+    """The Python source of the module and the large constants it reads from `_consts`;
+    the header says how to print it again (`regenerate`; by default the backend's
+    ppc-dump stage)."""
     em = Emitter(module, dialect)
     functions = ["\n".join(em.function(fn)) for fn in reversed(list(module.functions.values()))]  # callees first
-    header = dialect.header.format(origin=f" from {origin}" if origin else "")
+    header = dialect.header.format(origin=f" from {origin}" if origin else "",
+                                   regenerate=regenerate or f"ppc-dump --stage {dialect.name}")
     if em.host:
         header += "from ppc.backends.host import host_while\n"
     return "\n\n".join([header] + functions) + "\n", em.consts

@@ -54,7 +54,7 @@ def compile_sharded(module: Module, origin: str, axes: dict[str, int], in_tiling
     """(source, jitted function) running a per-device module (ppc/partition) on every device of
     the mesh under `jax.shard_map`: it takes and returns whole arrays, laid out by the tilings
     (per dim, the mesh axes cutting it)."""
-    source, consts = emit_module(module, origin)
+    source, consts = emit_module(module, origin, regenerate="the partitioned function's .source(...)")
     fn = shared.load(source, consts, module.entry.name, DIALECT)
     mesh = device_mesh(axes)
     mapped = jax.shard_map(fn, mesh=mesh, in_specs=tuple(_spec(t) for t in in_tilings),
