@@ -134,6 +134,8 @@ def test_ring_model_time():
     module = Module([Function("f", Region([x], [Op("all_reduce", [x], {"axes": ("a",), "reduce": "sum"}, [y]),
                                                  Op("return", [y], {}, [])]), [t])])
     report = simulate(module, {"a": 4}, model)
+    assert str(report) == ("per device: 2.5e-07 GFLOP, 0 M transcendentals, peak 0.00191 MiB; collectives: "
+                           "all_reduce 1.0 KiB; predicted 7.5 ms (0.00025 compute + 7.5 communication)")
     assert report.flops == 250
     assert report.comm_s == pytest.approx(2 * 3 / 4 * 1000 / 1e6 + 6 * 1e-3)
     assert report.compute_s == pytest.approx(250 / 1e9)

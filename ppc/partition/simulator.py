@@ -118,6 +118,13 @@ class Report:
     def time_s(self) -> float:
         return self.compute_s + self.comm_s
 
+    def __str__(self):
+        moved = ", ".join(f"{k} {v / 1024:.1f} KiB" for k, v in self.collective_bytes().items() if v) or "none"
+        guess = f" (estimated: {', '.join(sorted(self.approximate))})" if self.approximate else ""
+        return (f"per device: {self.flops / 1e9:.4g} GFLOP, {self.transcendentals / 1e6:.4g} M transcendentals{guess}, "
+                f"peak {self.peak_bytes / 2**20:.3g} MiB; collectives: {moved}; predicted {self.time_s * 1e3:.4g} ms "
+                f"({self.compute_s * 1e3:.4g} compute + {self.comm_s * 1e3:.4g} communication)")
+
     def collective_bytes(self) -> dict[str, int]:
         """Payload bytes per kind of collective, once through the program (as in HLO)."""
         out = {k: 0 for k in COLLECTIVES}
