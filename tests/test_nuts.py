@@ -120,3 +120,17 @@ def test_progress_bar_and_fixed_step_size(capsys):
 def test_bad_arguments():
     with pytest.raises(ValueError, match="chains"):
         ppc.infer.nuts(correlated, chains=0)
+
+
+def test_warmup_is_pooled_across_chains_unless_asked_not_to():
+    """Pooled warmup gives every chain the step size and mass matrix learned from all of
+    them (so their trajectories are alike and the batch stays full); per-chain warmup, as
+    Stan's, gives each its own."""
+    kw = dict(chains=6, num_warmup=150, num_samples=20, progress=False, seed=2)
+    pooled = ppc.infer.nuts(correlated, **kw)
+    alone = ppc.infer.nuts(correlated, adapt_across_chains=False, **kw)
+    steps = pooled.sample_stats["step_size"].values
+    assert np.allclose(steps, steps[0, 0])
+    assert np.allclose(np.asarray(pooled.sample_stats.attrs["inv_mass"]), pooled.sample_stats.attrs["inv_mass"][0])
+    assert np.ptp(alone.sample_stats["step_size"].values[:, 0]) > 1e-3
+    assert np.ptp(np.asarray(alone.sample_stats.attrs["inv_mass"]), axis=0).max() > 1e-3

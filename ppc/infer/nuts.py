@@ -178,7 +178,7 @@ def warmup_windows(num_warmup: int):
 def nuts(model, *data, num_warmup: int = 1000, num_samples: int = 1000, chains: int = 4, seed: int = 0,
          target_accept: float = 0.8, max_tree_depth: int = 10, step_size: float | None = None,
          adapt_mass_matrix: bool = True, chunk: int = 20, progress: bool = True, backend: str | None = None,
-         mesh=None):
+         mesh=None, adapt_across_chains: bool = True):
     """The No-U-Turn Sampler (multinomial, generalized U-turn criterion) with Stan's warmup:
     dual-averaging step size and a diagonal mass matrix. Chains are members of one
     program-counter batch. Observed data is pinned with ppc.condition. Returns
@@ -187,13 +187,17 @@ def nuts(model, *data, num_warmup: int = 1000, num_samples: int = 1000, chains: 
     machine's batch utilization. It runs on the model's backend (ppc.compile(model,
     backend=...)), or on `backend` when given. With `mesh` (a ppc.partition.Mesh) the
     chains are split over every axis of the mesh: each device runs its own machine on its
-    chains, and the devices meet only when a chunk of draws ends."""
+    chains, and the devices meet only when a chunk of draws ends. Warmup is pooled across
+    chains (each window ends with one step size and one mass matrix for all, learned from
+    all), so chains take alike trajectories and the batch stays full;
+    `adapt_across_chains=False` adapts each chain alone, as Stan does."""
     if chains < 1 or num_samples < 1 or num_warmup < 0:
         raise ValueError("nuts needs chains >= 1, num_samples >= 1 and num_warmup >= 0")
     if mesh is not None and chains % mesh.size:
         raise ValueError(f"nuts splits chains over the {mesh.size} devices of {mesh}: {chains} chains do not "
                          "split evenly")
     started = time.perf_counter()
+    pooled = adapt_across_chains and chains > 1
     u = unconstrained(on_backend(model, backend), *data)
     vg = ad.value_and_grad(u.log_density_fn)
     sampler = autobatch(ppc_compile(make_nuts(vg, max_tree_depth, chunk), backend=u.program.backend),
@@ -246,9 +250,13 @@ def nuts(model, *data, num_warmup: int = 1000, num_samples: int = 1000, chains: 
             w = np.concatenate(window, axis=1)
             m = w.shape[1]
             var = w.var(axis=1, ddof=1)
+            if pooled:  # every chain's within-chain variance, averaged: m draws from each chain
+                var, m = np.broadcast_to(var.mean(axis=0), var.shape), m * chains
             inv_mass = ((m / (m + 5.0)) * var + 1e-3 * (5.0 / (m + 5.0))).astype(dtype)
         if warm and adapt:  # a window ends: continue from the averaged step size, restart averaging
             log_eps = x_bar.copy() if t.any() else log_eps
+            if pooled:
+                log_eps = np.full(chains, log_eps.mean(), dtype)
             mu = log_eps + math.log(10.0)
             x_bar, h_bar, t = np.zeros(chains, dtype), np.zeros(chains, dtype), np.zeros(chains, dtype)
     if bar is not None:
