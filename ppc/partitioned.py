@@ -77,8 +77,7 @@ class Partitioned:
         """A program-counter batch split over mesh axes: one machine per device, each running
         its own members at its own pace (no traffic between steps), which is why members are
         the only thing it splits. The overflow flag and block counters are reduced at the end."""
-        base: Batched = self.base
-        base._prepare(args)
+        base: Batched = self.base  # prepared by specialize
         flags, size = base._flags, base._size
         names = list(inspect.signature(base.__ppc_function__).parameters)
         batched = {n for n, f in zip(names, flags) if f}

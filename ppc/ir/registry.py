@@ -1,7 +1,7 @@
 """The primitive registry: one declaration per primitive, holding every stage's rule.
 
 A primitive is declared once (`declare`) with its shape/dtype rule and its emission
-templates; each later stage (JVP, transpose, batching, tiling) adds a field here and
+templates; each later stage (JVP, transpose, batching, tiling, cost) adds a field here and
 fills it beside the declaration. Asking for a rule that is missing (`rule`) is an error
 naming the primitive and the stage, never a silent fallback.
 """
@@ -66,6 +66,9 @@ class Primitive:
     # Tiling rule (partitioning, ppc/partition): op -> the op's factors (prims/tiling.py), each
     # a set of (value, dim) that must be tiled alike, and what tiling it does to the result.
     tile: Callable | None = None
+    # Cost rule (the partitioning simulator): op -> (flops, transcendentals) as XLA counts the
+    # op's lowering (prims/costs.py). Control flow has none: the simulator costs its parts.
+    cost: Callable | None = None
     # Communication between devices (prims/collectives.py): only in partitioned programs,
     # which run on JAX, so no TF emission
     collective: bool = False

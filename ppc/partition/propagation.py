@@ -36,14 +36,16 @@ class Conflict:
     message: str
 
     def __str__(self):
-        where = f"{self.op.loc}: " if self.op.loc else ""
-        return f"{where}{self.op.prim}: {self.message}"
+        return self.brief(full_path=True)
 
-    def brief(self) -> str:
-        """As str(), naming the source file without its directory (for dumps and goldens)."""
+    def brief(self, full_path: bool = False) -> str:
+        """The conflict with its source location; without the file's directory unless
+        `full_path` (dumps and golden files must not depend on where the checkout is)."""
         loc = self.op.loc
-        where = f"{os.path.basename(loc.file)}:{loc.line}:{loc.col + 1}: " if loc else ""
-        return f"{where}{self.op.prim}: {self.message}"
+        if loc is None:
+            return f"{self.op.prim}: {self.message}"
+        file = loc.file if full_path else os.path.basename(loc.file)
+        return f"{file}:{loc.line}:{loc.col + 1}: {self.op.prim}: {self.message}"
 
 
 @dataclass

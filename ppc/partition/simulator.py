@@ -2,10 +2,11 @@
 
 A strategy is chosen by comparing predictions, so the counts follow XLA's own accounting
 (HloCostAnalysis) as it applies to the program ppc emits, and the tests hold them to
-`cost_analysis()` of the compiled program:
+`cost_analysis()` of the compiled program. Each primitive declares its cost rule in the
+registry (ppc/ir/prims/costs.py); the simulator adds them up through the program:
 
     elementwise      flops (or transcendentals) per result element, as JAX lowers the
-                     primitive (`ELEMENTWISE`: e.g. softplus is 4 flops + 2 transcendentals)
+                     primitive (elementwise.XLA_COST: e.g. softplus is 4 flops + 2 transcendentals)
     reductions       one application of the combiner per reduced element (input - output)
     dot_general      2 x result elements x contracted size
     all_reduce       one flop per result element (XLA prices the combiner once)
@@ -38,32 +39,11 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from ..ir import Module, Op, Region
+from ..ir import Module, Op, Region, lookup
+from ..ir.prims import costs
 from ..ir.registry import MissingRule
 from ..ir.types import DTYPES, TupleType
 
-# (flops, transcendentals) per result element, as XLA counts JAX's lowering of each
-# primitive on CPU (f32; integer ops on i32). tests/test_simulator.py re-measures every entry.
-ELEMENTWISE: dict[str, tuple[int, int]] = {
-    **{p: (1, 0) for p in ("abs", "sign", "floor", "ceil", "round", "not", "is_finite", "neg", "add", "sub",
-                           "mul", "div", "max", "min", "and", "or", "xor", "shift_left", "shift_right", "select",
-                           "eq", "ne", "lt", "le", "gt", "ge", "convert")},
-    **{p: (0, 1) for p in ("exp", "expm1", "log", "log1p", "sqrt", "rsqrt", "sin", "cos", "tan", "atan",
-                           "tanh", "erf", "pow", "atan2")},
-    "asin": (5, 2), "acos": (3, 2), "sinh": (10, 3), "cosh": (3, 2), "asinh": (11, 3), "acosh": (7, 4),
-    "atanh": (6, 2), "logistic": (3, 1), "softplus": (4, 2), "lgamma": (52, 4), "digamma": (73, 3),
-    "erf_inv": (37, 2), "floordiv": (13, 0), "mod": (8, 0), "logaddexp": (8, 2),
-    "stop_gradient": (0, 0),
-}
-# estimates (see the module docstring): counted, and named in Report.approximate
-APPROXIMATE = {"cumsum", "argmax", "argmin", "polygamma"}
-REDUCTIONS = {"reduce_sum", "reduce_max", "reduce_min", "reduce_prod", "reduce_and", "reduce_or"}
-RANDOM = {"random_normal", "random_uniform", "random_gamma", "random_poisson", "random_categorical",
-          "random_binomial"}
-FREE = {"constant", "iota", "broadcast_in_dim", "reshape", "transpose", "slice", "pad", "rev", "dynamic_slice",
-        "dynamic_update_slice", "concatenate", "tuple_get", "make_tuple", "zeros", "shard_slice", "all_gather",
-        "reduce_scatter", "all_to_all", "random_seed", "random_split", "stack_read", "stack_write",
-        "file_read", "file_write", "yield", "return"}
 COLLECTIVES = ("all_reduce", "all_gather", "reduce_scatter", "all_to_all")
 
 
@@ -150,7 +130,7 @@ class _Counter:
 
     def op(self, op: Op, trips: int, report: Report) -> tuple[float, float]:
         p = op.prim
-        if p == "constant" or (op.operands and not op.regions and p not in RANDOM
+        if p == "constant" or (op.operands and not op.regions and lookup(p).cost is not costs.draw
                                and all(v in self.folded for v in op.operands)):
             self.folded.update(op.results)
             return 0.0, 0.0
@@ -162,13 +142,13 @@ class _Counter:
             return fc + fb, tc + tb
         if p in ("if", "switch"):
             branches = [Report() for _ in op.regions]
-            costs = [self.region(r, trips, b) for r, b in zip(op.regions, branches)]
+            spent = [self.region(r, trips, b) for r, b in zip(op.regions, branches)]
             for b in branches:  # any branch may run: all their collectives are in the program
                 report.collectives += b.collectives
                 report.approximate |= b.approximate
             report.executed_flops += max(b.executed_flops for b in branches)
             report.executed_transcendentals += max(b.executed_transcendentals for b in branches)
-            return max(c[0] for c in costs), max(c[1] for c in costs)
+            return max(c[0] for c in spent), max(c[1] for c in spent)
         if p == "call":
             callee = op.attrs["callee"]
             if callee in self.calls:
@@ -178,44 +158,17 @@ class _Counter:
                 return self.region(self.module.functions[callee].body, trips, report)
             finally:
                 self.calls.pop()
-        f, t = self.local(op)
-        if p in RANDOM or p in APPROXIMATE:
+        rule = lookup(p).cost
+        if rule is None:
+            raise MissingRule(p, "cost")
+        f, t = rule(op)
+        if getattr(rule, "estimated", False):
             report.approximate.add(p)
         if p in COLLECTIVES:
             report.collectives.append(self.collective(op, trips))
         report.executed_flops += f * trips
         report.executed_transcendentals += t * trips
         return f, t
-
-    def local(self, op: Op) -> tuple[float, float]:
-        p = op.prim
-        out = op.results[0].type if op.results else None
-        if p in ELEMENTWISE:
-            f, t = ELEMENTWISE[p]
-            return f * out.size, t * out.size
-        if p in REDUCTIONS:
-            return float(op.operands[0].type.size - out.size), 0.0
-        if p == "dot_general":
-            lhs = op.operands[0].type
-            width = math.prod(lhs.shape[d] for d in op.attrs["contract"][0])
-            return 2.0 * out.size * width, 0.0
-        if p == "all_reduce":
-            return float(out.size), 0.0
-        if p == "triangular_solve":
-            a, b = op.operands[0].type, op.operands[1].type
-            return 2.0 * a.shape[-1] * b.size, 0.0
-        if p in RANDOM:
-            return 0.0, float(sum(r.type.size for r in op.results))
-        if p == "cumsum":
-            return float(out.size * max(0, out.shape[op.attrs["axis"]] - 1)), 0.0
-        if p in ("argmax", "argmin"):
-            return 9.0 * (op.operands[0].type.size - out.size), 0.0
-        if p == "polygamma":
-            f, t = ELEMENTWISE["digamma"]
-            return f * out.size, t * out.size
-        if p in FREE:
-            return 0.0, 0.0
-        raise MissingRule(p, "cost (ppc/partition/simulator.py)")
 
     def collective(self, op: Op, trips: int) -> Collective:
         if op.prim == "all_reduce":

@@ -13,6 +13,7 @@ comes after every other pass) and no TF emission (partitioned programs run on JA
 from __future__ import annotations
 
 from ..registry import ShapeError, declare
+from . import costs
 from .common import axis_ok, tensor
 
 REDUCERS = {"sum": "lax.psum", "max": "lax.pmax", "min": "lax.pmin"}
@@ -50,14 +51,14 @@ def _all_reduce_emit(a, at):
     return f"{REDUCERS[at['reduce']]}({a[0]}, {tuple(at['axes'])!r})"
 
 
-declare("all_reduce", _all_reduce, jax=_all_reduce_emit, collective=True)
+declare("all_reduce", _all_reduce, jax=_all_reduce_emit, collective=True, cost=costs.all_reduce)
 declare("all_gather", lambda x, axis, parts, dim: _resized(x, dim, parts, grow=True), collective=True,
-        jax="lax.all_gather({0}, {axis!r}, axis={dim}, tiled=True)")
+        jax="lax.all_gather({0}, {axis!r}, axis={dim}, tiled=True)", cost=costs.free)
 declare("reduce_scatter", lambda x, axis, parts, dim: _resized(x, dim, parts, grow=False), collective=True,
-        jax="lax.psum_scatter({0}, {axis!r}, scatter_dimension={dim}, tiled=True)")
+        jax="lax.psum_scatter({0}, {axis!r}, scatter_dimension={dim}, tiled=True)", cost=costs.free)
 declare("all_to_all", _all_to_all, collective=True,
-        jax="lax.all_to_all({0}, {axis!r}, {split}, {concat}, tiled=True)")
+        jax="lax.all_to_all({0}, {axis!r}, {split}, {concat}, tiled=True)", cost=costs.free)
 declare("shard_slice", lambda x, axis, parts, dim: _resized(x, dim, parts, grow=False), collective=True,
         jax=lambda a, at: (f"lax.dynamic_slice_in_dim({a[0]}, lax.axis_index({at['axis']!r}) * "
                            f"{a[0]}.shape[{at['dim']}] // {at['parts']}, {a[0]}.shape[{at['dim']}] // {at['parts']}, "
-                           f"{at['dim']})"))
+                           f"{at['dim']})"), cost=costs.free)

@@ -5,7 +5,7 @@ so each rule hands the op back to the pass through the context `cx`."""
 from __future__ import annotations
 
 from ..registry import declare
-from . import tiling
+from . import costs, tiling
 from .batching import structured
 
 
@@ -46,5 +46,5 @@ declare("while", None, regions=("cond", "body"), tuple_result=True, jax=_unless_
     jvp=_structured_jvp, transpose=_structured_transpose, batch=structured, tile=tiling.while_)
 declare("call", None, tuple_result=True, jax="{callee}({args})", tf="{callee}({args})", jvp=_structured_jvp,
         batch=structured)
-declare("yield", None, terminator=True)
-declare("return", None, terminator=True)
+declare("yield", None, terminator=True, cost=costs.free)
+declare("return", None, terminator=True, cost=costs.free)

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..registry import ShapeError, declare
 from ..types import is_int, numpy_dtype
-from . import batching, tiling
+from . import batching, costs, tiling
 from .common import JNP_DTYPE, TF_DTYPE, floating, numeric, same, tensor
 
 
@@ -126,14 +126,27 @@ UNARY = {
         t, cx.mul(cx.full(math.sqrt(math.pi) / 2.0, x.type), cx.op("exp", [_sq(cx, out)]))))),
     "not": ("integral", "~{0}", "~{0}", np.invert, _no_tangent),
 }
+# (flops, transcendentals) per result element as XLA counts JAX's lowering on CPU (f32;
+# integer ops on i32); unlisted elementwise primitives cost one flop per element.
+# tests/test_simulator.py re-measures every entry.
+XLA_COST = {
+    **{p: (0, 1) for p in ("exp", "expm1", "log", "log1p", "sqrt", "rsqrt", "sin", "cos", "tan", "atan",
+                           "tanh", "erf", "pow", "atan2")},
+    "asin": (5, 2), "acos": (3, 2), "sinh": (10, 3), "cosh": (3, 2), "asinh": (11, 3), "acosh": (7, 4),
+    "atanh": (6, 2), "logistic": (3, 1), "softplus": (4, 2), "lgamma": (52, 4), "digamma": (73, 3),
+    "erf_inv": (37, 2), "floordiv": (13, 0), "mod": (8, 0), "logaddexp": (8, 2),
+}
+
+
 for _name, (_kind, _jax, _tf, _fold, _jvp) in UNARY.items():
-    declare(_name, _unary_rule(_kind), jax=_jax, tf=_tf, fold=_fold, jvp=_jvp, batch=batching.elementwise, tile=tiling.elementwise)
+    declare(_name, _unary_rule(_kind), jax=_jax, tf=_tf, fold=_fold, jvp=_jvp, batch=batching.elementwise, tile=tiling.elementwise,
+            cost=costs.per_element(*XLA_COST.get(_name, (1, 0))))
 
 declare("polygamma", _unary_rule("float"), jax="lax.polygamma({m}, {0})",
         tf="tf.math.polygamma(tf.constant({m}, {0}.dtype), {0})",
         jvp=lambda cx, primals, tangents, m: (lambda out: (out, [None if tangents[0] is None else cx.mul(
             tangents[0], cx.op("polygamma", [primals[0]], m=m + 1))]))(cx.primal()), batch=batching.elementwise,
-        tile=tiling.elementwise)
+        tile=tiling.elementwise, cost=costs.estimated(costs.per_element(*XLA_COST["digamma"])))
 
 
 def _is_finite(x):
@@ -142,12 +155,13 @@ def _is_finite(x):
 
 
 declare("is_finite", _is_finite, jax="jnp.isfinite({0})", tf="tf.math.is_finite({0})", fold=np.isfinite,
-        jvp=_no_tangent, batch=batching.elementwise, tile=tiling.elementwise)
+        jvp=_no_tangent, batch=batching.elementwise, tile=tiling.elementwise, cost=costs.per_element(1, 0))
 
 
 # Identity whose derivative is zero: for shifts that cancel mathematically (logsumexp's max).
 declare("stop_gradient", _unary_rule("any"), jax="lax.stop_gradient({0})", tf="tf.stop_gradient({0})",
-        fold=lambda x: x, jvp=_no_tangent, batch=batching.elementwise, tile=tiling.elementwise)
+        fold=lambda x: x, jvp=_no_tangent, batch=batching.elementwise, tile=tiling.elementwise,
+        cost=costs.per_element(0, 0))
 
 
 def _neg_t(cx, cts, operands, linear, **attrs):
@@ -155,7 +169,7 @@ def _neg_t(cx, cts, operands, linear, **attrs):
 
 
 declare("neg", _unary_rule("numeric"), jax="-{0}", tf="-{0}", fold=np.negative, jvp=_linear_jvp, transpose=_neg_t,
-        batch=batching.elementwise, tile=tiling.elementwise)
+        batch=batching.elementwise, tile=tiling.elementwise, cost=costs.per_element(1, 0))
 
 
 def _binary_rule(kind):
@@ -274,7 +288,7 @@ BINARY = {
 }
 for _name, (_kind, _jax, _tf, _fold, _jvp, _transpose) in BINARY.items():
     declare(_name, _binary_rule(_kind), jax=_jax, tf=_tf, fold=_fold, jvp=_jvp, transpose=_transpose,
-            batch=batching.elementwise, tile=tiling.elementwise)
+            batch=batching.elementwise, tile=tiling.elementwise, cost=costs.per_element(*XLA_COST.get(_name, (1, 0))))
 
 
 def _select(pred, on_true, on_false):
@@ -307,7 +321,7 @@ def _select_t(cx, cts, operands, linear, **attrs):
 
 declare("select", _select, jax="jnp.where({0}, {1}, {2})", tf="tf.where({0}, {1}, {2})", fold=np.where,
         jvp=_select_jvp, transpose=_select_t, batch=batching.elementwise,
-        tile=tiling.elementwise)
+        tile=tiling.elementwise, cost=costs.per_element(1, 0))
 
 
 def _convert(x, dtype):
@@ -332,5 +346,5 @@ def _convert_t(cx, cts, operands, linear, dtype):
 declare("convert", _convert, jax=lambda a, at: f"{a[0]}.astype({JNP_DTYPE[at['dtype']]})",
         tf=lambda a, at: f"tf.cast({a[0]}, {TF_DTYPE[at['dtype']]})",
         fold=lambda x, dtype: x.astype(numpy_dtype(dtype)), jvp=_convert_jvp, transpose=_convert_t,
-        batch=batching.elementwise, tile=tiling.elementwise)
+        batch=batching.elementwise, tile=tiling.elementwise, cost=costs.per_element(1, 0))
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from ..registry import ShapeError, declare
 from ..types import TensorType
+from . import costs
 from .common import JNP_DTYPE, TF_DTYPE, tensor
 
 
@@ -36,7 +37,7 @@ def _zeros_emit(a, at):
 
 
 declare("zeros", _zeros, jax=_zeros_emit, internal=True,  # a zero TF key is key(0)
-        tf=lambda a, at: f"tf.zeros({list(at['shape'])}, {TF_DTYPE[at['dtype']]})")
+        tf=lambda a, at: f"tf.zeros({list(at['shape'])}, {TF_DTYPE[at['dtype']]})", cost=costs.free)
 
 
 def _row(f, what, rank_extra):
@@ -82,9 +83,9 @@ def _stack_write(f, row, frames, value):
 # A register file is [rows, B, ...]; a uniform one [rows, ...]; a stack file is
 # [rows, frames, B, ...], member b's frame f of row r at [r, f, b]. The last row, and a
 # stack's last frame, are scratch: writes nobody needs go there.
-declare("file_read", _file_read, jax="{0}[{row}]", tf="{0}[{row}]", internal=True)
-declare("file_write", _file_write, jax="{0}.at[{1}].set({2})", tf="ppc_tf.file_write({0}, {1}, {2})", internal=True)
+declare("file_read", _file_read, jax="{0}[{row}]", tf="{0}[{row}]", internal=True, cost=costs.free)
+declare("file_write", _file_write, jax="{0}.at[{1}].set({2})", tf="ppc_tf.file_write({0}, {1}, {2})", internal=True, cost=costs.free)
 declare("stack_read", _stack_read, jax="{0}[{row}, {1}, jnp.arange({0}.shape[2])]",
-        tf="ppc_tf.stack_read({0}, {row}, {1})", internal=True)
+        tf="ppc_tf.stack_read({0}, {row}, {1})", internal=True, cost=costs.free)
 declare("stack_write", _stack_write, jax="{0}.at[{1}, {2}, jnp.arange({0}.shape[2])].set({3})",
-        tf="ppc_tf.stack_write({0}, {1}, {2}, {3})", internal=True)
+        tf="ppc_tf.stack_write({0}, {1}, {2}, {3})", internal=True, cost=costs.free)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ..registry import ShapeError, declare
 from ..types import TensorType, is_float
-from . import tiling
+from . import costs, tiling
 from .common import JNP_DTYPE, TF_DTYPE, tensor
 
 
@@ -69,25 +69,25 @@ def _jdt(name):
 
 declare("random_seed", lambda seed, batched=False: [TensorType(seed.shape, "key")], jvp=_no_tangent,
         tile=tiling.replicated,
-        jax=_emit("jax.random.key({0})", "jax.random.key"), batch=_batch_draw, tf="ppc_tf.random_seed({0})")
+        jax=_emit("jax.random.key({0})", "jax.random.key"), batch=_batch_draw, tf="ppc_tf.random_seed({0})", cost=costs.free)
 declare("random_split", _split, jvp=_no_tangent, batch=_batch_draw, tile=tiling.replicated,
         jax=_emit("jax.random.split({0}, {num})", "lambda k: jax.random.split(k, {num})"),
-        tf="ppc_tf.random_split({0}, {num})")
+        tf="ppc_tf.random_split({0}, {num})", cost=costs.free)
 declare("random_normal", _draw, jvp=_no_tangent, batch=_batch_draw, tile=tiling.replicated,
         jax=lambda a, at: _emit(f"jax.random.normal({{0}}, {at['shape']}, {_jdt(at['dtype'])})",
                                 f"lambda k: jax.random.normal(k, {at['shape']}, {_jdt(at['dtype'])})")(a, at),
-        tf=lambda a, at: f"ppc_tf.random_normal({a[0]}, {at['shape']}, {TF_DTYPE[at['dtype']]})")
+        tf=lambda a, at: f"ppc_tf.random_normal({a[0]}, {at['shape']}, {TF_DTYPE[at['dtype']]})", cost=costs.draw)
 declare("random_uniform", _draw, jvp=_no_tangent, batch=_batch_draw, tile=tiling.replicated,
         jax=lambda a, at: _emit(f"jax.random.uniform({{0}}, {at['shape']}, {_jdt(at['dtype'])})",
                                 f"lambda k: jax.random.uniform(k, {at['shape']}, {_jdt(at['dtype'])})")(a, at),
-        tf=lambda a, at: f"ppc_tf.random_uniform({a[0]}, {at['shape']}, {TF_DTYPE[at['dtype']]})")
+        tf=lambda a, at: f"ppc_tf.random_uniform({a[0]}, {at['shape']}, {TF_DTYPE[at['dtype']]})", cost=costs.draw)
 # Gamma(concentration, 1) draws, shaped like the concentration
 declare("random_gamma", _elementwise_draw(None), jvp=_no_tangent, batch=_batch_draw, tile=tiling.replicated,
         jax=_emit("jax.random.gamma({0}, {1}, {1}.shape, {1}.dtype)",
-                  "lambda k, a: jax.random.gamma(k, a, a.shape, a.dtype)"), tf="ppc_tf.random_gamma({0}, {1})")
+                  "lambda k, a: jax.random.gamma(k, a, a.shape, a.dtype)"), tf="ppc_tf.random_gamma({0}, {1})", cost=costs.draw)
 declare("random_poisson", _elementwise_draw("i64"), jvp=_no_tangent, batch=_batch_draw, tile=tiling.replicated,
         jax=_emit("jax.random.poisson({0}, {1}, {1}.shape, jnp.int64)",
-                  "lambda k, r: jax.random.poisson(k, r, r.shape, jnp.int64)"), tf="ppc_tf.random_poisson({0}, {1})")
+                  "lambda k, r: jax.random.poisson(k, r, r.shape, jnp.int64)"), tf="ppc_tf.random_poisson({0}, {1})", cost=costs.draw)
 
 
 def _categorical(k, logits, batched=False):
@@ -98,7 +98,7 @@ def _categorical(k, logits, batched=False):
 declare("random_categorical", _categorical, jvp=_no_tangent, batch=_batch_draw, tile=tiling.replicated,
         jax=_emit("jax.random.categorical({0}, {1}, axis=-1).astype(jnp.int64)",
                   "lambda k, l: jax.random.categorical(k, l, axis=-1).astype(jnp.int64)"),
-        tf="ppc_tf.random_categorical({0}, {1})")
+        tf="ppc_tf.random_categorical({0}, {1})", cost=costs.draw)
 
 
 def _binomial(k, n, p, batched=False):
@@ -111,7 +111,7 @@ def _binomial(k, n, p, batched=False):
 declare("random_binomial", _binomial, jvp=_no_tangent, batch=_batch_draw, tile=tiling.replicated,
         jax=_emit("jax.random.binomial({0}, {1}, {2}, {2}.shape, {2}.dtype)",
                   "lambda k, n, p: jax.random.binomial(k, n, p, p.shape, p.dtype)"),
-        tf="ppc_tf.random_binomial({0}, {1}, {2})")
+        tf="ppc_tf.random_binomial({0}, {1}, {2})", cost=costs.draw)
 
 
 def _random_variable(*operands, dist, name, shape, dtype, observed=False):

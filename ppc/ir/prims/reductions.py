@@ -5,7 +5,7 @@ import numpy as np
 
 from ..registry import ShapeError, declare
 from ..types import TensorType
-from . import batching, tiling
+from . import batching, costs, tiling
 from .common import JNP_DTYPE, TF_DTYPE, axis_ok, numeric, tensor
 
 
@@ -88,7 +88,8 @@ def _dot_t(cx, cts, operands, linear, contract, batch):
 
 declare("dot_general", _dot_general, jax="lax.dot_general({0}, {1}, ({contract}, {batch}))", fold=_fold_dot,
         tf="ppc_tf.dot_general({0}, {1}, ({contract}, {batch}))",
-        jvp=_dot_jvp, transpose=_dot_t, batch=batching.dot_general, tile=tiling.dot_general)
+        jvp=_dot_jvp, transpose=_dot_t, batch=batching.dot_general, tile=tiling.dot_general,
+        cost=costs.dot_general)
 
 
 # --- reductions ----------------------------------------------------------------------------
@@ -178,7 +179,7 @@ REDUCE = {
 COMBINE = {"reduce_sum": "sum", "reduce_max": "max", "reduce_min": "min", "reduce_and": "and", "reduce_or": "or"}
 for _name, (_kind, _jax, _tf, _np, _jvp, _tr) in REDUCE.items():
     declare(_name, _reduce_rule(_kind), jax=_jax, tf=_tf, jvp=_jvp, transpose=_tr, batch=batching.shifted_axes("axes"),
-            tile=tiling.reduction(COMBINE.get(_name)),
+            tile=tiling.reduction(COMBINE.get(_name)), cost=costs.reduction,
             fold=(lambda f: lambda x, axes: np.asarray(f(x, axis=tuple(axes))).astype(x.dtype))(_np))
 
 
@@ -191,6 +192,7 @@ def _arg_rule(x, axis, index_dtype):
 
 for _name, _f in (("argmax", "jnp.argmax"), ("argmin", "jnp.argmin")):
     declare(_name, _arg_rule, jvp=_no_tangent, batch=batching.shifted_axes("axis"), tile=tiling.along_axis,
+            cost=costs.arg_reduce,
             jax=(lambda f: lambda a, at: f"{f}({a[0]}, axis={at['axis']}).astype({JNP_DTYPE[at['index_dtype']]})")(_f),
             tf=(lambda f: lambda a, at: f"tf.cast({f}({a[0]}, axis={at['axis']}), {TF_DTYPE[at['index_dtype']]})")(
                 _f.replace("jnp.", "tf.math.")))
@@ -205,7 +207,7 @@ def _cumulative(x, axis, reverse):
 
 declare("cumsum", _cumulative, jax="lax.cumsum({0}, axis={axis}, reverse={reverse})",
         tf="tf.cumsum({0}, axis={axis}, reverse={reverse})", batch=batching.shifted_axes("axis"),
-        tile=tiling.same_shape_except("axis"),
+        tile=tiling.same_shape_except("axis"), cost=costs.cumsum,
         jvp=lambda cx, p, t, axis, reverse: (cx.primal(), [
             None if t[0] is None else cx.op("cumsum", [t[0]], axis=axis, reverse=reverse)]),
         transpose=lambda cx, cts, ops, lin, axis, reverse: [cx.op("cumsum", [cts[0]], axis=axis, reverse=not reverse)])
@@ -241,6 +243,6 @@ def _solve_t(cx, cts, operands, linear, lower, transpose_a):
 
 
 declare("triangular_solve", _triangular_solve, jvp=_solve_jvp, transpose=_solve_t, batch=batching.triangular_solve,
-        tile=tiling.triangular_solve,
+        tile=tiling.triangular_solve, cost=costs.triangular_solve,
         jax="jax.scipy.linalg.solve_triangular({0}, {1}, lower={lower}, trans={transpose_a:d})",
         tf="ppc_tf.triangular_solve({0}, {1}, lower={lower}, transpose_a={transpose_a})")

@@ -7,7 +7,7 @@ import numpy as np
 
 from ..registry import ShapeError, declare
 from ..types import TensorType, TupleType, is_int, numpy_dtype
-from . import batching, tiling
+from . import batching, costs, tiling
 from .common import JNP_DTYPE, TF_DTYPE, axis_ok, tensor
 
 
@@ -56,7 +56,7 @@ def _emit_constant_tf(_, attrs):
 # A constant's value is a scalar (splat over `shape`) or a dense ndarray; shape and dtype
 # are attributes so that the emitter sees them; the printer writes them as the result type.
 declare("constant", lambda value, shape, dtype: [TensorType(tuple(shape), dtype)], jax=_emit_constant,
-        tf=_emit_constant_tf, jvp=_no_tangent, tile=tiling.free_result)
+        tf=_emit_constant_tf, jvp=_no_tangent, tile=tiling.free_result, cost=costs.free)
 
 
 def _tuple_expr(a, at):
@@ -72,12 +72,12 @@ def _tuple_get_t(cx, cts, operands, linear, index):
 
 declare("tuple_get", lambda t, index: [t.elements[index]], jax="{0}[{index}]", tf="{0}[{index}]",
         jvp=lambda cx, p, t, index: (cx.primal(), [None if t[0] is None else cx.op("tuple_get", [t[0]], index=index)]),
-        transpose=_tuple_get_t, batch=batching.tuple_get)
+        transpose=_tuple_get_t, batch=batching.tuple_get, cost=costs.free)
 declare("make_tuple", lambda *xs: [TupleType(tuple(xs))], jax=_tuple_expr, tf=_tuple_expr,
         jvp=lambda cx, p, t: (cx.primal(), [None if all(x is None for x in t) else cx.op(
             "make_tuple", [x if x is not None else cx.zeros(ty) for x, ty in zip(t, cx.in_types)])]),
         transpose=lambda cx, cts, ops, lin: [cx.op("tuple_get", [cts[0]], index=i) if f else None
-                                             for i, f in enumerate(lin)], batch=batching.make_tuple)
+                                             for i, f in enumerate(lin)], batch=batching.make_tuple, cost=costs.free)
 
 
 # --- broadcast, reshape, transpose ---------------------------------------------------------
@@ -115,7 +115,7 @@ def _broadcast_tf(a, at):
 
 
 declare("broadcast_in_dim", _broadcast_in_dim, tile=tiling.broadcast_in_dim, jax="lax.broadcast_in_dim({0}, {shape}, {dims})", tf=_broadcast_tf,
-        fold=_fold_broadcast, jvp=_linear_in(1), transpose=_broadcast_t, batch=batching.shifted_axes("broadcast"))
+        fold=_fold_broadcast, jvp=_linear_in(1), transpose=_broadcast_t, batch=batching.shifted_axes("broadcast"), cost=costs.free)
 
 
 def _reshape(x, shape):
@@ -128,7 +128,7 @@ def _reshape(x, shape):
 declare("reshape", _reshape, tile=tiling.reshape, jax="jnp.reshape({0}, {shape})",
         tf=lambda a, at: f"tf.reshape({a[0]}, {list(at['shape'])})", fold=lambda x, shape: np.reshape(x, shape),
         jvp=_linear_in(1), batch=batching.shifted_axes("shape"),
-        transpose=lambda cx, cts, ops, lin, shape: [cx.op("reshape", [cts[0]], shape=cx.in_types[0].shape)])
+        transpose=lambda cx, cts, ops, lin, shape: [cx.op("reshape", [cts[0]], shape=cx.in_types[0].shape)], cost=costs.free)
 
 
 def _transpose(x, perm):
@@ -142,7 +142,7 @@ declare("transpose", _transpose, tile=tiling.transpose, jax="jnp.transpose({0}, 
         tf=lambda a, at: f"tf.transpose({a[0]}, {list(at['perm'])})" if at["perm"] else a[0],
         fold=lambda x, perm: np.transpose(x, perm),
         jvp=_linear_in(1), batch=batching.shifted_axes("perm"), transpose=lambda cx, cts, ops, lin, perm: [
-            cx.op("transpose", [cts[0]], perm=tuple(int(i) for i in np.argsort(perm)))])
+            cx.op("transpose", [cts[0]], perm=tuple(int(i) for i in np.argsort(perm)))], cost=costs.free)
 
 
 # --- slices and pads -----------------------------------------------------------------------
@@ -177,7 +177,7 @@ def _slice_tf(a, at):
 
 declare("slice", _slice, tile=tiling.unchanged_dims, jax="lax.slice({0}, {start}, {limit}, {stride})", tf=_slice_tf,
         fold=lambda x, start, limit, stride: x[tuple(slice(a, b, s) for a, b, s in zip(start, limit, stride))],
-        jvp=_linear_in(1), transpose=_slice_t, batch=batching.shifted_axes("slice"))
+        jvp=_linear_in(1), transpose=_slice_t, batch=batching.shifted_axes("slice"), cost=costs.free)
 
 
 def _pad(x, value, low, high, interior):
@@ -200,7 +200,7 @@ def _pad_t(cx, cts, operands, linear, low, high, interior):
 
 declare("pad", _pad, tile=tiling.unchanged_dims, jax=lambda a, at: f"lax.pad({a[0]}, {a[1]}, {list(zip(at['low'], at['high'], at['interior']))})",
         tf="ppc_tf.pad({0}, {1}, {low}, {high}, {interior})",
-        jvp=_linear_in(2), transpose=_pad_t, batch=batching.pad)
+        jvp=_linear_in(2), transpose=_pad_t, batch=batching.pad, cost=costs.free)
 
 
 def _rev(x, axes):
@@ -212,7 +212,7 @@ def _rev(x, axes):
 
 declare("rev", _rev, tile=tiling.same_shape_except("axes"), jax="jnp.flip({0}, {axes})", tf=lambda a, at: f"tf.reverse({a[0]}, {list(at['axes'])})",
         fold=lambda x, axes: np.flip(x, axes), jvp=_linear_in(1), batch=batching.shifted_axes("axes"),
-        transpose=lambda cx, cts, ops, lin, axes: [cx.op("rev", [cts[0]], axes=axes)])
+        transpose=lambda cx, cts, ops, lin, axes: [cx.op("rev", [cts[0]], axes=axes)], cost=costs.free)
 
 
 # --- dynamic slices ------------------------------------------------------------------------
@@ -242,7 +242,7 @@ declare("dynamic_slice", _dynamic_slice, tile=tiling.unchanged_dims,
         tf=lambda a, at: f"ppc_tf.dynamic_slice({a[0]}, {_tuple_src(a[1:])}, {at['sizes']})",
         jvp=_linear_in(1), batch=batching.dynamic_slice, transpose=lambda cx, cts, ops, lin, sizes: [
             cx.op("dynamic_update_slice", [cx.zeros(cx.in_types[0]), cts[0]] + list(ops[1:]))]
-        + [None] * (len(ops) - 1))
+        + [None] * (len(ops) - 1), cost=costs.free)
 
 
 def _dynamic_update_slice(x, update, *idx):
@@ -263,7 +263,7 @@ def _dus_t(cx, cts, operands, linear, **attrs):
 declare("dynamic_update_slice", _dynamic_update_slice, tile=tiling.unchanged_dims,
         jax=lambda a, at: f"lax.dynamic_update_slice({a[0]}, {a[1]}, {_tuple_src(a[2:])})",
         tf=lambda a, at: f"ppc_tf.dynamic_update_slice({a[0]}, {a[1]}, {_tuple_src(a[2:])})",
-        jvp=_linear_in(2), transpose=_dus_t, batch=batching.dynamic_update_slice)
+        jvp=_linear_in(2), transpose=_dus_t, batch=batching.dynamic_update_slice, cost=costs.free)
 
 
 # --- concatenation and iota ----------------------------------------------------------------
@@ -309,7 +309,7 @@ def _concatenate_t(cx, cts, operands, linear, axis):
 declare("concatenate", _concatenate, tile=tiling.unchanged_dims, jax="jnp.concatenate([{args}], axis={axis})",
         tf="tf.concat([{args}], axis={axis})",
         fold=lambda *xs, axis: np.concatenate(xs, axis=axis), jvp=_concatenate_jvp, transpose=_concatenate_t,
-        batch=batching.concatenate)
+        batch=batching.concatenate, cost=costs.free)
 
 
 def _iota(shape, dimension, dtype):
@@ -323,4 +323,4 @@ declare("iota", _iota, tile=tiling.iota,
         fold=lambda shape, dimension, dtype: np.broadcast_to(
             np.arange(shape[dimension], dtype=numpy_dtype(dtype)).reshape(
                 [-1 if i == dimension else 1 for i in range(len(shape))]), shape),
-        jvp=_no_tangent)
+        jvp=_no_tangent, cost=costs.free)
