@@ -203,6 +203,7 @@ def nuts(model, *data, num_warmup: int = 1000, num_samples: int = 1000, chains: 
     sampler = autobatch(ppc_compile(make_nuts(vg, max_tree_depth, chunk), backend=u.program.backend),
                         strategy="program_counter",
                         max_stack_depth=max_tree_depth + 2)
+    local = chains // (mesh.size if mesh is not None else 1)  # the chains one machine runs
     run = sampler if mesh is None else partition.apply(sampler, [
         partition.tile(name, 0, axis) for name in PER_CHAIN for axis in mesh.axes], mesh)
 
@@ -235,7 +236,7 @@ def nuts(model, *data, num_warmup: int = 1000, num_samples: int = 1000, chains: 
             q, lp, g, log_eps, x_bar, h_bar, t = (np.asarray(o) for o in out[:7])
             keys = out[7]
             chunk_draws, chunk_stats = np.asarray(out[8])[:, :n], np.asarray(out[9])[:, :n]
-            runs, served, local = runs + run.stats.runs, served + run.stats.served, run.stats.size
+            runs, served = runs + run.stats.runs, served + run.stats.served
             if warm:
                 window.append(chunk_draws)
             else:
