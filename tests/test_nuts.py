@@ -10,6 +10,7 @@ import pytest
 
 import ppc
 import ppc.infer
+from ppc.infer.common import dual_averaging
 from ppc.infer.nuts import warmup_windows
 
 import data.ppl_models as M
@@ -134,3 +135,24 @@ def test_warmup_is_pooled_across_chains_unless_asked_not_to():
     assert np.allclose(np.asarray(pooled.sample_stats.attrs["inv_mass"]), pooled.sample_stats.attrs["inv_mass"][0])
     assert np.ptp(alone.sample_stats["step_size"].values[:, 0]) > 1e-3
     assert np.ptp(np.asarray(alone.sample_stats.attrs["inv_mass"]), axis=0).max() > 1e-3
+
+
+def test_pooled_warmup_is_one_controller_fed_the_mean_acceptance():
+    """Replayed on the host: one dual-averaging controller, fed each draw's acceptance
+    averaged over the chains, gives the step size every chain used at every warmup draw
+    (windows restart it from the averaged step size)."""
+    idata = ppc.infer.nuts(correlated, chains=5, num_warmup=60, num_samples=10, progress=False, seed=3,
+                           save_warmup=True)
+    assert idata.warmup_posterior["z"].shape == (5, 60, 2) and idata.posterior["z"].shape == (5, 10, 2)
+    eps = idata.warmup_sample_stats["step_size"].values
+    accept = idata.warmup_sample_stats["acceptance_rate"].values.mean(axis=0)
+    assert np.allclose(eps, eps[:1], rtol=1e-12)  # one step size per draw, shared by the chains
+    log_eps, k = np.log(0.1), 0
+    for length, _ in warmup_windows(60):
+        mu, t, h_bar, x_bar = log_eps + np.log(10.0), 0.0, 0.0, 0.0
+        for _ in range(length):
+            assert np.isclose(eps[0, k], np.exp(log_eps), rtol=1e-9), k
+            t, h_bar, log_eps, x_bar = dual_averaging(t, h_bar, x_bar, mu, 0.8, accept[k])
+            k += 1
+        log_eps = x_bar
+    assert np.allclose(idata.sample_stats["step_size"].values, np.exp(log_eps), rtol=1e-9)

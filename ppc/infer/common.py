@@ -28,12 +28,19 @@ def progress_bar(total, desc, enabled):
     return tqdm(total=total, desc=desc, leave=False)
 
 
-def to_inference_data(u, thetas, sample_stats, observed=None):
-    """(chain, draw, dim) unconstrained draws -> InferenceData of constrained values."""
+def to_inference_data(u, thetas, sample_stats, warmup=None):
+    """(chain, draw, dim) unconstrained draws -> InferenceData of constrained values;
+    `warmup`, (draws, stats) of the same form, lands in ArviZ's warmup groups."""
     import arviz as az
+    groups = {"posterior": _constrained(u, thetas), "sample_stats": sample_stats}
+    if warmup is not None:
+        groups.update(warmup_posterior=_constrained(u, warmup[0]), warmup_sample_stats=warmup[1], save_warmup=True)
+    return az.from_dict(**groups)
+
+
+def _constrained(u, thetas):
     chains, draws, dim = thetas.shape
     flat = thetas.reshape(chains * draws, dim)
     shared = [np.asarray(a)[None] if hasattr(a, "shape") else a for a in u.args]  # size 1: shared by all draws
     values = autobatch(u._values, strategy="local_static")(flat, *shared)
-    posterior = {name: np.asarray(v).reshape((chains, draws) + np.shape(v)[1:]) for name, v in zip(u.names, values)}
-    return az.from_dict(posterior=posterior, sample_stats=sample_stats)
+    return {name: np.asarray(v).reshape((chains, draws) + np.shape(v)[1:]) for name, v in zip(u.names, values)}
