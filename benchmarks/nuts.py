@@ -5,6 +5,7 @@ included, for every system.
 
     python benchmarks/nuts.py                       # defaults below
     python benchmarks/nuts.py --chains 1,16,128 --warmup 300 --samples 300 --systems ppc,numpyro,stan
+    python benchmarks/nuts.py --strategies --chains 4,16 --samples 5   # ppc's two batching strategies
 
 Columns: useful leapfrog steps per second (leapfrogs the chains needed, over wall time),
 min bulk ESS per second (over every parameter), batch utilization (useful leapfrog
@@ -146,6 +147,51 @@ def run_stan(X, y, chains, warmup, samples, seed):
                 mean=np.asarray(fit["w"]).mean(axis=1))
 
 
+# -- ppc's batching strategies on the same sampler ------------------------------------------
+
+def strategies(X, y, chains, draws, seed):
+    """The NUTS program (fixed step size and unit mass, no warmup, from one start) batched
+    by each strategy: seconds for `draws` draws per chain after a first, compiling call,
+    and useful leapfrogs per second. Both draw the same trajectories (checked)."""
+    import jax
+    from ppc import ad
+    from ppc.infer.nuts import make_nuts
+    from ppc.ppl import unconstrained
+    u = unconstrained(ppc.condition(logistic_ppc, y=y), X)
+    vg = ad.value_and_grad(u.log_density_fn)
+    args = tuple(np.asarray(a) for a in u.args)
+    q = np.random.default_rng(seed).normal(size=(chains, u.size)) * 0.1
+    lp, g = (np.asarray(v) for v in ppc.autobatch(vg, strategy="local_static")(q, *[a[None] for a in args]))
+    zero = np.zeros(chains)
+    out = {}
+    for strategy in ("program_counter", "local_static"):
+        sampler = ppc.autobatch(ppc.compile(make_nuts(vg, 10, draws)), strategy=strategy, max_stack_depth=12)
+        times = []
+        for _ in range(2):  # the first call compiles
+            t = time.perf_counter()
+            res = sampler(q, lp, g, np.full(chains, np.log(0.05)), np.ones((chains, u.size)), zero, zero, zero, zero,
+                          jax.random.split(jax.random.key(seed), chains), np.full(chains, draws), False, 0.8, args)
+            res = [np.asarray(r) for r in res[8:]]
+            times.append(time.perf_counter() - t)
+        out[strategy] = (times, res)
+    (pc_t, pc), (ls_t, ls) = out["program_counter"], out["local_static"]
+    if not all(np.allclose(a, b) for a, b in zip(pc, ls)):
+        raise AssertionError("the two strategies drew different trajectories")
+    useful = pc[1][:, :, 1].sum()
+    return useful, pc_t, ls_t
+
+
+def strategy_table(a):
+    print(f"# NUTS program, fixed step size 0.05, {a.samples} draws per chain, time after a compiling call")
+    print(f"{'data':26s} {'chains':>6s} {'leapfrogs':>9s} {'pc s':>8s} {'local s':>8s} {'pc lf/s':>9s} "
+          f"{'local lf/s':>10s} {'pc/local':>8s} {'pc 1st s':>8s} {'local 1st s':>11s}")
+    for dname, (X, y) in datasets(a.datasets.split(",")).items():
+        for chains in [int(c) for c in a.chains.split(",")]:
+            useful, pc, ls = strategies(X, y, chains, a.samples, a.seed)
+            print(f"{dname:26s} {chains:6d} {useful:9.0f} {pc[1]:8.3f} {ls[1]:8.3f} {useful / pc[1]:9.0f} "
+                  f"{useful / ls[1]:10.0f} {ls[1] / pc[1]:8.1f} {pc[0]:8.1f} {ls[0]:11.1f}", flush=True)
+
+
 SYSTEMS = {"ppc": run_ppc, "numpyro": run_numpyro, "stan": run_stan}
 
 
@@ -159,7 +205,11 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--devices", type=int, default=1,
                    help="split ppc's chains over this many devices (on CPU, emulated: one machine per core)")
+    p.add_argument("--strategies", action="store_true",
+                   help="instead: ppc's program-counter machine against local static batching, same NUTS program")
     a = p.parse_args(argv)
+    if a.strategies:
+        return strategy_table(a)
     rate = matmul_rate()
     print(f"# machine float64 matmul rate: {rate / 1e9:.1f} GFLOP/s; warmup {a.warmup}, samples {a.samples}")
     print(f"{'data':26s} {'chains':>6s} {'system':8s} {'wall s':>8s} {'useful lf/s':>12s} {'min ESS/s':>10s} "
