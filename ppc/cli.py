@@ -116,7 +116,8 @@ def parse_tactic(text: str):
     raise ValueError(f"expected tile:NAME:DIM:AXIS or replicate:NAME, got {text!r}")
 
 
-STAGES = {"ir": _stage_ir, "partitioned": _stage_partitioned, "batched": _stage_batched, "pc": _stage_pc, "canonical": _stage_canonical,
+STAGES = {"ir": _stage_ir, "partitioned": _stage_partitioned, "batched": _stage_batched, "pc": _stage_pc,
+          "canonical": _stage_canonical,
           "jax": _source_stage("jax"), "tf": _source_stage("tf"),
           **{name: _ad_stage(name) for name in ("jvp", "linear", "transpose", "grad")},
           **{name: _ppl_stage(name) for name in ("condition", "log_joint", "sample", "unconstrained")}}

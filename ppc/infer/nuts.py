@@ -279,9 +279,7 @@ def nuts(model, *data, num_warmup: int = 1000, num_samples: int = 1000, chains: 
                 var, m = np.broadcast_to(var.mean(axis=0), var.shape), m * chains
             inv_mass = ((m / (m + 5.0)) * var + 1e-3 * (5.0 / (m + 5.0))).astype(dtype)
         if warm and adapt:  # a window ends: continue from the averaged step size, restart averaging
-            log_eps = x_bar.copy() if t.any() else log_eps
-            if pooled:
-                log_eps = np.full(chains, log_eps.mean(), dtype)
+            log_eps = x_bar.copy() if t.any() else log_eps  # (pooled, the chains' x_bar are already one)
             mu = log_eps + math.log(10.0)
             x_bar, h_bar, t = np.zeros(chains, dtype), np.zeros(chains, dtype), np.zeros(chains, dtype)
     if bar is not None:
