@@ -141,6 +141,31 @@ def test_tail_call_pushes_nothing():
     assert list(np.asarray(got)) == [10_000 * 10_001 // 2, 6]
 
 
+def test_calls_run_a_base_case_test_themselves():
+    """fib's entry block only tests `n < 2`: every call runs that test in its own step and
+    goes straight to the side taken, so after the first entry no step runs the entry block,
+    and the machine takes fewer steps than one stepping through it."""
+    from ppc.backends.jax import compile_module
+    from ppc.passes.pc.machine import build_machine
+    n = np.array([0, 1, 5, 9, 12])
+    want = [R.fib(int(k)) for k in n]
+    prog = program(R.fib, n)
+    entry = prog.entry_blocks["fib"]
+    calls = [b.term for b in prog.blocks if isinstance(b.term, Call)]
+    assert calls and all(c.inline_entry is entry for c in calls)
+    assert f"-> block {entry.id} (run here)" in format_program(prog, 8)
+    runs = {}
+    for inline in (True, False):
+        for c in calls:
+            c.inline_entry = entry if inline else None
+        out = compile_module(build_machine(prog, len(n), 32))[1](n)
+        assert not out[1]  # no overflow
+        assert list(np.asarray(out[0])) == want
+        runs[inline] = np.asarray(out[-2])
+    assert runs[True][entry.id] == 1 < runs[False][entry.id]  # only the machine's own first entry
+    assert runs[True].sum() < runs[False].sum()
+
+
 def test_storage_classes():
     prog = program(R.fib, np.array([3]))
     by_hint = {}

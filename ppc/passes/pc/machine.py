@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from ...ir import Builder, Function, InternalError, Module, Op, Region, TensorType, Value, walk_ops
 from ..batch import Batch
-from .blocks import Branch, Call, Jump, Program, Return
+from .blocks import Branch, Call, Jump, Program, Return, term_operands
 
 PC = TensorType((), "i32")
 
@@ -347,13 +347,47 @@ class _Machine:
                     store(p, a, mask, frame)
             if t.cont is not None:
                 small["depth"] = self.where(b, mask, frame, depth)
-            goto(self.full(b, prog.entry_blocks[t.callee].id, B))
+            if t.inline_entry is None:
+                goto(self.full(b, prog.entry_blocks[t.callee].id, B))
+            else:
+                self.enter(b, t, small, writes, vmap, batched, mask, files)
         elif isinstance(t, Return):
             for i, v in enumerate(t.values):
                 self.write(b, files, writes, ("result", i, v.type), vmap[v], v in batched, mask, depth)
             up = b.op("sub", [depth, self.full(b, 1, B)])
             goto(b.op("stack_read", [files[self.place["ret"][0]], up], row=self.place["ret"][1]))
             small["depth"] = self.where(b, mask, up, depth)
+
+    def enter(self, b: Builder, call, small, writes, vmap, batched, mask, files):
+        """The callee's entry block run by the call's own step (`Call.inline_entry`): its
+        ops on the call's arguments, its values stored in the callee's frame (the depth is
+        already the callee's), then its jump or branch."""
+        entry = call.inline_entry
+        inner, inner_batched = dict(vmap), set(batched)
+        for p, a in zip(entry.params, call.args):
+            if p not in self.prog.substitute:
+                inner[p] = vmap[a]
+                if a in batched:
+                    inner_batched.add(p)
+                else:
+                    inner_batched.discard(p)
+        defined = {r for op in entry.ops for r in op.results}
+        for v in {*(x for op in entry.ops for x in op.operands), *term_operands(entry.term)} - defined:
+            if v not in inner:  # a constant (maybe of a block a jump was threaded past) or an input
+                if self.prog.storage.get(v) == "const":
+                    self.batch_op(b, self.defs[v], inner, inner_batched)
+                else:
+                    self.materialize(b, v, inner)
+        for op in entry.ops:
+            self.batch_op(b, op, inner, inner_batched)
+
+        def store(dest, a, m, frame):
+            self.write(b, files, writes, dest, inner[a], a in inner_batched, m, frame)
+        for op in entry.ops:
+            for r in op.results:
+                if self.prog.stores(r):
+                    store(r, r, mask, small["depth"])
+        self.terminate(b, entry.term, small, writes, store, inner, inner_batched, mask, files)
 
     def apply(self, b: Builder, files: dict, writes: dict) -> dict:
         """Writes made outside the loop (the initial state): straight into the files."""
