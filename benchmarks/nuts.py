@@ -6,19 +6,28 @@ included, for every system.
     python benchmarks/nuts.py                       # defaults below
     python benchmarks/nuts.py --chains 1,16,128 --warmup 300 --samples 300 --systems ppc,numpyro,stan
     python benchmarks/nuts.py --strategies --chains 4,16 --samples 5   # ppc's two batching strategies
+    python benchmarks/nuts.py --dtype float32 --systems ppc,numpyro    # NumPyro's default precision
 
 Columns: useful leapfrog steps per second (leapfrogs the chains needed, over wall time),
 min bulk ESS per second (over every parameter), batch utilization (useful leapfrog
 slots over executed ones: ppc counts its leapfrog block's members, NumPyro runs every
 chain for as many steps as the longest trajectory of the draw), time to the first
-post-warmup draw, and the share of the machine's measured float64 matmul rate spent in
-useful gradient work (4*N*D flops per leapfrog: X @ w and X.T @ r).
+post-warmup draw, and the share of the machine's measured matmul rate (at --dtype) spent
+in useful gradient work (4*N*D flops per leapfrog: X @ w and X.T @ r).
+
+--dtype sets the precision of the data and so of ppc's and NumPyro's whole computation
+(float64 by default; Stan always computes in double). NumPyro runs in a process of its
+own with JAX's 64-bit mode set to match: in one process with ppc (which turns 64-bit mode
+on) its float32 momenta would silently be float64.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
 import sys
+import tempfile
 import time
 
 if "--devices" in sys.argv:  # before JAX loads: CPU devices for ppc's chains to be split over
@@ -29,11 +38,12 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-import ppc  # noqa: E402
-import ppc.infer  # noqa: E402
+if "--numpyro-worker" not in sys.argv:  # (importing ppc turns JAX's 64-bit mode on: not in NumPyro's process)
+    import ppc  # noqa: E402
+    import ppc.infer  # noqa: E402
 
 
-def datasets(names):
+def datasets(names, dtype="float64"):
     out = {}
     if "synthetic" in names:
         rng = np.random.default_rng(0)
@@ -47,13 +57,13 @@ def datasets(names):
         data = load_breast_cancer()
         X = (data.data - data.data.mean(0)) / data.data.std(0)
         out["breast cancer N=569 D=30"] = (X, data.target.astype(np.float64))
-    return out
+    return {name: (X.astype(dtype), y.astype(dtype)) for name, (X, y) in out.items()}
 
 
-def matmul_rate(n=1500, repeats=5):
+def matmul_rate(dtype, n=1500, repeats=5):
     import jax
     import jax.numpy as jnp
-    a = jnp.asarray(np.random.default_rng(0).normal(size=(n, n)))
+    a = jnp.asarray(np.random.default_rng(0).normal(size=(n, n)).astype(dtype))
     f = jax.jit(lambda x: x @ x)
     f(a).block_until_ready()
     times = []
@@ -73,7 +83,7 @@ def min_ess(idata, names):
 # -- ppc ---------------------------------------------------------------------------------
 
 def logistic_ppc(X):
-    w = ppc.Normal(np.zeros(X.shape[1]), 1.0)
+    w = ppc.Normal(np.zeros(X.shape[1], X.dtype), 1.0)
     y = ppc.Bernoulli(logits=X @ w)
     return y
 
@@ -97,11 +107,27 @@ def logistic_numpyro(X, y=None):
     import jax.numpy as jnp
     import numpyro
     import numpyro.distributions as dist
-    w = numpyro.sample("w", dist.Normal(jnp.zeros(X.shape[1]), 1.0))
+    w = numpyro.sample("w", dist.Normal(jnp.zeros(X.shape[1], X.dtype), 1.0))
     numpyro.sample("y", dist.Bernoulli(logits=X @ w), obs=y)
 
 
 def run_numpyro(X, y, chains, warmup, samples, seed):
+    """NumPyro in a process of its own (64-bit mode as X's dtype asks): run_numpyro_here's result."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "data.npz")
+        np.savez(path, X=X, y=y)
+        env = dict(os.environ, JAX_ENABLE_X64="1" if X.dtype == np.float64 else "0")
+        job = json.dumps(dict(path=path, chains=chains, warmup=warmup, samples=samples, seed=seed))
+        done = subprocess.run([sys.executable, os.path.abspath(__file__), "--numpyro-worker", job], env=env,
+                              capture_output=True, text=True)
+        if done.returncode:
+            raise RuntimeError(f"the NumPyro process failed:\n{done.stderr[-3000:]}")
+    r = json.loads(done.stdout.strip().splitlines()[-1])
+    r["mean"] = np.asarray(r["mean"])
+    return r
+
+
+def run_numpyro_here(X, y, chains, warmup, samples, seed):
     import arviz as az
     import jax
     from numpyro.infer import MCMC, NUTS
@@ -115,12 +141,22 @@ def run_numpyro(X, y, chains, warmup, samples, seed):
     mcmc.run(mcmc.post_warmup_state.rng_key, X, y=y, extra_fields=("num_steps",))
     steps = np.asarray(mcmc.get_extra_fields(group_by_chain=True)["num_steps"])
     wall = time.perf_counter() - t0
+    draws = mcmc.get_samples()["w"]
+    if draws.dtype != X.dtype:
+        raise AssertionError(f"NumPyro sampled in {draws.dtype}, not {X.dtype}")
     all_steps = np.concatenate([warm_steps.reshape(chains, -1), steps.reshape(chains, -1)], axis=1)
     useful = float(all_steps.sum())
     executed = float(all_steps.max(axis=0).sum() * chains)  # lockstep: every chain as long as the longest
     idata = az.from_numpyro(mcmc)
     return dict(wall=wall, useful=useful, ess=min_ess(idata, ["w"]), util=useful / executed, first=first,
-                mean=idata.posterior["w"].mean(("chain", "draw")).values)
+                mean=idata.posterior["w"].mean(("chain", "draw")).values.tolist())
+
+
+def numpyro_worker(job: str):
+    j = json.loads(job)
+    data = np.load(j["path"])
+    r = run_numpyro_here(data["X"], data["y"], j["chains"], j["warmup"], j["samples"], j["seed"])
+    print(json.dumps(r))
 
 
 # -- Stan ----------------------------------------------------------------------------------
@@ -203,18 +239,24 @@ def main(argv=None):
     p.add_argument("--datasets", default="synthetic,breast_cancer")
     p.add_argument("--systems", default="ppc,numpyro,stan")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--dtype", choices=("float64", "float32"), default="float64",
+                   help="precision of the data, and so of ppc's and NumPyro's computation (Stan: always double)")
     p.add_argument("--devices", type=int, default=1,
                    help="split ppc's chains over this many devices (on CPU, emulated: one machine per core)")
     p.add_argument("--strategies", action="store_true",
                    help="instead: ppc's program-counter machine against local static batching, same NUTS program")
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--numpyro-worker"]:
+        return numpyro_worker(argv[1])
     a = p.parse_args(argv)
     if a.strategies:
         return strategy_table(a)
-    rate = matmul_rate()
-    print(f"# machine float64 matmul rate: {rate / 1e9:.1f} GFLOP/s; warmup {a.warmup}, samples {a.samples}")
+    rate = matmul_rate(a.dtype)
+    print(f"# machine {a.dtype} matmul rate: {rate / 1e9:.1f} GFLOP/s; warmup {a.warmup}, samples {a.samples}; "
+          f"ppc and NumPyro in {a.dtype}")
     print(f"{'data':26s} {'chains':>6s} {'system':8s} {'wall s':>8s} {'useful lf/s':>12s} {'min ESS/s':>10s} "
           f"{'util':>6s} {'1st draw s':>10s} {'matmul %':>8s} {'vs numpyro lf/s':>15s} {'ESS/s':>6s}")
-    for dname, (X, y) in datasets(a.datasets.split(",")).items():
+    for dname, (X, y) in datasets(a.datasets.split(","), a.dtype).items():
         N, D = X.shape
         for chains in [int(c) for c in a.chains.split(",")]:
             rows = {}

@@ -134,6 +134,7 @@ def uniform_sample(key, low, high):
 
 
 def bernoulli_logits_log_prob(x, logits):
+    x = x.astype(logits.dtype)  # an integer observation must not widen float32 logits
     return x * logits - np.logaddexp(0.0, logits)
 
 
@@ -151,7 +152,7 @@ def bernoulli_probs_sample(key, probs):
 
 
 def binomial_log_prob(x, total_count, probs):
-    n, k = total_count, x
+    n, k = total_count.astype(probs.dtype), x.astype(probs.dtype)
     return (gammaln(n + 1.0) - gammaln(k + 1.0) - gammaln(n - k + 1.0)
             + xlogy(k, probs) + xlogy(n - k, 1.0 - probs))
 
@@ -161,6 +162,7 @@ def binomial_sample(key, total_count, probs):
 
 
 def poisson_log_prob(x, rate):
+    x = x.astype(rate.dtype)
     return xlogy(x, rate) - rate - gammaln(x + 1.0)
 
 

@@ -12,7 +12,8 @@ import numpy as np
 from .ad import Derived, as_compiled
 from .api import Compiled, Specialization
 from .frontend.lower import Slot
-from .ir import CompileError
+from .ir import CompileError, TensorType
+from .ir.types import dtype_of_numpy, numpy_dtype
 from .passes.ppl import (condition_module, latent_layout, log_joint_module, parameters_module,
                          sample_module, unconstrained_module)
 
@@ -32,7 +33,8 @@ class Model:
         return list(self.observed)
 
     def _build(self, spec: Specialization, args, kwargs):
-        m = condition_module(spec.canonical, self.names)
+        data = [np.asarray(v) for v in self.observed.values()]
+        m = condition_module(spec.canonical, self.names, [TensorType(d.shape, dtype_of_numpy(d.dtype)) for d in data])
         return m, spec.template, False
 
     def specialize(self, *args):
@@ -134,12 +136,12 @@ class Unconstrained:
         self.names = [n for n, *_ in self.layout]
         self.sizes = [int(np.prod(s, dtype=np.int64)) for _, _, s, *_ in self.layout]
         self.size = sum(self.sizes)
-        self.dtype = np.dtype({"f32": np.float32, "f64": np.float64}[self.layout[0][1].dtype])
         pm, _ = parameters_module(spec.canonical)
         self._parameters = Derived(self.program, lambda s, a, k: (pm, tuple(Slot(t, False) for t in
                                                                              pm.entry.result_types), False),
                                    f"parameters_{self.program.__name__}", drop_last=len(self.names))
         density = unconstrained_module(spec.canonical)
+        self.dtype = np.dtype(numpy_dtype(density.entry.params[0].type.dtype))  # theta's
         values = unconstrained_module(spec.canonical, constrained_out=True)
         program = self.program
         self._density = Derived(program, lambda s, a, k: (density, Slot(density.entry.result_types[0], False),

@@ -156,3 +156,24 @@ def test_pooled_warmup_is_one_controller_fed_the_mean_acceptance():
             k += 1
         log_eps = x_bar
     assert np.allclose(idata.sample_stats["step_size"].values, np.exp(log_eps), rtol=1e-9)
+
+
+def logistic32(X):
+    w = ppc.Normal(np.zeros(X.shape[1], X.dtype), 1.0)
+    y = ppc.Bernoulli(logits=X @ w)
+    return y
+
+
+def test_float32_model_samples_in_float32():
+    """A float32 model (NumPyro's default precision) runs the whole sampler in float32
+    (the chains' state, the step size and the draws) and samples the posterior the same
+    model gives in float64."""
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(200, 3))
+    y = (rng.uniform(size=200) < 1 / (1 + np.exp(-(X @ np.array([1.0, -1.5, 0.5]))))).astype(float)
+    kw = dict(chains=4, num_warmup=300, num_samples=600, progress=False)
+    ours32 = ppc.infer.nuts(ppc.condition(logistic32, y=y.astype(np.float32)), X.astype(np.float32), **kw)
+    ours64 = ppc.infer.nuts(ppc.condition(logistic32, y=y), X, seed=1, **kw)
+    assert ours32.posterior["w"].dtype == np.float32 and ours32.sample_stats["lp"].dtype == np.float32
+    assert ours64.posterior["w"].dtype == np.float64
+    close_to_numpyro(ours32, ours64, ["w"])  # (two ppc runs: the float64 one is the reference here)

@@ -1191,6 +1191,13 @@ class Lowerer(ArrayOps):
                 operands.append(self.make_tuple(a))
             elif isinstance(a, Dyn):
                 operands.append(a.value)
+        # a derived function built for fixed types (a model's density has its latents' dtype)
+        # may not match these arguments: say so here rather than build an ill-typed call
+        for p, x in zip(module.entry.params, operands):
+            if p.type != x.type:
+                name = getattr(func, "__name__", "this function")
+                self.error(f"{name} takes {p.hint or 'an argument'} as {p.type}, got {x.type}",
+                           "convert the argument (x.astype(...)) to the type the function was built for", node)
         results = [Value(t) for t in module.entry.result_types]
         self.builder.append(Op("call", operands, {"callee": renames[module.entry.name]}, results))
         return _fill(template, iter(results))

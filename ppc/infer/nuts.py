@@ -108,7 +108,8 @@ def make_nuts(value_and_grad, max_tree_depth: int, chunk: int):
         n = 0
         while depth < max_tree_depth and not turned and not diverged:
             kd, kt, ku, key = jax.random.split(key, 4)
-            direction = np.where(jax.random.uniform(kd) < 0.5, -1.0, 1.0)
+            one = np.ones((), q.dtype)  # (NumPy's where of Python floats is float64: keep the chain's dtype)
+            direction = np.where(jax.random.uniform(kd) < 0.5, -one, one)
             fwd = direction > 0
             (ql2, pl2, gl2, qr2, pr2, gr2, qs, gs, lps, w2, rho2, turned2, diverged2, acc2, n2) = build_tree(
                 np.where(fwd, qr, ql), np.where(fwd, pr, pl), np.where(fwd, gr, gl), direction, depth, eps, h0,
@@ -229,6 +230,7 @@ def nuts(model, *data, num_warmup: int = 1000, num_samples: int = 1000, chains: 
     q = rng.uniform(-2.0, 2.0, size=(chains, d)).astype(dtype)
     init = autobatch(vg, strategy="local_static")(q, *[np.asarray(a)[None] for a in args])
     lp, g = (np.asarray(x).astype(dtype) for x in init)
+    target = np.full(1, target_accept, dtype)  # shared by every chain (a Python float would widen float32)
     eps0 = step_size if step_size is not None else 0.1
     log_eps = np.full(chains, math.log(eps0), dtype)
     mu = log_eps + math.log(10.0)
@@ -251,7 +253,7 @@ def nuts(model, *data, num_warmup: int = 1000, num_samples: int = 1000, chains: 
         while done < length:
             n = 1 if shared else min(chunk, length - done)
             out = run(q, lp, g, log_eps, inv_mass, x_bar, h_bar, t, mu, keys, np.full(chains, n),
-                          bool(adapt), float(target_accept), args)
+                          bool(adapt), target, args)
             q, lp, g, log_eps, x_bar, h_bar, t = (np.asarray(o) for o in out[:7])
             keys = out[7]
             chunk_draws, chunk_stats = np.asarray(out[8])[:, :n], np.asarray(out[9])[:, :n]
@@ -288,7 +290,7 @@ def nuts(model, *data, num_warmup: int = 1000, num_samples: int = 1000, chains: 
     idata = to_inference_data(u, np.concatenate(draws, axis=1), named_stats(stats), warmup)
     prog = sampler.specialize(q[:local], lp[:local], g[:local], log_eps[:local], inv_mass[:local], x_bar[:local],
                               h_bar[:local], t[:local], mu[:local], keys[:local], np.full(local, 1),
-                              False, float(target_accept), args).program
+                              False, target, args).program
     gradient_block = leapfrog_block(prog)
     idata.sample_stats.attrs.update(
         batch_utilization=float(served.sum() / max(1, runs.sum() * local)),

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..ir import (Builder, CompileError, Function, Module, Op, TensorType, Value, clone_region, walk_ops)
 from ..ir.distributions import distribution
+from ..ir.types import numpy_dtype
 from .canonicalize import canonicalize, clone_module
 from .manager import register_pass
 
@@ -174,7 +175,8 @@ def unconstrained_module(module: Module, constrained_out: bool = False) -> Modul
     returns the constrained values instead."""
     layout = latent_layout(module)
     sizes = [int(np.prod(shape, dtype=np.int64)) for _, _, shape, *_ in layout]
-    dtype = layout[0][1].dtype if layout else "f64"
+    # the widest latent dtype: a float64 latent beside float32 ones keeps its precision in theta
+    dtype = max((t.dtype for _, t, *_ in layout), key=lambda d: np.dtype(numpy_dtype(d)).itemsize, default="f64")
     theta = Value(TensorType((sum(sizes),), dtype), "theta")
     offsets = np.cumsum([0] + sizes)
     values = []
@@ -247,21 +249,33 @@ def sample_module(module: Module) -> tuple[Module, list[str]]:
     return canonicalize(m), [d.hint for d in draws]
 
 
-def condition_module(module: Module, names: list[str]) -> Module:
-    """Variables `names` become `observe` ops of new entry parameters (appended, in order)."""
+def condition_module(module: Module, names: list[str], types: list[TensorType] | None = None) -> Module:
+    """Variables `names` become `observe` ops of new entry parameters (appended, in order),
+    typed as the data given (`types`) and converted to the variable's dtype where they differ
+    (float 0/1 data for a Bernoulli, say), so the function is called with the data as it is."""
     m = canonicalize(clone_module(module))
     rvs = {op.attrs["name"]: op for op in random_variables(m)}
-    params = []
-    for name in names:
+    params, converts = [], []
+    for i, name in enumerate(names):
         op = rvs.get(name)
         if op is None:
             raise CompileError(f"cannot condition on '{name}': the model has no random variable of that name "
                                f"(it has {', '.join(sorted(rvs)) or 'none'})")
         if op.prim == "observe":
             raise CompileError(f"'{name}' is already conditioned", op.loc)
-        data = Value(op.results[0].type, f"{name}_obs")
+        want = op.results[0].type
+        given = types[i] if types is not None else want
+        if given.shape != want.shape:
+            raise CompileError(f"the data for '{name}' has shape {given.shape}, but the random variable has "
+                               f"shape {want.shape}", op.loc)
+        data = Value(given, f"{name}_obs")
         params.append(data)
+        value = data
+        if given.dtype != want.dtype:
+            value = Value(want, name)
+            converts.append(Op("convert", [data], {"dtype": want.dtype}, [value]))
         op.prim = "observe"
-        op.operands = [data] + op.operands
+        op.operands = [value] + op.operands
+    m.entry.body.ops[:0] = converts
     m.entry.body.params += params
     return m
