@@ -55,6 +55,7 @@ class Emitter:
     def function(self, fn: Function) -> list[str]:
         self.names: dict[Value, str] = {}
         self.used = set(self.fn_names.values()) | self.reserved
+        self.last: dict[str, int] = {}  # per base name, the suffix fresh gave last (smaller ones are taken)
         params = ", ".join(self.define(p) for p in fn.params)
         lines = [f"def {self.fn_names[fn.name]}({params}):"]
         self.region_body(fn.body, "    ", lines)
@@ -66,11 +67,13 @@ class Emitter:
         return name
 
     def fresh(self, base: str) -> str:
-        name, k = base, 0
+        k = self.last.get(base, 0)
+        name = f"{base}_{k}" if k else base
         while name in self.used:
             k += 1
             name = f"{base}_{k}"
         self.used.add(name)
+        self.last[base] = k
         return name
 
     def region_body(self, region: Region, indent: str, lines: list[str]):
