@@ -131,6 +131,7 @@ def run_numpyro_here(X, y, chains, warmup, samples, seed):
     import arviz as az
     import jax
     from numpyro.infer import MCMC, NUTS
+    jax.numpy.zeros(()).block_until_ready()  # JAX's backend starts untimed, as in ppc's process
     t0 = time.perf_counter()
     mcmc = MCMC(NUTS(logistic_numpyro), num_warmup=warmup, num_samples=samples, num_chains=chains,
                 chain_method="vectorized", progress_bar=False)
