@@ -153,7 +153,7 @@ def logistic32(X):
 def counts32(rate_scale):
     r = ppc.Gamma(np.float32(2.0), np.float32(1.0))
     k = ppc.Poisson(r * rate_scale)
-    n = ppc.Binomial(np.full(3, 5.0, np.float32), 1.0 / (1.0 + r))
+    n = ppc.Binomial(np.full(3, 5, np.int64), 1.0 / (1.0 + r))  # an integer count keeps float32 probs
     return k, n
 
 

@@ -1142,8 +1142,10 @@ class Lowerer(ArrayOps):
         if self.builder.region not in self.ctx.top_regions:
             self.error("random variables inside an `if` or loop on traced values are not supported",
                        "write the model with vectorized random variables at the top level of a function")
-        dt, _ = self.promote(*params)
-        dt = dt if dt.startswith("f") else DEFAULT_FLOAT
+        # the float parameters set the dtype: an integer one (a Binomial's total_count) does
+        # not widen float32 probabilities to float64, as in JAX and NumPyro
+        floats = [p for p in params if self.aval(p)[1].startswith("f")]
+        dt = self.promote(*floats)[0] if floats else DEFAULT_FLOAT
         ds = [self.to_dyn(p, dt) for p in params]
         ranks = dist.param_event_rank
         for d, r, pname in zip(ds, ranks, dist.params):
