@@ -164,16 +164,25 @@ def logistic32(X):
     return y
 
 
-def test_float32_model_samples_in_float32():
+LOGISTIC32_RNG = np.random.default_rng(5)
+X_LR = LOGISTIC32_RNG.normal(size=(200, 3))
+Y_LR = (LOGISTIC32_RNG.uniform(size=200) < 1 / (1 + np.exp(-(X_LR @ np.array([1.0, -1.5, 0.5]))))).astype(float)
+LR_KW = dict(chains=4, num_warmup=300, num_samples=600, progress=False)
+
+
+@pytest.fixture(scope="module")
+def logistic_float64():
+    return ppc.infer.nuts(ppc.condition(logistic32, y=Y_LR), X_LR, seed=1, **LR_KW)
+
+
+@pytest.mark.parametrize("backend", ["jax", "tf"])
+def test_float32_model_samples_in_float32(backend, logistic_float64):
     """A float32 model (NumPyro's default precision) runs the whole sampler in float32
     (the chains' state, the step size and the draws) and samples the posterior the same
     model gives in float64."""
-    rng = np.random.default_rng(5)
-    X = rng.normal(size=(200, 3))
-    y = (rng.uniform(size=200) < 1 / (1 + np.exp(-(X @ np.array([1.0, -1.5, 0.5]))))).astype(float)
-    kw = dict(chains=4, num_warmup=300, num_samples=600, progress=False)
-    ours32 = ppc.infer.nuts(ppc.condition(logistic32, y=y.astype(np.float32)), X.astype(np.float32), **kw)
-    ours64 = ppc.infer.nuts(ppc.condition(logistic32, y=y), X, seed=1, **kw)
+    model = ppc.condition(ppc.compile(logistic32, backend=backend), y=Y_LR.astype(np.float32))
+    ours32 = ppc.infer.nuts(model, X_LR.astype(np.float32), **LR_KW)
+    assert ours32.sample_stats.attrs["backend"] == backend
     assert ours32.posterior["w"].dtype == np.float32 and ours32.sample_stats["lp"].dtype == np.float32
-    assert ours64.posterior["w"].dtype == np.float64
-    close_to_numpyro(ours32, ours64, ["w"])  # (two ppc runs: the float64 one is the reference here)
+    assert logistic_float64.posterior["w"].dtype == np.float64
+    close_to_numpyro(ours32, logistic_float64, ["w"])  # (two ppc runs: the float64 one is the reference here)
