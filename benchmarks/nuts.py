@@ -252,6 +252,8 @@ def main(argv=None):
     a = p.parse_args(argv)
     if a.strategies:
         return strategy_table(a)
+    if os.environ.get("JAX_COMPILATION_CACHE_DIR"):
+        print("# JAX's persistent compilation cache is on (JAX_COMPILATION_CACHE_DIR): compile times may be warm")
     rate = matmul_rate(a.dtype)
     print(f"# machine {a.dtype} matmul rate: {rate / 1e9:.1f} GFLOP/s; warmup {a.warmup}, samples {a.samples}; "
           f"ppc and NumPyro in {a.dtype}")
