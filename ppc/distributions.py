@@ -152,7 +152,7 @@ def bernoulli_probs_sample(key, probs):
 
 
 def binomial_log_prob(x, total_count, probs):
-    n, k = total_count.astype(probs.dtype), x.astype(probs.dtype)
+    n, k = total_count, x.astype(probs.dtype)
     return (gammaln(n + 1.0) - gammaln(k + 1.0) - gammaln(n - k + 1.0)
             + xlogy(k, probs) + xlogy(n - k, 1.0 - probs))
 

@@ -158,12 +158,6 @@ def test_pooled_warmup_is_one_controller_fed_the_mean_acceptance():
     assert np.allclose(idata.sample_stats["step_size"].values, np.exp(log_eps), rtol=1e-9)
 
 
-def logistic32(X):
-    w = ppc.Normal(np.zeros(X.shape[1], X.dtype), 1.0)
-    y = ppc.Bernoulli(logits=X @ w)
-    return y
-
-
 LOGISTIC32_RNG = np.random.default_rng(5)
 X_LR = LOGISTIC32_RNG.normal(size=(200, 3))
 Y_LR = (LOGISTIC32_RNG.uniform(size=200) < 1 / (1 + np.exp(-(X_LR @ np.array([1.0, -1.5, 0.5]))))).astype(float)
@@ -172,7 +166,7 @@ LR_KW = dict(chains=4, num_warmup=300, num_samples=600, progress=False)
 
 @pytest.fixture(scope="module")
 def logistic_float64():
-    return ppc.infer.nuts(ppc.condition(logistic32, y=Y_LR), X_LR, seed=1, **LR_KW)
+    return ppc.infer.nuts(ppc.condition(M.logistic_in_dtype_of_x, y=Y_LR), X_LR, seed=1, **LR_KW)
 
 
 @pytest.mark.parametrize("backend", ["jax", "tf"])
@@ -180,7 +174,8 @@ def test_float32_model_samples_in_float32(backend, logistic_float64):
     """A float32 model (NumPyro's default precision) runs the whole sampler in float32
     (the chains' state, the step size and the draws) and samples the posterior the same
     model gives in float64."""
-    model = ppc.condition(ppc.compile(logistic32, backend=backend), y=Y_LR.astype(np.float32))
+    model = ppc.condition(ppc.compile(M.logistic_in_dtype_of_x, backend=backend),
+                          y=Y_LR.astype(np.float32))
     ours32 = ppc.infer.nuts(model, X_LR.astype(np.float32), **LR_KW)
     assert ours32.sample_stats.attrs["backend"] == backend
     assert ours32.posterior["w"].dtype == np.float32 and ours32.sample_stats["lp"].dtype == np.float32

@@ -144,12 +144,6 @@ def test_to_unconstrained_with_interval_bounds_from_other_latents():
     np.testing.assert_allclose(u.to_unconstrained(values), theta, rtol=1e-9, atol=1e-12)
 
 
-def logistic32(X):
-    w = ppc.Normal(np.zeros(X.shape[1], X.dtype), 1.0)
-    y = ppc.Bernoulli(logits=X @ w)
-    return y
-
-
 def counts32(rate_scale):
     r = ppc.Gamma(np.float32(2.0), np.float32(1.0))
     k = ppc.Poisson(r * rate_scale)
@@ -161,11 +155,12 @@ def test_float32_model_keeps_float32_with_integer_observations():
     """Integer (or float 0/1) observations do not widen a float32 model's density to
     float64, and the density equals the float64 model's to float32 precision."""
     X32, y32 = X.astype(np.float32), YB.astype(np.float32)  # 0/1 labels given as floats
-    u = ppc.unconstrained(ppc.condition(logistic32, y=y32), X32)
+    u = ppc.unconstrained(ppc.condition(M.logistic_in_dtype_of_x, y=y32), X32)
     theta = rng.normal(size=3).astype(np.float32)
     lp = u.log_density(theta)
     assert u.dtype == np.float32 and lp.dtype == np.float32
-    lp64 = ppc.unconstrained(ppc.condition(logistic32, y=YB), X).log_density(theta.astype(np.float64))
+    u64 = ppc.unconstrained(ppc.condition(M.logistic_in_dtype_of_x, y=YB), X)
+    lp64 = u64.log_density(theta.astype(np.float64))
     assert np.isclose(lp, lp64, rtol=1e-5)
     v, g = ppc.value_and_grad(u.log_density_fn)(theta, *u.args)
     assert v.dtype == g.dtype == np.float32
@@ -191,17 +186,17 @@ def test_theta_takes_the_widest_latent_dtype():
 def test_observed_data_of_the_wrong_shape_is_a_clear_error():
     with pytest.raises(ppc.CompileError, match="the data for 'y' has shape \\(39,\\), but the random variable "
                                                "has shape \\(40,\\)"):
-        ppc.unconstrained(ppc.condition(logistic32, y=YB[:39]), X)
+        ppc.unconstrained(ppc.condition(M.logistic_in_dtype_of_x, y=YB[:39]), X)
 
 
 def test_calling_a_density_built_for_float32_with_float64_is_a_clear_error():
-    u = ppc.unconstrained(ppc.condition(logistic32, y=YB), X.astype(np.float32))
+    u = ppc.unconstrained(ppc.condition(M.logistic_in_dtype_of_x, y=YB), X.astype(np.float32))
     lp = u.log_density_fn
 
     @ppc.compile
     def twice(theta, X, y):
         return 2.0 * lp(theta, X, y)
-    with pytest.raises(ppc.CompileError, match="log_density_logistic32_conditioned takes theta as f32\\[3\\], "
-                                               "got f64\\[3\\]"):
+    with pytest.raises(ppc.CompileError, match="log_density_logistic_in_dtype_of_x_conditioned takes theta as "
+                                               "f32\\[3\\], got f64\\[3\\]"):
         twice(np.zeros(3), *u.args)
     assert np.isclose(twice(np.zeros(3, np.float32), *u.args), 2.0 * u.log_density(np.zeros(3, np.float32)))

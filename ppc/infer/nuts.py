@@ -106,9 +106,9 @@ def make_nuts(value_and_grad, max_tree_depth: int, chunk: int):
         diverged = False
         acc = 0.0
         n = 0
+        one = np.ones((), q.dtype)  # (NumPy's where of Python floats is float64: keep the chain's dtype)
         while depth < max_tree_depth and not turned and not diverged:
             kd, kt, ku, key = jax.random.split(key, 4)
-            one = np.ones((), q.dtype)  # (NumPy's where of Python floats is float64: keep the chain's dtype)
             direction = np.where(jax.random.uniform(kd) < 0.5, -one, one)
             fwd = direction > 0
             (ql2, pl2, gl2, qr2, pr2, gr2, qs, gs, lps, w2, rho2, turned2, diverged2, acc2, n2) = build_tree(

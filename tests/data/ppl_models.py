@@ -30,6 +30,14 @@ def logistic(X):
     return y
 
 
+def logistic_in_dtype_of_x(X):
+    """Logistic regression without intercept whose weights take X's dtype (float32 X: a
+    float32 model)."""
+    w = ppc.Normal(np.zeros(X.shape[1], X.dtype), 1.0)
+    y = ppc.Bernoulli(logits=X @ w)
+    return y
+
+
 def logistic_numpyro(X, y=None):
     w = numpyro.sample("w", dist.Normal(jnp.zeros(X.shape[1]), 1.0))
     b = numpyro.sample("b", dist.Normal(0.0, 10.0))
