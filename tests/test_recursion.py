@@ -131,7 +131,7 @@ def program(f, *args, **kw):
 
 def test_tail_call_pushes_nothing():
     prog = program(R.tail_sum, np.array([3]), np.array([0]))
-    calls = [b.term for b in prog.blocks if isinstance(b.term, Call)]
+    calls = [b.term for b in prog.every_block if isinstance(b.term, Call)]
     assert calls and all(c.cont is None for c in calls)
     assert "stack" not in set(prog.storage.values())
     text = format_program(prog, 8)
@@ -164,6 +164,34 @@ def test_calls_run_a_base_case_test_themselves():
         runs[inline] = np.asarray(out[-2])
     assert runs[True][entry.id] == 1 < runs[False][entry.id]  # only the machine's own first entry
     assert runs[True].sum() < runs[False].sum()
+
+
+def test_cheap_blocks_run_in_the_step_that_jumps_there():
+    """tree_sum returns its base case in the step that tests for it (the join after the
+    `if` runs there): same answers as with every jump target a block of its own, fewer
+    blocks and steps, and no step writes any storage file more often than before."""
+    from ppc.backends.jax import compile_module
+    from ppc.ir import walk_ops
+    from ppc.passes.pc import lower_to_blocks
+    from ppc.passes.pc.machine import build_machine
+    x, limit = np.array([0.5, -1.0, 2.0, 0.1]), np.array([4, 1, 6, 0])
+    want = [R.doubling(a, W, int(k)) for a, k in zip(x, limit)]
+    spec = ppc.autobatch(R.doubling).specialize(x, W[None], limit)
+    flags = [True, False, True]
+    out, blocks, channels = {}, {}, {}
+    for inline in (True, False):
+        prog = lower_to_blocks(spec.canonical, flags, len(x), inline_jumps=inline)
+        blocks[inline] = len(prog.blocks)
+        machine = build_machine(prog, len(x), 16)
+        channels[inline] = next(len(op.results) for op in walk_ops(machine.entry.body) if op.prim == "switch")
+        run = compile_module(machine)[1](x, W, limit)
+        assert not run[2]  # no overflow
+        np.testing.assert_allclose(np.asarray(run[0]), [t for t, _ in want])
+        assert list(np.asarray(run[1])) == [d for _, d in want]
+        out[inline] = int(np.asarray(run[-2]).sum())
+    assert blocks[True] < blocks[False] and out[True] < out[False] and channels[True] <= channels[False]
+    text = format_program(lower_to_blocks(spec.canonical, flags, len(x)), 8)
+    assert "run here: @tree_sum join" in text
 
 
 def test_storage_classes():

@@ -16,6 +16,11 @@ gets a storage class (see `Program.storage`):
 A call whose results are returned as they are is a tail call: it jumps, pushing nothing.
 A call into a function whose entry block only tests a cheap condition (a recursion's base
 case) runs that test itself and goes straight to the side taken: a step saved per call.
+Likewise a cheap block whose only way in is one jump or branch side runs in the step of
+the block that jumps there (the members taking that side run it, masked), unless that
+would make the step write some storage file more often than the busiest step already
+does: NUTS's `build_tree` returns in the step that finds its first half turned, and a
+loop's test runs its exit in its own step.
 """
 from __future__ import annotations
 
@@ -36,6 +41,8 @@ class Jump:
     args: list[Value]
     # parameters of blocks a threaded jump now skips, which later blocks still read: (param, value)
     carry: list = field(default_factory=list)
+    # the target runs in the jumping block's step (see `_inline_candidates`); it is no block of its own
+    inline: bool = False
 
 
 @dataclass(eq=False)
@@ -72,7 +79,8 @@ class Block:
 
     @property
     def label(self) -> str:
-        return f"block {self.id} (@{self.fn} {self.kind})"
+        where = f"@{self.fn} {self.kind}"
+        return f"block {self.id} ({where})" if self.id >= 0 else where
 
 
 def jumps(t) -> list[Jump]:
@@ -106,6 +114,8 @@ MOVEMENT = {"select", "broadcast_in_dim", "iota", "eq", "convert", "reshape", "t
 BRANCH_WORK = 64
 # A callee's entry block this cheap (a base-case test) runs in its caller's step
 ENTRY_WORK = 16
+# A block this cheap, with one way in, runs in the step of the block jumping there
+INLINE_WORK = 1024
 
 
 def work(ops) -> float:
@@ -245,6 +255,29 @@ def _returns_as_is(b: Block, values: list[Value]) -> bool:
     return isinstance(t, Jump) and t.args == values and _returns_as_is(t.target, t.target.params)
 
 
+
+def _inline_candidates(blocks, run_by_calls) -> list[Jump]:
+    """The jumps whose target could run in the jumping block's step: a target no costlier
+    than INLINE_WORK whose only way in is that jump (no continuation, which a return
+    enters). No chains: a block run elsewhere runs none itself, and an entry that calls
+    run runs none (a call's step would recurse)."""
+    ways_in = defaultdict(int)
+    for b in blocks:
+        for j in jumps(b.term):
+            ways_in[j.target] += 1
+    out, targets, hosts = [], set(), set()
+    for b in blocks:
+        if b in run_by_calls or b in targets:
+            continue
+        for j in jumps(b.term):
+            t = j.target
+            if ways_in[t] == 1 and t is not b and t.kind != "cont" and t not in hosts and work(t.ops) <= INLINE_WORK:
+                out.append(j)
+                targets.add(t)
+                hosts.add(b)
+    return out
+
+
 @dataclass
 class Program:
     """The blocks of a module (numbered in scheduling order) and every value's storage."""
@@ -265,13 +298,22 @@ class Program:
     def halt(self) -> int:
         return len(self.blocks)
 
+    @property
+    def every_block(self) -> list[Block]:
+        """The scheduled blocks, then those run within other steps: jump targets run by
+        the jumping block, entries run by their calls."""
+        out = list(self.blocks)
+        out += [j.target for b in self.blocks for j in jumps(b.term) if j.inline]
+        return out + [b for b in self.entry_blocks.values() if b.id < 0]
+
     def stores(self, v: Value) -> bool:
         return self.storage.get(v) in ("register", "uniform", "stack")
 
 
-def lower_to_blocks(module: Module, input_batched, size: int) -> Program:
+def lower_to_blocks(module: Module, input_batched, size: int, inline_jumps: bool = True) -> Program:
     """The block program of a canonical module whose entry takes inputs batched (with a
-    leading axis of `size`) as `input_batched` says."""
+    leading axis of `size`) as `input_batched` says. `inline_jumps=False` keeps every
+    jump target a block of its own (to measure what running them in place saves)."""
     blocks, entries = [], {}
     reachable = nx.descendants(call_graph(module), module.entry.name) | {module.entry.name}
     for name, fn in module.functions.items():
@@ -302,49 +344,142 @@ def lower_to_blocks(module: Module, input_batched, size: int) -> Program:
         if b not in seen:
             seen.add(b)
             todo += successors(b)
-    order = [b for b in blocks if b in seen]
-    order.sort(key=lambda b: work(b.ops))  # cheapest first; stable: ties keep program order
-    for i, b in enumerate(order):
-        b.id = i
-
+    reachable = [b for b in blocks if b in seen]
+    run_by_calls = {b.term.inline_entry for b in reachable if isinstance(b.term, Call)} - {None}
+    unscheduled = run_by_calls - {entries[module.entry.name]}  # (the machine's first step runs its entry)
     inputs = [Value(TensorType((size,) + p.type.shape, p.type.dtype) if f else p.type, p.hint)
               for p, f in zip(module.entry.params, input_batched)]
-    uses, reads, defined = {}, {}, {}
-    for b in order:
-        d, u, everything = set(b.params), set(), set()
-        for op in b.ops:
-            r = set(op.operands).union(*(free_values(x) for x in op.regions))
-            u.update(r - d)
-            everything |= r
-            d.update(op.results)
-        r = set(term_operands(b.term))
-        u.update(r - d)
-        d.update(p for j in jumps(b.term) for p, _ in j.carry)
-        uses[b], reads[b], defined[b] = u, everything | r, d
-    live_in = {b: set(uses[b]) for b in order}
-    changed = True
-    while changed:
-        changed = False
-        for b in reversed(order):
-            out = set().union(*(live_in[s] for s in successors(b)))
-            new = uses[b] | (out - defined[b])
-            if new != live_in[b]:
-                live_in[b], changed = new, True
+    substitute, elements = _input_parameters(module, reachable, inputs, input_batched)
 
-    substitute, elements = _input_parameters(module, order, inputs, input_batched)
-    storage = _classify(module, order, live_in, reads, defined, substitute, elements, constants, inputs, input_batched)
-    shares = _coalesce(order, live_in, storage)
+    def analyse():
+        merged = {j.target for x in reachable for j in jumps(x.term) if j.inline}
+        units = {b: [b] + [j.target for j in jumps(b.term) if j.inline] for b in reachable if b not in merged}
+        live_in, reads, defined, exits = _liveness(units)
+        storage = _classify(module, units, exits, live_in, reads, defined, substitute, elements, constants, inputs,
+                            input_batched)
+        return units, live_in, reads, storage, _coalesce(units, live_in, storage)
+
+    # a cheap block with one way in runs in the jumping block's step, unless that step
+    # would then write some storage file more often than the busiest step does already
+    # (every step pays for the busiest one's writes: the machine's write channels)
+    found = analyse()
+    widest = _widest(found, entries, unscheduled)
+    for j in _inline_candidates(reachable, run_by_calls) if inline_jumps else []:
+        j.inline = True
+        trial = analyse()
+        if all(n <= widest.get(key, 0) for key, n in _widest(trial, entries, unscheduled).items()):
+            found = trial
+        else:
+            j.inline = False
+    units, live_in, reads, storage, shares = found
+
+    order = [b for b in units if b not in unscheduled]
+    order.sort(key=lambda b: work([op for x in units[b] for op in x.ops]))  # cheapest first; stable
+    for b in reachable:
+        b.id = -1
+    for i, b in enumerate(order):
+        b.id = i
     return Program(module, order, entries, inputs, list(input_batched), storage, substitute, live_in, reads, shares)
 
 
-def _coalesce(blocks, live_in, storage) -> dict[Value, Value]:
+def _liveness(units):
+    """Per unit (a block and the blocks it runs in its step): the values live into it,
+    those it reads and defines, and where it goes on."""
+    exits = {b: [s for x in us for s in successors(x) if s not in us[1:]] for b, us in units.items()}
+    uses, reads, defined = {}, {}, {}
+    for b, us in units.items():
+        d, u, everything = set(b.params), set(), set()
+        for x in us:
+            if x is not b:  # a block run here: its parameters are the jump's arguments
+                d.update(x.params)
+            for op in x.ops:
+                r = set(op.operands).union(*(free_values(x) for x in op.regions))
+                u.update(r - d)
+                everything |= r
+                d.update(op.results)
+            r = set(term_operands(x.term))
+            u.update(r - d)
+            everything |= r
+            d.update(p for j in jumps(x.term) for p, _ in j.carry)
+        uses[b], reads[b], defined[b] = u, everything, d
+    live_in = {b: set(uses[b]) for b in units}
+    changed = True
+    while changed:
+        changed = False
+        for b in reversed(list(units)):
+            out = set().union(*(live_in[s] for s in exits[b]))
+            new = uses[b] | (out - defined[b])
+            if new != live_in[b]:
+                live_in[b], changed = new, True
+    return live_in, reads, defined, exits
+
+
+def _widest(found, entries, unscheduled) -> dict:
+    """Per storage file (kind, shape, dtype), the most places one step writes, as the
+    machine's `write` counts them (a value written back to the register it was read from
+    is no write): an estimate made before the machine is built."""
+    units, _, _, storage, shares = found
+    widest: dict = defaultdict(int)
+
+    def stored(v):
+        return storage.get(v) in ("register", "uniform", "stack")
+
+    def key(v):
+        return (storage[v], v.type.shape, v.type.dtype)
+    for b, us in units.items():
+        if b in unscheduled:
+            continue  # (counted with the calls that run it)
+        places, origin = {}, {}
+        for v in b.params:
+            if b.kind != "cont" and stored(v):
+                origin[v] = shares.get(v, v)
+
+        def put(v, a):
+            if stored(v) and origin.get(a) != shares.get(v, v):
+                places[shares.get(v, v)] = key(v)
+
+        def run(x, bound):
+            origin.update({p: origin.get(a) for p, a in bound})
+            if x.kind == "cont":
+                for v in x.params:
+                    put(v, None)
+            for op in x.ops:
+                for r in op.results:
+                    put(r, None)
+            t = x.term
+            for j in jumps(t):
+                for p, a in list(zip(j.target.params, j.args)) + j.carry:
+                    put(p, a)
+                if j.inline:
+                    run(j.target, list(zip(j.target.params, j.args)) + j.carry)
+            if isinstance(t, Call):
+                if t.cont is not None:
+                    places["ret"] = ("stack", (), "i32")
+                callee = entries[t.callee]
+                for p, a in zip(callee.params, t.args):
+                    put(p, a)
+                if t.inline_entry is not None:
+                    run(callee, list(zip(callee.params, t.args)))
+            elif isinstance(t, Return):
+                for i, v in enumerate(t.values):
+                    places[("result", i, v.type)] = ("register", v.type.shape, v.type.dtype)
+        run(b, [])
+        count: dict = defaultdict(int)
+        for k in places.values():
+            count[k] += 1
+        for k, n in count.items():
+            widest[k] = max(widest[k], n)
+    return widest
+
+
+def _coalesce(units, live_in, storage) -> dict[Value, Value]:
     """Give a jump's argument and the parameter it becomes one register when no block
     boundary has both live, so passing a loop's state around is no copy at all. A block
     reads its registers when it starts and writes them when it ends, so values interfere
     only across boundaries: both live into one block (or one is the block's parameter)."""
     def is_reg(v):
         return storage.get(v) == "register"
-    boundary = [{v for v in live_in[b] | set(b.params) if is_reg(v)} for b in blocks]
+    boundary = [{v for v in live_in[b] | set(b.params) if is_reg(v)} for b in units]
     parent: dict[Value, Value] = {}
 
     def find(v):
@@ -352,7 +487,7 @@ def _coalesce(blocks, live_in, storage) -> dict[Value, Value]:
             v = parent[v]
         return v
     members: dict[Value, set] = {}
-    for b in blocks:
+    for b in [x for us in units.values() for x in us]:
         for j in jumps(b.term):
             for p, a in zip(j.target.params, j.args):
                 if not (is_reg(p) and is_reg(a)) or p.type != a.type:
@@ -412,13 +547,15 @@ def _input_parameters(module, blocks, inputs, input_batched):
     return substitute, {a for a in projections if base(a) not in (None, VARIES)}
 
 
-def _classify(module, blocks, live_in, reads, defined, substitute, elements, constants, inputs, input_batched):
+def _classify(module, units, exits, live_in, reads, defined, substitute, elements, constants, inputs,
+              input_batched):
     shared = {x for x, f in zip(inputs, input_batched) if not f}
     uniform = set(substitute) | shared
+    everything = [x for us in units.values() for x in us]
     changed = True
     while changed:  # values computed from uniform values alone are the same for every member
         changed = False
-        for b in blocks:
+        for b in everything:
             for op in b.ops:
                 if op.results and op.results[0] not in uniform:
                     if set(op.operands).union(*(free_values(r) for r in op.regions)) <= uniform:
@@ -426,13 +563,13 @@ def _classify(module, blocks, live_in, reads, defined, substitute, elements, con
                         changed = True
     reach = {n: nx.descendants(call_graph(module), n) | {n} for n in module.functions}
     across_calls = set()
-    for b in blocks:
+    for b in everything:
         t = b.term
         if isinstance(t, Call) and t.cont is not None and b.fn in reach[t.callee]:
             across_calls |= live_in[t.cont] - set(t.cont.params)
     storage = {v: "const" for v in constants}  # (those of blocks threaded past too)
-    for b in blocks:
-        out = set().union(*(live_in[s] for s in successors(b)))
+    for b in units:
+        out = set().union(*(live_in[s] for s in exits[b]))
         for v in defined[b] - constants:
             if v in substitute or v in elements:
                 storage[v] = "input"
@@ -473,41 +610,60 @@ def format_program(prog: Program, max_stack_depth: int) -> str:
     head = [f"machine: {len(prog.blocks)} blocks, halt = {prog.halt}, max_stack_depth = {max_stack_depth}",
             "inputs: " + ", ".join(f"{names[x]}: {x.type}{' batched' if f else ' shared'}"
                                    for x, f in zip(prog.inputs, prog.input_batched)),
-            "entry: " + ", ".join(f"@{n} -> block {b.id}" for n, b in prog.entry_blocks.items())]
+            "entry: " + ", ".join(f"@{n} -> " + (f"block {b.id}" if b.id >= 0 else "run by its calls")
+                                  for n, b in prog.entry_blocks.items())]
     body = []
     for b in prog.blocks:
-        params = ", ".join(f"{names.define(p)}: {p.type} {prog.storage[p]}" for p in b.params)
-        body.append(f"{b.label}({params}):")
-        reads = sorted((v for v in prog.live_in[b] if prog.stores(v)), key=lambda v: names[v])
-        if reads:
-            body.append("  read " + ", ".join(f"{names[v]} ({prog.storage[v]})"
-                                              for v in reads))
-        for op in b.ops:
-            lines = []
-            _format_op(op, names, "  ", lines)
-            for r in op.results:
-                if prog.stores(r):
-                    lines[0 if not op.regions else -1] += f"  -> {prog.storage[r]}"
-            body += lines
-        for p in b.params:
-            if b.kind == "cont" and prog.stores(p):
-                body.append(f"  {names[p]} -> {prog.storage[p]}")
-        body.append("  " + _format_term(b.term, names, prog))
+        _format_block(b, names, prog, body, "")
+    for name, b in prog.entry_blocks.items():
+        if b.id < 0:  # run by every call, in the call's step
+            _format_block(b, names, prog, body, "")
     return "\n".join(head + [""] + body) + "\n"
+
+
+def _format_block(b, names, prog, body, indent):
+    params = ", ".join(f"{names.define(p)}: {p.type} {prog.storage[p]}" for p in b.params)
+    if b.id >= 0:
+        body.append(f"{b.label}({params}):")
+    elif not indent:
+        body.append(f"{b.label}({params}), run by its calls:")
+    else:
+        body.append(f"{indent}run here: {b.label}({params}):")
+    pad = indent + "  "
+    reads = sorted((v for v in prog.live_in.get(b, ()) if prog.stores(v)), key=lambda v: names[v])
+    if reads:
+        body.append(pad + "read " + ", ".join(f"{names[v]} ({prog.storage[v]})" for v in reads))
+    for op in b.ops:
+        lines = []
+        _format_op(op, names, pad, lines)
+        for r in op.results:
+            if prog.stores(r):
+                lines[0 if not op.regions else -1] += f"  -> {prog.storage[r]}"
+        body += lines
+    for p in b.params:
+        if b.kind == "cont" and prog.stores(p):
+            body.append(f"{pad}{names[p]} -> {prog.storage[p]}")
+    body.append(pad + _format_term(b.term, names, prog))
+    for j in jumps(b.term):
+        if j.inline:
+            _format_block(j.target, names, prog, body, pad)
 
 
 def _format_term(t, names, prog) -> str:
     def jump(j):
         args = ", ".join(names[a] for a in j.args)
         carry = ", ".join(f"{names[p]} = {names[v]}" for p, v in j.carry if prog.stores(p))
-        return f"block {j.target.id}" + (f"({args})" if args else "") + (f" [{carry}]" if carry else "")
+        to = f"@{j.target.fn} {j.target.kind}, run here" if j.inline else f"block {j.target.id}"
+        return to + (f"({args})" if args else "") + (f" [{carry}]" if carry else "")
     if isinstance(t, Jump):
         return "jump " + jump(t)
     if isinstance(t, Branch):
         return f"branch {names[t.pred]} ? {jump(t.then)} : {jump(t.other)}"
     args = ", ".join(names[a] for a in t.args) if isinstance(t, Call) else ""
     if isinstance(t, Call):
-        to = f"block {prog.entry_blocks[t.callee].id}" + (" (run here)" if t.inline_entry is not None else "")
+        entry = prog.entry_blocks[t.callee]
+        to = (f"block {entry.id}" if entry.id >= 0 else f"@{t.callee} entry") + (
+            " (run here)" if t.inline_entry is not None else "")
         if t.cont is None:
             return f"tail call @{t.callee}({args}) -> {to}, no push"
         return f"push frame (return to block {t.cont.id}); call @{t.callee}({args}) -> {to}"

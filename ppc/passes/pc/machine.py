@@ -319,21 +319,31 @@ class _Machine:
         B = TensorType((self.size,), "i32")
         depth = small["depth"]
 
-        def goto(target: Value):
-            small["pc"] = self.where(b, mask, target, small["pc"])
+        def goto(target: Value, m=mask):
+            small["pc"] = self.where(b, m, target, small["pc"])
 
         def jump(j: Jump, m):
             for p, a in list(zip(j.target.params, j.args)) + j.carry:
                 if prog.stores(p):
                     store(p, a, m, depth)
+            if j.inline:  # the target runs here, for the members taking this jump
+                self.run_here(b, j.target, list(zip(j.target.params, j.args)) + j.carry, small, writes, vmap, batched,
+                              m, files, depth)
         if isinstance(t, Jump):
             jump(t, mask)
-            goto(self.full(b, t.target.id, B))
+            if not t.inline:
+                goto(self.full(b, t.target.id, B))
         elif isinstance(t, Branch):
             pred = vmap[t.pred] if t.pred in batched else self.batched(b, vmap[t.pred], False)
-            jump(t.then, b.op("and", [mask, pred]))
-            jump(t.other, b.op("and", [mask, b.op("not", [pred])]))
-            goto(b.op("select", [pred, self.full(b, t.then.target.id, B), self.full(b, t.other.target.id, B)]))
+            sides = [(t.then, b.op("and", [mask, pred]))]
+            jump(*sides[0])
+            sides.append((t.other, b.op("and", [mask, b.op("not", [pred])])))
+            jump(*sides[1])
+            if not (t.then.inline or t.other.inline):
+                goto(b.op("select", [pred, self.full(b, t.then.target.id, B), self.full(b, t.other.target.id, B)]))
+            for j, m in sides:
+                if not j.inline and (t.then.inline or t.other.inline):
+                    goto(self.full(b, j.target.id, B), m)
         elif isinstance(t, Call):
             callee = prog.module.functions[t.callee]
             frame = depth
@@ -349,8 +359,9 @@ class _Machine:
                 small["depth"] = self.where(b, mask, frame, depth)
             if t.inline_entry is None:
                 goto(self.full(b, prog.entry_blocks[t.callee].id, B))
-            else:
-                self.enter(b, t, small, writes, vmap, batched, mask, files)
+            else:  # (the depth is already the callee's)
+                self.run_here(b, t.inline_entry, list(zip(callee.params, t.args)), small, writes, vmap, batched, mask,
+                              files, small["depth"])
         elif isinstance(t, Return):
             for i, v in enumerate(t.values):
                 self.write(b, files, writes, ("result", i, v.type), vmap[v], v in batched, mask, depth)
@@ -358,36 +369,37 @@ class _Machine:
             goto(b.op("stack_read", [files[self.place["ret"][0]], up], row=self.place["ret"][1]))
             small["depth"] = self.where(b, mask, up, depth)
 
-    def enter(self, b: Builder, call, small, writes, vmap, batched, mask, files):
-        """The callee's entry block run by the call's own step (`Call.inline_entry`): its
-        ops on the call's arguments, its values stored in the callee's frame (the depth is
-        already the callee's), then its jump or branch."""
-        entry = call.inline_entry
+    def run_here(self, b: Builder, blk, bindings, small, writes, vmap, batched, mask, files, depth):
+        """Block `blk` run within this step for the members in `mask`, its parameters
+        bound to `bindings`' values: a callee's entry run by the call (`Call.inline_entry`)
+        or a jump's target (`Jump.inline`). Its ops, its values stored in frame `depth`,
+        then its own way on. What else it reads the step has read already (the unit's
+        live-in), or is a constant or an input, made here."""
         inner, inner_batched = dict(vmap), set(batched)
-        for p, a in zip(entry.params, call.args):
+        for p, a in bindings:
             if p not in self.prog.substitute:
                 inner[p] = vmap[a]
                 if a in batched:
                     inner_batched.add(p)
                 else:
                     inner_batched.discard(p)
-        defined = {r for op in entry.ops for r in op.results}
-        for v in {*(x for op in entry.ops for x in op.operands), *term_operands(entry.term)} - defined:
+        defined = {r for op in blk.ops for r in op.results}
+        for v in {*(x for op in blk.ops for x in op.operands), *term_operands(blk.term)} - defined:
             if v not in inner:  # a constant (maybe of a block a jump was threaded past) or an input
                 if self.prog.storage.get(v) == "const":
                     self.batch_op(b, self.defs[v], inner, inner_batched)
                 else:
                     self.materialize(b, v, inner)
-        for op in entry.ops:
+        for op in blk.ops:
             self.batch_op(b, op, inner, inner_batched)
 
         def store(dest, a, m, frame):
             self.write(b, files, writes, dest, inner[a], a in inner_batched, m, frame)
-        for op in entry.ops:
+        for op in blk.ops:
             for r in op.results:
                 if self.prog.stores(r):
-                    store(r, r, mask, small["depth"])
-        self.terminate(b, entry.term, small, writes, store, inner, inner_batched, mask, files)
+                    store(r, r, mask, depth)
+        self.terminate(b, blk.term, small, writes, store, inner, inner_batched, mask, files)
 
     def apply(self, b: Builder, files: dict, writes: dict) -> dict:
         """Writes made outside the loop (the initial state): straight into the files."""
