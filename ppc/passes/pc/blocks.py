@@ -255,7 +255,6 @@ def _returns_as_is(b: Block, values: list[Value]) -> bool:
     return isinstance(t, Jump) and t.args == values and _returns_as_is(t.target, t.target.params)
 
 
-
 def _inline_candidates(blocks, run_by_calls) -> list[Jump]:
     """The jumps whose target could run in the jumping block's step: a target no costlier
     than INLINE_WORK whose only way in is that jump (no continuation, which a return
@@ -393,7 +392,7 @@ def _liveness(units):
             if x is not b:  # a block run here: its parameters are the jump's arguments
                 d.update(x.params)
             for op in x.ops:
-                r = set(op.operands).union(*(free_values(x) for x in op.regions))
+                r = set(op.operands).union(*(free_values(region) for region in op.regions))
                 u.update(r - d)
                 everything |= r
                 d.update(op.results)
