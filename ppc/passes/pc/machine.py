@@ -341,9 +341,10 @@ class _Machine:
             jump(*sides[1])
             if not (t.then.inline or t.other.inline):
                 goto(b.op("select", [pred, self.full(b, t.then.target.id, B), self.full(b, t.other.target.id, B)]))
-            for j, m in sides:
-                if not j.inline and (t.then.inline or t.other.inline):
-                    goto(self.full(b, j.target.id, B), m)
+            else:  # (a side run here went on by its own terminator, for its own members)
+                for j, m in sides:
+                    if not j.inline:
+                        goto(self.full(b, j.target.id, B), m)
         elif isinstance(t, Call):
             callee = prog.module.functions[t.callee]
             frame = depth
