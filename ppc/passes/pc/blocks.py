@@ -24,7 +24,7 @@ loop's test runs its exit in its own step.
 """
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 import networkx as nx
@@ -43,6 +43,11 @@ class Jump:
     carry: list = field(default_factory=list)
     # the target runs in the jumping block's step (see `_inline_candidates`); it is no block of its own
     inline: bool = False
+
+    @property
+    def bindings(self) -> list:
+        """(parameter, value): the target's parameters, then the carried ones."""
+        return list(zip(self.target.params, self.args)) + self.carry
 
 
 @dataclass(eq=False)
@@ -116,6 +121,8 @@ BRANCH_WORK = 64
 ENTRY_WORK = 16
 # A block this cheap, with one way in, runs in the step of the block jumping there
 INLINE_WORK = 1024
+# The storage classes whose values live in the machine's storage files
+STORED = ("register", "uniform", "stack")
 
 
 def work(ops) -> float:
@@ -260,10 +267,7 @@ def _inline_candidates(blocks, run_by_calls) -> list[Jump]:
     than INLINE_WORK whose only way in is that jump (no continuation, which a return
     enters). No chains: a block run elsewhere runs none itself, and an entry that calls
     run runs none (a call's step would recurse)."""
-    ways_in = defaultdict(int)
-    for b in blocks:
-        for j in jumps(b.term):
-            ways_in[j.target] += 1
+    ways_in = Counter(j.target for b in blocks for j in jumps(b.term))
     out, targets, hosts = [], set(), set()
     for b in blocks:
         if b in run_by_calls or b in targets:
@@ -306,7 +310,7 @@ class Program:
         return out + [b for b in self.entry_blocks.values() if b.id < 0]
 
     def stores(self, v: Value) -> bool:
-        return self.storage.get(v) in ("register", "uniform", "stack")
+        return self.storage.get(v) in STORED
 
 
 def lower_to_blocks(module: Module, input_batched, size: int, inline_jumps: bool = True) -> Program:
@@ -421,7 +425,7 @@ def _widest(found, entries, unscheduled) -> dict:
     widest: dict = defaultdict(int)
 
     def stored(v):
-        return storage.get(v) in ("register", "uniform", "stack")
+        return storage.get(v) in STORED
 
     def key(v):
         return (storage[v], v.type.shape, v.type.dtype)
@@ -447,10 +451,10 @@ def _widest(found, entries, unscheduled) -> dict:
                     put(r, None)
             t = x.term
             for j in jumps(t):
-                for p, a in list(zip(j.target.params, j.args)) + j.carry:
+                for p, a in j.bindings:
                     put(p, a)
                 if j.inline:
-                    run(j.target, list(zip(j.target.params, j.args)) + j.carry)
+                    run(j.target, j.bindings)
             if isinstance(t, Call):
                 if t.cont is not None:
                     places["ret"] = ("stack", (), "i32")
@@ -463,10 +467,7 @@ def _widest(found, entries, unscheduled) -> dict:
                 for i, v in enumerate(t.values):
                     places[("result", i, v.type)] = ("register", v.type.shape, v.type.dtype)
         run(b, [])
-        count: dict = defaultdict(int)
-        for k in places.values():
-            count[k] += 1
-        for k, n in count.items():
+        for k, n in Counter(places.values()).items():
             widest[k] = max(widest[k], n)
     return widest
 

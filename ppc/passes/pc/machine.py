@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from ...ir import Builder, Function, InternalError, Module, Op, Region, TensorType, Value, walk_ops
 from ..batch import Batch
-from .blocks import Branch, Call, Jump, Program, Return, term_operands
+from .blocks import STORED, Branch, Call, Jump, Program, Return, term_operands
 
 PC = TensorType((), "i32")
 
@@ -255,7 +255,7 @@ class _Machine:
                 continue
             if kind == "const":
                 (vmap[v],) = self.batch_op(b, self.defs[v], vmap, batched)
-            elif kind in ("register", "uniform", "stack"):
+            elif kind in STORED:
                 vmap[v] = self.read(b, files, v, depth)
                 if kind != "uniform":
                     batched.add(v)
@@ -323,26 +323,25 @@ class _Machine:
             small["pc"] = self.where(b, m, target, small["pc"])
 
         def jump(j: Jump, m):
-            for p, a in list(zip(j.target.params, j.args)) + j.carry:
+            for p, a in j.bindings:
                 if prog.stores(p):
                     store(p, a, m, depth)
             if j.inline:  # the target runs here, for the members taking this jump
-                self.run_here(b, j.target, list(zip(j.target.params, j.args)) + j.carry, small, writes, vmap, batched,
-                              m, files, depth)
+                self.run_here(b, j.target, j.bindings, small, writes, vmap, batched, m, files, depth)
         if isinstance(t, Jump):
             jump(t, mask)
             if not t.inline:
                 goto(self.full(b, t.target.id, B))
         elif isinstance(t, Branch):
             pred = vmap[t.pred] if t.pred in batched else self.batched(b, vmap[t.pred], False)
-            sides = [(t.then, b.op("and", [mask, pred]))]
-            jump(*sides[0])
-            sides.append((t.other, b.op("and", [mask, b.op("not", [pred])])))
-            jump(*sides[1])
+            then = b.op("and", [mask, pred])
+            jump(t.then, then)
+            other = b.op("and", [mask, b.op("not", [pred])])
+            jump(t.other, other)
             if not (t.then.inline or t.other.inline):
                 goto(b.op("select", [pred, self.full(b, t.then.target.id, B), self.full(b, t.other.target.id, B)]))
             else:  # (a side run here went on by its own terminator, for its own members)
-                for j, m in sides:
+                for j, m in ((t.then, then), (t.other, other)):
                     if not j.inline:
                         goto(self.full(b, j.target.id, B), m)
         elif isinstance(t, Call):
