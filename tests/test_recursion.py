@@ -166,6 +166,35 @@ def test_calls_run_a_base_case_test_themselves():
     assert runs[True].sum() < runs[False].sum()
 
 
+def test_unchanged_parameters_and_calls_beside_returns_need_no_extra_storage():
+    """halving has build_tree's shape. `scale` goes down the recursion unchanged, so
+    every frame holds the same value: a register, not a stack. The second half's call
+    runs in the step that tests the first half (its parameters share rows with the
+    result registers the other side's return writes, so the step writes no more rows
+    than before). Same answers as per-member Python, fewer steps than with every jump
+    target a block of its own."""
+    from ppc.backends.jax import compile_module
+    from ppc.passes.pc import lower_to_blocks
+    from ppc.passes.pc.machine import build_machine
+    d, x, s = np.array([3, 0, 5, 2]), np.array([0.5, -1.0, 2.0, 0.1]), np.array([0.3, 0.9, 1.5, 0.2])
+    want = [R.halving(int(a), b, c, W) for a, b, c in zip(d, x, s)]
+    spec = ppc.autobatch(R.halving).specialize(d, x, s, W[None])
+    flags = [True, True, True, False]
+    steps = {}
+    for inline in (True, False):
+        prog = lower_to_blocks(spec.canonical, flags, len(x), inline_jumps=inline)
+        scale = prog.module.functions["halving"].params[2]
+        assert prog.storage[scale] == "register"
+        run = compile_module(build_machine(prog, len(x), 16))[1](d, x, s, W)
+        assert not run[1]  # no overflow
+        np.testing.assert_allclose(np.asarray(run[0]), want)
+        steps[inline] = int(np.asarray(run[-2]).sum())
+    assert steps[True] < steps[False]
+    text = format_program(lower_to_blocks(spec.canonical, flags, len(x)), 8)
+    blocks = text.split("\nblock ")
+    assert any("(@halving cont)" in b.split("\n")[0] and "run here: @halving else" in b for b in blocks)
+
+
 def test_cheap_blocks_run_in_the_step_that_jumps_there():
     """tree_sum returns its base case in the step that tests for it (the join after the
     `if` runs there): same answers as with every jump target a block of its own, fewer

@@ -51,6 +51,18 @@ def tree_sum(depth, x, w):
     return left + 0.25 * right
 
 
+def halving(depth, x, scale, w):
+    """build_tree's shape: the second half runs only if the first did not stop, and
+    `scale` goes down the recursion unchanged."""
+    if depth == 0:
+        return np.tanh(scale * x * w).sum()
+    left = halving(depth - 1, x * 0.5, scale, w)
+    if left > scale:
+        return left
+    right = halving(depth - 1, left - 1.0, scale, w)
+    return left + scale * right
+
+
 def doubling(x, w, limit):
     """Tree doubling: a while loop whose body recurses, stopping at a data-dependent depth."""
     depth = 0

@@ -293,9 +293,10 @@ class Program:
     substitute: dict[Value, Value]  # `input` parameters -> the machine input (or element of one) they hold
     live_in: dict[Block, set]
     reads: dict[Block, set]  # every value the block reads, its own included
-    # registers shared by a jump's argument and the parameter it becomes (never both live
-    # at one block boundary): value -> the value whose register it uses
-    shares: dict[Value, Value]
+    # registers shared (never both live at one block boundary) by a jump's argument and the
+    # parameter it becomes, and by a function's parameters and result registers: value ->
+    # the value (or ("result", i, type) slot) whose register it uses
+    shares: dict[Value, object]
 
     @property
     def halt(self) -> int:
@@ -353,14 +354,15 @@ def lower_to_blocks(module: Module, input_batched, size: int, inline_jumps: bool
     inputs = [Value(TensorType((size,) + p.type.shape, p.type.dtype) if f else p.type, p.hint)
               for p, f in zip(module.entry.params, input_batched)]
     substitute, elements = _input_parameters(module, reachable, inputs, input_batched)
+    invariant = _invariant_parameters(module, reachable)
 
     def analyse():
         merged = {j.target for x in reachable for j in jumps(x.term) if j.inline}
         units = {b: [b] + [j.target for j in jumps(b.term) if j.inline] for b in reachable if b not in merged}
         live_in, reads, defined, exits = _liveness(units)
         storage = _classify(module, units, exits, live_in, reads, defined, substitute, elements, constants, inputs,
-                            input_batched)
-        return units, live_in, reads, storage, _coalesce(units, live_in, storage)
+                            input_batched, invariant)
+        return units, live_in, reads, storage, _coalesce(module, units, live_in, storage, invariant)
 
     # a cheap block with one way in runs in the jumping block's step, unless that step
     # would then write some storage file more often than the busiest step does already
@@ -421,7 +423,7 @@ def _widest(found, entries, unscheduled) -> dict:
     """Per storage file (kind, shape, dtype), the most places one step writes, as the
     machine's `write` counts them (a value written back to the register it was read from
     is no write): an estimate made before the machine is built."""
-    units, _, _, storage, shares = found
+    units, live_in, _, storage, shares = found
     widest: dict = defaultdict(int)
 
     def stored(v):
@@ -433,8 +435,8 @@ def _widest(found, entries, unscheduled) -> dict:
         if b in unscheduled:
             continue  # (counted with the calls that run it)
         places, origin = {}, {}
-        for v in b.params:
-            if b.kind != "cont" and stored(v):
+        for v in [*live_in[b], *(b.params if b.kind != "cont" else ())]:
+            if storage.get(v) in ("register", "uniform"):  # (read from its register: no write back there)
                 origin[v] = shares.get(v, v)
 
         def put(v, a):
@@ -443,9 +445,10 @@ def _widest(found, entries, unscheduled) -> dict:
 
         def run(x, bound):
             origin.update({p: origin.get(a) for p, a in bound})
-            if x.kind == "cont":
-                for v in x.params:
-                    put(v, None)
+            if x.kind == "cont":  # (its parameters are read from the result registers)
+                for i, v in enumerate(x.params):
+                    origin[v] = ("result", i, v.type)
+                    put(v, v)
             for op in x.ops:
                 for r in op.results:
                     put(r, None)
@@ -465,41 +468,82 @@ def _widest(found, entries, unscheduled) -> dict:
                     run(callee, list(zip(callee.params, t.args)))
             elif isinstance(t, Return):
                 for i, v in enumerate(t.values):
-                    places[("result", i, v.type)] = ("register", v.type.shape, v.type.dtype)
+                    if origin.get(v) != ("result", i, v.type):
+                        places[("result", i, v.type)] = ("register", v.type.shape, v.type.dtype)
         run(b, [])
         for k, n in Counter(places.values()).items():
             widest[k] = max(widest[k], n)
     return widest
 
 
-def _coalesce(units, live_in, storage) -> dict[Value, Value]:
+def _coalesce(module, units, live_in, storage, invariant) -> dict:
     """Give a jump's argument and the parameter it becomes one register when no block
     boundary has both live, so passing a loop's state around is no copy at all. A block
     reads its registers when it starts and writes them when it ends, so values interfere
-    only across boundaries: both live into one block (or one is the block's parameter)."""
-    def is_reg(v):
-        return storage.get(v) == "register"
-    boundary = [{v for v in live_in[b] | set(b.params) if is_reg(v)} for b in units]
-    parent: dict[Value, Value] = {}
+    only across boundaries: both live into one block (or one is the block's parameter).
+
+    Then a function's parameters take the rows of its result registers ("result", i,
+    type), which are live only into continuations: a step that calls on one side of a
+    branch and returns on the other then writes both into the same rows, under disjoint
+    masks (NUTS's build_tree: its second half's call runs in the step that finds the
+    first half turned or not, with no more write channels than the return alone)."""
+    def is_reg(v):  # (an invariant parameter's register is live in every activation: shared with none)
+        return storage.get(v) == "register" and v not in invariant
+    every = [x for us in units.values() for x in us]
+    slots = {}  # (index, type) -> the one ("result", index, type) key (a group's root is compared by identity)
+    for fn in {module.functions[x.fn] for x in every}:
+        for i, t in enumerate(fn.result_types):
+            slots.setdefault((i, t), ("result", i, t))
+    # a value live across a call is live at every boundary of the functions it may run
+    # (values of different functions share rows only through the result rows)
+    graph = call_graph(module)
+    reach = {n: nx.descendants(graph, n) | {n} for n in module.functions}
+    across = defaultdict(set)
+    for x in every:
+        t = x.term
+        if isinstance(t, Call) and t.cont is not None:
+            for name in reach[t.callee]:
+                across[name] |= {v for v in live_in[t.cont] - set(t.cont.params) if is_reg(v)}
+    boundary = []
+    for b in units:
+        live = {v for v in live_in[b] | set(b.params) if is_reg(v)} | across[b.fn]
+        if b.kind == "cont":
+            live |= {slots[i, p.type] for i, p in enumerate(b.params)}
+        boundary.append(live)
+    parent: dict = {}
 
     def find(v):
         while parent.get(v, v) is not v:
             v = parent[v]
         return v
-    members: dict[Value, set] = {}
-    for b in [x for us in units.values() for x in us]:
+    members: dict = {}
+
+    def merge(keep, other) -> bool:
+        rk, ro = find(keep), find(other)
+        if rk is ro or isinstance(rk, tuple) and isinstance(ro, tuple):  # (two result rows stay two)
+            return False
+        mk, mo = members.get(rk, {rk}), members.get(ro, {ro})
+        if any(len(mk & s) and len(mo & s) for s in boundary):
+            return False
+        parent[ro] = rk
+        members[rk] = mk | mo
+        return True
+    for b in every:
         for j in jumps(b.term):
             for p, a in zip(j.target.params, j.args):
-                if not (is_reg(p) and is_reg(a)) or p.type != a.type:
-                    continue
-                rp, ra = find(p), find(a)
-                if rp is ra:
-                    continue
-                mp, ma = members.get(rp, {rp}), members.get(ra, {ra})
-                if any(len(mp & s) and len(ma & s) for s in boundary):
-                    continue
-                parent[ra] = rp
-                members[rp] = mp | ma
+                if is_reg(p) and is_reg(a) and p.type == a.type:
+                    merge(p, a)
+    for x in every:  # a returned value is written where it is returned
+        if isinstance(x.term, Return):
+            for i, v in enumerate(x.term.values):
+                if is_reg(v):
+                    merge(slots[i, v.type], v)
+    for name in sorted({x.term.callee for x in every if isinstance(x.term, Call)}):
+        for p in module.functions[name].params:
+            if is_reg(p) and not isinstance(find(p), tuple):
+                for (_, t), slot in sorted(slots.items(), key=lambda kv: kv[0][0]):
+                    if t == p.type and merge(slot, p):
+                        break
     return {v: find(v) for v in storage if is_reg(v) and find(v) is not v}
 
 
@@ -547,8 +591,24 @@ def _input_parameters(module, blocks, inputs, input_batched):
     return substitute, {a for a in projections if base(a) not in (None, VARIES)}
 
 
+def _invariant_parameters(module, blocks) -> set[Value]:
+    """Parameters of a recursive function that its every recursive call passes on as they
+    are (NUTS's step size, mass matrix and direction down build_tree). Every activation
+    then holds the same value, so one register serves them all: no call pushes them and
+    no return restores them. (A call from elsewhere in the recursion might pass another
+    value, so any such call disqualifies.)"""
+    graph = call_graph(module)
+    out = set()
+    for name, fn in module.functions.items():
+        within = nx.descendants(graph, name) | {name}  # (functions that may run while `name` is active)
+        inner = [(b, b.term) for b in blocks if isinstance(b.term, Call) and b.term.callee == name and b.fn in within]
+        if inner:
+            out |= {p for k, p in enumerate(fn.params) if all(b.fn == name and t.args[k] is p for b, t in inner)}
+    return out
+
+
 def _classify(module, units, exits, live_in, reads, defined, substitute, elements, constants, inputs,
-              input_batched):
+              input_batched, invariant):
     shared = {x for x, f in zip(inputs, input_batched) if not f}
     uniform = set(substitute) | shared
     everything = [x for us in units.values() for x in us]
@@ -566,7 +626,7 @@ def _classify(module, units, exits, live_in, reads, defined, substitute, element
     for b in everything:
         t = b.term
         if isinstance(t, Call) and t.cont is not None and b.fn in reach[t.callee]:
-            across_calls |= live_in[t.cont] - set(t.cont.params)
+            across_calls |= live_in[t.cont] - set(t.cont.params) - invariant
     storage = {v: "const" for v in constants}  # (those of blocks threaded past too)
     for b in units:
         out = set().union(*(live_in[s] for s in exits[b]))

@@ -10,12 +10,16 @@ frame is scratch.
 Why files and write channels: XLA copies every value that passes unchanged through a
 conditional, so a `switch` returning the whole state would copy all of it on every step
 (measured: the step time grew with the state). Instead the `switch` over blocks only
-reads the state and returns the step's writes as a fixed set of channels per file (row,
-value; for stacks also the frame per member), and the writes land in place after it: a
-step costs what its block computes and writes (and, per file, as many writes as its
-busiest block makes), not the size of the state.
+reads the state and returns the step's writes as a fixed set of channels per file (the
+value; for stacks also the frame per member), and the writes land in place after it, in
+the row the block that ran writes (a constant per block, looked up after the `switch`:
+as outputs, the rows cost a copy each per step). A step costs what its block computes
+and writes (and, per file, as many writes as its busiest block makes), not the size of
+the state.
 """
 from __future__ import annotations
+
+import numpy as np
 
 from ...ir import Builder, Function, InternalError, Module, Op, Region, TensorType, Value, walk_ops
 from ..batch import Batch
@@ -156,24 +160,26 @@ class _Machine:
         cases = [self.case(blk, state, files, here) for blk in prog.blocks]
         # every case returns the same channels: per file, as many writes as the busiest block makes
         width = {key: max(sum(1 for place in writes if place[0] == key) for _, _, writes in cases) for key in files}
-        regions, outs = [], None
+        regions, outs, rows = [], None, []
         for region, small, writes in cases:
-            outs = self.channels(Builder(region), small, writes, width)
+            outs, case_rows = self.channels(Builder(region), small, writes, width)
             region.ops.append(Op("yield", outs, {}, []))
             regions.append(region)
+            rows.append(case_rows)
         results = [Value(v.type, v.hint) for v in outs]
         bb.append(Op("switch", [which], {}, results, regions))
         it = iter(results)
         new.update(pc=next(it), depth=next(it), overflow=next(it))
+        per_channel = iter(zip(*rows))
         for key in width:
             f = files[key]
             for _ in range(width[key]):
+                row = self.row(bb, list(next(per_channel)), which)
                 if key[0] == "stack":
-                    row, frames, value = next(it), next(it), next(it)
+                    frames, value = next(it), next(it)
                     f = bb.op("stack_write", [f, row, frames, value], f.hint)
                 else:
-                    row, value = next(it), next(it)
-                    f = bb.op("file_write", [f, row, value], f.hint)
+                    f = bb.op("file_write", [f, row, next(it)], f.hint)
             new[key] = f
         bb.region.ops.append(Op("yield", [new[s] for s in slots], {}, []))
 
@@ -201,10 +207,19 @@ class _Machine:
                                 b.op("argmax", [cheap], axis=0, index_dtype="i32"), b.constant(n - 1, PC)], "block")
         return which, counts
 
-    def channels(self, b: Builder, small: dict, writes: dict, width: dict) -> list:
-        """The case's outputs: pc, depth, overflow, then each file's write channels (unused
+    def row(self, b: Builder, per_block: list, which: Value) -> Value:
+        """A write channel's row: a constant per block, looked up by the block that ran
+        (not a `switch` output: every output costs a copy in every step)."""
+        if len(set(per_block)) == 1:
+            return b.constant(per_block[0], PC)
+        table = b.constant(np.array(per_block, np.int32), TensorType((len(per_block),), "i32"))
+        return b.op("reshape", [b.op("dynamic_slice", [table, which], sizes=(1,))], shape=())
+
+    def channels(self, b: Builder, small: dict, writes: dict, width: dict) -> tuple[list, list]:
+        """The case's outputs (pc, depth, overflow, then each file's write channels: for a
+        stack the frame per member, then the value) and each channel's row (unused
         channels write zeros to the scratch row)."""
-        outs = [small["pc"], small["depth"], small["overflow"]]
+        outs, rows = [small["pc"], small["depth"], small["overflow"]], []
         for key, n in width.items():
             mine = [(place, w) for place, w in writes.items() if place[0] == key]
             vt = self.value_type(key)
@@ -212,16 +227,16 @@ class _Machine:
             for i in range(n):
                 if i < len(mine):
                     (_, row), (value, mask, frame) = mine[i]
-                    row = b.constant(row, PC)
                 else:
-                    row, value = b.constant(scratch, PC), b.op("zeros", [], shape=vt.shape, dtype=vt.dtype)
+                    row, value = scratch, b.op("zeros", [], shape=vt.shape, dtype=vt.dtype)
                     mask = frame = None
+                rows.append(row)
                 if key[0] == "stack":
                     junk = self.full(b, self.frames - 1, TensorType((self.size,), "i32"))
-                    outs += [row, junk if mask is None else b.op("select", [mask, frame, junk]), value]
+                    outs += [junk if mask is None else b.op("select", [mask, frame, junk]), value]
                 else:
-                    outs += [row, value]
-        return outs
+                    outs.append(value)
+        return outs, rows
 
     # -- one block ----------------------------------------------------------------------------
     def case(self, blk, state: dict, files: dict, here: Value):
