@@ -297,6 +297,7 @@ class Program:
     # parameter it becomes, and by a function's parameters and result registers: value ->
     # the value (or ("result", i, type) slot) whose register it uses
     shares: dict[Value, object]
+    writes: dict  # per storage file (kind, shape, dtype): the most places one step writes (an estimate)
 
     @property
     def halt(self) -> int:
@@ -384,7 +385,8 @@ def lower_to_blocks(module: Module, input_batched, size: int, inline_jumps: bool
         b.id = -1
     for i, b in enumerate(order):
         b.id = i
-    return Program(module, order, entries, inputs, list(input_batched), storage, substitute, live_in, reads, shares)
+    return Program(module, order, entries, inputs, list(input_batched), storage, substitute, live_in, reads, shares,
+                   dict(_widest(found, entries, unscheduled)))
 
 
 def _liveness(units):
