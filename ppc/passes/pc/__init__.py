@@ -11,8 +11,9 @@ XLA program.
 
 Scheduling: blocks are numbered cheapest first. Each step runs the cheaper block most
 members are at, so members move through their bookkeeping together, while the costliest
-block (a gradient evaluation) waits until it holds at least 3/4 of the running members
-(machine.py, `schedule`).
+block (a gradient evaluation) waits until it holds 3/4 of the running members, or half
+of them when its work is small against what every step writes (machine.py, `schedule`
+and `gather`).
 """
 from __future__ import annotations
 

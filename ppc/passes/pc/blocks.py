@@ -484,11 +484,12 @@ def _coalesce(module, units, live_in, storage, invariant) -> dict:
     reads its registers when it starts and writes them when it ends, so values interfere
     only across boundaries: both live into one block (or one is the block's parameter).
 
-    Then a function's parameters take the rows of its result registers ("result", i,
-    type), which are live only into continuations: a step that calls on one side of a
-    branch and returns on the other then writes both into the same rows, under disjoint
-    masks (NUTS's build_tree: its second half's call runs in the step that finds the
-    first half turned or not, with no more write channels than the return alone)."""
+    Then returned values, and then functions' parameters, take the rows of the result
+    registers ("result", i, type), which are live only into continuations: a value
+    returned as it was passed is no write, and a step that calls on one side of a branch
+    and returns on the other writes both into the same rows, under disjoint masks
+    (NUTS's build_tree: its second half's call runs in the step that finds the first
+    half turned or not, with no more write channels than the return alone)."""
     def is_reg(v):  # (an invariant parameter's register is live in every activation: shared with none)
         return storage.get(v) == "register" and v not in invariant
     every = [x for us in units.values() for x in us]
