@@ -193,6 +193,9 @@ def test_unchanged_parameters_and_calls_beside_returns_need_no_extra_storage():
     text = format_program(lower_to_blocks(spec.canonical, flags, len(x)), 8)
     blocks = text.split("\nblock ")
     assert any("(@halving cont)" in b.split("\n")[0] and "run here: @halving else" in b for b in blocks)
+    # the unchanged parameter's register is rewritten by each call from outside the recursion
+    got = ppc.autobatch(R.two_halvings)(d, x, s, W[None])
+    np.testing.assert_allclose(np.asarray(got), [R.two_halvings(int(a), b, c, W) for a, b, c in zip(d, x, s)])
 
 
 def test_cheap_blocks_run_in_the_step_that_jumps_there():

@@ -63,6 +63,11 @@ def halving(depth, x, scale, w):
     return left + scale * right
 
 
+def two_halvings(depth, x, scale, w):
+    """halving twice, with a different unchanged parameter each time."""
+    return halving(depth, x, scale, w) - halving(depth + 1, x, 2.0 * scale, w)
+
+
 def doubling(x, w, limit):
     """Tree doubling: a while loop whose body recurses, stopping at a data-dependent depth."""
     depth = 0
