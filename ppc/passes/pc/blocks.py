@@ -94,6 +94,11 @@ def jumps(t) -> list[Jump]:
     return [t.then, t.other] if isinstance(t, Branch) else []
 
 
+def unit(b: Block) -> list[Block]:
+    """A block and the blocks it runs in its own step (its inline jump targets)."""
+    return [b] + [j.target for j in jumps(b.term) if j.inline]
+
+
 def successors(b: Block) -> list[Block]:
     t = b.term
     if isinstance(t, Call):
@@ -355,26 +360,30 @@ def lower_to_blocks(module: Module, input_batched, size: int, inline_jumps: bool
     inputs = [Value(TensorType((size,) + p.type.shape, p.type.dtype) if f else p.type, p.hint)
               for p, f in zip(module.entry.params, input_batched)]
     substitute, elements = _input_parameters(module, reachable, inputs, input_batched)
-    invariant = _invariant_parameters(module, reachable)
+    graph = call_graph(module)
+    reach = {n: nx.descendants(graph, n) | {n} for n in module.functions}  # the functions a call to n may run
+    invariant = _invariant_parameters(module, reachable, reach)
+    uniform = _uniform(reachable, substitute, inputs, input_batched)
 
     def analyse():
         merged = {j.target for x in reachable for j in jumps(x.term) if j.inline}
-        units = {b: [b] + [j.target for j in jumps(b.term) if j.inline] for b in reachable if b not in merged}
+        units = {b: unit(b) for b in reachable if b not in merged}
         live_in, reads, defined, exits = _liveness(units)
-        storage = _classify(module, units, exits, live_in, reads, defined, substitute, elements, constants, inputs,
-                            input_batched, invariant)
-        return units, live_in, reads, storage, _coalesce(module, units, live_in, storage, invariant)
+        storage = _classify(units, exits, live_in, reads, defined, substitute, elements, constants, uniform, reach,
+                            invariant)
+        found = units, live_in, reads, storage, _coalesce(module, units, live_in, storage, invariant, reach)
+        return found, _widest(found, entries, unscheduled)
 
     # a cheap block with one way in runs in the jumping block's step, unless that step
     # would then write some storage file more often than the busiest step does already
     # (every step pays for the busiest one's writes: the machine's write channels)
-    found = analyse()
-    widest = _widest(found, entries, unscheduled)
+    found, widths = analyse()
+    widest = widths
     for j in _inline_candidates(reachable, run_by_calls) if inline_jumps else []:
         j.inline = True
-        trial = analyse()
-        if all(n <= widest.get(key, 0) for key, n in _widest(trial, entries, unscheduled).items()):
-            found = trial
+        trial, trial_widths = analyse()
+        if all(n <= widest.get(key, 0) for key, n in trial_widths.items()):
+            found, widths = trial, trial_widths
         else:
             j.inline = False
     units, live_in, reads, storage, shares = found
@@ -386,7 +395,7 @@ def lower_to_blocks(module: Module, input_batched, size: int, inline_jumps: bool
     for i, b in enumerate(order):
         b.id = i
     return Program(module, order, entries, inputs, list(input_batched), storage, substitute, live_in, reads, shares,
-                   dict(_widest(found, entries, unscheduled)))
+                   dict(widths))
 
 
 def _liveness(units):
@@ -478,7 +487,7 @@ def _widest(found, entries, unscheduled) -> dict:
     return widest
 
 
-def _coalesce(module, units, live_in, storage, invariant) -> dict:
+def _coalesce(module, units, live_in, storage, invariant, reach) -> dict:
     """Give a jump's argument and the parameter it becomes one register when no block
     boundary has both live, so passing a loop's state around is no copy at all. A block
     reads its registers when it starts and writes them when it ends, so values interfere
@@ -499,8 +508,6 @@ def _coalesce(module, units, live_in, storage, invariant) -> dict:
             slots.setdefault((i, t), ("result", i, t))
     # a value live across a call is live at every boundary of the functions it may run
     # (values of different functions share rows only through the result rows)
-    graph = call_graph(module)
-    reach = {n: nx.descendants(graph, n) | {n} for n in module.functions}
     across = defaultdict(set)
     for x in every:
         t = x.term
@@ -594,39 +601,39 @@ def _input_parameters(module, blocks, inputs, input_batched):
     return substitute, {a for a in projections if base(a) not in (None, VARIES)}
 
 
-def _invariant_parameters(module, blocks) -> set[Value]:
+def _invariant_parameters(module, blocks, reach) -> set[Value]:
     """Parameters of a recursive function that its every recursive call passes on as they
     are (NUTS's step size, mass matrix and direction down build_tree). Every activation
     then holds the same value, so one register serves them all: no call pushes them and
     no return restores them. (A call from elsewhere in the recursion might pass another
     value, so any such call disqualifies.)"""
-    graph = call_graph(module)
     out = set()
     for name, fn in module.functions.items():
-        within = nx.descendants(graph, name) | {name}  # (functions that may run while `name` is active)
-        inner = [(b, b.term) for b in blocks if isinstance(b.term, Call) and b.term.callee == name and b.fn in within]
+        inner = [(b, b.term) for b in blocks  # (calls from functions that may run while `name` is active)
+                 if isinstance(b.term, Call) and b.term.callee == name and b.fn in reach[name]]
         if inner:
             out |= {p for k, p in enumerate(fn.params) if all(b.fn == name and t.args[k] is p for b, t in inner)}
     return out
 
 
-def _classify(module, units, exits, live_in, reads, defined, substitute, elements, constants, inputs,
-              input_batched, invariant):
-    shared = {x for x, f in zip(inputs, input_batched) if not f}
-    uniform = set(substitute) | shared
-    everything = [x for us in units.values() for x in us]
+def _uniform(blocks, substitute, inputs, input_batched) -> set[Value]:
+    """The values computed from unbatched inputs alone: the same for every member."""
+    uniform = set(substitute) | {x for x, f in zip(inputs, input_batched) if not f}
     changed = True
-    while changed:  # values computed from uniform values alone are the same for every member
+    while changed:
         changed = False
-        for b in everything:
+        for b in blocks:
             for op in b.ops:
                 if op.results and op.results[0] not in uniform:
                     if set(op.operands).union(*(free_values(r) for r in op.regions)) <= uniform:
                         uniform.update(op.results)
                         changed = True
-    reach = {n: nx.descendants(call_graph(module), n) | {n} for n in module.functions}
+    return uniform
+
+
+def _classify(units, exits, live_in, reads, defined, substitute, elements, constants, uniform, reach, invariant):
     across_calls = set()
-    for b in everything:
+    for b in [x for us in units.values() for x in us]:
         t = b.term
         if isinstance(t, Call) and t.cont is not None and b.fn in reach[t.callee]:
             across_calls |= live_in[t.cont] - set(t.cont.params) - invariant

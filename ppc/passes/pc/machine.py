@@ -23,7 +23,7 @@ import numpy as np
 
 from ...ir import Builder, Function, InternalError, Module, Op, Region, TensorType, Value, walk_ops
 from ..batch import Batch
-from .blocks import STORED, Branch, Call, Jump, Program, Return, jumps, term_operands, work
+from .blocks import STORED, Branch, Call, Jump, Program, Return, term_operands, unit, work
 
 PC = TensorType((), "i32")
 GATHER_RATIO = 150  # see _Machine.gather
@@ -218,10 +218,9 @@ class _Machine:
         cancer (ratio 35) took 15% fewer steps and 7% less time at 1/2 than at 3/4; the
         synthetic data (ratio 560) with per-chain warmup ran its leapfrog block 8,451
         times at 1/2 against 7,108 at 3/4, and took longer."""
-        costliest = self.prog.blocks[-1]
-        unit = [costliest] + [j.target for j in jumps(costliest.term) if j.inline]
         written = sum(n * int(np.prod(key[1], dtype=np.int64)) for key, n in self.prog.writes.items())
-        return (3, 4) if work([op for x in unit for op in x.ops]) >= GATHER_RATIO * max(1, written) else (1, 2)
+        costliest = work([op for x in unit(self.prog.blocks[-1]) for op in x.ops])
+        return (3, 4) if costliest >= GATHER_RATIO * max(1, written) else (1, 2)
 
     def row(self, b: Builder, per_block: list, which: Value) -> Value:
         """A write channel's row: a constant per block, looked up by the block that ran
