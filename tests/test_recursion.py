@@ -350,3 +350,47 @@ def test_ackermann_on_generated_batches(pairs, strategy):
     n = np.array([p[1] for p in pairs])
     got = ppc.autobatch(R.ackermann, strategy=strategy)(m, n)
     assert list(np.asarray(got)) == [R.ackermann(int(a), int(b)) for a, b in zip(m, n)]
+
+
+def _fib(n):
+    return 1 if n <= 1 else _fib(n - 1) + _fib(n - 2)
+
+
+@pytest.mark.parametrize("backend", ["jax", "tf"])
+def test_changing_part_of_a_register_writes_only_that_part(backend):
+    """walk_log sets one row of its log per loop step, countdown_log one row per return
+    (into the result register): the machine writes those rows (file_patch), so none of
+    walk_log's write channels carries a whole log (not even for the first block, whose
+    zeros the machine writes before its loop). Checked against NumPy written by hand, with rows
+    past the end clamped onto the last, members at different steps."""
+    from ppc.ir import walk_ops
+    n, x = np.array([0, 3, 7, 2, 5, 1]), np.array([0.5, 1.0, -2.0, 0.0, 3.0, -1.5])
+    want_log, want_x = [], []
+    for k, v in zip(n, x):
+        log = np.zeros((5, 2))
+        for i in range(k):
+            v = 0.5 * v + _fib(i % 4)
+            log[min(i, 4)] = (v, i)
+        want_log.append(log)
+        want_x.append(v)
+    f = ppc.autobatch(ppc.compile(R.walk_log, backend=backend))
+    log, last = f(n, x)
+    np.testing.assert_allclose(np.asarray(log), want_log, rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(last), want_x, rtol=1e-12)
+
+    m = np.array([0, 3, 7, 1])
+    want = []
+    for k in m:
+        log = np.zeros((5, 2))
+        for j in range(1, k + 1):
+            log[min(j - 1, 4)] = (j, j * j)
+        want.append(log)
+    g = ppc.autobatch(ppc.compile(R.countdown_log, backend=backend))
+    np.testing.assert_allclose(np.asarray(g(m, np.zeros((1, 5, 2)))), want, rtol=1e-12)
+
+    for fn, args, whole in ((f, (n, x), False), (g, (m, np.zeros((1, 5, 2))), True)):
+        ops = list(walk_ops(fn.specialize(*args).machine.entry.body))
+        assert any(op.prim == "file_patch" for op in ops)
+        switch = next(op for op in ops if op.prim == "switch")
+        # (countdown_log's base case returns its parameter whole: one whole channel)
+        assert any(r.type.shape[1:] == (5, 2) for r in switch.results) == whole

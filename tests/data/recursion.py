@@ -91,3 +91,24 @@ def power_sum(x, n):
     if n == 0:
         return 1.0
     return 1.0 + x * power_sum(x, n - 1)
+
+
+def walk_log(n, x):
+    """A walk's first n points logged into a preallocated array, a loop-carried register
+    changed one row per step (the recursive call makes the loop machine blocks). Past the
+    end, rows land on the last one: x.at[i].set clamps as dynamic_update_slice does."""
+    log = np.zeros((5, 2))
+    i = 0
+    while i < n:
+        x = 0.5 * x + fib(i % 4)
+        log = log.at[i].set(np.stack([x, 1.0 * i]))
+        i += 1
+    return log, x
+
+
+def countdown_log(n, log):
+    """Recursion that returns its argument with one row more set on the way back up."""
+    if n == 0:
+        return log
+    log = countdown_log(n - 1, log)
+    return log.at[n - 1].set(np.stack([1.0 * n, 1.0 * n * n]))

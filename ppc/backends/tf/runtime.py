@@ -123,6 +123,23 @@ def stack_write(file, row, frames, value):
     return tf.tensor_scatter_nd_update(file, _member_index(row, frames), value)
 
 
+def file_patch(file, row, index, update):
+    """The register file [rows, B, ...] with member b's window update[b] written into row
+    `row` at index[b] = (member, start per cell axis); a member index of B writes nothing."""
+    b, window = index.shape[0], update.shape[1:]
+    grids = tf.meshgrid(*[tf.range(n, dtype=tf.int64) for n in window], indexing="ij")
+    offsets = tf.stack([tf.reshape(g, [-1]) for g in grids], axis=1) if window else tf.zeros([1, 0], tf.int64)
+    cells = offsets.shape[0]
+    index = tf.cast(index, tf.int64)
+    at = index[:, None, 1:] + offsets[None]  # [B, cells, k]
+    member = tf.broadcast_to(index[:, None, :1], [b, cells, 1])
+    full = tf.concat([tf.fill([b, cells, 1], tf.cast(row, tf.int64)), member, at], axis=2)
+    keep = index[:, 0] < b
+    full = tf.boolean_mask(full, keep)
+    values = tf.boolean_mask(tf.reshape(update, [b, cells]), keep)
+    return tf.tensor_scatter_nd_update(file, tf.reshape(full, [-1, 2 + len(window)]), tf.reshape(values, [-1]))
+
+
 # --- PRNG ------------------------------------------------------------------------------------
 
 def _words(key):

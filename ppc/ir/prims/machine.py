@@ -78,6 +78,27 @@ def _stack_write(f, row, frames, value):
     return [f]
 
 
+def _file_patch(f, row, index, update):
+    _index(row, "file_patch")
+    _index(index, "file_patch")
+    _row(f, "file_patch", 2)
+    f, update = tensor(f), tensor(update)
+    cell = f.shape[2:]
+    if (row.rank != 0 or index.shape != (f.shape[1], 1 + len(cell)) or update.dtype != f.dtype
+            or update.shape[:1] != f.shape[1:2] or update.rank != f.rank - 1
+            or any(u > n for u, n in zip(update.shape[1:], cell))):
+        raise ShapeError(f"file_patch of {update} at {row}, {index} does not fit file {f}")
+    return [f]
+
+
+def _file_patch_emit(a, at):
+    k = at["cell_rank"]
+    dims = (f"lax.ScatterDimensionNumbers(update_window_dims={tuple(range(1, k + 1))}, inserted_window_dims=(0, 1), "
+            f"scatter_dims_to_operand_dims={tuple(range(k + 2))})")
+    where = f"jnp.concatenate([jnp.full(({a[2]}.shape[0], 1), {a[1]}, {a[2]}.dtype), {a[2]}], axis=1)"
+    return f"lax.scatter({a[0]}, {where}, {a[3]}, {dims}, mode=lax.GatherScatterMode.FILL_OR_DROP)"
+
+
 # Storage files: every stored value of one kind and type is a row of one array, so a block
 # writes its few rows in place instead of the machine carrying (and copying) each value.
 # A register file is [rows, B, ...]; a uniform one [rows, ...]; a stack file is
@@ -85,6 +106,13 @@ def _stack_write(f, row, frames, value):
 # stack's last frame, are scratch: writes nobody needs go there.
 declare("file_read", _file_read, jax="{0}[{row}]", tf="{0}[{row}]", internal=True, cost=costs.free)
 declare("file_write", _file_write, jax="{0}.at[{1}].set({2})", tf="ppc_tf.file_write({0}, {1}, {2})", internal=True, cost=costs.free)
+# file_patch(f, row, index, update): member b's window update[b] written into row `row` at
+# index[b] = (member, start per cell axis); a member index out of range (the batch size)
+# writes nothing. Starts must leave the window inside the cell (the machine clamps them,
+# as dynamic_update_slice does). A block that changes part of a register (x.at[i].set(v)
+# of a register it read) writes that window instead of the whole value.
+declare("file_patch", lambda f, row, index, update, cell_rank: _file_patch(f, row, index, update),
+        jax=_file_patch_emit, tf="ppc_tf.file_patch({0}, {1}, {2}, {3})", internal=True, cost=costs.free)
 declare("stack_read", _stack_read, jax="{0}[{row}, {1}, jnp.arange({0}.shape[2])]",
         tf="ppc_tf.stack_read({0}, {row}, {1})", internal=True, cost=costs.free)
 declare("stack_write", _stack_write, jax="{0}.at[{1}, {2}, jnp.arange({0}.shape[2])].set({3})",

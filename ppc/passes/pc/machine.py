@@ -19,14 +19,33 @@ the state.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ...ir import Builder, Function, InternalError, Module, Op, Region, TensorType, Value, walk_ops
 from ..batch import Batch
-from .blocks import STORED, Branch, Call, Jump, Program, Return, term_operands, unit, work
+from .blocks import STORED, Branch, Call, Jump, Program, Return, jumps, term_operands, unit, work
 
 PC = TensorType((), "i32")
 GATHER_RATIO = 150  # see _Machine.gather
+
+
+@dataclass
+class Patch:
+    """A write of a window of a register (a register read this step, changed by
+    `dynamic_update_slice`): per member the window's index (member, then its start along
+    each axis; member = batch size where the member writes nothing) and its values. The
+    whole new value and the mask stand by for a second write to the same place."""
+    index: Value
+    update: Value
+    value: Value
+    mask: Value
+
+
+def _group(place, w):
+    """The write channels a write travels in: its file's, or its file's patches of its size."""
+    return ("patch", place[0], w.update.type.shape[1:]) if isinstance(w, Patch) else place[0]
 
 
 class _Machine:
@@ -61,6 +80,7 @@ class _Machine:
         self.assign("ret", ("stack", (), "i32"), "ret")
         for v, owner in prog.shares.items():
             self.place[v] = self.place[owner]
+        self.first = self.first_block()
 
     def assign(self, slot, key, name):
         rows = self.files.setdefault(key, [])
@@ -118,25 +138,36 @@ class _Machine:
         files = {key: b.op("zeros", [], self.file_name(key), shape=t.shape, dtype=t.dtype)
                  for key in self.files for t in [self.file_type(key)]}
         everyone = self.full(b, True, TensorType((self.size,), "bool"))
-        writes = {"ret": (self.full(b, prog.halt, B), everyone, self.full(b, 0, B))}  # frame 0: halt
+        writes = {self.place["ret"]: (self.full(b, prog.halt, B), everyone, self.full(b, 0, B))}  # frame 0: halt
         for p, x, f in zip(entry_fn.params, prog.inputs, prog.input_batched):
             if prog.stores(p):
-                writes[p] = (self.batched(b, x, f) if prog.storage[p] != "uniform" else x, everyone, small["depth"])
+                writes[self.place[p]] = (self.batched(b, x, f) if prog.storage[p] != "uniform" else x, everyone,
+                                         small["depth"])
         files = self.apply(b, files, writes)
+        first = self.first
+        if first is not None:  # every member runs it now, before the loop
+            region, small, writes = self.case(first, {**small, **files}, files, everyone)
+            b.region.ops.extend(region.ops)  # (a case takes no parameters)
+            files = self.apply(b, files, writes)
+            once = np.zeros(prog.halt, np.int64)
+            once[first.id] = 1
+            counters = {"runs": b.constant(once, TensorType((prog.halt,), "i64"), "runs"),
+                        "served": b.constant(once * self.size, TensorType((prog.halt,), "i64"), "served")}
         slots = list(small) + list(counters) + list(files)
         init = {**small, **counters, **files}
+        hints = {s: s if isinstance(s, str) else init[s].hint for s in slots}
 
-        cond = Region([Value(init[s].type, init[s].hint) for s in slots])
+        cond = Region([Value(init[s].type, hints[s]) for s in slots])
         cb = Builder(cond)
         cs = dict(zip(slots, cond.params))
         nxt = cb.op("reduce_min", [cs["pc"]], axes=(0,))
         going = cb.op("and", [cb.op("lt", [nxt, cb.constant(prog.halt, PC)]), cb.op("not", [cs["overflow"]])])
         cond.ops.append(Op("yield", [going], {}, []))
 
-        body = Region([Value(init[s].type, init[s].hint) for s in slots])
+        body = Region([Value(init[s].type, hints[s]) for s in slots])
         self.step(Builder(body), dict(zip(slots, body.params)), slots)
 
-        final = [Value(init[s].type, init[s].hint) for s in slots]
+        final = [Value(init[s].type, hints[s]) for s in slots]
         b.append(Op("while", [init[s] for s in slots], {}, final, [cond, body]))
         out = dict(zip(slots, final))
         results = []
@@ -158,9 +189,19 @@ class _Machine:
                "served": bb.op("add", [state["served"], bb.op("select", [
                    at, counts, self.full(bb, 0, counts.type)])])}
         files = {s: state[s] for s in slots if isinstance(s, tuple)}
-        cases = [self.case(blk, state, files, here) for blk in prog.blocks]
-        # every case returns the same channels: per file, as many writes as the busiest block makes
-        width = {key: max(sum(1 for place in writes if place[0] == key) for _, _, writes in cases) for key in files}
+        first = self.first
+        cases = [self.case(blk, state, files, here) if blk is not first else
+                 (Region(), {s: state[s] for s in ("pc", "depth", "overflow")}, {})  # (never runs: see build)
+                 for blk in prog.blocks]
+        # every case returns the same channels: per file (and per size of patch), as many
+        # writes as the busiest block makes
+        width = dict.fromkeys(files, 0)
+        for _, _, writes in cases:
+            counts: dict = {}
+            for place, w in writes.items():
+                counts[_group(place, w)] = counts.get(_group(place, w), 0) + 1
+            for group, n in counts.items():
+                width[group] = max(width.get(group, 0), n)
         regions, outs, rows = [], None, []
         for region, small, writes in cases:
             outs, case_rows = self.channels(Builder(region), small, writes, width)
@@ -172,17 +213,35 @@ class _Machine:
         it = iter(results)
         new.update(pc=next(it), depth=next(it), overflow=next(it))
         per_channel = iter(zip(*rows))
-        for key in width:
-            f = files[key]
-            for _ in range(width[key]):
+        for group, n in width.items():
+            key = group[1] if group[0] == "patch" else group
+            f = new.get(key, files[key])
+            for _ in range(n):
                 row = self.row(bb, list(next(per_channel)), which)
-                if key[0] == "stack":
+                if group[0] == "patch":
+                    index, update = next(it), next(it)
+                    f = bb.op("file_patch", [f, row, index, update], f.hint, cell_rank=len(key[1]))
+                elif key[0] == "stack":
                     frames, value = next(it), next(it)
                     f = bb.op("stack_write", [f, row, frames, value], f.hint)
                 else:
                     f = bb.op("file_write", [f, row, next(it)], f.hint)
             new[key] = f
         bb.region.ops.append(Op("yield", [new[s] for s in slots], {}, []))
+
+    def first_block(self):
+        """The entry function's entry block, when it runs only at the start (the entry
+        function is never called, its entry block never jumped to): the machine runs it
+        before the loop, so its writes (often whole arrays of zeros to fill later) make no
+        write channels that every step would pay for."""
+        prog = self.prog
+        name = prog.module.entry.name
+        entry = prog.entry_blocks[name]
+        for blk in prog.every_block:
+            t = blk.term
+            if (isinstance(t, Call) and t.callee == name) or any(j.target is entry for j in jumps(t)):
+                return None
+        return entry if entry.id >= 0 else None
 
     def schedule(self, b: Builder, pc: Value) -> tuple[Value, Value]:
         """The block to run, and how many members are at each block. The block: the
@@ -235,8 +294,12 @@ class _Machine:
         stack the frame per member, then the value) and each channel's row (unused
         channels write zeros to the scratch row)."""
         outs, rows = [small["pc"], small["depth"], small["overflow"]], []
-        for key, n in width.items():
-            mine = [(place, w) for place, w in writes.items() if place[0] == key]
+        for group, n in width.items():
+            mine = [(place, w) for place, w in writes.items() if _group(place, w) == group]
+            if group[0] == "patch":
+                self.patch_channels(b, group, n, mine, outs, rows)
+                continue
+            key = group
             vt = self.value_type(key)
             scratch = len(self.files[key])
             for i in range(n):
@@ -252,6 +315,19 @@ class _Machine:
                 else:
                     outs.append(value)
         return outs, rows
+
+    def patch_channels(self, b: Builder, group, n: int, mine: list, outs: list, rows: list):
+        """A group's patch channels: (index, update) each; unused ones write nothing."""
+        _, key, shape = group
+        for i in range(n):
+            if i < len(mine):
+                (_, row), w = mine[i]
+                rows.append(row)
+                outs += [w.index, w.update]
+                continue
+            rows.append(len(self.files[key]))
+            outs += [self.full(b, self.size, TensorType((self.size, 1 + len(key[1])), "i32")),
+                     b.op("zeros", [], shape=(self.size,) + shape, dtype=key[2])]
 
     # -- one block ----------------------------------------------------------------------------
     def case(self, blk, state: dict, files: dict, here: Value):
@@ -295,7 +371,7 @@ class _Machine:
             self.batch_op(b, op, vmap, batched)
 
         def store(dest, a, m, frame):
-            self.write(b, files, writes, dest, vmap[a], a in batched, m, frame)
+            self.write(b, files, writes, dest, vmap[a], a in batched, m, frame, self.window(a, vmap, batched))
         for v in list(blk.params) + [r for op in blk.ops for r in op.results]:
             if prog.stores(v) and (blk.kind == "cont" or v not in blk.params):
                 store(v, v, mask, depth)
@@ -320,15 +396,31 @@ class _Machine:
             raise InternalError("pc", f"'{op.prim}' reads a value with no storage: {e}") from None
         return [vmap[r] for r in op.results]
 
-    def write(self, b: Builder, files, writes: dict, dest, x: Value, is_batched: bool, mask: Value, frame: Value):
+    def window(self, a: Value, env: dict, env_batched: set):
+        """When `a` is a `dynamic_update_slice` made in this step: its operands, each
+        (value, batched); else None."""
+        op = self.defs.get(a)
+        if op is None or op.prim != "dynamic_update_slice" or any(v not in env for v in op.operands):
+            return None
+        return [(env[v], v in env_batched) for v in op.operands]
+
+    def write(self, b: Builder, files, writes: dict, dest, x: Value, is_batched: bool, mask: Value, frame: Value,
+              window=None):
         """Record a write of `x` to `dest` for the members in `mask`. Writes are keyed by
         place: a second write there in one block (a branch whose sides meet, or values
         sharing a register) merges by mask; writing back what was read from the same
-        register is no write at all."""
+        register is no write at all, and writing it back changed by a window (`window`:
+        x = dynamic_update_slice of it) writes the window."""
         place = self.place[dest]
         kind = place[0][0]
         if self.origin.get(x) == place and place not in writes:
             return
+        if window is not None and kind == "register" and place not in writes and self.origin.get(window[0][0]) == place:
+            writes[place] = self.patch(b, window, mask, self.batched(b, x, is_batched))
+            return
+        if isinstance(writes.get(place), Patch):  # a second write: the first one whole
+            p = writes[place]
+            writes[place] = (self.where(b, p.mask, p.value, self.read(b, files, dest, None)), p.mask, frame)
         if kind == "uniform":
             if is_batched:
                 raise InternalError("pc", f"{dest!r} was found the same for every member, but batching made it differ")
@@ -343,6 +435,21 @@ class _Machine:
             return
         old = writes[place][0] if place in writes else self.read(b, files, dest, None)
         writes[place] = (self.where(b, mask, x, old), mask, frame)
+
+    def patch(self, b: Builder, window, mask: Value, value: Value) -> Patch:
+        """The write of a window: per member its index (the member, or the batch size
+        where masked out; starts clamped as dynamic_update_slice clamps them) and values."""
+        (base, _), (update, update_batched), *starts = window
+        size, i32 = self.size, TensorType((self.size,), "i32")
+        update = self.batched(b, update, update_batched)
+        member = b.op("select", [mask, b.op("iota", [], shape=(size,), dimension=0, dtype="i32"), self.full(b, size, i32)])
+        cols = [member]
+        for (s, s_batched), n, u in zip(starts, base.type.shape[1:], update.type.shape[1:]):
+            s = b.op("convert", [self.batched(b, s, s_batched)], dtype="i32")
+            s = b.op("max", [b.op("min", [s, self.full(b, n - u, i32)]), self.full(b, 0, i32)])
+            cols.append(s)
+        index = b.op("concatenate", [b.op("reshape", [c], shape=(size, 1)) for c in cols], axis=1)
+        return Patch(index, update, value, mask)
 
     def terminate(self, b: Builder, t, small, writes, store, vmap, batched, mask, files):
         prog = self.prog
@@ -394,7 +501,8 @@ class _Machine:
                               files, small["depth"])
         elif isinstance(t, Return):
             for i, v in enumerate(t.values):
-                self.write(b, files, writes, ("result", i, v.type), vmap[v], v in batched, mask, depth)
+                self.write(b, files, writes, ("result", i, v.type), vmap[v], v in batched, mask, depth,
+                           self.window(v, vmap, batched))
             up = b.op("sub", [depth, self.full(b, 1, B)])
             goto(b.op("stack_read", [files[self.place["ret"][0]], up], row=self.place["ret"][1]))
             small["depth"] = self.where(b, mask, up, depth)
@@ -424,7 +532,8 @@ class _Machine:
             self.batch_op(b, op, inner, inner_batched)
 
         def store(dest, a, m, frame):
-            self.write(b, files, writes, dest, inner[a], a in inner_batched, m, frame)
+            self.write(b, files, writes, dest, inner[a], a in inner_batched, m, frame,
+                       self.window(a, inner, inner_batched))
         for op in blk.ops:
             for r in op.results:
                 if self.prog.stores(r):
@@ -434,9 +543,12 @@ class _Machine:
     def apply(self, b: Builder, files: dict, writes: dict) -> dict:
         """Writes made outside the loop (the initial state): straight into the files."""
         files = dict(files)
-        for dest, (x, mask, frame) in writes.items():
-            key, row = self.place[dest]
+        for (key, row), w in writes.items():
             r = b.constant(row, PC)
+            if isinstance(w, Patch):
+                files[key] = b.op("file_patch", [files[key], r, w.index, w.update], cell_rank=len(key[1]))
+                continue
+            x, mask, frame = w
             if key[0] == "stack":
                 files[key] = b.op("stack_write", [files[key], r, frame, x])
             else:
