@@ -394,3 +394,31 @@ def test_changing_part_of_a_register_writes_only_that_part(backend):
         switch = next(op for op in ops if op.prim == "switch")
         # (countdown_log's base case returns its parameter whole: one whole channel)
         assert any(r.type.shape[1:] == (5, 2) for r in switch.results) == whole
+
+
+def test_a_second_write_where_a_window_was_written_lands_whole():
+    """(machine internals) When a step writes a register's window and then writes that
+    register again (sides of a branch meeting, say), the window becomes the whole value
+    under its mask and the second write merges into that by its own mask."""
+    from ppc.ir import TensorType, Value
+    from ppc.ir.builder import Builder
+    from ppc.passes.pc.machine import Patch, _Machine
+    prog = ppc.autobatch(ppc.compile(R.walk_log)).specialize(np.array([0, 3]), np.array([0.5, 1.0])).program
+    m = _Machine(prog, 2, 8)
+    cont = next(b for b in prog.blocks if b.kind == "cont" and b.fn == "walk_log")
+    state = {"pc": Value(TensorType((2,), "i32")), "depth": Value(TensorType((2,), "i32")),
+             "overflow": Value(TensorType((), "bool"))}
+    files = {key: Value(m.file_type(key)) for key in m.files}
+    here, there = Value(TensorType((2,), "bool")), Value(TensorType((2,), "bool"))
+    region, _, writes = m.case(cont, state, files, here)
+    [(place, patch)] = [(p, w) for p, w in writes.items() if isinstance(w, Patch)]
+    log = next(v for v, p in m.place.items() if p == place and isinstance(v, Value))
+    b = Builder(region)
+    other = b.op("zeros", [], shape=(2, 5, 2), dtype="f64")
+    m.write(b, files, writes, log, other, True, there, state["depth"])
+    value = writes[place][0]
+    selects = {r: op for op in region.ops if op.prim == "select" for r in op.results}
+    last = selects[value]
+    assert last.operands[1] is other  # the second write, where `there`
+    whole = selects[last.operands[2]]  # elsewhere: the window's write, whole
+    assert whole.operands[1] is patch.value
