@@ -11,11 +11,12 @@ Why files and write channels: XLA copies every value that passes unchanged throu
 conditional, so a `switch` returning the whole state would copy all of it on every step
 (measured: the step time grew with the state). Instead the `switch` over blocks only
 reads the state and returns the step's writes as a fixed set of channels per file (the
-value; for stacks also the frame per member), and the writes land in place after it, in
-the row the block that ran writes (a constant per block, looked up after the `switch`:
-as outputs, the rows cost a copy each per step). A step costs what its block computes
-and writes (and, per file, as many writes as its busiest block makes), not the size of
-the state.
+value; for stacks also the frame per member; for a register changed in part, `Patch`,
+the window and where it goes), and the writes land in place after it, in the row the
+block that ran writes (a constant per block, looked up after the `switch`: as outputs,
+the rows cost a copy each per step). A step costs what its block computes and writes
+(and, per file, as many writes as its busiest block makes), not the size of the state;
+so the entry's first block, which often sets up whole arrays, runs before the loop.
 """
 from __future__ import annotations
 
