@@ -352,10 +352,6 @@ def test_ackermann_on_generated_batches(pairs, strategy):
     assert list(np.asarray(got)) == [R.ackermann(int(a), int(b)) for a, b in zip(m, n)]
 
 
-def _fib(n):
-    return 1 if n <= 1 else _fib(n - 1) + _fib(n - 2)
-
-
 @pytest.mark.parametrize("backend", ["jax", "tf"])
 def test_changing_part_of_a_register_writes_only_that_part(backend):
     """walk_log sets one row of its log per loop step, countdown_log one row per return
@@ -369,7 +365,7 @@ def test_changing_part_of_a_register_writes_only_that_part(backend):
     for k, v in zip(n, x):
         log = np.zeros((5, 2))
         for i in range(k):
-            v = 0.5 * v + _fib(i % 4)
+            v = 0.5 * v + R.fib(i % 4)
             log[min(i, 4)] = (v, i)
         want_log.append(log)
         want_x.append(v)

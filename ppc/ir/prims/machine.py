@@ -92,9 +92,9 @@ def _file_patch(f, row, index, update):
 
 
 def _file_patch_emit(a, at):
-    k = at["cell_rank"]
-    dims = (f"lax.ScatterDimensionNumbers(update_window_dims={tuple(range(1, k + 1))}, inserted_window_dims=(0, 1), "
-            f"scatter_dims_to_operand_dims={tuple(range(k + 2))})")
+    # (the file's rank fixes the dimension numbers; ranks are static when JAX traces)
+    dims = (f"lax.ScatterDimensionNumbers(update_window_dims=tuple(range(1, {a[3]}.ndim)), "
+            f"inserted_window_dims=(0, 1), scatter_dims_to_operand_dims=tuple(range({a[0]}.ndim)))")
     where = f"jnp.concatenate([jnp.full(({a[2]}.shape[0], 1), {a[1]}, {a[2]}.dtype), {a[2]}], axis=1)"
     return f"lax.scatter({a[0]}, {where}, {a[3]}, {dims}, mode=lax.GatherScatterMode.FILL_OR_DROP)"
 
@@ -111,8 +111,7 @@ declare("file_write", _file_write, jax="{0}.at[{1}].set({2})", tf="ppc_tf.file_w
 # writes nothing. Starts must leave the window inside the cell (the machine clamps them,
 # as dynamic_update_slice does). A block that changes part of a register (x.at[i].set(v)
 # of a register it read) writes that window instead of the whole value.
-declare("file_patch", lambda f, row, index, update, cell_rank: _file_patch(f, row, index, update),
-        jax=_file_patch_emit, tf="ppc_tf.file_patch({0}, {1}, {2}, {3})", internal=True, cost=costs.free)
+declare("file_patch", _file_patch, jax=_file_patch_emit, tf="ppc_tf.file_patch({0}, {1}, {2}, {3})", internal=True, cost=costs.free)
 declare("stack_read", _stack_read, jax="{0}[{row}, {1}, jnp.arange({0}.shape[2])]",
         tf="ppc_tf.stack_read({0}, {row}, {1})", internal=True, cost=costs.free)
 declare("stack_write", _stack_write, jax="{0}.at[{1}, {2}, jnp.arange({0}.shape[2])].set({3})",

@@ -20,6 +20,7 @@ so the entry's first block, which often sets up whole arrays, runs before the lo
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -198,10 +199,7 @@ class _Machine:
         # writes as the busiest block makes
         width = dict.fromkeys(files, 0)
         for _, _, writes in cases:
-            counts: dict = {}
-            for place, w in writes.items():
-                counts[_group(place, w)] = counts.get(_group(place, w), 0) + 1
-            for group, n in counts.items():
+            for group, n in Counter(_group(place, w) for place, w in writes.items()).items():
                 width[group] = max(width.get(group, 0), n)
         regions, outs, rows = [], None, []
         for region, small, writes in cases:
@@ -221,7 +219,7 @@ class _Machine:
                 row = self.row(bb, list(next(per_channel)), which)
                 if group[0] == "patch":
                     index, update = next(it), next(it)
-                    f = bb.op("file_patch", [f, row, index, update], f.hint, cell_rank=len(key[1]))
+                    f = bb.op("file_patch", [f, row, index, update], f.hint)
                 elif key[0] == "stack":
                     frames, value = next(it), next(it)
                     f = bb.op("stack_write", [f, row, frames, value], f.hint)
@@ -547,7 +545,7 @@ class _Machine:
         for (key, row), w in writes.items():
             r = b.constant(row, PC)
             if isinstance(w, Patch):
-                files[key] = b.op("file_patch", [files[key], r, w.index, w.update], cell_rank=len(key[1]))
+                files[key] = b.op("file_patch", [files[key], r, w.index, w.update])
                 continue
             x, mask, frame = w
             if key[0] == "stack":
