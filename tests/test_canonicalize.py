@@ -111,3 +111,31 @@ def test_dead_loop_carried_values_are_dropped():
     (loop,) = [op for op in walk_ops(c.canonical_ir(x).entry.body) if op.prim == "while"]
     assert len(loop.operands) == 2  # the counter and `total`; `unused` is gone
     assert float(c(x)) == 6.0
+
+
+def sums_of_products(a, b, c, k):
+    whole = np.sum(a * b)              # every axis: a full contraction
+    rows = np.sum(a * b - c, axis=1)   # a difference with a product: split, then a batched dot
+    cols = np.sum(c + a * b, axis=0)
+    scaled = np.sum(2.0 * a)           # a product with a constant stays a sum
+    counts = np.sum(k * k)             # integers stay a sum
+    return whole, rows, cols, scaled, counts
+
+
+def test_sums_of_products_become_contractions(backend):
+    rng = np.random.default_rng(0)
+    a, b, c = (rng.normal(size=(4, 6)) for _ in range(3))
+    k = rng.integers(-5, 5, size=(4, 6))
+    f = ppc.compile(sums_of_products, backend=backend)
+    canon = f.canonical_ir(a, b, c, k)
+    assert prims(canon).count("dot_general") == 3 and prims(canon).count("mul") == 2
+    dots = [op for op in walk_ops(canon.entry.body) if op.prim == "dot_general"]
+    assert {op.attrs["batch"] for op in dots} == {((), ()), ((0,), (0,)), ((1,), (1,))}
+    for got, want in zip(f(a, b, c, k), sums_of_products(a, b, c, k)):
+        np.testing.assert_allclose(np.asarray(got), want, rtol=1e-12, atol=1e-12)
+    # and under batching, where one factor is shared data (a likelihood's y * logits)
+    batched = ppc.autobatch(f)
+    out = batched(a[None] * np.arange(1, 4)[:, None, None], b[None], c[None], k[None])
+    for i in range(3):
+        for got, want in zip(out, sums_of_products(a * (i + 1), b, c, k)):
+            np.testing.assert_allclose(np.asarray(got)[i], want, rtol=1e-12, atol=1e-12)

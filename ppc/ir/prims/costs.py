@@ -38,8 +38,17 @@ def reduction(op: Op):
 
 
 def dot_general(op: Op):
-    width = math.prod(op.operands[0].type.shape[d] for d in op.attrs["contract"][0])
-    return 2.0 * op.results[0].type.size * width, 0.0
+    """A multiply and an add per contracted pair, except that XLA rewrites a dot one of
+    whose sides has only contracting and batch dimensions (matrix-vector, vector-vector)
+    as a multiply then a reduction: one add fewer per result element."""
+    (xc, yc), (xb, yb) = op.attrs["contract"], op.attrs["batch"]
+    x, y = op.operands
+    width = math.prod(x.type.shape[d] for d in xc)
+    out = op.results[0].type.size
+    flops = 2.0 * out * width
+    if len(xc) + len(xb) == x.type.rank or len(yc) + len(yb) == y.type.rank:
+        flops -= out
+    return flops, 0.0
 
 
 def all_reduce(op: Op):
