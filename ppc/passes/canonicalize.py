@@ -41,7 +41,6 @@ class _Simplifier:
         self.module, self.inline = module, inline
         self.subst: dict[Value, Value] = {}
         self.consts: dict[Value, object] = {}
-        self.tuples: dict[Value, Op] = {}  # make_tuple results
         self.defs: dict[Value, Op] = {}  # the op (kept) defining each value seen so far
         self.changed = False
 
@@ -112,14 +111,12 @@ class _Simplifier:
         """x * 1, 1 * x, x + 0, 0 + x, x - 0, x / 1 are x; tuple_get of make_tuple is the element;
         reshapes, broadcasts, conversions and reductions that change nothing are their operand."""
         if op.prim == "tuple_get":
-            src = self.tuples.get(op.operands[0])
-            if src is None:
+            src = self.defs.get(op.operands[0])
+            if src is None or src.prim != "make_tuple":
                 return False
             self.subst[op.result] = src.operands[op.attrs["index"]]
             self.changed = True
             return True
-        if op.prim == "make_tuple":
-            self.tuples[op.result] = op
         if op.prim == "dynamic_slice" and op.result.type == op.operands[0].type:
             self.subst[op.result] = op.operands[0]  # the whole array (starts clamp to zero)
             self.changed = True
