@@ -201,9 +201,16 @@ class _Machine:
         for _, _, writes in cases:
             for group, n in Counter(_group(place, w) for place, w in writes.items()).items():
                 width[group] = max(width.get(group, 0), n)
+        made = {}
+
+        def filler(value, t: TensorType) -> Value:  # (one per type, made before the `switch`)
+            if (value, t) not in made:  # (zeros: also of key types, which have no constants)
+                made[value, t] = (bb.op("zeros", [], shape=t.shape, dtype=t.dtype) if value == 0 else
+                                  self.full(bb, value, t))
+            return made[value, t]
         regions, outs, rows = [], None, []
         for region, small, writes in cases:
-            outs, case_rows = self.channels(Builder(region), small, writes, width)
+            outs, case_rows = self.channels(Builder(region), small, writes, width, filler)
             region.ops.append(Op("yield", outs, {}, []))
             regions.append(region)
             rows.append(case_rows)
@@ -288,15 +295,19 @@ class _Machine:
         table = b.constant(np.array(per_block, np.int32), TensorType((len(per_block),), "i32"))
         return b.op("reshape", [b.op("dynamic_slice", [table, which], sizes=(1,))], shape=())
 
-    def channels(self, b: Builder, small: dict, writes: dict, width: dict) -> tuple[list, list]:
+    def channels(self, b: Builder, small: dict, writes: dict, width: dict, filler) -> tuple[list, list]:
         """The case's outputs (pc, depth, overflow, then each file's write channels: for a
         stack the frame per member, then the value) and each channel's row (unused
-        channels write zeros to the scratch row)."""
+        channels write zeros to the scratch row). An unused channel returns a value made
+        once outside the `switch` (`filler`) rather than zeros made in every case:
+        measured on NUTS (breast cancer, 128 chains), the machine's StableHLO went from
+        7,005 to 5,124 ops and JAX's tracing from 0.6 to 0.5 s; XLA's compile time and the
+        step times did not change."""
         outs, rows = [small["pc"], small["depth"], small["overflow"]], []
         for group, n in width.items():
             mine = [(place, w) for place, w in writes.items() if _group(place, w) == group]
             if group[0] == "patch":
-                self.patch_channels(b, group, n, mine, outs, rows)
+                self.patch_channels(group, n, mine, outs, rows, filler)
                 continue
             key = group
             vt = self.value_type(key)
@@ -305,17 +316,17 @@ class _Machine:
                 if i < len(mine):
                     (_, row), (value, mask, frame) = mine[i]
                 else:
-                    row, value = scratch, b.op("zeros", [], shape=vt.shape, dtype=vt.dtype)
+                    row, value = scratch, filler(0, vt)
                     mask = frame = None
                 rows.append(row)
                 if key[0] == "stack":
-                    junk = self.full(b, self.frames - 1, TensorType((self.size,), "i32"))
+                    junk = filler(self.frames - 1, TensorType((self.size,), "i32"))
                     outs += [junk if mask is None else b.op("select", [mask, frame, junk]), value]
                 else:
                     outs.append(value)
         return outs, rows
 
-    def patch_channels(self, b: Builder, group, n: int, mine: list, outs: list, rows: list):
+    def patch_channels(self, group, n: int, mine: list, outs: list, rows: list, filler):
         """A group's patch channels: (index, update) each; unused ones write nothing."""
         _, key, shape = group
         for i in range(n):
@@ -325,8 +336,8 @@ class _Machine:
                 outs += [w.index, w.update]
                 continue
             rows.append(len(self.files[key]))
-            outs += [self.full(b, self.size, TensorType((self.size, 1 + len(key[1])), "i32")),
-                     b.op("zeros", [], shape=(self.size,) + shape, dtype=key[2])]
+            outs += [filler(self.size, TensorType((self.size, 1 + len(key[1])), "i32")),
+                     filler(0, TensorType((self.size,) + shape, key[2]))]
 
     # -- one block ----------------------------------------------------------------------------
     def case(self, blk, state: dict, files: dict, here: Value):
