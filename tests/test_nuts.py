@@ -118,6 +118,18 @@ def test_progress_bar_and_fixed_step_size(capsys):
     assert "nuts" in capsys.readouterr().err
 
 
+def test_more_chains_than_draws_raise_no_warning():
+    """Chains outnumbering draws (1,024 chains of 200 draws, say) are laid out right: no
+    warning from ArviZ's guess that the array was passed transposed."""
+    import warnings
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        idata = ppc.infer.nuts(correlated, chains=6, num_warmup=0, num_samples=2, step_size=0.3, progress=False,
+                               save_warmup=True)
+    assert idata.posterior["z"].shape == (6, 2, 2)
+    assert not [w for w in caught if "chains" in str(w.message)]
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match="chains"):
         ppc.infer.nuts(correlated, chains=0)

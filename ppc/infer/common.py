@@ -2,6 +2,8 @@
 unconstrained draws into arviz.InferenceData."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ..autobatch import autobatch
@@ -35,7 +37,9 @@ def to_inference_data(u, thetas, sample_stats, warmup=None):
     groups = {"posterior": _constrained(u, thetas), "sample_stats": sample_stats}
     if warmup is not None:
         groups.update(warmup_posterior=_constrained(u, warmup[0]), warmup_sample_stats=warmup[1], save_warmup=True)
-    return az.from_dict(**groups)
+    with warnings.catch_warnings():  # (ArviZ guesses a transposed array when chains outnumber draws; they are not)
+        warnings.filterwarnings("ignore", message="More chains", category=UserWarning)
+        return az.from_dict(**groups)
 
 
 def _constrained(u, thetas):
