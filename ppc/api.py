@@ -8,7 +8,7 @@ import functools
 import importlib
 import inspect
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 import numpy as np
@@ -43,6 +43,9 @@ class Specialization:
     # it, and the block program it runs
     machine: Module | None = None
     program: object = None
+    # what other modules build on this specialization (a model's unconstrained density, a
+    # sampler compiled around it), kept with it so a second run reuses their compiled code
+    derived: dict = field(default_factory=dict)
 
 
 def _leaf_signature(v):

@@ -129,26 +129,40 @@ class Unconstrained:
     def __init__(self, model, *args):
         self.program = _program(model)
         self.args = list(args) + _data(model)
-        spec = self.program.specialize(*self.args)
-        self.layout = latent_layout(spec.canonical)
-        if not self.layout:
+        self.spec = self.program.specialize(*self.args)
+        if "unconstrained" not in self.spec.derived:
+            self.spec.derived["unconstrained"] = self._build()
+        (self.layout, self.names, self.sizes, self.size, self.dtype, self._parameters, self._density,
+         self._values) = self.spec.derived["unconstrained"]
+
+    def _build(self):
+        """What depends only on the model and its data's types, so a second sampler run on
+        the same model reuses it (and the compiled code of everything derived from it)."""
+        spec, program = self.spec, self.program
+        layout = latent_layout(spec.canonical)
+        if not layout:
             raise CompileError("the model has no latent random variables")
-        self.names = [n for n, *_ in self.layout]
-        self.sizes = [int(np.prod(s, dtype=np.int64)) for _, _, s, *_ in self.layout]
-        self.size = sum(self.sizes)
+        names = [n for n, *_ in layout]
+        sizes = [int(np.prod(s, dtype=np.int64)) for _, _, s, *_ in layout]
         pm, _ = parameters_module(spec.canonical)
-        self._parameters = Derived(self.program, lambda s, a, k: (pm, tuple(Slot(t, False) for t in
-                                                                             pm.entry.result_types), False),
-                                   f"parameters_{self.program.__name__}", drop_last=len(self.names))
+        parameters = Derived(program, lambda s, a, k: (pm, tuple(Slot(t, False) for t in pm.entry.result_types),
+                                                       False), f"parameters_{program.__name__}", drop_last=len(names))
         density = unconstrained_module(spec.canonical)
-        self.dtype = np.dtype(numpy_dtype(density.entry.params[0].type.dtype))  # theta's
+        dtype = np.dtype(numpy_dtype(density.entry.params[0].type.dtype))  # theta's
         values = unconstrained_module(spec.canonical, constrained_out=True)
-        program = self.program
-        self._density = Derived(program, lambda s, a, k: (density, Slot(density.entry.result_types[0], False),
-                                                          False), f"log_density_{program.__name__}", drop_first=1)
-        self._values = Derived(program, lambda s, a, k: (values, tuple(Slot(t, False) for t in
-                                                                       values.entry.result_types), False),
-                               f"to_constrained_{program.__name__}", drop_first=1)
+        log_density = Derived(program, lambda s, a, k: (density, Slot(density.entry.result_types[0], False), False),
+                              f"log_density_{program.__name__}", drop_first=1)
+        to_constrained = Derived(program, lambda s, a, k: (values, tuple(Slot(t, False) for t in
+                                                                          values.entry.result_types), False),
+                                 f"to_constrained_{program.__name__}", drop_first=1)
+        return layout, names, sizes, sum(sizes), dtype, parameters, log_density, to_constrained
+
+    def memo(self, key, make):
+        """`make()`, built once per model and data types: samplers keep their compiled
+        kernels here, so calling one again on the same model skips ppc's passes and XLA."""
+        if key not in self.spec.derived:
+            self.spec.derived[key] = make()
+        return self.spec.derived[key]
 
     def log_density(self, theta):
         return self._density(theta, *self.args)

@@ -170,6 +170,30 @@ def test_pooled_warmup_is_one_controller_fed_the_mean_acceptance():
     assert np.allclose(idata.sample_stats["step_size"].values, np.exp(log_eps), rtol=1e-9)
 
 
+def test_second_run_on_the_same_model_reuses_its_compiled_sampler():
+    """The sampler is compiled once per model and data types: a second run compiles
+    nothing with XLA, draws the same chains for the same seed, and samples the data it is
+    given (new data of the same types, not the first run's)."""
+    model = ppc.condition(M.logistic_in_dtype_of_x, y=Y_LR)
+    kw = dict(chains=2, num_warmup=60, num_samples=60, progress=False, seed=4)
+    first = ppc.infer.nuts(model, X_LR, **kw)
+    compiles = []
+
+    def listen(event, secs, **_):
+        if event == "/jax/core/compile/backend_compile_duration":
+            compiles.append(secs)
+    jax.monitoring.register_event_duration_secs_listener(listen)
+    try:
+        again = ppc.infer.nuts(model, X_LR, **kw)
+        flipped = ppc.infer.nuts(model, -X_LR, **kw)
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listen)
+    assert compiles == []
+    np.testing.assert_array_equal(again.posterior["w"].values, first.posterior["w"].values)
+    w, w_flipped = first.posterior["w"].values.mean(axis=(0, 1)), flipped.posterior["w"].values.mean(axis=(0, 1))
+    assert np.allclose(w_flipped, -w, atol=0.25) and np.abs(w).max() > 1.0
+
+
 LOGISTIC32_RNG = np.random.default_rng(5)
 X_LR = LOGISTIC32_RNG.normal(size=(200, 3))
 Y_LR = (LOGISTIC32_RNG.uniform(size=200) < 1 / (1 + np.exp(-(X_LR @ np.array([1.0, -1.5, 0.5]))))).astype(float)

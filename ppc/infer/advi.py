@@ -29,8 +29,8 @@ def advi(model, *data, num_steps: int = 2000, num_draws: int = 4, learning_rate:
     model's backend, or on `backend` when given."""
     import optax
     u = unconstrained(on_backend(model, backend), *data)
-    elbo = ppc_compile(make_elbo(u.log_density_fn, num_draws), backend=u.program.backend)
-    loss_and_grad = ad.value_and_grad(elbo, argnums=(0, 1))
+    loss_and_grad = u.memo(("advi", num_draws), lambda: ad.value_and_grad(
+        ppc_compile(make_elbo(u.log_density_fn, num_draws), backend=u.program.backend), argnums=(0, 1)))
     rng = np.random.default_rng(seed)
     dtype = u.dtype
     args = tuple(np.asarray(a) for a in u.args)

@@ -46,5 +46,6 @@ def _constrained(u, thetas):
     chains, draws, dim = thetas.shape
     flat = thetas.reshape(chains * draws, dim)
     shared = [np.asarray(a)[None] if hasattr(a, "shape") else a for a in u.args]  # size 1: shared by all draws
-    values = autobatch(u._values, strategy="local_static")(flat, *shared)
+    to_constrained = u.memo("to_constrained_batched", lambda: autobatch(u._values, strategy="local_static"))
+    values = to_constrained(flat, *shared)
     return {name: np.asarray(v).reshape((chains, draws) + np.shape(v)[1:]) for name, v in zip(u.names, values)}

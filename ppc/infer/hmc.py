@@ -56,6 +56,15 @@ def make_hmc_chunk(logp, grad_logp, num_leapfrog):
     return hmc_chunk
 
 
+def build_hmc(u, num_leapfrog: int):
+    """(the chunk kernel batched over chains, the density's gradient): compiled once per
+    model, data types and number of leapfrog steps."""
+    logp = u.log_density_fn
+    grad = ad.grad(logp)
+    kernel = ppc_compile(make_hmc_chunk(logp, grad, num_leapfrog), backend=u.program.backend)
+    return autobatch(kernel, strategy="local_static"), grad  # chains are batch members
+
+
 def hmc(model, *data, num_warmup: int = 500, num_samples: int = 1000, num_leapfrog: int = 10,
         step_size: float | None = None, target_accept: float = 0.8, chains: int = 4, seed: int = 0,
         jitter: float = 0.3, chunk: int = 50, progress: bool = True, backend: str | None = None):
@@ -66,20 +75,17 @@ def hmc(model, *data, num_warmup: int = 500, num_samples: int = 1000, num_leapfr
     (chain, draw, ...) and sample_stats (acceptance_rate, step_size, lp). It runs on the
     model's backend, or on `backend` when given."""
     u = unconstrained(on_backend(model, backend), *data)
-    logp = u.log_density_fn
-    kernel = ppc_compile(make_hmc_chunk(logp, ad.grad(logp), num_leapfrog), backend=u.program.backend)
+    batched_kernel, grad = u.memo(("hmc", num_leapfrog), lambda: build_hmc(u, num_leapfrog))
     rng = np.random.default_rng(seed)
     dtype = u.dtype
     d = u.size
     theta = rng.uniform(-2.0, 2.0, size=(chains, d)).astype(dtype)
     args = tuple(np.asarray(a) for a in u.args)
     lp = np.array([float(u.log_density(th)) for th in theta], dtype=dtype)
-    g = np.stack([np.asarray(ad.grad(logp)(th, *u.args)) for th in theta]).astype(dtype)
+    g = np.stack([np.asarray(grad(th, *u.args)) for th in theta]).astype(dtype)
     log_step = np.full(chains, math.log(step_size if step_size is not None else 0.1), dtype)
     mu = log_step + math.log(10.0)
     x_bar, h_bar, t = np.zeros(chains, dtype), np.zeros(chains, dtype), np.zeros(chains, dtype)
-
-    batched_kernel = autobatch(kernel, strategy="local_static")  # chains are batch members
 
     total = num_warmup + num_samples
     bar = progress_bar(total, "hmc", progress)

@@ -190,6 +190,15 @@ def warmup_windows(num_warmup: int):
     return out
 
 
+def build_nuts(u, max_tree_depth: int, chunk: int):
+    """(the batched sampler, the batched value and gradient for the chains' starting
+    points): compiled once per model, data types and these settings."""
+    vg = ad.value_and_grad(u.log_density_fn)
+    sampler = autobatch(ppc_compile(make_nuts(vg, max_tree_depth, chunk), backend=u.program.backend),
+                        strategy="program_counter", max_stack_depth=max_tree_depth + 2)
+    return sampler, autobatch(vg, strategy="local_static")
+
+
 def nuts(model, *data, num_warmup: int = 1000, num_samples: int = 1000, chains: int = 4, seed: int = 0,
          target_accept: float = 0.8, max_tree_depth: int = 10, step_size: float | None = None,
          adapt_mass_matrix: bool = True, chunk: int = 20, progress: bool = True, backend: str | None = None,
@@ -216,19 +225,17 @@ def nuts(model, *data, num_warmup: int = 1000, num_samples: int = 1000, chains: 
     started = time.perf_counter()
     pooled = adapt_across_chains and chains > 1
     u = unconstrained(on_backend(model, backend), *data)
-    vg = ad.value_and_grad(u.log_density_fn)
-    sampler = autobatch(ppc_compile(make_nuts(vg, max_tree_depth, chunk), backend=u.program.backend),
-                        strategy="program_counter",
-                        max_stack_depth=max_tree_depth + 2)
+    key = ("nuts", max_tree_depth, chunk)
+    sampler, first = u.memo(key, lambda: build_nuts(u, max_tree_depth, chunk))
     local = chains // (mesh.size if mesh is not None else 1)  # the chains one machine runs
-    run = sampler if mesh is None else partition.apply(sampler, [
-        partition.tile(name, 0, axis) for name in PER_CHAIN for axis in mesh.axes], mesh)
+    run = sampler if mesh is None else u.memo(key + (mesh,), lambda: partition.apply(sampler, [
+        partition.tile(name, 0, axis) for name in PER_CHAIN for axis in mesh.axes], mesh))
 
     rng = np.random.default_rng(seed)
     dtype, d = u.dtype, u.size
     args = tuple(np.asarray(a) for a in u.args)
     q = rng.uniform(-2.0, 2.0, size=(chains, d)).astype(dtype)
-    init = autobatch(vg, strategy="local_static")(q, *[np.asarray(a)[None] for a in args])
+    init = first(q, *[np.asarray(a)[None] for a in args])
     lp, g = (np.asarray(x).astype(dtype) for x in init)
     target = np.full(1, target_accept, dtype)  # shared by every chain (a Python float would widen float32)
     eps0 = step_size if step_size is not None else 0.1
