@@ -43,6 +43,11 @@ class Model:
     def data(self):
         return _data(self.base) + [np.asarray(v) for v in self.observed.values()]
 
+    def observations(self) -> dict:
+        """Every pinned variable's data, by name (conditions of conditions included)."""
+        inner = self.base.observations() if isinstance(self.base, Model) else {}
+        return {**inner, **{k: np.asarray(v) for k, v in self.observed.items()}}
+
 
 def _program(model) -> Compiled:
     """The compiled program of a model (conditioned models append their data as args)."""
@@ -129,6 +134,7 @@ class Unconstrained:
     def __init__(self, model, *args):
         self.program = _program(model)
         self.args = list(args) + _data(model)
+        self.observed = model.observations() if isinstance(model, Model) else {}  # (for ArviZ's observed_data)
         self.spec = self.program.specialize(*self.args)
         if "unconstrained" not in self.spec.derived:
             self.spec.derived["unconstrained"] = self._build()

@@ -194,6 +194,81 @@ def test_second_run_on_the_same_model_reuses_its_compiled_sampler():
     assert np.allclose(w_flipped, -w, atol=0.25) and np.abs(w).max() > 1.0
 
 
+def funnel():
+    v = ppc.Normal(0.0, 3.0, name="v")
+    x = ppc.Normal(np.zeros(5), np.exp(v / 2), name="x")
+    return x
+
+
+def uniform_around():
+    x = ppc.Normal(0.0, 3.0, name="x")
+    y = ppc.Uniform(x, x + 10.0, name="y")  # observed at 0: the density is finite only for x in [-10, 0]
+    return y
+
+
+def test_divergences_after_warmup_are_warned_about():
+    with pytest.warns(UserWarning, match="transitions after warmup diverged"):
+        idata = ppc.infer.nuts(funnel, chains=4, num_warmup=200, num_samples=200, progress=False)
+    assert idata.sample_stats["diverging"].values.any()
+
+
+def test_progress_bar_shows_phase_step_size_and_divergences(capsys):
+    ppc.infer.nuts(correlated, chains=2, num_warmup=10, num_samples=10, progress=True)
+    err = capsys.readouterr().err
+    assert "warmup, step size" in err and "0 divergent" in err  # (tqdm redraws at most every 0.1 s)
+
+
+def test_observed_data_lands_in_inference_data():
+    idata = ppc.infer.nuts(ppc.condition(M.logistic_in_dtype_of_x, y=Y_LR), X_LR, chains=2, num_warmup=20,
+                           num_samples=20, progress=False)
+    np.testing.assert_array_equal(idata.observed_data["y"].values, Y_LR)
+
+
+@pytest.mark.filterwarnings("ignore:.*diverged")  # (the density's walls at x = -10 and 0)
+def test_chains_start_where_the_density_is_finite():
+    """Uniform(-2, 2) starting points where the density is -inf are redrawn (as Stan
+    does): half of them would start outside x <= 0 here."""
+    idata = ppc.infer.nuts(ppc.condition(uniform_around, y=np.array(0.0)), chains=8, num_warmup=100,
+                           num_samples=100, progress=False, seed=1)
+    x = idata.posterior["x"].values
+    assert np.isfinite(x).all() and (x <= 0.0).all() and (x >= -10.0).all()
+    assert np.isfinite(idata.sample_stats["lp"].values).all()
+
+
+@pytest.mark.filterwarnings("ignore:.*max_tree_depth")
+def test_init_sets_each_chains_starting_point():
+    """With a tiny fixed step size and no warmup the first draw stays by the start: one
+    value for every chain, or one per chain along a leading axis."""
+    kw = dict(chains=3, num_warmup=0, num_samples=1, step_size=1e-4, max_tree_depth=2, progress=False)
+    shared = ppc.infer.nuts(correlated, init={"z": np.array([5.0, 5.0])}, **kw)
+    assert np.allclose(shared.posterior["z"].values[:, 0], [5.0, 5.0], atol=1e-2)
+    starts = np.array([[0.0, 1.0], [2.0, -3.0], [-1.0, 4.0]])
+    per_chain = ppc.infer.nuts(correlated, init={"z": starts}, **kw)
+    assert np.allclose(per_chain.posterior["z"].values[:, 0], starts, atol=1e-2)
+    schools = ppc.condition(M.eight_schools, y=Y8)
+    start = {"mu": 1.0, "tau": 2.0, "theta_tilde": np.linspace(-1.0, 1.0, 8)}
+    hmc = ppc.infer.hmc(schools, SIGMA, chains=2, num_warmup=0, num_samples=1, step_size=1e-4, num_leapfrog=1,
+                        progress=False, init=start)
+    for name, value in start.items():
+        assert np.allclose(hmc.posterior[name].values[:, 0], value, atol=1e-2), name
+    with pytest.raises(ValueError, match=r"init\['tau'\] lies outside the variable's support"):
+        ppc.infer.hmc(schools, SIGMA, chains=2, num_warmup=0, num_samples=1, progress=False,
+                      init={**start, "tau": -1.0})
+
+
+def test_init_errors_name_the_variable():
+    model = ppc.condition(uniform_around, y=np.array(0.0))
+    kw = dict(chains=2, num_warmup=0, num_samples=1, progress=False)
+    with pytest.raises(ValueError, match="'w', which is not a latent"):
+        ppc.infer.nuts(model, init={"x": -1.0, "w": 0.0}, **kw)
+    with pytest.raises(ValueError, match="'x' has none"):
+        ppc.infer.nuts(model, init={}, **kw)
+    with pytest.raises(ValueError, match=r"init\['x'\] has shape \(3,\)"):
+        ppc.infer.nuts(model, init={"x": np.zeros(3)}, **kw)
+    with pytest.raises(ValueError, match="not finite at chain 0"):
+        ppc.infer.nuts(model, init={"x": 1.0}, **kw)
+
+
 LOGISTIC32_RNG = np.random.default_rng(5)
 X_LR = LOGISTIC32_RNG.normal(size=(200, 3))
 Y_LR = (LOGISTIC32_RNG.uniform(size=200) < 1 / (1 + np.exp(-(X_LR @ np.array([1.0, -1.5, 0.5]))))).astype(float)

@@ -35,6 +35,8 @@ def to_inference_data(u, thetas, sample_stats, warmup=None):
     `warmup`, (draws, stats) of the same form, lands in ArviZ's warmup groups."""
     import arviz as az
     groups = {"posterior": _constrained(u, thetas), "sample_stats": sample_stats}
+    if u.observed:
+        groups["observed_data"] = u.observed
     if warmup is not None:
         groups.update(warmup_posterior=_constrained(u, warmup[0]), warmup_sample_stats=warmup[1], save_warmup=True)
     with warnings.catch_warnings():  # (ArviZ guesses a transposed array when chains outnumber draws; they are not)
@@ -49,3 +51,78 @@ def _constrained(u, thetas):
     to_constrained = u.memo("to_constrained_batched", lambda: autobatch(u._values, strategy="local_static"))
     values = to_constrained(flat, *shared)
     return {name: np.asarray(v).reshape((chains, draws) + np.shape(v)[1:]) for name, v in zip(u.names, values)}
+
+
+INIT_TRIES = 100  # random starting points drawn per chain before giving up (as Stan)
+
+
+def starting_points(u, init, chains: int, rng, value_and_grad):
+    """Each chain's starting point on the unconstrained scale, with its log density and
+    gradient (`value_and_grad(q)` over chains). Without `init`: Stan's uniform(-2, 2)
+    draws, redrawn for chains whose density or gradient is not finite. With `init` (every
+    latent by name, constrained; one value for all chains, or one per chain along a
+    leading axis): those values, which must have a finite density."""
+    if init is not None:
+        q = _from_init(u, init, chains)
+        lp, g = value_and_grad(q)
+        bad = ~(np.isfinite(lp) & np.isfinite(g).all(axis=1))
+        if bad.any():
+            raise ValueError(f"init: the model's log density or its gradient is not finite at chain "
+                             f"{int(np.argmax(bad))}'s starting values")
+        return q, lp, g
+    q = rng.uniform(-2.0, 2.0, size=(chains, u.size)).astype(u.dtype)
+    lp, g = value_and_grad(q)
+    for _ in range(INIT_TRIES - 1):
+        bad = ~(np.isfinite(lp) & np.isfinite(g).all(axis=1))
+        if not bad.any():
+            return q, lp, g
+        q[bad] = rng.uniform(-2.0, 2.0, size=(int(bad.sum()), u.size)).astype(u.dtype)
+        lp2, g2 = value_and_grad(q)
+        lp, g = np.where(bad, lp2, lp), np.where(bad[:, None], g2, g)
+    if not (np.isfinite(lp) & np.isfinite(g).all(axis=1)).all():
+        raise ValueError(f"no starting point with a finite log density and gradient in {INIT_TRIES} uniform(-2, 2) "
+                         "draws on the unconstrained scale; pass init= with values where the model is finite")
+    return q, lp, g
+
+
+def _from_init(u, init: dict, chains: int):
+    unknown = [n for n in init if n not in u.names]
+    if unknown:
+        raise ValueError(f"init names '{unknown[0]}', which is not a latent random variable of the model "
+                         f"(latent: {', '.join(u.names)})")
+    missing = [n for n in u.names if n not in init]
+    if missing:
+        raise ValueError(f"init needs a value for every latent random variable; '{missing[0]}' has none")
+    per_chain = {}
+    for name, t, *_ in u.layout:
+        v = np.asarray(init[name])
+        if v.shape == tuple(t.shape):
+            per_chain[name] = np.broadcast_to(v, (chains,) + v.shape)
+        elif v.shape == (chains,) + tuple(t.shape):
+            per_chain[name] = v
+        else:
+            raise ValueError(f"init['{name}'] has shape {v.shape}; the variable's is {tuple(t.shape)} "
+                             f"(or {(chains,) + tuple(t.shape)} for one value per chain)")
+    with np.errstate(invalid="ignore", divide="ignore"):  # (values outside a support: reported below)
+        q = np.stack([u.to_unconstrained({n: per_chain[n][c] for n in u.names}) for c in range(chains)])
+    offsets = np.cumsum([0] + u.sizes)
+    for name, lo, hi in zip(u.names, offsets[:-1], offsets[1:]):
+        if not np.isfinite(q[:, lo:hi]).all():
+            raise ValueError(f"init['{name}'] lies outside the variable's support")
+    return q.astype(u.dtype)
+
+
+def warn_if_troubled(stats: dict, max_tree_depth: int | None = None):
+    """Warn, after warmup, about divergent transitions (the draws may be biased near where
+    they happen) and about trees cut off at the maximum depth (the sampler explores slowly)."""
+    total = stats["diverging"].size
+    divergent = int(stats["diverging"].sum())
+    if divergent:
+        warnings.warn(f"{divergent} of {total} transitions after warmup diverged: the posterior may be biased "
+                      "where they happen; raise target_accept or reparameterize the model", stacklevel=3)
+    if max_tree_depth is not None:
+        capped = int((stats["tree_depth"] >= max_tree_depth).sum())
+        if capped:
+            warnings.warn(f"{capped} of {total} transitions after warmup hit max_tree_depth={max_tree_depth}: "
+                          "the sampler is exploring slowly; raise max_tree_depth or reparameterize the model",
+                          stacklevel=3)

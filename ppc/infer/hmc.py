@@ -15,7 +15,7 @@ from .. import ad
 from ..api import compile as ppc_compile
 from ..autobatch import autobatch
 from ..ppl import on_backend, unconstrained
-from .common import dual_averaging, progress_bar, to_inference_data
+from .common import starting_points, dual_averaging, progress_bar, to_inference_data
 
 
 def make_hmc_chunk(logp, grad_logp, num_leapfrog):
@@ -67,22 +67,24 @@ def build_hmc(u, num_leapfrog: int):
 
 def hmc(model, *data, num_warmup: int = 500, num_samples: int = 1000, num_leapfrog: int = 10,
         step_size: float | None = None, target_accept: float = 0.8, chains: int = 4, seed: int = 0,
-        jitter: float = 0.3, chunk: int = 50, progress: bool = True, backend: str | None = None):
+        jitter: float = 0.3, chunk: int = 50, progress: bool = True, backend: str | None = None,
+        init: dict | None = None):
     """Hamiltonian Monte Carlo with a fixed number of leapfrog steps; the step size is
     adapted by dual averaging during warmup (unless `step_size` is given) and jittered
     uniformly by +-`jitter` at each transition. Observed data
     is pinned with ppc.condition. Returns arviz.InferenceData with posterior
     (chain, draw, ...) and sample_stats (acceptance_rate, step_size, lp). It runs on the
-    model's backend, or on `backend` when given."""
+    model's backend, or on `backend` when given. Chains start as ppc.infer.nuts's do
+    (uniform(-2, 2) on the unconstrained scale, or `init`)."""
     u = unconstrained(on_backend(model, backend), *data)
     batched_kernel, grad = u.memo(("hmc", num_leapfrog), lambda: build_hmc(u, num_leapfrog))
     rng = np.random.default_rng(seed)
     dtype = u.dtype
     d = u.size
-    theta = rng.uniform(-2.0, 2.0, size=(chains, d)).astype(dtype)
     args = tuple(np.asarray(a) for a in u.args)
-    lp = np.array([float(u.log_density(th)) for th in theta], dtype=dtype)
-    g = np.stack([np.asarray(grad(th, *u.args)) for th in theta]).astype(dtype)
+    theta, lp, g = starting_points(u, init, chains, rng, lambda q: (
+        np.array([float(u.log_density(th)) for th in q], dtype=dtype),
+        np.stack([np.asarray(grad(th, *u.args)) for th in q]).astype(dtype)))
     log_step = np.full(chains, math.log(step_size if step_size is not None else 0.1), dtype)
     mu = log_step + math.log(10.0)
     x_bar, h_bar, t = np.zeros(chains, dtype), np.zeros(chains, dtype), np.zeros(chains, dtype)

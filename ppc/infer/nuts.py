@@ -34,7 +34,7 @@ from ..api import compile as ppc_compile
 from ..autobatch import autobatch
 from ..passes.pc.blocks import work
 from ..ppl import on_backend, unconstrained
-from .common import dual_averaging, progress_bar, to_inference_data
+from .common import dual_averaging, progress_bar, starting_points, to_inference_data, warn_if_troubled
 
 DIVERGENCE = 1000.0  # an energy error beyond this ends the trajectory as divergent
 
@@ -202,7 +202,7 @@ def build_nuts(u, max_tree_depth: int, chunk: int):
 def nuts(model, *data, num_warmup: int = 1000, num_samples: int = 1000, chains: int = 4, seed: int = 0,
          target_accept: float = 0.8, max_tree_depth: int = 10, step_size: float | None = None,
          adapt_mass_matrix: bool = True, chunk: int = 20, progress: bool = True, backend: str | None = None,
-         mesh=None, adapt_across_chains: bool = True, save_warmup: bool = False):
+         mesh=None, adapt_across_chains: bool = True, save_warmup: bool = False, init: dict | None = None):
     """The No-U-Turn Sampler (multinomial, generalized U-turn criterion) with Stan's warmup:
     dual-averaging step size and a diagonal mass matrix. Chains are members of one
     program-counter batch. Observed data is pinned with ppc.condition. Returns
@@ -216,7 +216,11 @@ def nuts(model, *data, num_warmup: int = 1000, num_samples: int = 1000, chains: 
     draw; slow windows end with one mass matrix learned from all chains), so chains take
     alike trajectories and the batch stays full; `adapt_across_chains=False` adapts each
     chain alone, as Stan does, in chunks. `save_warmup` keeps the warmup draws and their
-    statistics in ArviZ's warmup_posterior and warmup_sample_stats groups."""
+    statistics in ArviZ's warmup_posterior and warmup_sample_stats groups. Chains start
+    at uniform(-2, 2) draws on the unconstrained scale (redrawn where the density is not
+    finite), or at `init`: every latent's value by name, one for all chains or one per
+    chain along a leading axis. Conditioned data lands in observed_data. Divergent
+    transitions after warmup, and trees cut off at max_tree_depth, raise a warning."""
     if chains < 1 or num_samples < 1 or num_warmup < 0:
         raise ValueError("nuts needs chains >= 1, num_samples >= 1 and num_warmup >= 0")
     if mesh is not None and chains % mesh.size:
@@ -234,9 +238,9 @@ def nuts(model, *data, num_warmup: int = 1000, num_samples: int = 1000, chains: 
     rng = np.random.default_rng(seed)
     dtype, d = u.dtype, u.size
     args = tuple(np.asarray(a) for a in u.args)
-    q = rng.uniform(-2.0, 2.0, size=(chains, d)).astype(dtype)
-    init = first(q, *[np.asarray(a)[None] for a in args])
-    lp, g = (np.asarray(x).astype(dtype) for x in init)
+    shared_args = [np.asarray(a)[None] for a in args]
+    q, lp, g = starting_points(u, init, chains, rng, lambda q: tuple(
+        np.asarray(x).astype(dtype) for x in first(q, *shared_args)))
     target = np.full(1, target_accept, dtype)  # shared by every chain (a Python float would widen float32)
     eps0 = step_size if step_size is not None else 0.1
     log_eps = np.full(chains, math.log(eps0), dtype)
@@ -250,6 +254,7 @@ def nuts(model, *data, num_warmup: int = 1000, num_samples: int = 1000, chains: 
     bar = progress_bar(num_warmup + num_samples, "nuts", progress)
     draws, stats, warm_draws, warm_stats = [], [], [], []
     runs = served = 0  # per-block machine counters, summed over chunks
+    divergent = 0  # after warmup, for the progress bar
     for length, slow, warm in schedule:
         adapt = warm and step_size is None
         # pooled, the chains share one step-size controller fed their mean acceptance: one
@@ -277,8 +282,11 @@ def nuts(model, *data, num_warmup: int = 1000, num_samples: int = 1000, chains: 
                     first_draw = time.perf_counter() - started
                 draws.append(chunk_draws)
                 stats.append(chunk_stats)
+                divergent += int((chunk_stats[..., 3] > 0.5).sum())
             done += n
             if bar is not None:
+                bar.set_postfix_str(f"{'warmup' if warm else 'sampling'}, step size {np.exp(log_eps).mean():.3g}, "
+                                    f"{divergent} divergent", refresh=False)
                 bar.update(n)
         if warm and slow and adapt_mass_matrix and length >= 2:
             w = np.concatenate(window, axis=1)
@@ -294,7 +302,9 @@ def nuts(model, *data, num_warmup: int = 1000, num_samples: int = 1000, chains: 
     if bar is not None:
         bar.close()
     warmup = (np.concatenate(warm_draws, axis=1), named_stats(warm_stats)) if warm_draws else None
-    idata = to_inference_data(u, np.concatenate(draws, axis=1), named_stats(stats), warmup)
+    sample_stats = named_stats(stats)
+    warn_if_troubled(sample_stats, max_tree_depth)
+    idata = to_inference_data(u, np.concatenate(draws, axis=1), sample_stats, warmup)
     prog = sampler.specialize(q[:local], lp[:local], g[:local], log_eps[:local], inv_mass[:local], x_bar[:local],
                               h_bar[:local], t[:local], mu[:local], keys[:local], np.full(local, 1),
                               False, target, args).program
