@@ -19,7 +19,17 @@ from .passes.ad import DEFAULT_MAX_ITERATIONS, Reverse, differentiable, jvp_modu
 
 
 def as_compiled(f) -> Compiled:
-    return f if isinstance(f, Compiled) else Compiled(f)
+    """`f` as a compiled function: itself, or, for a plain Python function, one Compiled
+    kept on the function, so whatever is made of it shares one compile cache (a second
+    `ppc.infer.nuts(model)` compiles nothing). The identity check keeps a wrapper that
+    copied a function's attributes (functools.wraps) from borrowing its Compiled."""
+    if isinstance(f, Compiled):
+        return f
+    compiled = getattr(f, "__ppc_compiled__", None)
+    if compiled is None or compiled.__ppc_function__ is not f:
+        compiled = Compiled(f)
+        f.__ppc_compiled__ = compiled
+    return compiled
 
 
 class Derived(Compiled):
@@ -37,6 +47,7 @@ class Derived(Compiled):
         self.static_argnums = base.static_argnums
         self.max_stack_depth = base.max_stack_depth
         self._cache = {}
+        self.derived = {}
 
     def _lower(self, args, kwargs):
         base_args = args[self.drop_first:len(args) - self.drop_last]

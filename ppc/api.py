@@ -167,11 +167,15 @@ class Compiled:
         if not inspect.isfunction(fn):
             raise TypeError(f"ppc.compile needs a Python function, got {type(fn).__name__}")
         functools.update_wrapper(self, fn)
+        self.__dict__.pop("__ppc_compiled__", None)  # (ppc.ad.as_compiled's, copied from fn)
         self.__ppc_function__ = fn
         self.backend = backend
         self.static_argnums = frozenset((static_argnums,) if isinstance(static_argnums, int) else static_argnums)
         self.max_stack_depth = max_stack_depth
         self._cache: dict = {}
+        # programs made from this one (a model conditioned on data of given names and
+        # types), so conditioning alike twice gives one program and one compile cache
+        self.derived: dict = {}
 
     def with_backend(self, backend: str) -> "Compiled":
         """The same function compiled for `backend` (itself when it already is)."""
@@ -180,7 +184,10 @@ class Compiled:
         if type(self) is not Compiled:
             raise ValueError(f"cannot move a derived function to backend {backend!r}; derive it from a function "
                              f"compiled with ppc.compile(f, backend={backend!r})")
-        return Compiled(self.__ppc_function__, backend, self.static_argnums, self.max_stack_depth)
+        key = ("backend", backend)
+        if key not in self.derived:
+            self.derived[key] = Compiled(self.__ppc_function__, backend, self.static_argnums, self.max_stack_depth)
+        return self.derived[key]
 
     def _split(self, args, kwargs):
         """Positional arguments, and keyword arguments in signature order (parameters

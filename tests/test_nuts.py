@@ -170,13 +170,32 @@ def test_pooled_warmup_is_one_controller_fed_the_mean_acceptance():
     assert np.allclose(idata.sample_stats["step_size"].values, np.exp(log_eps), rtol=1e-9)
 
 
+def normal_3():
+    x = ppc.Normal(np.zeros(3), 1.0)
+    return x
+
+
+def test_plain_functions_compile_once_and_wrappers_do_not_borrow_that():
+    import functools
+    from ppc.ad import as_compiled
+    assert as_compiled(normal_3) is as_compiled(normal_3)
+
+    @functools.wraps(normal_3)  # (copies normal_3's attributes, ppc's included)
+    def wrapper():
+        return normal_3()
+    assert as_compiled(wrapper).__ppc_function__ is wrapper
+    assert not hasattr(ppc.compile(normal_3), "__ppc_compiled__")
+
+
 def test_second_run_on_the_same_model_reuses_its_compiled_sampler():
     """The sampler is compiled once per model and data types: a second run compiles
-    nothing with XLA, draws the same chains for the same seed, and samples the data it is
-    given (new data of the same types, not the first run's)."""
-    model = ppc.condition(M.logistic_in_dtype_of_x, y=Y_LR)
+    nothing with XLA (the model conditioned afresh on data of the same names and types,
+    or the same plain function), draws the same chains for the same seed, and samples the
+    data it is given (new data of the same types, not the first run's)."""
+    def model():  # (conditioned afresh each time, as a user writes it inline)
+        return ppc.condition(M.logistic_in_dtype_of_x, y=Y_LR)
     kw = dict(chains=2, num_warmup=60, num_samples=60, progress=False, seed=4)
-    first = ppc.infer.nuts(model, X_LR, **kw)
+    first = ppc.infer.nuts(model(), X_LR, **kw)
     compiles = []
 
     def listen(event, secs, **_):
@@ -184,11 +203,17 @@ def test_second_run_on_the_same_model_reuses_its_compiled_sampler():
             compiles.append(secs)
     jax.monitoring.register_event_duration_secs_listener(listen)
     try:
-        again = ppc.infer.nuts(model, X_LR, **kw)
-        flipped = ppc.infer.nuts(model, -X_LR, **kw)
+        again = ppc.infer.nuts(model(), X_LR, **kw)
+        flipped = ppc.infer.nuts(model(), -X_LR, **kw)
+        conditioned = len(compiles)
+        short = dict(chains=2, num_warmup=0, num_samples=2, step_size=0.3, progress=False)
+        ppc.infer.nuts(normal_3, **short)  # (a plain function: compiled on its first run only)
+        plain_first = len(compiles) - conditioned
+        ppc.infer.nuts(normal_3, **short)
     finally:
         jax.monitoring.unregister_event_duration_listener(listen)
-    assert compiles == []
+    assert conditioned == 0
+    assert plain_first > 0 and len(compiles) == conditioned + plain_first
     np.testing.assert_array_equal(again.posterior["w"].values, first.posterior["w"].values)
     w, w_flipped = first.posterior["w"].values.mean(axis=(0, 1)), flipped.posterior["w"].values.mean(axis=(0, 1))
     assert np.allclose(w_flipped, -w, atol=0.25) and np.abs(w).max() > 1.0
