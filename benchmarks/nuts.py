@@ -8,6 +8,10 @@ included, for every system.
     python benchmarks/nuts.py --strategies --chains 4,16 --samples 5   # ppc's two batching strategies
     python benchmarks/nuts.py --dtype float32 --systems ppc,numpyro    # NumPyro's default precision
 
+Each ppc row compiles its machine afresh (the chain count is in its shapes); what ppc
+builds for one chain (the model's density and gradient, milliseconds) is shared between
+the rows of a data set, as in any one process.
+
 Columns: useful leapfrog steps per second (leapfrogs the chains needed, over wall time),
 min bulk ESS per second (over every parameter), batch utilization (useful leapfrog
 slots over executed ones: ppc counts its leapfrog block's members, NumPyro runs every
