@@ -24,9 +24,11 @@ def _run(name, argv):
 
 
 def test_eight_schools_example(capsys):
-    summary = _run("eight_schools", ["--warmup", "500", "--samples", "1000", "--quiet"])
-    assert (summary["r_hat"] < 1.02).all()
-    assert abs(summary.loc["mu", "mean"] - 4.4) < 0.6 and abs(summary.loc["tau", "mean"] - 3.6) < 0.8
+    summaries = _run("eight_schools", ["--chains", "16", "--warmup", "500", "--samples", "1000", "--quiet"])
+    for method, summary in summaries.items():  # NUTS and HMC
+        assert (summary["r_hat"] < 1.02).all(), method
+        assert abs(summary.loc["mu", "mean"] - 4.4) < 0.6 and abs(summary.loc["tau", "mean"] - 3.6) < 0.8, method
+    assert "NUTS, 16 chains" in capsys.readouterr().out
 
 
 def test_breast_cancer_example():
