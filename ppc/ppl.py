@@ -25,15 +25,15 @@ class Model:
         self.base = base if isinstance(base, Model) else as_compiled(base)
         self.observed = dict(observed)
         self.__name__ = getattr(self.base, "__name__", "model")
-        base = _program(self.base)
+        program = _program(self.base)
         names = list(self.observed)
         types = [TensorType(d.shape, dtype_of_numpy(d.dtype)) for d in map(np.asarray, self.observed.values())]
         key = ("conditioned", tuple(zip(names, types)))
-        if key not in base.derived:  # (the program depends on the data's names and types, not its values)
+        if key not in program.derived:  # (the program depends on the data's names and types, not its values)
             def build(spec: Specialization, args, kwargs):
                 return condition_module(spec.canonical, names, types), spec.template, False
-            base.derived[key] = Derived(base, build, f"{self.__name__}_conditioned", drop_last=len(names))
-        self._program = base.derived[key]
+            program.derived[key] = Derived(program, build, f"{self.__name__}_conditioned", drop_last=len(names))
+        self._program = program.derived[key]
 
     @property
     def names(self):

@@ -15,7 +15,7 @@ from .. import ad
 from ..api import compile as ppc_compile
 from ..autobatch import autobatch
 from ..ppl import on_backend, unconstrained
-from .common import starting_points, dual_averaging, progress_bar, to_inference_data
+from .common import dual_averaging, progress_bar, starting_points, to_inference_data
 
 
 def make_hmc_chunk(logp, grad_logp, num_leapfrog):
