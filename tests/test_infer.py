@@ -21,6 +21,12 @@ def conjugate():
     return ppc.condition(M.conjugate_normal, y=Y)
 
 
+def test_hmc_progress_bar_shows_phase_step_size_and_acceptance(capsys):
+    ppc.infer.hmc(conjugate(), np.ones(len(Y)), num_warmup=20, num_samples=20, chunk=10)
+    err = capsys.readouterr().err
+    assert "hmc" in err and "warmup, step size" in err and "acceptance" in err  # (tqdm redraws every 0.1 s)
+
+
 def test_hmc_conjugate_normal(backend):
     idata = ppc.infer.hmc(conjugate(), np.ones(len(Y)), num_warmup=300, num_samples=1000, progress=False,
                           backend=backend)

@@ -109,9 +109,11 @@ def hmc(model, *data, num_warmup: int = 500, num_samples: int = 1000, num_leapfr
             stats.append(st[:, :n])
         elif done + n >= num_warmup and step_size is None:
             log_step = x_bar.copy()  # after warmup: the averaged step size
-        done += n
         if bar is not None:
+            bar.set_postfix_str(f"{'warmup' if done < num_warmup else 'sampling'}, step size "
+                                f"{np.exp(log_step).mean():.3g}, acceptance {st[:, :n, 0].mean():.2f}", refresh=False)
             bar.update(n)
+        done += n
     if bar is not None:
         bar.close()
     thetas = np.concatenate(draws, axis=1)
