@@ -1,6 +1,8 @@
 """Inference recovers known posteriors: a conjugate normal (exact) and eight schools
 (published reference values), with HMC and ADVI; both return arviz.InferenceData. The
 conjugate normal runs on both backends."""
+import sys
+
 import arviz as az
 import numpy as np
 import pytest
@@ -9,6 +11,7 @@ import ppc
 import ppc.infer
 
 import data.ppl_models as M
+from data.bars import RecordingBar
 
 Y = np.array([1.2, 0.4, 2.2, 1.5, 0.9])
 PREC = 1 / 4 + len(Y)
@@ -21,10 +24,18 @@ def conjugate():
     return ppc.condition(M.conjugate_normal, y=Y)
 
 
-def test_hmc_progress_bar_shows_phase_step_size_and_acceptance(capsys):
+def test_hmc_progress_bar_shows_phase_step_size_and_acceptance(monkeypatch):
+    bars = []
+
+    def record(*args):
+        bars.append(RecordingBar(*args))
+        return bars[-1]
+    monkeypatch.setattr(sys.modules["ppc.infer.hmc"], "progress_bar", record)
     ppc.infer.hmc(conjugate(), np.ones(len(Y)), num_warmup=20, num_samples=20, chunk=10)
-    err = capsys.readouterr().err
-    assert "hmc" in err and "warmup, step size" in err and "acceptance" in err  # (tqdm redraws every 0.1 s)
+    (bar,) = bars
+    assert bar.desc == "hmc" and bar.n == 40 and len(bar.shown) == 4
+    assert [text.split(",")[0] for text in bar.shown] == ["warmup", "warmup", "sampling", "sampling"]
+    assert all(", step size " in text and ", acceptance " in text for text in bar.shown)
 
 
 def test_hmc_conjugate_normal(backend):
