@@ -1,8 +1,6 @@
 """Inference recovers known posteriors: a conjugate normal (exact) and eight schools
 (published reference values), with HMC and ADVI; both return arviz.InferenceData. The
 conjugate normal runs on both backends."""
-import sys
-
 import arviz as az
 import numpy as np
 import pytest
@@ -11,7 +9,7 @@ import ppc
 import ppc.infer
 
 import data.ppl_models as M
-from data.bars import RecordingBar
+from data.bars import recorded_bars
 
 Y = np.array([1.2, 0.4, 2.2, 1.5, 0.9])
 PREC = 1 / 4 + len(Y)
@@ -25,12 +23,7 @@ def conjugate():
 
 
 def test_hmc_progress_bar_shows_phase_step_size_and_acceptance(monkeypatch):
-    bars = []
-
-    def record(*args):
-        bars.append(RecordingBar(*args))
-        return bars[-1]
-    monkeypatch.setattr(sys.modules["ppc.infer.hmc"], "progress_bar", record)
+    bars = recorded_bars(monkeypatch, "ppc.infer.hmc")
     ppc.infer.hmc(conjugate(), np.ones(len(Y)), num_warmup=20, num_samples=20, chunk=10)
     (bar,) = bars
     assert bar.desc == "hmc" and bar.n == 40 and len(bar.shown) == 4

@@ -2,8 +2,6 @@
 correlated Gaussian) and NumPyro's NUTS on the same models (eight schools, logistic
 regression), with R-hat < 1.01 and moments within Monte Carlo error. The correlated Gaussian
 and eight schools run on TensorFlow too."""
-import sys
-
 import arviz as az
 import jax
 import jax.numpy as jnp
@@ -16,7 +14,7 @@ from ppc.infer.common import dual_averaging
 from ppc.infer.nuts import warmup_windows
 
 import data.ppl_models as M
-from data.bars import RecordingBar
+from data.bars import recorded_bars
 
 SIGMA = np.array([15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0])
 Y8 = np.array([28.0, 8.0, -3.0, 7.0, -1.0, 1.0, 18.0, 12.0])
@@ -241,12 +239,7 @@ def test_divergences_after_warmup_are_warned_about():
 
 
 def test_progress_bar_shows_phase_step_size_and_divergences(monkeypatch):
-    bars = []
-
-    def record(*args):
-        bars.append(RecordingBar(*args))
-        return bars[-1]
-    monkeypatch.setattr(sys.modules["ppc.infer.nuts"], "progress_bar", record)
+    bars = recorded_bars(monkeypatch, "ppc.infer.nuts")
     ppc.infer.nuts(correlated, chains=2, num_warmup=10, num_samples=10, progress=True)
     (bar,) = bars
     assert bar.desc == "nuts" and bar.n == 20 and len(bar.shown) == 10 + 1  # (warmup: a call a draw)

@@ -1,4 +1,5 @@
 """A stand-in for the samplers' tqdm bar, for tests of what it is shown."""
+import sys
 
 
 class RecordingBar:
@@ -15,3 +16,14 @@ class RecordingBar:
 
     def close(self):
         pass
+
+
+def recorded_bars(monkeypatch, module: str) -> list:
+    """The bars the sampler in `module` makes from now on, each a RecordingBar."""
+    bars = []
+
+    def record(*args):
+        bars.append(RecordingBar(*args))
+        return bars[-1]
+    monkeypatch.setattr(sys.modules[module], "progress_bar", record)
+    return bars
