@@ -200,3 +200,18 @@ def test_calling_a_density_built_for_float32_with_float64_is_a_clear_error():
                                                "f32\\[3\\], got f64\\[3\\]"):
         twice(np.zeros(3), *u.args)
     assert np.isclose(twice(np.zeros(3, np.float32), *u.args), 2.0 * u.log_density(np.zeros(3, np.float32)))
+
+
+def test_conditioning_alike_shares_one_program_and_otherwise_not():
+    """ppc.condition on data of the same names, shapes and dtypes gives one program (one
+    compile cache); other names, shapes or dtypes give others, and each conditioned model
+    evaluates its own data."""
+    y = np.array([1.2, 0.4, 2.2, 1.5, 0.9])
+    a, b = ppc.condition(M.conjugate_normal, y=y), ppc.condition(M.conjugate_normal, y=y + 1.0)
+    assert a._program is b._program
+    assert ppc.condition(M.conjugate_normal, y=y[:4])._program is not a._program
+    assert ppc.condition(M.conjugate_normal, y=y.astype(np.float32))._program is not a._program
+    ones = np.ones(len(y))
+    la, lb = ppc.log_joint(a)(ones, mu=0.5), ppc.log_joint(b)(ones, mu=0.5)
+    normal = lambda x, m, s: -0.5 * ((x - m) / s) ** 2 - np.log(s) - 0.5 * np.log(2 * np.pi)  # noqa: E731
+    assert np.isclose(float(la) - float(lb), normal(y, 0.5, 1.0).sum() - normal(y + 1.0, 0.5, 1.0).sum())
