@@ -41,19 +41,21 @@ def main(argv=None):
     nuts = ppc.infer.nuts(model, SIGMA, chains=a.chains, num_warmup=a.warmup, num_samples=a.samples,
                           target_accept=0.9, progress=not a.quiet)
     stats = nuts.sample_stats
+    summaries = {"nuts": az.summary(nuts, var_names=["mu", "tau"])}
     print(f"NUTS, {a.chains} chains as members of one program-counter machine:")
-    print(az.summary(nuts, var_names=["mu", "tau"]).to_string())
+    print(summaries["nuts"].to_string())
     print(f"{stats.attrs['useful_leapfrogs']:,} leapfrog steps, {stats.attrs['leapfrog_utilization']:.2f} of the "
           f"leapfrog block's slots useful; first draw after {stats.attrs['time_to_first_draw']:.1f} s (compilation "
           f"included); {int(stats['diverging'].sum())} divergent transitions")
 
     hmc = ppc.infer.hmc(model, SIGMA, num_warmup=a.warmup, num_samples=a.samples, progress=not a.quiet)
+    summaries["hmc"] = az.summary(hmc, var_names=["mu", "tau"])
     print("\nHMC, 4 chains:")
-    print(az.summary(hmc, var_names=["mu", "tau"]).to_string())
+    print(summaries["hmc"].to_string())
     vi = ppc.infer.advi(model, SIGMA, num_steps=2000, progress=not a.quiet)
     print("\nADVI (mean field; underestimates tau's spread, as mean-field VI does on this funnel):")
     print(az.summary(vi, var_names=["mu", "tau"], kind="stats").to_string())
-    return {"nuts": az.summary(nuts, var_names=["mu", "tau"]), "hmc": az.summary(hmc, var_names=["mu", "tau"])}
+    return summaries
 
 
 if __name__ == "__main__":

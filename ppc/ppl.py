@@ -138,10 +138,8 @@ class Unconstrained:
         self.args = list(args) + _data(model)
         self.observed = model.observations() if isinstance(model, Model) else {}  # (for ArviZ's observed_data)
         self.spec = self.program.specialize(*self.args)
-        if "unconstrained" not in self.spec.derived:
-            self.spec.derived["unconstrained"] = self._build()
         (self.layout, self.names, self.sizes, self.size, self.dtype, self._parameters, self._density,
-         self._values) = self.spec.derived["unconstrained"]
+         self._values) = self.memo("unconstrained", self._build)
 
     def _build(self):
         """What depends only on the model and its data's types, so a second sampler run on

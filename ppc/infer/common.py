@@ -62,24 +62,25 @@ def starting_points(u, init, chains: int, rng, value_and_grad):
     draws, redrawn for chains whose density or gradient is not finite. With `init` (every
     latent by name, constrained; one value for all chains, or one per chain along a
     leading axis): those values, which must have a finite density."""
+    def finite(lp, g):
+        return np.isfinite(lp) & np.isfinite(g).all(axis=1)
     if init is not None:
         q = _from_init(u, init, chains)
         lp, g = value_and_grad(q)
-        bad = ~(np.isfinite(lp) & np.isfinite(g).all(axis=1))
-        if bad.any():
+        if not finite(lp, g).all():
             raise ValueError(f"init: the model's log density or its gradient is not finite at chain "
-                             f"{int(np.argmax(bad))}'s starting values")
+                             f"{int(np.argmin(finite(lp, g)))}'s starting values")
         return q, lp, g
     q = rng.uniform(-2.0, 2.0, size=(chains, u.size)).astype(u.dtype)
     lp, g = value_and_grad(q)
     for _ in range(INIT_TRIES - 1):
-        bad = ~(np.isfinite(lp) & np.isfinite(g).all(axis=1))
+        bad = ~finite(lp, g)
         if not bad.any():
-            return q, lp, g
+            break
         q[bad] = rng.uniform(-2.0, 2.0, size=(int(bad.sum()), u.size)).astype(u.dtype)
         lp2, g2 = value_and_grad(q)
         lp, g = np.where(bad, lp2, lp), np.where(bad[:, None], g2, g)
-    if not (np.isfinite(lp) & np.isfinite(g).all(axis=1)).all():
+    if not finite(lp, g).all():
         raise ValueError(f"no starting point with a finite log density and gradient in {INIT_TRIES} uniform(-2, 2) "
                          "draws on the unconstrained scale; pass init= with values where the model is finite")
     return q, lp, g
@@ -110,19 +111,3 @@ def _from_init(u, init: dict, chains: int):
         if not np.isfinite(q[:, lo:hi]).all():
             raise ValueError(f"init['{name}'] lies outside the variable's support")
     return q.astype(u.dtype)
-
-
-def warn_if_troubled(stats: dict, max_tree_depth: int | None = None):
-    """Warn, after warmup, about divergent transitions (the draws may be biased near where
-    they happen) and about trees cut off at the maximum depth (the sampler explores slowly)."""
-    total = stats["diverging"].size
-    divergent = int(stats["diverging"].sum())
-    if divergent:
-        warnings.warn(f"{divergent} of {total} transitions after warmup diverged: the posterior may be biased "
-                      "where they happen; raise target_accept or reparameterize the model", stacklevel=3)
-    if max_tree_depth is not None:
-        capped = int((stats["tree_depth"] >= max_tree_depth).sum())
-        if capped:
-            warnings.warn(f"{capped} of {total} transitions after warmup hit max_tree_depth={max_tree_depth}: "
-                          "the sampler is exploring slowly; raise max_tree_depth or reparameterize the model",
-                          stacklevel=3)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 
 import jax
 import numpy as np
@@ -34,7 +35,7 @@ from ..api import compile as ppc_compile
 from ..autobatch import autobatch
 from ..passes.pc.blocks import work
 from ..ppl import on_backend, unconstrained
-from .common import dual_averaging, progress_bar, starting_points, to_inference_data, warn_if_troubled
+from .common import dual_averaging, progress_bar, starting_points, to_inference_data
 
 DIVERGENCE = 1000.0  # an energy error beyond this ends the trajectory as divergent
 
@@ -188,6 +189,21 @@ def warmup_windows(num_warmup: int):
         size *= 2
     out.append((term, False))
     return out
+
+
+def warn_if_troubled(stats: dict, max_tree_depth: int):
+    """Warn, after warmup, about divergent transitions (the draws may be biased near where
+    they happen) and about trees cut off at the maximum depth (the sampler explores slowly)."""
+    total = stats["diverging"].size
+    divergent = int(stats["diverging"].sum())
+    if divergent:
+        warnings.warn(f"{divergent} of {total} transitions after warmup diverged: the posterior may be biased "
+                      "where they happen; raise target_accept or reparameterize the model", stacklevel=3)
+    capped = int((stats["tree_depth"] >= max_tree_depth).sum())
+    if capped:
+        warnings.warn(f"{capped} of {total} transitions after warmup hit max_tree_depth={max_tree_depth}: "
+                      "the sampler is exploring slowly; raise max_tree_depth or reparameterize the model",
+                      stacklevel=3)
 
 
 def build_nuts(u, max_tree_depth: int, chunk: int):
