@@ -68,3 +68,26 @@ def test_eight_schools_against_published_values(method):
         idata = ppc.infer.advi(model, SIGMA, num_steps=2000, progress=False)
         assert abs(float(idata.posterior["mu"].mean()) - 4.4) < 1.5
         assert idata.posterior["theta_tilde"].shape == (1, 1000, 8)
+
+
+@pytest.mark.parametrize("method, setting, value, expect", [
+    ("nuts", "chains", 0, "an integer >= 1"),
+    ("nuts", "chains", 4.0, "an integer >= 1"),
+    ("nuts", "num_warmup", -1, "an integer >= 0"),
+    ("nuts", "max_tree_depth", 0, "an integer >= 1"),
+    ("nuts", "chunk", 0, "an integer >= 1"),
+    ("nuts", "target_accept", 1.5, "a number between 0 and 1"),
+    ("nuts", "step_size", -1.0, "None or a positive number"),
+    ("nuts", "step_size", float("nan"), "None or a positive number"),
+    ("hmc", "num_leapfrog", 0, "an integer >= 1"),
+    ("hmc", "jitter", 1.0, r"a number in \[0, 1\)"),
+    ("hmc", "num_samples", 0, "an integer >= 1"),
+    ("advi", "learning_rate", 0.0, "a positive number"),
+    ("advi", "num_draws", 0, "an integer >= 1"),
+])
+def test_settings_out_of_range_are_refused_by_name(method, setting, value, expect):
+    """Before anything compiles: without the check these failed inside the compiled
+    sampler (chunk=0), raised a bare math domain error (a negative step size), or sampled
+    silently (target_accept=1.5, trees of no leapfrog steps at max_tree_depth=0)."""
+    with pytest.raises(ValueError, match=f"^{method}: {setting} must be {expect}, got "):
+        getattr(ppc.infer, method)(conjugate(), np.ones(len(Y)), progress=False, **{setting: value})

@@ -12,6 +12,37 @@ from ..autobatch import autobatch
 DA_GAMMA, DA_T0, DA_KAPPA = 0.05, 10.0, 0.75
 
 
+def _count(least):
+    return (lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= least,
+            f"an integer >= {least}")
+
+
+def _real(ok, expect):
+    return (lambda v: isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+            and bool(np.isfinite(v)) and ok(v), expect)
+
+
+# What each sampler setting must be. Checked before anything compiles: a bad value would
+# otherwise fail deep inside a compiled program (an empty draws buffer), raise a bare math
+# error, or sample nonsense without a word (a target acceptance of 1.5, trees of no steps).
+SETTINGS = {
+    "chains": _count(1), "num_samples": _count(1), "num_warmup": _count(0), "chunk": _count(1),
+    "max_tree_depth": _count(1), "num_leapfrog": _count(1), "num_steps": _count(1), "num_draws": _count(1),
+    "target_accept": _real(lambda v: 0 < v < 1, "a number between 0 and 1"),
+    "step_size": _real(lambda v: v > 0, "None or a positive number"),
+    "learning_rate": _real(lambda v: v > 0, "a positive number"),
+    "jitter": _real(lambda v: 0 <= v < 1, "a number in [0, 1)"),
+}
+
+
+def check_settings(sampler: str, **settings):
+    """A ValueError naming the sampler and the first setting out of its range."""
+    for name, value in settings.items():
+        ok, expect = SETTINGS[name]
+        if not (value is None and name == "step_size") and not ok(value):
+            raise ValueError(f"{sampler}: {name} must be {expect}, got {value!r}")
+
+
 def dual_averaging(t, h_bar, x_bar, mu, target, accept):
     """One step of dual-averaging step-size adaptation, written for ppc to compile inside
     a sampler: (t, h_bar, log step size, x_bar) after observing acceptance `accept`."""

@@ -15,7 +15,7 @@ from .. import ad
 from ..api import compile as ppc_compile
 from ..autobatch import autobatch
 from ..ppl import on_backend, unconstrained
-from .common import dual_averaging, progress_bar, starting_points, to_inference_data
+from .common import check_settings, dual_averaging, progress_bar, starting_points, to_inference_data
 
 
 def make_hmc_chunk(logp, grad_logp, num_leapfrog):
@@ -76,6 +76,8 @@ def hmc(model, *data, num_warmup: int = 500, num_samples: int = 1000, num_leapfr
     (chain, draw, ...) and sample_stats (acceptance_rate, step_size, lp). It runs on the
     model's backend, or on `backend` when given. Chains start as ppc.infer.nuts's do
     (uniform(-2, 2) on the unconstrained scale, or `init`)."""
+    check_settings("hmc", chains=chains, num_warmup=num_warmup, num_samples=num_samples, chunk=chunk,
+                   num_leapfrog=num_leapfrog, target_accept=target_accept, step_size=step_size, jitter=jitter)
     u = unconstrained(on_backend(model, backend), *data)
     batched_kernel, grad = u.memo(("hmc", num_leapfrog), lambda: build_hmc(u, num_leapfrog))
     rng = np.random.default_rng(seed)

@@ -35,7 +35,7 @@ from ..api import compile as ppc_compile
 from ..autobatch import autobatch
 from ..passes.pc.blocks import work
 from ..ppl import on_backend, unconstrained
-from .common import dual_averaging, progress_bar, starting_points, to_inference_data
+from .common import check_settings, dual_averaging, progress_bar, starting_points, to_inference_data
 
 DIVERGENCE = 1000.0  # an energy error beyond this ends the trajectory as divergent
 
@@ -237,8 +237,8 @@ def nuts(model, *data, num_warmup: int = 1000, num_samples: int = 1000, chains: 
     finite), or at `init`: every latent's value by name, one for all chains or one per
     chain along a leading axis. Conditioned data lands in observed_data. Divergent
     transitions after warmup, and trees cut off at max_tree_depth, raise a warning."""
-    if chains < 1 or num_samples < 1 or num_warmup < 0:
-        raise ValueError("nuts needs chains >= 1, num_samples >= 1 and num_warmup >= 0")
+    check_settings("nuts", chains=chains, num_warmup=num_warmup, num_samples=num_samples, chunk=chunk,
+                   max_tree_depth=max_tree_depth, target_accept=target_accept, step_size=step_size)
     if mesh is not None and chains % mesh.size:
         raise ValueError(f"nuts splits chains over the {mesh.size} devices of {mesh}: {chains} chains do not "
                          "split evenly")
