@@ -84,6 +84,19 @@ def scale_rows(x, factor):
     return x * factor
 
 
+def shifted_if_positive(x, y):
+    if x > 0:
+        return x + y
+    return y
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_an_empty_batch_gives_empty_results(strategy, backend):
+    """As jax.vmap does (before, folding a constant of no elements broke the IR builder)."""
+    f = ppc.autobatch(ppc.compile(shifted_if_positive, backend=backend), strategy=strategy)
+    assert np.asarray(f(np.zeros(0), np.zeros(0))).shape == (0,)
+
+
 def test_size_one_arguments_broadcast_and_numbers_are_shared():
     x = np.arange(6.0).reshape(3, 2)
     f = ppc.autobatch(scale_rows, strategy="local_static")

@@ -42,6 +42,16 @@ def test_fibonacci():
     assert list(np.asarray(got)) == [8, 13, 34, 55]
 
 
+@pytest.mark.parametrize("strategy", ["program_counter", "local_static"])
+def test_an_empty_batch_gives_empty_results(strategy, backend):
+    """As jax.vmap does. Before: the machine's loop test took the minimum program counter
+    of no members (a JAX error), and a constant of no elements broke the IR builder."""
+    got = ppc.autobatch(ppc.compile(R.fib, backend=backend), strategy=strategy)(np.zeros(0, np.int64))
+    assert np.asarray(got).shape == (0,)
+    got = ppc.autobatch(ppc.compile(R.fib, backend=backend), strategy=strategy)(np.array([5, 6]))
+    assert list(np.asarray(got)) == [8, 13]
+
+
 CORPUS = [
     (R.is_even, (np.arange(12),)),
     (R.is_odd, (np.arange(12),)),

@@ -31,7 +31,7 @@ class Builder:
 
     def constant(self, value, type: TensorType, hint: str | None = None) -> Value:
         """A constant of `type`: a Python scalar (splat) or an array of exactly that shape."""
-        if isinstance(value, np.ndarray) and value.ndim > 0 and (value == value.flat[0]).all():
+        if isinstance(value, np.ndarray) and value.size > 0 and value.ndim > 0 and (value == value.flat[0]).all():
             value = value.flat[0]  # uniform arrays print as a splat
         if isinstance(value, np.ndarray) or isinstance(value, np.generic):
             arr = np.asarray(value, dtype=numpy_dtype(type.dtype))

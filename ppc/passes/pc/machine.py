@@ -162,8 +162,8 @@ class _Machine:
         cond = Region([Value(init[s].type, hints[s]) for s in slots])
         cb = Builder(cond)
         cs = dict(zip(slots, cond.params))
-        nxt = cb.op("reduce_min", [cs["pc"]], axes=(0,))
-        going = cb.op("and", [cb.op("lt", [nxt, cb.constant(prog.halt, PC)]), cb.op("not", [cs["overflow"]])])
+        running = cb.op("lt", [cs["pc"], self.full(cb, prog.halt, TensorType((self.size,), "i32"))])
+        going = cb.op("and", [cb.op("reduce_or", [running], axes=(0,)), cb.op("not", [cs["overflow"]])])
         cond.ops.append(Op("yield", [going], {}, []))
 
         body = Region([Value(init[s].type, hints[s]) for s in slots])
