@@ -94,8 +94,9 @@ def _grad_builder(base: Compiled, argnums, has_aux: bool, with_value: bool, max_
         else:
             out_t, aux_t = template, None
         if not isinstance(out_t, Slot) or out_t.type.shape != () or not differentiable(out_t.type):
-            raise CompileError(f"grad needs a function returning a float scalar, got "
-                               f"{out_t.type if isinstance(out_t, Slot) else out_t!r}")
+            got = str(out_t.type) if isinstance(out_t, Slot) else "a tuple"
+            raise CompileError(f"grad of '{base.__name__}' needs a function returning a float scalar; it returns "
+                               f"{got}", entry.body.terminator.loc)
         for i in idx:
             if not differentiable(entry.params[i]):
                 raise CompileError(f"grad with respect to argument '{entry.params[i].hint}' of type "

@@ -195,6 +195,10 @@ class Compiled:
         if not kwargs:
             return list(args), {}
         sig = inspect.signature(self.__ppc_function__)
+        if not any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
+            for name in kwargs:  # (bind would first report a missing argument)
+                if name not in sig.parameters:
+                    raise TypeError(f"{self.__name__}() got an unexpected keyword argument '{name}'")
         try:
             bound = sig.bind(*args, **kwargs)
         except TypeError as e:

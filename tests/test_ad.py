@@ -285,8 +285,10 @@ def test_linear_transpose_of_a_python_function():
 
 
 def test_grad_errors():
-    with pytest.raises(CompileError, match="float scalar"):
+    with pytest.raises(CompileError, match=r"grad of 'vector_out' needs a function returning a float scalar; "
+                                           r"it returns f64\[4\]") as e:
         ppc.grad(P.vector_out)(X4)
+    assert e.value.loc is not None and e.value.loc.file == P.__file__  # at its return
     with pytest.raises(CompileError, match="only float arrays"):
         ppc.grad(P.int_arg, argnums=1)(X4, np.int64(2))
 

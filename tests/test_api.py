@@ -84,6 +84,8 @@ def test_keyword_arguments():
     assert np.allclose(c(x), 2.0)
     assert np.allclose(c(x, k=3.0), 3.0)
     assert np.allclose(c(x, shift=1.0), 3.0)
+    with pytest.raises(TypeError, match="with_defaults\\(\\) got an unexpected keyword argument 'z'"):
+        c(x, z=1.0)  # (as Python says it, not bind's report of whatever else is missing)
 
 
 def test_jax_arrays_as_inputs():
