@@ -9,8 +9,10 @@ program-counter machine; ppc.infer.hmc and ppc.infer.advi fit it too, and ArviZ
 summarizes. Reference posterior (Stan, PyMC): mu 4.4 +- 3.3, tau 3.6 +- 3.2.
 """
 import argparse
+import os
 
 import arviz as az
+import jax
 import numpy as np
 
 import ppc
@@ -42,7 +44,8 @@ def main(argv=None):
                           target_accept=0.9, progress=not a.quiet)
     stats = nuts.sample_stats
     summaries = {"nuts": az.summary(nuts, var_names=["mu", "tau"])}
-    print(f"NUTS, {a.chains} chains as members of one program-counter machine:")
+    print(f"NUTS, {a.chains} chains as members of {stats.attrs['machines']} program-counter machine(s), one per "
+          "device:")
     print(summaries["nuts"].to_string())
     print(f"{stats.attrs['useful_leapfrogs']:,} leapfrog steps, {stats.attrs['leapfrog_utilization']:.2f} of the "
           f"leapfrog block's slots useful; first draw after {stats.attrs['time_to_first_draw']:.1f} s (compilation "
@@ -59,4 +62,8 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    # one JAX device per core, before JAX starts: NUTS then splits the chains into one
+    # machine per core (its default mesh="auto")
+    jax.config.update("jax_num_cpu_devices", len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                      else os.cpu_count() or 1)
     main()

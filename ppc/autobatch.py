@@ -47,8 +47,10 @@ class Batched(Derived):
             args = self._prepare(args)
         return super().specialize(*args, **kwargs)
 
-    def _prepare(self, args):
-        """Arguments as the compiled program takes them; records which are batched."""
+    def _prepare(self, args, flags=None):
+        """Arguments as the compiled program takes them; records which are batched (or
+        takes `flags`: a batch split over devices keeps the whole batch's, since one member
+        per device would make every size-1 argument look batched)."""
         arrays = [a for a in args if _is_array(a)]
         if not arrays:
             raise ValueError("autobatch needs at least one array argument with a leading batch axis")
@@ -59,7 +61,7 @@ class Batched(Derived):
         if bad:
             raise ValueError(f"batch sizes {sorted({size, *bad})} differ (only size-1 arguments broadcast)")
         # a size-1 argument is shared by every member: it is passed unbatched (never copied)
-        self._flags = tuple(_is_array(a) and (a.shape[0] == size or size == 1) for a in args)
+        self._flags = flags or tuple(_is_array(a) and (a.shape[0] == size or size == 1) for a in args)
         self._size = size
         return [a[0] if _is_array(a) and not f else a for a, f in zip(args, self._flags)]
 

@@ -86,8 +86,12 @@ class Partitioned:
         if size % extent:
             raise PartitionError(f"a batch of {size} members does not split evenly over {'x'.join(axes)} "
                                  f"({extent} devices)")
-        local = [a[:size // extent] if f else a for a, f in zip(args, flags)]
-        b = base.specialize(*local, **kwargs)
+        local = base._prepare([a[:size // extent] if f else a for a, f in zip(args, flags)], flags)
+        base._prepared = True
+        try:
+            b = base.specialize(*local, **kwargs)
+        finally:
+            base._prepared = False
         machine = b.machine.entry
         entry = Function(machine.name, clone_region(machine.body, {}), machine.result_types)
         params = base._entry_flags(b.canonical)
@@ -133,9 +137,11 @@ class Partitioned:
         run = self._executable(spec)
         base = self.base
         pos, kw = base._split(args, kwargs)
+        if isinstance(base, Batched):  # (a size-1 argument shared by every member: its one value)
+            pos = base._prepare(pos)
         runtime = [_to_runtime(a) for i, a in enumerate(pos) if i not in base.static_argnums]
         runtime += [_to_runtime(v) for v in kw.values()]
-        out = run(*runtime)
+        out = run(*backend_module("jax").lay_out(runtime, spec.jax_mesh, spec.in_tilings))
         b = spec.base
         if b.unflatten is None:
             return out[0] if len(out) == 1 and not isinstance(b.template, tuple) else out

@@ -24,6 +24,7 @@ the chains' trees are alike and the one-draw calls run nearly full.
 from __future__ import annotations
 
 import math
+import os
 import time
 import warnings
 
@@ -215,10 +216,28 @@ def build_nuts(u, max_tree_depth: int, chunk: int):
     return sampler, autobatch(vg, strategy="local_static")
 
 
+def device_mesh(chains: int, backend: str):
+    """`mesh="auto"`: the chains split over the default JAX devices (on CPU no more than
+    the cores this process may use), as many as divide the chains evenly; None for one.
+    Each device runs its own machine, so a CPU's cores each step one: measured on the
+    breast-cancer logistic regression, 128 chains, 200 + 200 draws on 2 cores (2 CPU
+    devices against 1): 14.2 s against 19.2 s end to end, 8.6 against 14.7 s once
+    compiled, the same draws; the synthetic one, whose gradient already keeps both cores
+    busy, 27.2 against 25.9 s (20.0 against 19.9 once compiled)."""
+    if backend != "jax":  # (partitioned programs run on JAX)
+        return None
+    devices = jax.devices()
+    usable = len(devices)
+    if devices[0].platform == "cpu":
+        usable = min(usable, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    split = max(n for n in range(1, usable + 1) if chains % n == 0)
+    return partition.Mesh({"chains": split}) if split > 1 else None
+
+
 def nuts(model, *data, num_warmup: int = 1000, num_samples: int = 1000, chains: int = 4, seed: int = 0,
          target_accept: float = 0.8, max_tree_depth: int = 10, step_size: float | None = None,
          adapt_mass_matrix: bool = True, chunk: int = 20, progress: bool = True, backend: str | None = None,
-         mesh=None, adapt_across_chains: bool = True, save_warmup: bool = False, init: dict | None = None):
+         mesh="auto", adapt_across_chains: bool = True, save_warmup: bool = False, init: dict | None = None):
     """The No-U-Turn Sampler (multinomial, generalized U-turn criterion) with Stan's warmup:
     dual-averaging step size and a diagonal mass matrix. Chains are members of one
     program-counter batch. Observed data is pinned with ppc.condition. Returns
@@ -227,7 +246,8 @@ def nuts(model, *data, num_warmup: int = 1000, num_samples: int = 1000, chains: 
     machine's batch utilization. It runs on the model's backend (ppc.compile(model,
     backend=...)), or on `backend` when given. With `mesh` (a ppc.partition.Mesh) the
     chains are split over every axis of the mesh: each device runs its own machine on its
-    chains, and the devices meet only when a chunk of draws ends. Warmup is pooled across
+    chains, and the devices meet only when a chunk of draws ends. By default ("auto") they
+    are split over JAX's devices (`device_mesh`); `mesh=None` runs one machine. Warmup is pooled across
     chains (one dual-averaging controller fed the chains' mean acceptance after every
     draw; slow windows end with one mass matrix learned from all chains), so chains take
     alike trajectories and the batch stays full; `adapt_across_chains=False` adapts each
@@ -239,12 +259,16 @@ def nuts(model, *data, num_warmup: int = 1000, num_samples: int = 1000, chains: 
     transitions after warmup, and trees cut off at max_tree_depth, raise a warning."""
     check_settings("nuts", chains=chains, num_warmup=num_warmup, num_samples=num_samples, chunk=chunk,
                    max_tree_depth=max_tree_depth, target_accept=target_accept, step_size=step_size)
-    if mesh is not None and chains % mesh.size:
+    if isinstance(mesh, str) and mesh != "auto":
+        raise ValueError(f"nuts: mesh must be \"auto\", None or a ppc.partition.Mesh, got {mesh!r}")
+    if isinstance(mesh, partition.Mesh) and chains % mesh.size:
         raise ValueError(f"nuts splits chains over the {mesh.size} devices of {mesh}: {chains} chains do not "
                          "split evenly")
     started = time.perf_counter()
     pooled = adapt_across_chains and chains > 1
     u = unconstrained(on_backend(model, backend), *data)
+    if mesh == "auto":
+        mesh = device_mesh(chains, u.program.backend)
     key = ("nuts", max_tree_depth, chunk)
     sampler, first = u.memo(key, lambda: build_nuts(u, max_tree_depth, chunk))
     local = chains // (mesh.size if mesh is not None else 1)  # the chains one machine runs
@@ -329,6 +353,6 @@ def nuts(model, *data, num_warmup: int = 1000, num_samples: int = 1000, chains: 
         batch_utilization=float(served.sum() / max(1, runs.sum() * local)),
         useful_leapfrogs=int(served[gradient_block]), time_to_first_draw=first_draw,
         leapfrog_utilization=float(served[gradient_block] / max(1, runs[gradient_block] * local)),
-        machine_steps=int(runs.sum()), inv_mass=inv_mass.tolist(), step_size_final=np.exp(log_eps).tolist(),
+        machine_steps=int(runs.sum()), machines=mesh.size if mesh is not None else 1, inv_mass=inv_mass.tolist(), step_size_final=np.exp(log_eps).tolist(),
         backend=u.program.backend)
     return idata
