@@ -67,7 +67,7 @@ def lay_out(args, mesh: jax.sharding.Mesh, in_tilings) -> list:
     of an earlier call (already laid out) look the same to `jit`: one compile, not two.
     (NUTS feeds its PRNG keys back from the last call; measured before: a second 3.8 s
     compile of the machine, breast cancer, 128 chains on 2 devices.)"""
-    return [jax.device_put(a, jax.sharding.NamedSharding(mesh, _spec(t))) for a, t in zip(args, in_tilings)]
+    return jax.device_put(list(args), [jax.sharding.NamedSharding(mesh, _spec(t)) for t in in_tilings])
 
 
 __all__ = ["compile_module", "compile_sharded", "device_mesh", "emit_module", "check_supported", "lay_out"]
