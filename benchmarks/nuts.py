@@ -34,15 +34,14 @@ import sys
 import tempfile
 import time
 
-if "--devices" in sys.argv:  # before JAX loads: CPU devices for ppc's chains to be split over
-    _n = sys.argv[sys.argv.index("--devices") + 1]
-    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + f" --xla_force_host_platform_device_count={_n}").strip()
-
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 if "--numpyro-worker" not in sys.argv:  # (importing ppc turns JAX's 64-bit mode on: not in NumPyro's process)
+    if "--devices" in sys.argv:  # before JAX starts: CPU devices for ppc's chains to be split over (in this
+        import jax  # noqa: E402   process only: NumPyro's runs in its own, with JAX's one CPU device)
+        jax.config.update("jax_num_cpu_devices", int(sys.argv[sys.argv.index("--devices") + 1]))
     import ppc  # noqa: E402
     import ppc.infer  # noqa: E402
 

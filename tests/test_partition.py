@@ -221,14 +221,14 @@ def test_nuts_chains_split_over_the_batch_axis_draw_the_same_chains():
 def test_nuts_splits_chains_over_as_many_devices_as_divide_them(monkeypatch):
     """mesh="auto": JAX's devices (the suite has 8), on CPU no more than the usable cores,
     the most that divide the chains evenly; one machine when that is one device."""
-    from ppc.infer.nuts import device_mesh
+    from ppc.infer.nuts import chain_mesh
     cores = {"n": 2}
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores["n"])), raising=False)
-    assert device_mesh(8, "jax") == Mesh({"chains": 2})
-    assert device_mesh(3, "jax") is None and device_mesh(1, "jax") is None
+    assert chain_mesh(8, "jax") == Mesh({"chains": 2})
+    assert chain_mesh(3, "jax") is None and chain_mesh(1, "jax") is None
     cores["n"] = 16
-    assert device_mesh(6, "jax") == Mesh({"chains": 6}) and device_mesh(64, "jax") == Mesh({"chains": 8})
-    assert device_mesh(64, "tf") is None  # (partitioned programs run on JAX)
+    assert chain_mesh(6, "jax") == Mesh({"chains": 6}) and chain_mesh(64, "jax") == Mesh({"chains": 8})
+    assert chain_mesh(64, "tf") is None  # (partitioned programs run on JAX)
     with pytest.raises(ValueError, match='mesh must be "auto", None or a ppc.partition.Mesh'):
         ppc.infer.nuts(gaussian, mesh="all")
 

@@ -216,7 +216,7 @@ def build_nuts(u, max_tree_depth: int, chunk: int):
     return sampler, autobatch(vg, strategy="local_static")
 
 
-def device_mesh(chains: int, backend: str):
+def chain_mesh(chains: int, backend: str):
     """`mesh="auto"`: the chains split over the default JAX devices (on CPU no more than
     the cores this process may use), as many as divide the chains evenly; None for one.
     Each device runs its own machine, so a CPU's cores each step one: measured on the
@@ -247,7 +247,7 @@ def nuts(model, *data, num_warmup: int = 1000, num_samples: int = 1000, chains: 
     backend=...)), or on `backend` when given. With `mesh` (a ppc.partition.Mesh) the
     chains are split over every axis of the mesh: each device runs its own machine on its
     chains, and the devices meet only when a chunk of draws ends. By default ("auto") they
-    are split over JAX's devices (`device_mesh`); `mesh=None` runs one machine. Warmup is pooled across
+    are split over JAX's devices (`chain_mesh`); `mesh=None` runs one machine. Warmup is pooled across
     chains (one dual-averaging controller fed the chains' mean acceptance after every
     draw; slow windows end with one mass matrix learned from all chains), so chains take
     alike trajectories and the batch stays full; `adapt_across_chains=False` adapts each
@@ -268,7 +268,7 @@ def nuts(model, *data, num_warmup: int = 1000, num_samples: int = 1000, chains: 
     pooled = adapt_across_chains and chains > 1
     u = unconstrained(on_backend(model, backend), *data)
     if mesh == "auto":
-        mesh = device_mesh(chains, u.program.backend)
+        mesh = chain_mesh(chains, u.program.backend)
     key = ("nuts", max_tree_depth, chunk)
     sampler, first = u.memo(key, lambda: build_nuts(u, max_tree_depth, chunk))
     local = chains // (mesh.size if mesh is not None else 1)  # the chains one machine runs
