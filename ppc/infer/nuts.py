@@ -229,7 +229,8 @@ def chain_mesh(chains: int, backend: str):
     devices = jax.devices()
     usable = len(devices)
     if devices[0].platform == "cpu":
-        usable = min(usable, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        usable = min(usable, cores)
     split = max(n for n in range(1, usable + 1) if chains % n == 0)
     return partition.Mesh({"chains": split}) if split > 1 else None
 
@@ -239,24 +240,24 @@ def nuts(model, *data, num_warmup: int = 1000, num_samples: int = 1000, chains: 
          adapt_mass_matrix: bool = True, chunk: int = 20, progress: bool = True, backend: str | None = None,
          mesh="auto", adapt_across_chains: bool = True, save_warmup: bool = False, init: dict | None = None):
     """The No-U-Turn Sampler (multinomial, generalized U-turn criterion) with Stan's warmup:
-    dual-averaging step size and a diagonal mass matrix. Chains are members of one
-    program-counter batch. Observed data is pinned with ppc.condition. Returns
+    dual-averaging step size and a diagonal mass matrix. Chains are members of a
+    program-counter batch (one per device). Observed data is pinned with ppc.condition. Returns
     arviz.InferenceData: posterior (chain, draw, ...) and sample_stats n_steps, tree_depth,
-    diverging, acceptance_rate, step_size and lp; `sample_stats.attrs` records the
-    machine's batch utilization. It runs on the model's backend (ppc.compile(model,
-    backend=...)), or on `backend` when given. With `mesh` (a ppc.partition.Mesh) the
-    chains are split over every axis of the mesh: each device runs its own machine on its
-    chains, and the devices meet only when a chunk of draws ends. By default ("auto") they
-    are split over JAX's devices (`chain_mesh`); `mesh=None` runs one machine. Warmup is pooled across
-    chains (one dual-averaging controller fed the chains' mean acceptance after every
-    draw; slow windows end with one mass matrix learned from all chains), so chains take
-    alike trajectories and the batch stays full; `adapt_across_chains=False` adapts each
-    chain alone, as Stan does, in chunks. `save_warmup` keeps the warmup draws and their
-    statistics in ArviZ's warmup_posterior and warmup_sample_stats groups. Chains start
-    at uniform(-2, 2) draws on the unconstrained scale (redrawn where the density is not
-    finite), or at `init`: every latent's value by name, one for all chains or one per
-    chain along a leading axis. Conditioned data lands in observed_data. Divergent
-    transitions after warmup, and trees cut off at max_tree_depth, raise a warning."""
+    diverging, acceptance_rate, step_size and lp; `sample_stats.attrs` records the machine's
+    batch utilization. It runs on the model's backend (ppc.compile(model, backend=...)), or
+    on `backend` when given. With `mesh` (a ppc.partition.Mesh) the chains are split over
+    every axis of the mesh: each device runs its own machine on its chains, and the devices
+    meet only when a chunk of draws ends. By default ("auto") they are split over JAX's
+    devices (`chain_mesh`); `mesh=None` runs one machine. Warmup is pooled across chains
+    (one dual-averaging controller fed the chains' mean acceptance after every draw; slow
+    windows end with one mass matrix learned from all chains), so chains take alike
+    trajectories and the batch stays full; `adapt_across_chains=False` adapts each chain
+    alone, as Stan does, in chunks. `save_warmup` keeps the warmup draws and their
+    statistics in ArviZ's warmup_posterior and warmup_sample_stats groups. Chains start at
+    uniform(-2, 2) draws on the unconstrained scale (redrawn where the density is not
+    finite), or at `init`: every latent's value by name, one for all chains or one per chain
+    along a leading axis. Conditioned data lands in observed_data. Divergent transitions
+    after warmup, and trees cut off at max_tree_depth, raise a warning."""
     check_settings("nuts", chains=chains, num_warmup=num_warmup, num_samples=num_samples, chunk=chunk,
                    max_tree_depth=max_tree_depth, target_accept=target_accept, step_size=step_size)
     if isinstance(mesh, str) and mesh != "auto":
@@ -353,6 +354,6 @@ def nuts(model, *data, num_warmup: int = 1000, num_samples: int = 1000, chains: 
         batch_utilization=float(served.sum() / max(1, runs.sum() * local)),
         useful_leapfrogs=int(served[gradient_block]), time_to_first_draw=first_draw,
         leapfrog_utilization=float(served[gradient_block] / max(1, runs[gradient_block] * local)),
-        machine_steps=int(runs.sum()), machines=mesh.size if mesh is not None else 1, inv_mass=inv_mass.tolist(), step_size_final=np.exp(log_eps).tolist(),
-        backend=u.program.backend)
+        machine_steps=int(runs.sum()), machines=mesh.size if mesh is not None else 1, inv_mass=inv_mass.tolist(),
+        step_size_final=np.exp(log_eps).tolist(), backend=u.program.backend)
     return idata
