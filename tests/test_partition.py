@@ -205,29 +205,32 @@ def gaussian():
 
 
 def test_nuts_chains_split_over_the_batch_axis_draw_the_same_chains():
-    kw = dict(chains=8, num_warmup=30, num_samples=20, progress=False, max_tree_depth=4, chunk=10)
+    kw = dict(chains=32, num_warmup=30, num_samples=20, progress=False, max_tree_depth=4, chunk=10)
     whole = ppc.infer.nuts(gaussian, mesh=None, **kw)
     split = ppc.infer.nuts(gaussian, mesh=Mesh({"batch": 4}), **kw)
     auto = ppc.infer.nuts(gaussian, **kw)  # (over 2 of the suite's 8 devices: this machine's 2 cores)
+    assert auto.sample_stats.attrs["machines"] == 2 and whole.sample_stats.attrs["machines"] == 1
     # each chain draws from its own key, wherever it runs
     for run in (split, auto):
         np.testing.assert_allclose(run.posterior["theta"].values, whole.posterior["theta"].values, rtol=1e-9,
                                    atol=1e-12)
         assert 0 < run.sample_stats.attrs["batch_utilization"] <= 1
     with pytest.raises(ValueError, match="do not split evenly"):
-        ppc.infer.nuts(gaussian, mesh=Mesh({"batch": 3}), **kw)
+        ppc.infer.nuts(gaussian, mesh=Mesh({"batch": 3}), **{**kw, "chains": 8})
 
 
 def test_nuts_splits_chains_over_as_many_devices_as_divide_them(monkeypatch):
     """mesh="auto": JAX's devices (the suite has 8), on CPU no more than the usable cores,
-    the most that divide the chains evenly; one machine when that is one device."""
+    the most that divide the chains evenly and leave each machine 16 chains or more; one
+    machine when that is one device."""
     from ppc.infer.nuts import chain_mesh
     cores = {"n": 2}
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores["n"])), raising=False)
-    assert chain_mesh(8, "jax") == Mesh({"chains": 2})
-    assert chain_mesh(3, "jax") is None and chain_mesh(1, "jax") is None
+    assert chain_mesh(32, "jax") == Mesh({"chains": 2}) and chain_mesh(128, "jax") == Mesh({"chains": 2})
+    assert chain_mesh(16, "jax") is None and chain_mesh(33, "jax") is None and chain_mesh(1, "jax") is None
     cores["n"] = 16
-    assert chain_mesh(6, "jax") == Mesh({"chains": 6}) and chain_mesh(64, "jax") == Mesh({"chains": 8})
+    assert chain_mesh(96, "jax") == Mesh({"chains": 6}) and chain_mesh(1024, "jax") == Mesh({"chains": 8})
+    assert chain_mesh(64, "jax") == Mesh({"chains": 4})
     assert chain_mesh(64, "tf") is None  # (partitioned programs run on JAX)
     with pytest.raises(ValueError, match='mesh must be "auto", None or a ppc.partition.Mesh'):
         ppc.infer.nuts(gaussian, mesh="all")
