@@ -204,6 +204,7 @@ def gaussian():
     return theta
 
 
+@pytest.mark.filterwarnings("ignore:.*hit max_tree_depth")  # (trees cut at depth 4 on purpose: a short run)
 def test_nuts_chains_split_over_the_batch_axis_draw_the_same_chains():
     kw = dict(chains=32, num_warmup=30, num_samples=20, progress=False, max_tree_depth=4, chunk=10)
     whole = ppc.infer.nuts(gaussian, mesh=None, **kw)
