@@ -249,7 +249,8 @@ class Compiled:
             origin = f"{os.path.basename(inspect.getsourcefile(fn) or '?')}:{fn.__name__}"
             single = isinstance(spec.template, Slot) and not spec.flagged and spec.machine is None
             module = spec.canonical if spec.machine is None else spec.machine
-            spec.source, spec.executable = compile_module(module, origin, single_result=single)
+            spec.source, spec.executable = compile_module(module, origin, single_result=single,
+                                                          machine=spec.machine is not None)
         return spec.executable
 
     def __call__(self, *args, **kwargs):

@@ -129,7 +129,8 @@ class Partitioned:
             fn = self.base.__ppc_function__
             origin = f"{os.path.basename(inspect.getsourcefile(fn) or '?')}:{fn.__name__} (partitioned)"
             spec.source, spec.executable, spec.jax_mesh = backend_module("jax").compile_sharded(
-                spec.module, origin, self.mesh.axes, spec.in_tilings, spec.out_tilings)
+                spec.module, origin, self.mesh.axes, spec.in_tilings, spec.out_tilings,
+                machine=spec.base.machine is not None)
         return spec.executable
 
     def __call__(self, *args, **kwargs):

@@ -54,7 +54,10 @@ def test_standard_normal_100d_exact_moments():
 
 
 def test_correlated_gaussian_exact_moments(backend):
-    idata = ppc.infer.nuts(correlated, chains=4, num_warmup=500, num_samples=1000, progress=False, backend=backend)
+    """Eight chains: with four, this sampler's R-hat exceeded the 1.01 bar on 4 of 40 seeds
+    (at either of XLA's LLVM optimization levels 1 and 2, whose rounding gives different
+    trajectories), so passing at one seed was partly luck; with eight, on none of 28."""
+    idata = ppc.infer.nuts(correlated, chains=8, num_warmup=500, num_samples=1000, progress=False, backend=backend)
     z = idata.posterior["z"].values.reshape(-1, 2)
     s = az.summary(idata)
     assert float(az.rhat(idata)["z"].max()) < 1.01

@@ -72,10 +72,10 @@ def _result(t):
     return lambda v: v.numpy()
 
 
-def compile_module(module: Module, origin: str = "", single_result: bool = False):
+def compile_module(module: Module, origin: str = "", single_result: bool = False, machine: bool = False):
     """(source, compiled entry function) for a canonical module: the function takes what
     the JAX backend's does and returns NumPy arrays (a tuple; with `single_result`, the
-    one array)."""
+    one array). A `machine` compiles as any module does here (TF's XLA options are its own)."""
     host = runs_on_host(module)
     if not host:
         check_supported(module)
