@@ -38,8 +38,10 @@ def within_mc_error(s, name, value, k=4.0, slack=0.0):
 
 
 def test_standard_normal_100d_exact_moments():
-    idata = ppc.infer.nuts(standard_normal_100, chains=4, num_warmup=400, num_samples=600, progress=False)
-    assert idata.posterior["x"].shape == (4, 600, 100)
+    """Eight chains: with four, the largest of the 100 R-hats exceeded 1.01 on 4 of 16
+    seeds (passing at one seed was partly luck); with eight, on none of 16 (at most 1.0088)."""
+    idata = ppc.infer.nuts(standard_normal_100, chains=8, num_warmup=400, num_samples=600, progress=False)
+    assert idata.posterior["x"].shape == (8, 600, 100)
     s = az.summary(idata)
     assert float(az.rhat(idata)["x"].max()) < 1.01
     z = (s["mean"] / s["mcse_mean"]).abs()
@@ -47,7 +49,7 @@ def test_standard_normal_100d_exact_moments():
     assert abs(s["sd"].mean() - 1.0) < 0.03
     st = idata.sample_stats
     for name in ("n_steps", "tree_depth", "diverging", "acceptance_rate", "step_size", "lp"):
-        assert st[name].shape == (4, 600), name
+        assert st[name].shape == (8, 600), name
     assert not bool(st["diverging"].any())
     assert 0.6 < float(st["acceptance_rate"].mean()) < 0.97
     assert (st["n_steps"] <= 2 ** st["tree_depth"]).all() and (st["n_steps"] >= 1).all()
