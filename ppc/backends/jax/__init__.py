@@ -27,14 +27,19 @@ def check_supported(module: Module) -> None:
 # (13.9-14.3 against 14.1-14.5 s; 19.3 against 19.0-19.5 s). A machine's steps are small
 # kernels and a gradient XLA hands to its own libraries (YNNPACK dots), not code LLVM's
 # costlier passes speed up. Rounding may differ from the default level's in the last bits.
+# On CPU only: GPU kernels at this level were not measured.
 MACHINE_OPTIONS = {"xla_backend_optimization_level": 1}
+
+
+def _jit_machine(fn):
+    return jax.jit(fn, compiler_options=MACHINE_OPTIONS) if jax.default_backend() == "cpu" else jax.jit(fn)
 
 
 def compile_module(module: Module, origin: str = "", single_result: bool = False, machine: bool = False):
     """(source, jitted entry function) for a canonical module. Generated functions return
     tuples; with `single_result` the jitted function returns the one array itself. A module
     with host control flow (backends/host.py) is not jitted: it runs eagerly. A `machine`
-    (the program-counter machine) compiles with MACHINE_OPTIONS."""
+    (the program-counter machine) compiles with MACHINE_OPTIONS on CPU."""
     host = runs_on_host(module)
     if not host:
         check_supported(module)
@@ -45,7 +50,7 @@ def compile_module(module: Module, origin: str = "", single_result: bool = False
         fn = lambda *args: entry(*args)[0]  # noqa: E731  (traced once; no per-call cost)
     if host:
         return source, eager(fn)
-    return source, jax.jit(fn, compiler_options=MACHINE_OPTIONS) if machine else jax.jit(fn)
+    return source, _jit_machine(fn) if machine else jax.jit(fn)
 
 
 def device_mesh(axes: dict[str, int]) -> jax.sharding.Mesh:
@@ -72,7 +77,7 @@ def compile_sharded(module: Module, origin: str, axes: dict[str, int], in_tiling
     mesh = device_mesh(axes)
     mapped = jax.shard_map(fn, mesh=mesh, in_specs=tuple(_spec(t) for t in in_tilings),
                            out_specs=tuple(_spec(t) for t in out_tilings), check_vma=False)
-    return source, jax.jit(mapped, compiler_options=MACHINE_OPTIONS) if machine else jax.jit(mapped), mesh
+    return source, _jit_machine(mapped) if machine else jax.jit(mapped), mesh
 
 
 def lay_out(args, mesh: jax.sharding.Mesh, in_tilings) -> list:
