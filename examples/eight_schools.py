@@ -64,6 +64,6 @@ def main(argv=None):
 if __name__ == "__main__":
     # one JAX device per core, before JAX starts: NUTS then splits the chains into one
     # machine per core (its default mesh="auto")
-    jax.config.update("jax_num_cpu_devices", len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                      else os.cpu_count() or 1)
+    # (NUTS uses no more of them than the cores this process may run on)
+    jax.config.update("jax_num_cpu_devices", os.cpu_count() or 1)
     main()

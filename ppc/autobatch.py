@@ -14,6 +14,8 @@ shared by all members and stays unbatched inside; every result is batched.
 """
 from __future__ import annotations
 
+import contextlib
+
 import jax
 
 from .ad import Derived, as_compiled
@@ -35,9 +37,15 @@ class Batched(Derived):
 
     def __call__(self, *args):
         args = self._prepare(args)
+        with self.prepared():
+            return super().__call__(*args)
+
+    @contextlib.contextmanager
+    def prepared(self):
+        """Within it, the arguments this function is given are already prepared (`_prepare`)."""
         self._prepared = True
         try:
-            return super().__call__(*args)
+            yield
         finally:
             self._prepared = False
 

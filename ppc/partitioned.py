@@ -52,10 +52,15 @@ class Partitioned:
         self._cache: dict = {}
 
     def specialize(self, *args, **kwargs) -> PartitionedSpecialization:
+        return self._lookup(args, kwargs)[0]
+
+    def _lookup(self, args, kwargs):
+        """(the specialization, the positional and keyword arguments as its program takes
+        them: a batch's size-1 argument shared by every member as its one value)."""
         base = self.base
         pos, kw = base._split(args, kwargs)
         if isinstance(base, Batched):
-            base._prepare(pos)  # its key includes which arguments are batched
+            pos = base._prepare(pos)  # (its key includes which arguments are batched)
         key = base._key(pos, kw)
         spec = self._cache.get(key)
         if spec is None:
@@ -71,7 +76,7 @@ class Partitioned:
                 module, ins, outs = lower(plan)
                 spec = PartitionedSpecialization(b, plan, module, ins, outs)
             self._cache[key] = spec
-        return spec
+        return spec, pos, kw
 
     def _machines(self, args, kwargs) -> PartitionedSpecialization:
         """A program-counter batch split over mesh axes: one machine per device, each running
@@ -87,11 +92,8 @@ class Partitioned:
             raise PartitionError(f"a batch of {size} members does not split evenly over {'x'.join(axes)} "
                                  f"({extent} devices)")
         local = base._prepare([a[:size // extent] if f else a for a, f in zip(args, flags)], flags)
-        base._prepared = True
-        try:
+        with base.prepared():
             b = base.specialize(*local, **kwargs)
-        finally:
-            base._prepared = False
         machine = b.machine.entry
         entry = Function(machine.name, clone_region(machine.body, {}), machine.result_types)
         params = base._entry_flags(b.canonical)
@@ -134,12 +136,9 @@ class Partitioned:
         return spec.executable
 
     def __call__(self, *args, **kwargs):
-        spec = self.specialize(*args, **kwargs)
+        spec, pos, kw = self._lookup(args, kwargs)
         run = self._executable(spec)
         base = self.base
-        pos, kw = base._split(args, kwargs)
-        if isinstance(base, Batched):  # (a size-1 argument shared by every member: its one value)
-            pos = base._prepare(pos)
         runtime = [_to_runtime(a) for i, a in enumerate(pos) if i not in base.static_argnums]
         runtime += [_to_runtime(v) for v in kw.values()]
         out = run(*backend_module("jax").lay_out(runtime, spec.jax_mesh, spec.in_tilings))

@@ -17,9 +17,9 @@ def _count(least):
             f"an integer >= {least}")
 
 
-def _real(ok, expect):
-    return (lambda v: isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
-            and bool(np.isfinite(v)) and ok(v), expect)
+def _real(ok, expect, none=False):
+    return (lambda v: (none and v is None) or isinstance(v, (int, float, np.integer, np.floating))
+            and not isinstance(v, bool) and bool(np.isfinite(v)) and ok(v), expect)
 
 
 # What each sampler setting must be. Checked before anything compiles: a bad value would
@@ -29,7 +29,7 @@ SETTINGS = {
     "chains": _count(1), "num_samples": _count(1), "num_warmup": _count(0), "chunk": _count(1),
     "max_tree_depth": _count(1), "num_leapfrog": _count(1), "num_steps": _count(1), "num_draws": _count(1),
     "target_accept": _real(lambda v: 0 < v < 1, "a number between 0 and 1"),
-    "step_size": _real(lambda v: v > 0, "None or a positive number"),
+    "step_size": _real(lambda v: v > 0, "None or a positive number", none=True),
     "learning_rate": _real(lambda v: v > 0, "a positive number"),
     "jitter": _real(lambda v: 0 <= v < 1, "a number in [0, 1)"),
 }
@@ -39,7 +39,7 @@ def check_settings(sampler: str, **settings):
     """A ValueError naming the sampler and the first setting out of its range."""
     for name, value in settings.items():
         ok, expect = SETTINGS[name]
-        if not (value is None and name == "step_size") and not ok(value):
+        if not ok(value):
             raise ValueError(f"{sampler}: {name} must be {expect}, got {value!r}")
 
 

@@ -327,7 +327,7 @@ def nuts(model, *data, num_warmup: int = 1000, num_samples: int = 1000, chains: 
                     first_draw = time.perf_counter() - started
                 draws.append(chunk_draws)
                 stats.append(chunk_stats)
-                divergent += int((chunk_stats[..., 3] > 0.5).sum())
+                divergent += int(named_stats([chunk_stats])["diverging"].sum())
             done += n
             if bar is not None:
                 bar.set_postfix_str(f"{'warmup' if warm else 'sampling'}, step size {np.exp(log_eps).mean():.3g}, "
