@@ -31,6 +31,7 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 HERE = pathlib.Path(__file__).resolve().parent
+os.environ["JAX_ENABLE_COMPILATION_CACHE"] = "false"  # every compile is timed afresh: no persistent cache
 sys.path.insert(0, str(HERE.parent))  # the repository root: `import ppc` without installing
 
 import jax  # noqa: E402

@@ -29,6 +29,7 @@ import sys
 import time
 
 HERE = pathlib.Path(__file__).resolve().parent
+os.environ["JAX_ENABLE_COMPILATION_CACHE"] = "false"  # every compile is timed afresh: no persistent cache
 sys.path.insert(0, str(HERE.parent))  # the repository root: `import ppc` without installing
 sys.path.insert(0, str(HERE / "programs"))
 

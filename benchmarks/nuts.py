@@ -36,6 +36,7 @@ import time
 
 import numpy as np
 
+os.environ["JAX_ENABLE_COMPILATION_CACHE"] = "false"  # every compile is timed afresh: no persistent cache
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 if "--numpyro-worker" not in sys.argv:  # (importing ppc turns JAX's 64-bit mode on: not in NumPyro's process)

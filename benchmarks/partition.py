@@ -44,6 +44,7 @@ if "jax" not in sys.modules and "--xla_force_host_platform_device_count" not in 
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8").strip()
 
 HERE = pathlib.Path(__file__).resolve().parent
+os.environ["JAX_ENABLE_COMPILATION_CACHE"] = "false"  # every compile is timed afresh: no persistent cache
 sys.path.insert(0, str(HERE.parent))
 
 import numpy as np  # noqa: E402

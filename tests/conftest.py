@@ -3,6 +3,7 @@ import os
 import pytest
 
 os.environ.setdefault("PPC_VERIFY", "1")  # verify the IR after every pass
+os.environ.setdefault("PPC_CACHE_DIR", "")  # compile afresh (test_compile_cache.py tests the cache)
 # Eight emulated CPU devices for the partitioning tests (set before jax is imported);
 # everything else runs on the first, as it would with one.
 if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):

@@ -6,6 +6,8 @@ Results are JAX arrays.
 """
 from __future__ import annotations
 
+import os
+
 import jax
 import numpy as np
 
@@ -15,6 +17,38 @@ from ..host import eager, runs_on_host
 from .emit import DIALECT, emit_module
 
 jax.config.update("jax_enable_x64", True)
+
+CACHE_LIMIT = 1 << 30  # bytes kept in ppc's default cache, least recently used evicted first
+
+
+def cache_dir() -> str | None:
+    """Where compiled XLA programs persist between runs: $PPC_CACHE_DIR (empty: nowhere),
+    else $XDG_CACHE_HOME/ppc/jax or ~/.cache/ppc/jax; JAX's own setting
+    (jax_compilation_cache_dir, JAX_COMPILATION_CACHE_DIR) wins when given."""
+    if jax.config.jax_compilation_cache_dir is not None:
+        return jax.config.jax_compilation_cache_dir
+    if "PPC_CACHE_DIR" in os.environ:
+        return os.environ["PPC_CACHE_DIR"] or None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "ppc", "jax")
+
+
+def _persist_compiles() -> None:
+    """Turn on JAX's persistent compilation cache (unless the user set their own). Why:
+    XLA's compile of a NUTS machine is ~3 s of a run that samples in ~10 (breast cancer,
+    128 chains, CPU); measured, a second run of a 100 + 100-draw script took 7.8 s
+    against 11.2 s. JAX caches only compiles longer than
+    jax_persistent_cache_min_compile_time_secs (1 s unless set), keyed by the program,
+    the compiler options, JAX's version and the devices."""
+    path = cache_dir()
+    if path is None or jax.config.jax_compilation_cache_dir is not None:
+        return
+    jax.config.update("jax_compilation_cache_dir", path)
+    if jax.config.jax_compilation_cache_max_size == -1:
+        jax.config.update("jax_compilation_cache_max_size", CACHE_LIMIT)
+
+
+_persist_compiles()
 
 
 def check_supported(module: Module) -> None:
@@ -88,4 +122,4 @@ def lay_out(args, mesh: jax.sharding.Mesh, in_tilings) -> list:
     return jax.device_put(list(args), [jax.sharding.NamedSharding(mesh, _spec(t)) for t in in_tilings])
 
 
-__all__ = ["compile_module", "compile_sharded", "device_mesh", "emit_module", "check_supported", "lay_out"]
+__all__ = ["cache_dir", "compile_module", "compile_sharded", "device_mesh", "emit_module", "check_supported", "lay_out"]
