@@ -181,7 +181,7 @@ def main():
     X = rng.normal(size=(n, d))
     y = (rng.uniform(size=n) < 1 / (1 + np.exp(-(X @ rng.normal(size=d))))).astype(np.int64)
     warm = ppc.infer.nuts(ppc.condition(logistic_model, y=y), X, chains=4, num_warmup=200, num_samples=20,
-                          progress=False)
+                          progress=False, diagnose=False)  # (adaptation only: 20 draws are too few to judge)
     step = float(np.mean(warm.sample_stats.attrs["step_size_final"]))
     inv_mass = np.mean(np.asarray(warm.sample_stats.attrs["inv_mass"]), axis=0)
     steps = {b: NutsSteps(b, X, y, step, inv_mass, opts.chains) for b in BACKENDS}

@@ -1,6 +1,8 @@
 """Inference recovers known posteriors: a conjugate normal (exact) and eight schools
 (published reference values), with HMC and ADVI; both return arviz.InferenceData. The
 conjugate normal runs on both backends."""
+import warnings
+
 import arviz as az
 import numpy as np
 import pytest
@@ -32,8 +34,12 @@ def test_hmc_progress_bar_shows_phase_step_size_and_acceptance(monkeypatch):
 
 
 def test_hmc_conjugate_normal(backend):
-    idata = ppc.infer.hmc(conjugate(), np.ones(len(Y)), num_warmup=300, num_samples=1000, progress=False,
-                          backend=backend)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        idata = ppc.infer.hmc(conjugate(), np.ones(len(Y)), num_warmup=300, num_samples=1000, progress=False,
+                              backend=backend)
+    assert not [w for w in caught if issubclass(w.category, ppc.infer.SamplerWarning)]
+    assert idata.sample_stats.attrs["max_rhat"] == pytest.approx(float(az.rhat(idata)["mu"]))
     assert idata.posterior["mu"].shape == (4, 1000)
     for stat in ("acceptance_rate", "step_size", "lp", "n_steps"):
         assert stat in idata.sample_stats
@@ -42,6 +48,15 @@ def test_hmc_conjugate_normal(backend):
     assert abs(s.loc["mu", "mean"] - EXACT_MEAN) < 4 * s.loc["mu", "mcse_mean"]
     assert abs(s.loc["mu", "sd"] - EXACT_SD) < 4 * s.loc["mu", "mcse_sd"] + 0.01
     assert 0.6 < float(idata.sample_stats["acceptance_rate"].mean()) < 0.99
+
+
+def test_hmc_warns_of_too_few_effective_draws():
+    """Chains that barely move (a tiny fixed step size) leave a handful of effective draws."""
+    with pytest.warns(ppc.infer.SamplerWarning, match="hmc: (bulk|tail) effective sample size of 'mu' is .* "
+                      "\\(below 400\\)"):
+        idata = ppc.infer.hmc(conjugate(), np.ones(len(Y)), num_warmup=0, num_samples=40, step_size=1e-3,
+                              progress=False)
+    assert idata.sample_stats.attrs["min_ess_bulk"] < 400
 
 
 def test_advi_conjugate_normal(backend):

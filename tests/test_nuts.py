@@ -2,6 +2,8 @@
 correlated Gaussian) and NumPyro's NUTS on the same models (eight schools, logistic
 regression), with R-hat < 1.01 and moments within Monte Carlo error. The correlated Gaussian
 and eight schools run on TensorFlow too."""
+import warnings
+
 import arviz as az
 import jax
 import jax.numpy as jnp
@@ -53,16 +55,29 @@ def test_standard_normal_100d_exact_moments():
     assert not bool(st["diverging"].any())
     assert 0.6 < float(st["acceptance_rate"].mean()) < 0.97
     assert (st["n_steps"] <= 2 ** st["tree_depth"]).all() and (st["n_steps"] >= 1).all()
+    # the energy at each draw less its potential (-lp) is the kinetic energy of a momentum
+    # drawn (near enough) from N(0, M): twice it is chi-square with 100 degrees of freedom
+    kinetic2 = 2.0 * (st["energy"].values + st["lp"].values)
+    assert abs(kinetic2.mean() - 100.0) < 2.0 and abs(kinetic2.std() - np.sqrt(200.0)) < 1.5
+    assert st.attrs["bfmi"] == pytest.approx(list(az.bfmi(idata))) and min(st.attrs["bfmi"]) > 0.8
 
 
 def test_correlated_gaussian_exact_moments(backend):
     """Eight chains: with four, this sampler's R-hat exceeded the 1.01 bar on 4 of 40 seeds
     (at either of XLA's LLVM optimization levels 1 and 2, whose rounding gives different
     trajectories), so passing at one seed was partly luck; with eight, on none of 28."""
-    idata = ppc.infer.nuts(correlated, chains=8, num_warmup=500, num_samples=1000, progress=False, backend=backend)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        idata = ppc.infer.nuts(correlated, chains=8, num_warmup=500, num_samples=1000, progress=False,
+                               backend=backend)
+    assert not [w for w in caught if issubclass(w.category, ppc.infer.SamplerWarning)]  # a healthy run is quiet
     z = idata.posterior["z"].values.reshape(-1, 2)
     s = az.summary(idata)
     assert float(az.rhat(idata)["z"].max()) < 1.01
+    attrs = idata.sample_stats.attrs  # the convergence check's record: ArviZ's worst values
+    assert attrs["max_rhat"] == pytest.approx(float(az.rhat(idata)["z"].max()))
+    assert attrs["min_ess_bulk"] == pytest.approx(float(az.ess(idata)["z"].min())) and attrs["min_ess_bulk"] > 400
+    assert attrs["min_ess_tail"] == pytest.approx(float(az.ess(idata, method="tail")["z"].min()))
     assert within_mc_error(s, "z[0]", 1.0) and within_mc_error(s, "z[1]", -2.0)
     assert abs(np.corrcoef(z.T)[0, 1] - 0.95) < 0.02
     assert abs(z[:, 1].std() - 3.0) < 0.2
@@ -237,10 +252,45 @@ def uniform_around():
     return y
 
 
-def test_divergences_after_warmup_are_warned_about():
-    with pytest.warns(UserWarning, match="transitions after warmup diverged"):
+def test_divergences_and_low_bfmi_are_warned_about():
+    """Neal's funnel, centered: divergences, and momentum resampling that cannot move the
+    energy far enough to reach the neck (E-BFMI 0.14-0.21 at this seed; Stan warns below 0.3)."""
+    with pytest.warns(ppc.infer.SamplerWarning) as caught:
         idata = ppc.infer.nuts(funnel, chains=4, num_warmup=200, num_samples=200, progress=False)
+    messages = [str(w.message) for w in caught]
+    assert any("transitions after warmup diverged" in m for m in messages)
     assert idata.sample_stats["diverging"].values.any()
+    bfmi = idata.sample_stats.attrs["bfmi"]
+    assert bfmi == pytest.approx(list(az.bfmi(idata))) and max(bfmi) < 0.3
+    worst = int(np.argmin(bfmi))
+    assert any(m.startswith(f"4 of 4 chains have E-BFMI below 0.3 (chain {worst}: {bfmi[worst]:.2f})") for m in messages)
+
+
+def test_chains_that_disagree_are_warned_about():
+    """Two chains started far apart that cannot move (a tiny fixed step size) disagree:
+    the warning names the variable and its R-hat, and a second names the low ESS."""
+    init = {"z": np.array([[-5.0, -5.0], [5.0, 5.0]])}
+    with pytest.warns(ppc.infer.SamplerWarning) as caught:
+        idata = ppc.infer.nuts(correlated, chains=2, num_warmup=0, num_samples=20, step_size=1e-3, max_tree_depth=3,
+                               init=init, progress=False)
+    messages = [str(w.message) for w in caught]
+    rhat = float(az.rhat(idata)["z"].max())
+    assert rhat > 1.5 and idata.sample_stats.attrs["max_rhat"] == pytest.approx(rhat)
+    assert any(m.startswith("nuts: the chains disagree: R-hat of 'z[") and f"{rhat:.3g}" in m for m in messages)
+    assert any("effective sample size of 'z[" in m and "(below 200)" in m for m in messages)
+    assert all(w.filename == __file__ for w in caught)  # (pointing at the caller)
+
+
+def test_convergence_check_is_skippable_and_needs_two_chains_for_rhat():
+    kw = dict(num_warmup=0, num_samples=20, step_size=1e-3, max_tree_depth=3, progress=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        idata = ppc.infer.nuts(correlated, chains=2, diagnose=False, **kw)
+    assert not [w for w in caught if "R-hat" in str(w.message) or "effective" in str(w.message)]
+    assert "max_rhat" not in idata.sample_stats.attrs
+    with pytest.warns(ppc.infer.SamplerWarning, match="effective sample size of 'z\\[.*\\(below 100\\)"):
+        one = ppc.infer.nuts(correlated, chains=1, **kw)  # one chain: ESS only
+    assert "max_rhat" not in one.sample_stats.attrs and one.sample_stats.attrs["min_ess_bulk"] < 100
 
 
 def test_progress_bar_shows_phase_step_size_and_divergences(monkeypatch):

@@ -2,7 +2,8 @@
 on `ppc.unconstrained(model, *data)`, differentiates it with ppc.grad, and returns
 `arviz.InferenceData`."""
 from .advi import advi
+from .common import SamplerWarning
 from .hmc import hmc
 from .nuts import nuts
 
-__all__ = ["nuts", "hmc", "advi"]
+__all__ = ["nuts", "hmc", "advi", "SamplerWarning"]

@@ -1,5 +1,5 @@
-"""What the samplers share: dual-averaging constants, the progress bar, and turning
-unconstrained draws into arviz.InferenceData."""
+"""What the samplers share: dual-averaging constants, the progress bar, turning
+unconstrained draws into arviz.InferenceData, and the convergence checks run on it."""
 from __future__ import annotations
 
 import warnings
@@ -73,6 +73,67 @@ def to_inference_data(u, thetas, sample_stats, warmup=None):
     with warnings.catch_warnings():  # (ArviZ guesses a transposed array when chains outnumber draws; they are not)
         warnings.filterwarnings("ignore", message="More chains", category=UserWarning)
         return az.from_dict(**groups)
+
+
+class SamplerWarning(UserWarning):
+    """A sampler's run needs a look: chains that disagree, too few effective draws,
+    divergent transitions, trees cut off at their maximum depth."""
+
+
+# Vehtari, Gelman, Simpson, Carpenter and Bürkner (2021), "Rank-normalization, folding,
+# and localization": trust a run when rank-normalized split R-hat < 1.01 and bulk and tail
+# ESS exceed 100 per chain, which their four-chain examples make 400 in all.
+RHAT_LIMIT, ESS_PER_CHAIN, ESS_CHAINS = 1.01, 100, 4
+
+
+def check_convergence(idata, sampler: str, stacklevel: int = 3):
+    """Check the posterior's convergence with ArviZ (rank-normalized split R-hat, bulk
+    and tail ESS), record the worst of each in `sample_stats.attrs` (max_rhat,
+    min_ess_bulk, min_ess_tail) and warn, naming the variable, when a run falls short:
+    the numbers a user would otherwise not look at until their estimates were wrong.
+    ArviZ loops over scalars in Python: ~2.7 ms per scalar parameter on the 2-core
+    development machine (0.36 s for 30 parameters at 128 chains of 200 draws)."""
+    import arviz as az
+    post = idata.posterior
+    chains, draws = post.sizes["chain"], post.sizes["draw"]
+    if draws < 4 or not post.data_vars:  # (ArviZ's estimators need four draws)
+        return
+    worst = {}
+    if chains >= 2:
+        worst["rhat"] = _extreme(az.rhat(post), np.nanargmax)
+    worst["ess_bulk"] = _extreme(az.ess(post, method="bulk"), np.nanargmin)
+    worst["ess_tail"] = _extreme(az.ess(post, method="tail"), np.nanargmin)
+    attrs = {"rhat": "max_rhat", "ess_bulk": "min_ess_bulk", "ess_tail": "min_ess_tail"}
+    idata.sample_stats.attrs.update({attrs[k]: v[0] for k, v in worst.items() if v is not None})
+    rhat = worst.get("rhat")
+    if rhat is not None and rhat[0] > RHAT_LIMIT:
+        warnings.warn(f"{sampler}: the chains disagree: R-hat of {rhat[1]} is {rhat[0]:.3g} (above {RHAT_LIMIT}); "
+                      "run longer warmup and more draws, or reparameterize the model", SamplerWarning,
+                      stacklevel=stacklevel)
+    enough = ESS_PER_CHAIN * min(chains, ESS_CHAINS)
+    low = [(v[0], v[1], kind) for kind, v in (("bulk", worst["ess_bulk"]), ("tail", worst["ess_tail"]))
+           if v is not None and v[0] < enough]
+    if low:
+        ess, name, kind = min(low)
+        warnings.warn(f"{sampler}: {kind} effective sample size of {name} is {ess:.0f} (below {enough}): "
+                      "its estimates are unreliable; draw more samples", SamplerWarning, stacklevel=stacklevel)
+
+
+def _extreme(result, pick):
+    """(value, 'name[index]') of the extreme finite scalar of an ArviZ diagnostic, or
+    None when every value is NaN (a constant variable)."""
+    best = None
+    for name, da in result.data_vars.items():
+        values = np.asarray(da.values, dtype=float)
+        if values.size == 0 or np.isnan(values).all():
+            continue
+        flat = int(pick(values.reshape(-1)))
+        value = float(values.reshape(-1)[flat])
+        index = np.unravel_index(flat, values.shape)
+        label = f"{name}[{', '.join(map(str, index))}]" if values.ndim else str(name)
+        if best is None or pick(np.array([best[0], value])) == 1:
+            best = (value, f"'{label}'")
+    return best
 
 
 def _constrained(u, thetas):

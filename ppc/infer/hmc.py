@@ -15,7 +15,7 @@ from .. import ad
 from ..api import compile as ppc_compile
 from ..autobatch import autobatch
 from ..ppl import on_backend, unconstrained
-from .common import check_settings, dual_averaging, progress_bar, starting_points, to_inference_data
+from .common import check_convergence, check_settings, dual_averaging, progress_bar, starting_points, to_inference_data
 
 
 def make_hmc_chunk(logp, grad_logp, num_leapfrog):
@@ -68,14 +68,15 @@ def build_hmc(u, num_leapfrog: int):
 def hmc(model, *data, num_warmup: int = 500, num_samples: int = 1000, num_leapfrog: int = 10,
         step_size: float | None = None, target_accept: float = 0.8, chains: int = 4, seed: int = 0,
         jitter: float = 0.3, chunk: int = 50, progress: bool = True, backend: str | None = None,
-        init: dict | None = None):
+        init: dict | None = None, diagnose: bool = True):
     """Hamiltonian Monte Carlo with a fixed number of leapfrog steps; the step size is
     adapted by dual averaging during warmup (unless `step_size` is given) and jittered
     uniformly by +-`jitter` at each transition. Observed data
     is pinned with ppc.condition. Returns arviz.InferenceData with posterior
     (chain, draw, ...) and sample_stats (acceptance_rate, step_size, lp). It runs on the
     model's backend, or on `backend` when given. Chains start as ppc.infer.nuts's do
-    (uniform(-2, 2) on the unconstrained scale, or `init`)."""
+    (uniform(-2, 2) on the unconstrained scale, or `init`); `diagnose` checks convergence
+    as nuts does."""
     check_settings("hmc", chains=chains, num_warmup=num_warmup, num_samples=num_samples, chunk=chunk,
                    num_leapfrog=num_leapfrog, target_accept=target_accept, step_size=step_size, jitter=jitter)
     u = unconstrained(on_backend(model, backend), *data)
@@ -122,4 +123,7 @@ def hmc(model, *data, num_warmup: int = 500, num_samples: int = 1000, num_leapfr
     st = np.concatenate(stats, axis=1)
     sample_stats = {"acceptance_rate": st[..., 0], "step_size": st[..., 1], "lp": st[..., 2],
                     "n_steps": np.full(st.shape[:2], num_leapfrog)}
-    return to_inference_data(u, thetas, sample_stats)
+    idata = to_inference_data(u, thetas, sample_stats)
+    if diagnose:
+        check_convergence(idata, "hmc")
+    return idata

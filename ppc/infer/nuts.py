@@ -36,7 +36,8 @@ from ..api import compile as ppc_compile
 from ..autobatch import autobatch
 from ..passes.pc.blocks import work
 from ..ppl import on_backend, unconstrained
-from .common import check_settings, dual_averaging, progress_bar, starting_points, to_inference_data
+from .common import (SamplerWarning, check_convergence, check_settings, dual_averaging, progress_bar,
+                     starting_points, to_inference_data)
 
 DIVERGENCE = 1000.0  # an energy error beyond this ends the trajectory as divergent
 MACHINE_CHAINS = 16  # the fewest chains mesh="auto" gives a device (see chain_mesh)
@@ -69,23 +70,24 @@ def make_nuts(value_and_grad, max_tree_depth: int, chunk: int):
 
     def build_tree(q, p, g, direction, depth, eps, h0, inv_mass, key, data):
         """A subtree of 2**depth leapfrog steps from (q, p, g) in `direction`: its left and
-        right edges (q, p, g), its multinomial sample (q, g, lp), its log weight (log sum
+        right edges (q, p, g), its multinomial sample (q, g, lp, energy), its log weight (log sum
         of exp(H0 - H)), the sum of its momenta, whether it turned or diverged, the sum of
         acceptance probabilities and the number of steps. (The edge the second half starts
         from is chosen by value, so each half is one call site: fewer machine blocks.)"""
         if depth == 0:
             q1, p1, g1, lp1 = leapfrog(q, p, g, direction * eps, inv_mass, data)
-            delta = h0 - (-lp1 + 0.5 * np.dot(inv_mass * p1, p1))
+            e1 = -lp1 + 0.5 * np.dot(inv_mass * p1, p1)
+            delta = h0 - e1
             delta = np.where(np.isnan(delta), -np.inf, delta)
-            tree = (q1, p1, g1, q1, p1, g1, q1, g1, lp1, delta, p1, False, delta < -DIVERGENCE,
+            tree = (q1, p1, g1, q1, p1, g1, q1, g1, lp1, e1, delta, p1, False, delta < -DIVERGENCE,
                     np.minimum(1.0, np.exp(delta)), 1)
         else:
             k1, k2, k3 = jax.random.split(key, 3)
             tree = build_tree(q, p, g, direction, depth - 1, eps, h0, inv_mass, k1, data)
-            (ql, pl, gl, qr, pr, gr, qs, gs, lps, w, rho, turned, diverged, acc, n) = tree
+            (ql, pl, gl, qr, pr, gr, qs, gs, lps, es, w, rho, turned, diverged, acc, n) = tree
             if not turned and not diverged:
                 fwd = direction > 0
-                (ql2, pl2, gl2, qr2, pr2, gr2, qs2, gs2, lps2, w2, rho2, turned2, diverged2, acc2, n2) = build_tree(
+                (ql2, pl2, gl2, qr2, pr2, gr2, qs2, gs2, lps2, es2, w2, rho2, turned2, diverged2, acc2, n2) = build_tree(
                     np.where(fwd, qr, ql), np.where(fwd, pr, pl), np.where(fwd, gr, gl), direction, depth - 1,
                     eps, h0, inv_mass, k2, data)
                 turning = turns(fwd, (pl, pr, rho), (pl2, pr2, rho2), inv_mass)
@@ -93,7 +95,8 @@ def make_nuts(value_and_grad, max_tree_depth: int, chunk: int):
                 take = np.log(jax.random.uniform(k3)) < w2 - w_all  # multinomial: the new half by its weight
                 tree = (np.where(fwd, ql, ql2), np.where(fwd, pl, pl2), np.where(fwd, gl, gl2),
                         np.where(fwd, qr2, qr), np.where(fwd, pr2, pr), np.where(fwd, gr2, gr),
-                        np.where(take, qs2, qs), np.where(take, gs2, gs), np.where(take, lps2, lps), w_all,
+                        np.where(take, qs2, qs), np.where(take, gs2, gs), np.where(take, lps2, lps),
+                        np.where(take, es2, es), w_all,
                         rho + rho2, turned2 | turning, diverged2, acc + acc2, n + n2)
         return tree
 
@@ -101,6 +104,7 @@ def make_nuts(value_and_grad, max_tree_depth: int, chunk: int):
         k0, key = jax.random.split(key)
         p0 = jax.random.normal(k0, q.shape, q.dtype) / np.sqrt(inv_mass)
         h0 = -lp + 0.5 * np.dot(inv_mass * p0, p0)
+        energy = h0  # the Hamiltonian at the draw (Stan's energy__, for E-BFMI)
         ql, pl, gl, qr, pr, gr = q, p0, g, q, p0, g
         w = 0.0
         rho = p0
@@ -114,7 +118,7 @@ def make_nuts(value_and_grad, max_tree_depth: int, chunk: int):
             kd, kt, ku, key = jax.random.split(key, 4)
             direction = np.where(jax.random.uniform(kd) < 0.5, -one, one)
             fwd = direction > 0
-            (ql2, pl2, gl2, qr2, pr2, gr2, qs, gs, lps, w2, rho2, turned2, diverged2, acc2, n2) = build_tree(
+            (ql2, pl2, gl2, qr2, pr2, gr2, qs, gs, lps, es, w2, rho2, turned2, diverged2, acc2, n2) = build_tree(
                 np.where(fwd, qr, ql), np.where(fwd, pr, pl), np.where(fwd, gr, gl), direction, depth, eps, h0,
                 inv_mass, kt, data)
             turning = turns(fwd, (pl, pr, rho), (pl2, pr2, rho2), inv_mass)
@@ -123,6 +127,7 @@ def make_nuts(value_and_grad, max_tree_depth: int, chunk: int):
             # biased progressive sampling: the new subtree's sample, if it is sound, by its weight
             take = ~turned2 & ~diverged2 & (np.log(jax.random.uniform(ku)) < w2 - w)
             q, g, lp = np.where(take, qs, q), np.where(take, gs, g), np.where(take, lps, lp)
+            energy = np.where(take, es, energy)
             w = np.logaddexp(w, w2)
             rho = rho + rho2
             turned = turned2 | turning
@@ -130,22 +135,22 @@ def make_nuts(value_and_grad, max_tree_depth: int, chunk: int):
             acc = acc + acc2
             n = n + n2
             depth += 1
-        return q, lp, g, acc / n, n, depth, diverged
+        return q, lp, g, acc / n, n, depth, diverged, energy
 
     def run_chain(q, lp, g, log_eps, inv_mass, x_bar, h_bar, t, mu, key, count, adapt, target, data):
         """`count` transitions (at most the chunk length); the draws and their statistics."""
         size = q.shape[0]
         draws = np.zeros((chunk, size), q.dtype)
-        stats = np.zeros((chunk, 6), q.dtype)  # acceptance, steps, depth, diverging, step size, lp
+        stats = np.zeros((chunk, 7), q.dtype)  # acceptance, steps, depth, diverging, step size, lp, energy
         i = 0
         while i < count:
             k, key = jax.random.split(key)
             eps = np.exp(log_eps)
-            q, lp, g, accept, n, depth, diverged = transition(q, lp, g, eps, inv_mass, k, data)
+            q, lp, g, accept, n, depth, diverged, energy = transition(q, lp, g, eps, inv_mass, k, data)
             if adapt:
                 t, h_bar, log_eps, x_bar = dual_averaging(t, h_bar, x_bar, mu, target, accept)
             draws = draws.at[i].set(q)
-            stats = stats.at[i].set(np.stack([accept, 1.0 * n, 1.0 * depth, 1.0 * diverged, eps, lp]))
+            stats = stats.at[i].set(np.stack([accept, 1.0 * n, 1.0 * depth, 1.0 * diverged, eps, lp, energy]))
             i += 1
         return q, lp, g, log_eps, x_bar, h_bar, t, key, draws, stats
 
@@ -161,7 +166,7 @@ def named_stats(chunks) -> dict:
     st = np.concatenate(chunks, axis=1)
     return {"acceptance_rate": st[..., 0], "n_steps": st[..., 1].astype(np.int64),
             "tree_depth": st[..., 2].astype(np.int64), "diverging": st[..., 3] > 0.5,
-            "step_size": st[..., 4], "lp": st[..., 5]}
+            "step_size": st[..., 4], "lp": st[..., 5], "energy": st[..., 6]}
 
 
 def leapfrog_block(prog) -> int:
@@ -193,19 +198,38 @@ def warmup_windows(num_warmup: int):
     return out
 
 
+BFMI_LIMIT = 0.3  # Stan's: an energy-Bayesian fraction of missing information below it is a warning
+
+
 def warn_if_troubled(stats: dict, max_tree_depth: int):
     """Warn, after warmup, about divergent transitions (the draws may be biased near where
-    they happen) and about trees cut off at the maximum depth (the sampler explores slowly)."""
+    they happen), about trees cut off at the maximum depth (the sampler explores slowly),
+    and about chains whose E-BFMI (Betancourt 2016: how well momentum resampling moves the
+    energy) is below 0.3, a sign of heavy tails the sampler cannot reach. Returns each
+    chain's E-BFMI (None with fewer than four draws)."""
+    import arviz as az
     total = stats["diverging"].size
     divergent = int(stats["diverging"].sum())
     if divergent:
         warnings.warn(f"{divergent} of {total} transitions after warmup diverged: the posterior may be biased "
-                      "where they happen; raise target_accept or reparameterize the model", stacklevel=3)
+                      "where they happen; raise target_accept or reparameterize the model", SamplerWarning, stacklevel=3)
     capped = int((stats["tree_depth"] >= max_tree_depth).sum())
     if capped:
         warnings.warn(f"{capped} of {total} transitions after warmup hit max_tree_depth={max_tree_depth}: "
                       "the sampler is exploring slowly; raise max_tree_depth or reparameterize the model",
-                      stacklevel=3)
+                      SamplerWarning, stacklevel=3)
+    energy = stats["energy"]
+    if energy.shape[1] < 4:
+        return None
+    with np.errstate(invalid="ignore", divide="ignore"):  # (a constant energy: NaN, not a warning)
+        bfmi = np.asarray(az.bfmi(energy), dtype=float)
+    low = np.flatnonzero(bfmi < BFMI_LIMIT)
+    if low.size:
+        worst = int(np.nanargmin(bfmi))
+        warnings.warn(f"{low.size} of {len(bfmi)} chains have E-BFMI below {BFMI_LIMIT} (chain {worst}: "
+                      f"{bfmi[worst]:.2f}): momentum resampling moves the energy too little to explore the "
+                      "posterior's tails; reparameterize the model", SamplerWarning, stacklevel=3)
+    return bfmi
 
 
 def build_nuts(u, max_tree_depth: int, chunk: int):
@@ -242,14 +266,15 @@ def chain_mesh(chains: int, backend: str):
 def nuts(model, *data, num_warmup: int = 1000, num_samples: int = 1000, chains: int = 4, seed: int = 0,
          target_accept: float = 0.8, max_tree_depth: int = 10, step_size: float | None = None,
          adapt_mass_matrix: bool = True, chunk: int = 20, progress: bool = True, backend: str | None = None,
-         mesh="auto", adapt_across_chains: bool = True, save_warmup: bool = False, init: dict | None = None):
+         mesh="auto", adapt_across_chains: bool = True, save_warmup: bool = False, init: dict | None = None,
+         diagnose: bool = True):
     """The No-U-Turn Sampler (multinomial, generalized U-turn criterion) with Stan's warmup:
     dual-averaging step size and a diagonal mass matrix. Chains are members of a
     program-counter batch (one per device). Observed data is pinned with ppc.condition. Returns
     arviz.InferenceData: posterior (chain, draw, ...) and sample_stats n_steps, tree_depth,
-    diverging, acceptance_rate, step_size and lp; `sample_stats.attrs` records the machine's
-    batch utilization. It runs on the model's backend (ppc.compile(model, backend=...)), or
-    on `backend` when given. With `mesh` (a ppc.partition.Mesh) the chains are split over
+    diverging, acceptance_rate, step_size, lp and energy; `sample_stats.attrs` records the
+    machine's batch utilization and each chain's E-BFMI. It runs on the model's backend
+    (ppc.compile(model, backend=...)), or on `backend` when given. With `mesh` (a ppc.partition.Mesh) the chains are split over
     every axis of the mesh: each device runs its own machine on its chains, and the devices
     meet only when a chunk of draws ends. By default ("auto") they are split over JAX's
     devices (`chain_mesh`); `mesh=None` runs one machine. Warmup is pooled across chains
@@ -261,7 +286,11 @@ def nuts(model, *data, num_warmup: int = 1000, num_samples: int = 1000, chains: 
     uniform(-2, 2) draws on the unconstrained scale (redrawn where the density is not
     finite), or at `init`: every latent's value by name, one for all chains or one per chain
     along a leading axis. Conditioned data lands in observed_data. Divergent transitions
-    after warmup, and trees cut off at max_tree_depth, raise a warning."""
+    after warmup, trees cut off at max_tree_depth and chains with E-BFMI below 0.3 raise a
+    ppc.infer.SamplerWarning, and
+    so (with `diagnose`, the default) do chains that disagree (R-hat above 1.01) and too few
+    effective draws (bulk or tail ESS below 100 per chain, 400 at most), checked by ArviZ;
+    the worst values land in sample_stats.attrs (max_rhat, min_ess_bulk, min_ess_tail)."""
     check_settings("nuts", chains=chains, num_warmup=num_warmup, num_samples=num_samples, chunk=chunk,
                    max_tree_depth=max_tree_depth, target_accept=target_accept, step_size=step_size)
     if isinstance(mesh, str) and mesh != "auto":
@@ -348,7 +377,7 @@ def nuts(model, *data, num_warmup: int = 1000, num_samples: int = 1000, chains: 
         bar.close()
     warmup = (np.concatenate(warm_draws, axis=1), named_stats(warm_stats)) if warm_draws else None
     sample_stats = named_stats(stats)
-    warn_if_troubled(sample_stats, max_tree_depth)
+    bfmi = warn_if_troubled(sample_stats, max_tree_depth)
     idata = to_inference_data(u, np.concatenate(draws, axis=1), sample_stats, warmup)
     prog = sampler.specialize(q[:local], lp[:local], g[:local], log_eps[:local], inv_mass[:local], x_bar[:local],
                               h_bar[:local], t[:local], mu[:local], keys[:local], np.full(local, 1),
@@ -360,4 +389,8 @@ def nuts(model, *data, num_warmup: int = 1000, num_samples: int = 1000, chains: 
         leapfrog_utilization=float(served[gradient_block] / max(1, runs[gradient_block] * local)),
         machine_steps=int(runs.sum()), machines=mesh.size if mesh is not None else 1, inv_mass=inv_mass.tolist(),
         step_size_final=np.exp(log_eps).tolist(), backend=u.program.backend)
+    if bfmi is not None:
+        idata.sample_stats.attrs["bfmi"] = bfmi.tolist()
+    if diagnose:
+        check_convergence(idata, "nuts")
     return idata
