@@ -6,12 +6,12 @@ from .autobatch import autobatch
 from .distributions import (Bernoulli, Beta, Binomial, Categorical, Cauchy, Dirichlet, Exponential, Gamma,
                             HalfCauchy, HalfNormal, LogNormal, MultivariateNormal, Normal, Poisson, StudentT, Uniform)
 from .ir import CompileError, InternalError
-from .ppl import condition, log_joint, sample, unconstrained
+from .ppl import condition, factor, log_joint, sample, unconstrained
 from . import partition
 
 __version__ = "0.1.0"
 __all__ = ["compile", "autobatch", "Compiled", "CompileError", "InternalError", "LoopLimitError", "StackOverflowError", "MachineStats", "grad",
            "value_and_grad", "jvp", "vjp", "linearize", "linear_transpose", "hessian", "log_joint", "sample",
-           "condition", "unconstrained", "Normal", "HalfNormal", "HalfCauchy", "LogNormal", "Exponential", "Gamma", "Beta",
+           "condition", "factor", "unconstrained", "Normal", "HalfNormal", "HalfCauchy", "LogNormal", "Exponential", "Gamma", "Beta",
            "StudentT", "Cauchy", "Uniform", "Bernoulli", "Binomial", "Poisson", "Categorical", "Dirichlet",
            "MultivariateNormal", "__version__"]

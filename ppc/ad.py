@@ -15,6 +15,7 @@ from .api import Compiled, LoopLimitError, Specialization, _check_flag, backend_
 from .frontend.lower import Slot
 from .ir import CompileError, Module, TensorType
 from .passes import run_passes
+from .passes.ppl import refuse_model
 from .passes.ad import DEFAULT_MAX_ITERATIONS, Reverse, differentiable, jvp_module, transpose_function
 
 
@@ -35,10 +36,12 @@ def as_compiled(f) -> Compiled:
 class Derived(Compiled):
     """A compiled function whose IR derives from another's (`build` makes it). Its first
     `drop_first` and last `drop_last` arguments are its own (a key, theta, tangents,
-    values); the rest go to the base function."""
+    values); the rest go to the base function. Only a model transformation (`models`)
+    takes a base with random variables."""
 
-    def __init__(self, base: Compiled, build, name: str, drop_first: int = 0, drop_last: int = 0):
-        self.base, self.build = base, build
+    def __init__(self, base: Compiled, build, name: str, drop_first: int = 0, drop_last: int = 0,
+                 models: bool = False):
+        self.base, self.build, self.models = base, build, models
         self.drop_first, self.drop_last = drop_first, drop_last
         self.__name__ = self.__qualname__ = name
         self.__doc__ = base.__doc__
@@ -52,6 +55,8 @@ class Derived(Compiled):
     def _lower(self, args, kwargs):
         base_args = args[self.drop_first:len(args) - self.drop_last]
         spec = self.base.specialize(*base_args, **kwargs)
+        if not self.models:
+            refuse_model(spec.canonical)
         return self.build(spec, base_args, kwargs)
 
     def __ppc_call_ir__(self, args, kwargs):

@@ -24,6 +24,7 @@ from .ir import CompileError, TensorType
 from .ir.callgraph import recursive_call
 from .passes.batch import batch_module
 from .passes.pc import DEFAULT_MAX_STACK_DEPTH
+from .passes.ppl import refuse_model
 
 STRATEGIES = ("program_counter", "local_static")
 
@@ -84,6 +85,7 @@ class Batched(Derived):
     def _lower(self, args, kwargs):
         member = [jax.ShapeDtypeStruct(tuple(a.shape[1:]), a.dtype) if f else a for a, f in zip(args, self._flags)]
         spec = self.base.specialize(*member, **kwargs)
+        refuse_model(spec.canonical)
         if spec.flagged:
             raise CompileError("autobatch of a function that records while loops for reverse mode is not supported")
         template = _batched_template(spec.template, self._size)

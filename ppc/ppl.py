@@ -12,6 +12,7 @@ import numpy as np
 from .ad import Derived, as_compiled
 from .api import Compiled, Specialization
 from .frontend.lower import Slot
+from .frontend.numpy_api import register_callable
 from .ir import CompileError, TensorType
 from .ir.types import dtype_of_numpy, numpy_dtype
 from .passes.ppl import (condition_module, latent_layout, log_joint_module, parameters_module,
@@ -32,7 +33,8 @@ class Model:
         if key not in program.derived:  # (the program depends on the data's names and types, not its values)
             def build(spec: Specialization, args, kwargs):
                 return condition_module(spec.canonical, names, types), spec.template, False
-            program.derived[key] = Derived(program, build, f"{self.__name__}_conditioned", drop_last=len(names))
+            program.derived[key] = Derived(program, build, f"{self.__name__}_conditioned", drop_last=len(names),
+                                             models=True)
         self._program = program.derived[key]
 
     @property
@@ -97,7 +99,7 @@ def log_joint(model):
 
             def build(s, a, k, lj=lj):
                 return lj, Slot(lj.entry.result_types[0], False), False
-            built["fn"] = Derived(program, build, f"log_joint_{program.__name__}", drop_last=len(names))
+            built["fn"] = Derived(program, build, f"log_joint_{program.__name__}", drop_last=len(names), models=True)
             cache[key] = built
         built = cache[key]
         names = built["names"]
@@ -123,7 +125,7 @@ def sample(model, key, *args) -> dict:
 
     def build(s, a, k):
         return sm, tuple(Slot(t, False) for t in sm.entry.result_types), False
-    fn = Derived(program, build, f"sample_{program.__name__}", drop_first=1)
+    fn = Derived(program, build, f"sample_{program.__name__}", drop_first=1, models=True)
     draws = fn(key, *full)
     return dict(zip(names, draws))
 
@@ -152,15 +154,16 @@ class Unconstrained:
         sizes = [int(np.prod(s, dtype=np.int64)) for _, _, s, *_ in layout]
         pm, _ = parameters_module(spec.canonical)
         parameters = Derived(program, lambda s, a, k: (pm, tuple(Slot(t, False) for t in pm.entry.result_types),
-                                                       False), f"parameters_{program.__name__}", drop_last=len(names))
+                                                       False), f"parameters_{program.__name__}", drop_last=len(names),
+                             models=True)
         density = unconstrained_module(spec.canonical)
         dtype = np.dtype(numpy_dtype(density.entry.params[0].type.dtype))  # theta's
         values = unconstrained_module(spec.canonical, constrained_out=True)
         log_density = Derived(program, lambda s, a, k: (density, Slot(density.entry.result_types[0], False), False),
-                              f"log_density_{program.__name__}", drop_first=1)
+                              f"log_density_{program.__name__}", drop_first=1, models=True)
         to_constrained = Derived(program, lambda s, a, k: (values, tuple(Slot(t, False) for t in
                                                                           values.entry.result_types), False),
-                                 f"to_constrained_{program.__name__}", drop_first=1)
+                                 f"to_constrained_{program.__name__}", drop_first=1, models=True)
         return layout, names, sizes, sum(sizes), dtype, parameters, log_density, to_constrained
 
     def memo(self, key, make):
@@ -202,4 +205,15 @@ def unconstrained(model, *args) -> Unconstrained:
     return Unconstrained(model, *args)
 
 
-__all__ = ["Model", "on_backend", "condition", "log_joint", "sample", "unconstrained", "Unconstrained"]
+def factor(log_prob, name: str | None = None):
+    """Add `log_prob`, summed over its elements, to the model's log density: a likelihood
+    no distribution here expresses (a marginalized mixture, a custom density), or a
+    penalty. It changes log_joint, unconstrained densities and the samplers' posteriors;
+    ppc.sample's draws ignore it (as NumPyro's factor). Run eagerly it does nothing."""
+    return None
+
+
+register_callable(factor, lambda lw, log_prob, name=None: lw.factor(log_prob, name))
+
+
+__all__ = ["factor", "Model", "on_backend", "condition", "log_joint", "sample", "unconstrained", "Unconstrained"]

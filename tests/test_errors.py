@@ -57,6 +57,8 @@ CASES = [
     (R.static_index_out_of_range, (x3,), "index 10 is out of bounds", None),
     (R.async_def_inside, (x3,), "async functions are not supported", "plain 'def'"),
     (R.nonlocal_inside, (x3,), "'nonlocal' is not supported", "return the new value"),
+    (R.model_run_as_program, (x3,), "'model_run_as_program' is a model (its random variable 'mu' is here)",
+     "ppc.sample(model_run_as_program, key, ...)"),
 ]
 
 
@@ -81,6 +83,24 @@ def test_refusal(fn, args, message, hint):
 
 def test_at_least_a_dozen_distinct_refusals():
     assert len({c[2] for c in CASES}) >= 12
+
+
+TRANSFORMS = {"grad": (ppc.grad, x3), "hessian": (ppc.hessian, x3),
+              "local_static": (lambda f: ppc.autobatch(f, strategy="local_static"), np.ones((2, 3))),
+              "program_counter": (lambda f: ppc.autobatch(f, strategy="program_counter"), np.ones((2, 3)))}
+
+
+@pytest.mark.parametrize("name", TRANSFORMS)
+def test_transforming_a_model_is_refused_at_its_random_variable(name):
+    """Differentiating or batching a model as a plain program has no meaning until a model
+    transformation (log_joint, sample, condition) rewrites its random variables."""
+    transform, x = TRANSFORMS[name]
+    with pytest.raises(ppc.CompileError, match="'model_run_as_program' is a model") as info:
+        transform(R.model_run_as_program)(x)
+    assert info.value.loc.line == marked_line(R.model_run_as_program)
+    from scipy.stats import norm
+    lj = ppc.log_joint(R.model_run_as_program)(x3, mu=0.5, y=np.zeros(3, np.float32))  # transformed, it runs
+    assert float(lj) == pytest.approx(norm.logpdf(0.5) + norm.logpdf(np.zeros(3), 0.5 + x3, 1.0).sum(), rel=1e-5)
 
 
 def test_error_is_not_a_deep_traceback():

@@ -20,6 +20,7 @@ AD_PROGRAMS = ["arith_scalar", "if_elif_else", "while_newton", "for_static", "fo
 # Models: the sampling program and its log-joint, sampler and unconstrained density
 MODEL_STAGES = ("ir", "condition", "log_joint", "sample", "unconstrained")
 MODELS = sorted(p.stem for p in (ROOT / "models").glob("*.py"))
+OBSERVED = {n: "OBSERVE =" in (ROOT / "models" / f"{n}.py").read_text() for n in MODELS}  # (else no condition stage)
 # Local static batching (a batch of 4 over every array argument)
 BATCHED_PROGRAMS = ["if_elif_else", "while_newton", "for_dynamic", "break_continue", "early_return", "indexing",
                     "matmul", "logistic_regression", "recursion_fib", "recursion_tree"]
@@ -34,7 +35,7 @@ PARTITIONED = {
     "elementwise.batch": ("elementwise", None, "batch=2", ["replicate:y", "tile:x:0:batch"]),
 }
 CASES = [(n, s) for n in PROGRAMS for s in BASE_STAGES] + [(n, s) for n in AD_PROGRAMS for s in AD_STAGES] + \
-    [(f"models/{n}", s) for n in MODELS for s in MODEL_STAGES] + [(n, "batched") for n in BATCHED_PROGRAMS] + \
+    [(f"models/{n}", s) for n in MODELS for s in MODEL_STAGES if s != "condition" or OBSERVED[n]] + [(n, "batched") for n in BATCHED_PROGRAMS] + \
     [(n, "pc") for n in PC_PROGRAMS]
 
 

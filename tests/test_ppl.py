@@ -1,6 +1,8 @@
 """Models as compiler input: log_joint against NumPyro's log_density (values and
 gradients), sample, condition, unconstrained (transforms and log-Jacobians), and the
 errors for badly named random variables."""
+import re
+
 import jax
 import numpy as np
 import pytest
@@ -19,6 +21,8 @@ YB = (rng.uniform(size=40) < 0.5).astype(np.int64)
 GROUP = np.zeros(6)
 TOTALS = rng.uniform(1.0, 3.0, size=6)
 COUNTS = rng.integers(0, 6, size=6)
+Y_MIX = np.concatenate([rng.normal(-2.0, 1.0, 30), rng.normal(3.0, 1.0, 20)])
+LABELLED = rng.normal(-2.0, 1.0, 5)
 
 CASES = [
     ("eight_schools", M.eight_schools, M.eight_schools_numpyro, (SIGMA,), {"y": Y8},
@@ -26,6 +30,8 @@ CASES = [
     ("logistic", M.logistic, M.logistic_numpyro, (X,), {"y": YB}, {"w": rng.normal(size=3), "b": 0.7}),
     ("hierarchical", M.hierarchical, M.hierarchical_numpyro, (GROUP, TOTALS), {"counts": COUNTS},
      {"weights": np.array([0.2, 0.5, 0.3]), "scale": 0.8, "rates": np.array([0.5, 1.5, 2.0])}),
+    ("mixture_factor", M.mixture, M.mixture_numpyro, (Y_MIX, np.ones(5)), {"labelled": LABELLED},
+     {"w": 0.6, "mu": np.array([-1.5, 2.5]), "sigma": 1.3}),
 ]
 
 
@@ -116,6 +122,52 @@ def test_random_variable_errors(model, message):
     with pytest.raises(ppc.CompileError, match=message) as info:
         ppc.log_joint(model)(np.zeros(2), alpha=0.0)
     assert info.value.loc is not None and info.value.loc.file.endswith("rv_models.py")
+
+
+def test_factor_joins_the_densities_and_leaves_draws_alone():
+    """ppc.factor's term (summed) is the whole difference between the unconstrained
+    densities with and without it; ppc.sample's draws ignore it; run eagerly it does nothing."""
+    ones = np.ones(5)
+    with_factor = ppc.unconstrained(ppc.condition(M.mixture, labelled=LABELLED), Y_MIX, ones)
+    without = ppc.unconstrained(ppc.condition(M.mixture_without_factor, labelled=LABELLED), Y_MIX, ones)
+    from scipy.stats import norm
+    for _ in range(3):
+        theta = rng.normal(size=with_factor.size)
+        v = with_factor.to_constrained(theta)
+        w, mu, sigma = float(v["w"]), np.asarray(v["mu"]), float(v["sigma"])
+        term = np.log(w * norm.pdf(Y_MIX, mu[0], sigma) + (1 - w) * norm.pdf(Y_MIX, mu[1], sigma)).sum()
+        assert float(with_factor.log_density(theta)) - float(without.log_density(theta)) == pytest.approx(term, rel=1e-9)
+    key = jax.random.key(3)
+    drawn, plain = ppc.sample(M.mixture, key, Y_MIX, ones), ppc.sample(M.mixture_without_factor, key, Y_MIX, ones)
+    assert set(drawn) == {"w", "mu", "sigma", "labelled"}
+    for name in drawn:
+        np.testing.assert_array_equal(drawn[name], plain[name])
+    assert np.shape(M.mixture(Y_MIX, ones)) == (5,)  # eagerly: a draw of `labelled`
+
+
+def test_factor_prints_and_parses_back():
+    from ppc.ir import parse, print_module, verify
+    ir = ppc.compile(M.mixture).specialize(Y_MIX, np.ones(5)).ir
+    text = print_module(ir)
+    assert '  factor %' in text and '{name="unlabelled"}' in text
+    module = parse(text)
+    verify(module)
+    assert print_module(module) == text
+
+
+@pytest.mark.parametrize("model,message,hint", [
+    (R.factor_in_branch, "ppc.factor inside an `if` or loop on traced values is not supported", "np.where"),
+    (R.factor_of_integers, "ppc.factor needs a floating-point log density, got i64", "1.0 * x"),
+    (R.only_a_factor, "'only_a_factor' is a model (its factor 'penalty' is here)", "ppc.log_joint(only_a_factor)"),
+])
+def test_factor_errors_point_at_the_line(model, message, hint):
+    import pathlib
+    call = ppc.compile(model) if model is R.only_a_factor else ppc.log_joint(model)
+    with pytest.raises(ppc.CompileError, match=re.escape(message)) as info:
+        call(np.ones(3)) if model is R.only_a_factor else call(np.ones(3), mu=0.0)
+    err = info.value
+    assert hint in err.hint and err.loc.file == R.__file__
+    assert pathlib.Path(R.__file__).read_text().splitlines()[err.loc.line - 1].rstrip().endswith("# ERR")
 
 
 def test_log_joint_value_errors():

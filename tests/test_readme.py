@@ -38,3 +38,21 @@ def test_partitioning_example_runs(tmp_path):
     want = env["train_step"](env["w1"], env["w2"], env["x"], env["y"])  # (run by NumPy: ppc.grad inside)
     for g, w in zip(got, want):
         np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-10)
+
+
+def test_factor_mixture_example_runs(tmp_path):
+    """The mixture's posterior finds the components the data were drawn from, and the
+    sampler has nothing to warn about."""
+    import warnings
+    import ppc
+    import ppc.infer
+    (block,) = [b for b in python_blocks() if "ppc.factor(" in b]
+    rng = np.random.default_rng(1)
+    y = np.concatenate([rng.normal(-2.0, 1.0, 300), rng.normal(3.0, 1.0, 200)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ppc.infer.SamplerWarning)
+        env = run(block, tmp_path, np=np, ppc=ppc, y=y)
+    post = env["idata"].posterior
+    assert abs(float(post["low"].mean()) - y[:300].mean()) < 0.2
+    assert abs(float((post["low"] + post["gap"]).mean()) - y[300:].mean()) < 0.2
+    assert abs(float(post["w"].mean()) - 0.6) < 0.05

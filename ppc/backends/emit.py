@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..ir import CompileError, Function, Module, MissingRule, Op, Region, Value, lookup, region_labels
+from ..passes.ppl import refuse_model
 from ..ir.callgraph import recursive_call
 
 INLINE_CONST_LIMIT = 16  # larger constants are passed in through _consts
@@ -149,7 +150,9 @@ def load(source: str, consts, entry: str, dialect: Dialect):
 
 
 def check_supported(module: Module, backend: str) -> None:
-    """Recursion on traced values runs only on the program-counter machine."""
+    """Recursion on traced values runs only on the program-counter machine; a model's
+    random variables run only through a model transformation."""
+    refuse_model(module)
     op = recursive_call(module)
     if op is not None:
         raise CompileError(

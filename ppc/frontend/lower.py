@@ -1166,6 +1166,24 @@ class Lowerer(ArrayOps):
             self.ctx.unnamed[result] = op
         return Dyn(result)
 
+    def factor(self, log_prob, name):
+        """A `factor` op: a term added to the model's log density (a likelihood written by
+        hand, a marginalized mixture, a penalty), summed over its elements."""
+        if contains_bottom((log_prob,)):
+            return BOTTOM
+        if name is not None and not isinstance(name, str):
+            self.error("name= must be a string")
+        if self.builder.region not in self.ctx.top_regions:
+            self.error("ppc.factor inside an `if` or loop on traced values is not supported",
+                       "compute the term with np.where and add it at the top level of a function")
+        shape, dtype, _ = self.aval(log_prob)
+        if not dtype.startswith("f"):
+            self.error(f"ppc.factor needs a floating-point log density, got {dtype}",
+                       "convert it, e.g. with 1.0 * x")
+        value = self.to_dyn(log_prob, dtype)
+        self.builder.append(Op("factor", [value.value], {"name": name}, [], loc=self.loc))
+        return None
+
     def call_derived(self, func, args, kwargs, node):
         """A function whose IR another transformation builds (ppc.grad(g), ...): build it for
         these argument types, add its functions to the module, and call its entry."""

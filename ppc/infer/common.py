@@ -107,7 +107,7 @@ def check_convergence(idata, sampler: str, stacklevel: int = 3):
     idata.sample_stats.attrs.update({attrs[k]: v[0] for k, v in worst.items() if v is not None})
     rhat = worst.get("rhat")
     if rhat is not None and rhat[0] > RHAT_LIMIT:
-        warnings.warn(f"{sampler}: the chains disagree: R-hat of {rhat[1]} is {rhat[0]:.3g} (above {RHAT_LIMIT}); "
+        warnings.warn(f"{sampler}: the chains disagree: R-hat of {rhat[1]} is {rhat[0]:.4f} (above {RHAT_LIMIT}); "
                       "run longer warmup and more draws, or reparameterize the model", SamplerWarning,
                       stacklevel=stacklevel)
     enough = ESS_PER_CHAIN * min(chains, ESS_CHAINS)

@@ -22,6 +22,7 @@ from .canonicalize import canonicalize, clone_module
 from .manager import register_pass
 
 RANDOM = ("sample", "observe")
+MODEL_OPS = RANDOM + ("factor",)  # what only a model transformation can run
 
 
 def random_variables(module: Module) -> list[Op]:
@@ -34,6 +35,9 @@ def random_variables(module: Module) -> list[Op]:
             if op.prim in RANDOM and op not in top:
                 raise CompileError("random variables inside an `if`, a loop or a recursive function are not "
                                    "supported", op.loc, "write the model with vectorized random variables")
+            if op.prim == "factor" and op not in entry.body.ops:
+                raise CompileError("ppc.factor inside an `if`, a loop or a recursive function is not supported",
+                                   op.loc, "compute the term with np.where and add it at the model's top level")
     seen = {}
     for op in top:
         name = op.attrs["name"]
@@ -46,6 +50,22 @@ def random_variables(module: Module) -> list[Op]:
                                "needs a name argument)")
         seen[name] = op
     return top
+
+
+def refuse_model(module: Module) -> None:
+    """A CompileError at a model's first random variable: running or batching a model as
+    a plain program has no meaning (which draw? whose density?) until a model
+    transformation rewrites its random variables."""
+    rv = next((op for fn in module.functions.values() for op in walk_ops(fn.body) if op.prim in MODEL_OPS), None)
+    if rv is not None:
+        name = module.entry.name
+        which = f" '{rv.attrs['name']}'" if rv.attrs["name"] else ""
+        what = "factor" if rv.prim == "factor" else "random variable"
+        raise CompileError(
+            f"'{name}' is a model (its {what}{which} is here), which runs only through a "
+            "model transformation", rv.loc,
+            f"draw its variables with ppc.sample({name}, key, ...), evaluate its density with "
+            f"ppc.log_joint({name}), or sample its posterior with ppc.infer")
 
 
 class _Splicer:
@@ -77,7 +97,7 @@ def _replace_uses(region, mapping: dict):
 
 
 def _rewrite(module: Module, value_of, with_density: bool = True):
-    """Remove every random variable from a copy of `module`: `value_of(op, builder, splice)`
+    """Remove every random variable and factor from a copy of `module`: `value_of(op, builder, splice)`
     gives (its value, an extra log-density term or None) built before the op's position.
     Returns (module, ops, total log density or None, the map from each variable's old
     result to its value)."""
@@ -90,6 +110,13 @@ def _rewrite(module: Module, value_of, with_density: bool = True):
     mapping = {}
     b = Builder(entry.body)
     for op in list(entry.body.ops):
+        if op.prim == "factor":  # a term of the density, or nothing
+            lp = op.operands[0]
+            if with_density:
+                b.region.ops, b.loc = new_ops, op.loc
+                terms.append(b.op("reduce_sum", [lp], axes=tuple(range(lp.type.rank))) if lp.type.rank else lp)
+                new_ops = b.region.ops
+            continue
         if op.prim not in RANDOM:
             new_ops.append(op)
             continue

@@ -66,3 +66,37 @@ def conjugate_normal(ones):
     mu = ppc.Normal(0.0, 2.0)
     y = ppc.Normal(mu * ones, 1.0)
     return y
+
+
+def _normal_lpdf(x, loc, scale):
+    return -0.5 * ((x - loc) / scale) ** 2 - np.log(scale) - 0.5 * np.log(2 * np.pi)
+
+
+def mixture(y, ones):
+    """Semi-supervised two-component mixture: unlabelled points `y` marginalized over the
+    component by hand (a ppc.factor term), `labelled` points known to be in the first."""
+    w = ppc.Beta(2.0, 2.0)
+    mu = ppc.Normal(np.array([-1.0, 1.0]), 5.0)
+    sigma = ppc.HalfNormal(2.0)
+    near_first = np.log(w) + _normal_lpdf(y, mu[0], sigma)
+    near_second = np.log1p(-w) + _normal_lpdf(y, mu[1], sigma)
+    ppc.factor(np.logaddexp(near_first, near_second), name="unlabelled")
+    labelled = ppc.Normal(mu[0] * ones, sigma)
+    return labelled
+
+
+def mixture_numpyro(y, ones, labelled=None):
+    w = numpyro.sample("w", dist.Beta(2.0, 2.0))
+    mu = numpyro.sample("mu", dist.Normal(jnp.array([-1.0, 1.0]), 5.0))
+    sigma = numpyro.sample("sigma", dist.HalfNormal(2.0))
+    mixing = dist.MixtureSameFamily(dist.Categorical(probs=jnp.stack([w, 1.0 - w])), dist.Normal(mu, sigma))
+    numpyro.factor("unlabelled", mixing.log_prob(y).sum())
+    numpyro.sample("labelled", dist.Normal(mu[0] * ones, sigma), obs=labelled)
+
+
+def mixture_without_factor(y, ones):
+    w = ppc.Beta(2.0, 2.0)
+    mu = ppc.Normal(np.array([-1.0, 1.0]), 5.0)
+    sigma = ppc.HalfNormal(2.0)
+    labelled = ppc.Normal(mu[0] * ones, sigma)
+    return labelled

@@ -2,6 +2,8 @@
 error points at that line."""
 import numpy as np
 
+import ppc
+
 
 def uses_try(x):
     try:  # ERR
@@ -170,3 +172,9 @@ def nonlocal_inside(x):
         total = total + v
     add(x)
     return total
+
+
+def model_run_as_program(x):
+    mu = ppc.Normal(0.0, 1.0)  # ERR
+    y = ppc.Normal(mu + x, 1.0)
+    return y

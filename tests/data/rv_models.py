@@ -123,3 +123,21 @@ def interval_model(data):
     x = ppc.Uniform(lo, lo + 2.0)
     y = ppc.Normal(x * np.ones_like(data), 1.0)
     return y
+
+
+def factor_in_branch(x):
+    mu = ppc.Normal(0.0, 1.0)
+    if x.sum() > 0.0:
+        ppc.factor(-mu ** 2)  # ERR
+    return mu
+
+
+def factor_of_integers(x):
+    mu = ppc.Normal(0.0, 1.0)
+    ppc.factor(x.shape[0] * np.ones(3, np.int64))  # ERR
+    return mu
+
+
+def only_a_factor(x):
+    ppc.factor(-0.5 * x ** 2, name="penalty")  # ERR
+    return x

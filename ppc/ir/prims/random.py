@@ -122,3 +122,13 @@ def _random_variable(*operands, dist, name, shape, dtype, observed=False):
 # of distribution `dist` (see ppc/distributions.py), drawn or pinned to data.
 declare("sample", _random_variable, effect=True)
 declare("observe", _random_variable, effect=True)
+
+
+def _factor(log_prob, name):
+    if not is_float(tensor(log_prob).dtype):
+        raise ShapeError(f"factor needs a floating-point log density, not {tensor(log_prob).dtype}")
+    return []
+
+
+# factor(log_prob): a term of the model's log density (ppc.factor), summed over its elements
+declare("factor", _factor, effect=True)

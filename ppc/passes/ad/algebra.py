@@ -49,13 +49,16 @@ class Cx:
         return None if a is None else self.op("div", [a, b])
 
 
+_DOING = {"jvp": "differentiate", "transpose": "transpose", "batch": "batch"}
+
+
 def rule_for(op: Op, stage: str):
     """The registry's rule, or a CompileError at the op's source line naming primitive
-    and stage (a program using a primitive without the rule cannot be differentiated)."""
+    and stage (a program using a primitive without the rule cannot be transformed so)."""
     try:
         return rule(op.prim, stage)
     except MissingRule as e:
-        raise CompileError(f"cannot differentiate this program: {e}", op.loc) from None
+        raise CompileError(f"cannot {_DOING[stage]} this program: {e}", op.loc) from None
 
 
 def free_values(region) -> set[Value]:
