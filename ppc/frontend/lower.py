@@ -1131,17 +1131,26 @@ class Lowerer(ArrayOps):
         self.error(f"calling {mod + '.' if mod else ''}{name} is not supported in compiled code",
                    "see the README for the supported NumPy/jax.numpy/math functions", node)
 
+    def model_site(self, operands, name, nested: str, hint: str) -> bool:
+        """Whether a random variable or factor is reached (not under a bottom value); a
+        model's sites take string names and stand at a function's top level, where the
+        model transformations find them."""
+        if contains_bottom(operands):
+            return False
+        if name is not None and not isinstance(name, str):
+            self.error("name= must be a string")
+        if self.builder.region not in self.ctx.top_regions:
+            self.error(nested, hint)
+        return True
+
     def random_variable(self, dist, params, name):
         """A `sample` op for a distribution constructor call (see ppc/distributions.py)."""
         if any(p is None for p in params):
             self.error(f"{dist.name} needs values for {', '.join(dist.params)}")
-        if contains_bottom(tuple(params)):
+        if not self.model_site(tuple(params), name, "random variables inside an `if` or loop on traced values are not "
+                               "supported",
+                               "write the model with vectorized random variables at the top level of a function"):
             return BOTTOM
-        if name is not None and not isinstance(name, str):
-            self.error("name= must be a string")
-        if self.builder.region not in self.ctx.top_regions:
-            self.error("random variables inside an `if` or loop on traced values are not supported",
-                       "write the model with vectorized random variables at the top level of a function")
         # the float parameters set the dtype: an integer one (a Binomial's total_count) does
         # not widen float32 probabilities to float64, as in JAX and NumPyro
         floats = [p for p in params if self.aval(p)[1].startswith("f")]
@@ -1169,13 +1178,9 @@ class Lowerer(ArrayOps):
     def factor(self, log_prob, name):
         """A `factor` op: a term added to the model's log density (a likelihood written by
         hand, a marginalized mixture, a penalty), summed over its elements."""
-        if contains_bottom((log_prob,)):
+        if not self.model_site((log_prob,), name, "ppc.factor inside an `if` or loop on traced values is not supported",
+                               "compute the term with np.where and add it at the top level of a function"):
             return BOTTOM
-        if name is not None and not isinstance(name, str):
-            self.error("name= must be a string")
-        if self.builder.region not in self.ctx.top_regions:
-            self.error("ppc.factor inside an `if` or loop on traced values is not supported",
-                       "compute the term with np.where and add it at the top level of a function")
         shape, dtype, _ = self.aval(log_prob)
         if not dtype.startswith("f"):
             self.error(f"ppc.factor needs a floating-point log density, got {dtype}",

@@ -96,6 +96,11 @@ def _replace_uses(region, mapping: dict):
         op.operands = [mapping.get(v, v) for v in op.operands]
 
 
+def _summed(b: Builder, lp: Value) -> Value:
+    """A log-density term summed over its elements (a scalar stays as it is)."""
+    return b.op("reduce_sum", [lp], axes=tuple(range(lp.type.rank))) if lp.type.rank else lp
+
+
 def _rewrite(module: Module, value_of, with_density: bool = True):
     """Remove every random variable and factor from a copy of `module`: `value_of(op, builder, splice)`
     gives (its value, an extra log-density term or None) built before the op's position.
@@ -110,18 +115,14 @@ def _rewrite(module: Module, value_of, with_density: bool = True):
     mapping = {}
     b = Builder(entry.body)
     for op in list(entry.body.ops):
-        if op.prim == "factor":  # a term of the density, or nothing
-            lp = op.operands[0]
-            if with_density:
-                b.region.ops, b.loc = new_ops, op.loc
-                terms.append(b.op("reduce_sum", [lp], axes=tuple(range(lp.type.rank))) if lp.type.rank else lp)
-                new_ops = b.region.ops
-            continue
-        if op.prim not in RANDOM:
+        if op.prim not in MODEL_OPS:
             new_ops.append(op)
             continue
-        b.region.ops = new_ops
-        b.loc = op.loc
+        b.region.ops, b.loc = new_ops, op.loc
+        if op.prim == "factor":  # a term of the density, or nothing
+            if with_density:
+                terms.append(_summed(b, op.operands[0]))
+            continue
         value, extra = value_of(op, b, splice)
         mapping[op.results[0]] = value
         if with_density:
@@ -131,7 +132,7 @@ def _rewrite(module: Module, value_of, with_density: bool = True):
             lp_fn = m.functions[lp_name]
             lp = Value(lp_fn.result_types[0], f"{op.attrs['name']}_lp")
             b.append(Op("call", [value] + list(params), {"callee": lp_name}, [lp]))
-            terms.append(b.op("reduce_sum", [lp], axes=tuple(range(lp.type.rank))) if lp.type.rank else lp)
+            terms.append(_summed(b, lp))
         if extra is not None:
             terms.append(extra)
         new_ops = b.region.ops
