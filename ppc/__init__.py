@@ -7,7 +7,7 @@ from .distributions import (Bernoulli, Beta, Binomial, Categorical, Cauchy, Diri
                             HalfCauchy, HalfNormal, LogNormal, MultivariateNormal, Normal, Poisson, StudentT, Uniform)
 from .ir import CompileError, InternalError
 from .ppl import condition, factor, log_joint, sample, unconstrained
-from . import partition
+from . import infer, partition  # (ppc.infer.nuts works after a plain `import ppc`, as the README writes it)
 
 __version__ = "0.1.0"
 __all__ = ["compile", "autobatch", "Compiled", "CompileError", "InternalError", "LoopLimitError", "StackOverflowError", "MachineStats", "grad",

@@ -109,3 +109,12 @@ def test_source_is_readable_python():
 def test_wrong_argument_kinds():
     with pytest.raises(ppc.CompileError, match="argument 0 of 'lambda_free' is str"):
         ppc.compile(lambda_free)("hello")
+
+
+def test_plain_import_reaches_inference():
+    """The README calls ppc.infer.nuts after a plain `import ppc`: a fresh interpreter must too."""
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-c", "import ppc; print(ppc.infer.nuts.__name__, ppc.infer.SamplerWarning.__name__)"],
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["nuts", "SamplerWarning"]
