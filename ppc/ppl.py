@@ -95,7 +95,8 @@ def log_joint(model):
         key = id(spec)
         if key not in cache:
             lj, names = log_joint_module(spec.canonical)
-            built = {"names": names}
+            params = lj.entry.body.params  # (args..., latent values...)
+            built = {"names": names, "shapes": [p.type.shape for p in params[len(params) - len(names):]]}
 
             def build(s, a, k, lj=lj):
                 return lj, Slot(lj.entry.result_types[0], False), False
@@ -110,6 +111,12 @@ def log_joint(model):
                             f"of the model (latent: {', '.join(names) or 'none'})")
         if missing:
             raise TypeError(f"log_joint needs a value for random variable '{missing[0]}'")
+        values = {n: v if hasattr(v, "shape") else np.asarray(v) for n, v in values.items()}  # lists, floats
+        for n, shape in zip(names, built["shapes"]):
+            got = tuple(values[n].shape)
+            if got != tuple(shape):
+                raise ValueError(f"log_joint got a value of shape {got} for random variable '{n}', whose shape is "
+                                 f"{tuple(shape)} (for a batch of values, map log_joint with jax.vmap)")
         return built["fn"](*full, *[values[n] for n in names])
     fn.__name__ = f"log_joint_{program.__name__}"
     return fn
@@ -119,6 +126,7 @@ def sample(model, key, *args) -> dict:
     """A dict of draws of every latent random variable, from an explicit PRNG key
     (`jax.random.key(seed)`); conditioned variables keep their data."""
     program = _program(model)
+    key = typed_key(key)
     full = list(args) + _data(model)
     spec = program.specialize(*full)
     sm, names = sample_module(spec.canonical)
@@ -128,6 +136,20 @@ def sample(model, key, *args) -> dict:
     fn = Derived(program, build, f"sample_{program.__name__}", drop_first=1, models=True)
     draws = fn(key, *full)
     return dict(zip(names, draws))
+
+
+def typed_key(key):
+    """A typed PRNG key from a typed one or a legacy `jax.random.PRNGKey` (uint32[2], as
+    NumPyro's docs use): both name the same stream under JAX's default PRNG."""
+    import jax
+    import jax.numpy as jnp
+    if isinstance(key, jax.Array) and jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+        return key
+    raw = np.asarray(key)
+    if raw.dtype == np.uint32 and raw.shape[-1:] == (2,):
+        return jax.random.wrap_key_data(raw)
+    raise TypeError(f"expected a PRNG key (jax.random.key(seed)), got {type(key).__name__} "
+                    f"{getattr(raw, 'dtype', '')}{list(raw.shape)}")
 
 
 class Unconstrained:

@@ -50,6 +50,16 @@ def test_hmc_conjugate_normal(backend):
     assert 0.6 < float(idata.sample_stats["acceptance_rate"].mean()) < 0.99
 
 
+@pytest.mark.parametrize("num_warmup,num_samples,chunk", [(30, 100, 50), (5, 5, 50), (0, 7, 3), (12, 1, 5)])
+def test_hmc_fixed_step_size_returns_every_draw(num_warmup, num_samples, chunk):
+    """With a fixed step size, the chunk that straddles the end of warmup is split there,
+    as when adapting: every sampling draw comes back and no warmup draw does."""
+    idata = ppc.infer.hmc(conjugate(), np.ones(len(Y)), num_warmup=num_warmup, num_samples=num_samples,
+                          chunk=chunk, step_size=0.3, chains=2, progress=False, diagnose=False)
+    assert idata.posterior["mu"].shape == (2, num_samples)
+    assert np.all(idata.sample_stats["step_size"].values <= 0.3 * 1.3 + 1e-12)
+
+
 def test_hmc_warns_of_too_few_effective_draws():
     """Chains that barely move (a tiny fixed step size) leave a handful of effective draws."""
     with pytest.warns(ppc.infer.SamplerWarning, match="hmc: (bulk|tail) effective sample size of 'mu' is .* "

@@ -178,6 +178,55 @@ def test_log_joint_value_errors():
         lj(SIGMA, mu=0.0, tau=1.0, theta_tilde=np.zeros(8), y=Y8, nu=1.0)
 
 
+def test_log_joint_checks_value_shapes_and_takes_lists():
+    lj = ppc.log_joint(M.eight_schools)
+    with pytest.raises(ValueError, match=re.escape("shape (2, 8) for random variable 'theta_tilde', whose "
+                                                   "shape is (8,)")):
+        lj(SIGMA, mu=0.0, tau=1.0, theta_tilde=np.zeros((2, 8)), y=Y8)
+    with pytest.raises(ValueError, match=re.escape("shape (2,) for random variable 'mu', whose shape is ()")):
+        lj(SIGMA, mu=np.zeros(2), tau=1.0, theta_tilde=np.zeros(8), y=Y8)
+    assert float(lj(SIGMA, mu=0.0, tau=1.0, theta_tilde=[0.0] * 8, y=list(Y8))) == pytest.approx(
+        float(lj(SIGMA, mu=0.0, tau=1.0, theta_tilde=np.zeros(8), y=Y8)))
+    batched = jax.vmap(lambda mu: lj(SIGMA, mu=mu, tau=1.0, theta_tilde=np.zeros(8), y=Y8))(np.array([0.0, 1.0]))
+    assert batched.shape == (2,)
+    assert float(batched[1]) == pytest.approx(float(lj(SIGMA, mu=1.0, tau=1.0, theta_tilde=np.zeros(8), y=Y8)))
+
+
+def test_sample_takes_typed_and_legacy_keys_alike():
+    typed = ppc.sample(M.eight_schools, jax.random.key(3), SIGMA)
+    legacy = ppc.sample(M.eight_schools, jax.random.PRNGKey(3), SIGMA)
+    assert typed.keys() == legacy.keys()
+    for name in typed:
+        np.testing.assert_array_equal(np.asarray(typed[name]), np.asarray(legacy[name]))
+    with pytest.raises(TypeError, match=r"expected a PRNG key \(jax.random.key\(seed\)\), got int"):
+        ppc.sample(M.eight_schools, 3, SIGMA)
+
+
+def test_factor_names_are_unique_among_model_sites():
+    def clash_with_rv():
+        z = ppc.Normal(0.0, 1.0)
+        ppc.factor(-z * z, name="z")
+        return z
+
+    def clash_with_factor():
+        z = ppc.Normal(0.0, 1.0)
+        ppc.factor(-z * z, name="pen")
+        ppc.factor(-z * z, name="pen")
+        return z
+
+    def unnamed_twice():
+        z = ppc.Normal(0.0, 1.0)
+        ppc.factor(-z * z)
+        ppc.factor(-z * z)
+        return z
+    with pytest.raises(ppc.CompileError, match="this factor and a random variable are both named 'z'"):
+        ppc.log_joint(clash_with_rv)(z=0.5)
+    with pytest.raises(ppc.CompileError, match="this factor and another factor are both named 'pen'"):
+        ppc.log_joint(clash_with_factor)(z=0.5)
+    assert float(ppc.log_joint(unnamed_twice)(z=0.5)) == pytest.approx(
+        -0.5 * 0.25 - 0.5 * np.log(2 * np.pi) - 2 * 0.25)
+
+
 def test_condition_errors():
     with pytest.raises(ppc.CompileError, match="no random variable of that name"):
         ppc.log_joint(ppc.condition(M.eight_schools, nope=1.0))(SIGMA, mu=0.0)

@@ -98,9 +98,9 @@ def hmc(model, *data, num_warmup: int = 500, num_samples: int = 1000, num_leapfr
     done = 0
     while done < total:
         n = min(chunk, total - done)
+        if done < num_warmup:  # a chunk never straddles the end of warmup
+            n = min(n, num_warmup - done)
         adapt = step_size is None and done < num_warmup
-        if adapt and done + n > num_warmup:
-            n = num_warmup - done
         momenta = rng.normal(size=(chains, n, d)).astype(dtype)
         log_us = np.log(rng.uniform(size=(chains, n))).astype(dtype)
         jitters = rng.uniform(1.0 - jitter, 1.0 + jitter, size=(chains, n)).astype(dtype)

@@ -49,6 +49,14 @@ def random_variables(module: Module) -> list[Op]:
                                "give each random variable its own name= (a helper function called twice "
                                "needs a name argument)")
         seen[name] = op
+    for op in entry.body.ops:  # a named factor shares the namespace of random variables
+        name = op.attrs["name"] if op.prim == "factor" else None
+        if name in seen:
+            other = "another factor" if seen[name].prim == "factor" else "a random variable"
+            raise CompileError(f"this factor and {other} are both named '{name}'", op.loc,
+                               "give each factor a name no random variable or other factor has")
+        if name is not None:
+            seen[name] = op
     return top
 
 
