@@ -21,18 +21,54 @@ from typing import Callable
 import jax
 import numpy as np
 from jax.scipy.linalg import solve_triangular
-from jax.scipy.special import expit, gammaln, logsumexp, xlogy
+from jax.scipy.special import expit, gammaln, logsumexp
 
 from .frontend.numpy_api import register_callable
 from .ir import CompileError, Module
 from .ir.distributions import DistributionRules, declare_distribution
 
 LOG_2PI = math.log(2 * math.pi)
+# How far from one a simplex value's sum may be: looser than NumPyro's 1e-6, for data rounded
+# to a few digits and for finite differences taken along one coordinate; any real mistake
+# (counts, percentages, a missing category) is still far outside.
+SIMPLEX_ATOL = 1e-4
 _RNG = np.random.default_rng()
 
 
 # ----------------------------------------------------------------- log densities and samplers
 # (module-level Python in ppc's subset: ppc reads their source)
+#
+# Outside its support a density is -inf (as NumPyro's and scipy's); on the support's edge it
+# is the density's limit, as scipy gives it (Beta(1, 3) at 0 is log 3). Where a formula
+# would be NaN off the support, its value is first moved to a point inside ("double where"):
+# a NaN in the branch np.where discards still turns the gradient to NaN.
+
+def on_support(inside, lp):
+    """`lp` where the value lies in the support, -inf elsewhere. Added, not selected: summed
+    over observations, the penalty reads only the data, so the likelihood keeps the form
+    canonicalization turns into a dot product (and its gradient never sees the check)."""
+    zero = np.zeros((), lp.dtype)
+    return lp + np.where(inside, zero, zero - np.inf)
+
+
+def xlogy(x, y):
+    """x * log(y), 0 where x and y are 0 (as scipy's: a density's limit at its support's
+    edge, such as Gamma(1, b) at 0); its derivative in x is log(y) at x = 0 as elsewhere, so
+    a concentration of exactly 1 still gets its gradient."""
+    edge = (x == 0) & (y == 0)
+    return np.where(edge, 0.0, x * np.log(np.where(edge, 1.0, y)))
+
+
+def xlog1py(x, y):
+    """x * log1p(y), as xlogy: Beta(a, 1) at 1."""
+    edge = (x == 0) & (y == -1)
+    return np.where(edge, 0.0, x * np.log1p(np.where(edge, 0.0, y)))
+
+
+def is_count(x):
+    """Whether x is a nonnegative integer (a count read as float data included)."""
+    return (x >= 0) & (np.floor(x) == x)
+
 
 def normal_log_prob(x, loc, scale):
     z = (x - loc) / scale
@@ -45,7 +81,7 @@ def normal_sample(key, loc, scale):
 
 def half_normal_log_prob(x, scale):
     z = x / scale
-    return math.log(2.0) - 0.5 * LOG_2PI - np.log(scale) - 0.5 * z * z
+    return on_support(x >= 0, math.log(2.0) - 0.5 * LOG_2PI - np.log(scale) - 0.5 * z * z)
 
 
 def half_normal_sample(key, scale):
@@ -53,9 +89,10 @@ def half_normal_sample(key, scale):
 
 
 def log_normal_log_prob(x, loc, scale):
-    y = np.log(x)
+    inside = x > 0  # (the density tends to 0 at 0)
+    y = np.log(np.where(inside, x, 1.0))
     z = (y - loc) / scale
-    return -0.5 * z * z - np.log(scale) - 0.5 * LOG_2PI - y
+    return on_support(inside, -0.5 * z * z - np.log(scale) - 0.5 * LOG_2PI - y)
 
 
 def log_normal_sample(key, loc, scale):
@@ -63,7 +100,7 @@ def log_normal_sample(key, loc, scale):
 
 
 def exponential_log_prob(x, rate):
-    return np.log(rate) - rate * x
+    return on_support(x >= 0, np.log(rate) - rate * x)
 
 
 def exponential_sample(key, rate):
@@ -72,7 +109,9 @@ def exponential_sample(key, rate):
 
 def gamma_log_prob(x, concentration, rate):
     a, b = concentration, rate
-    return a * np.log(b) - gammaln(a) + (a - 1.0) * np.log(x) - b * x
+    inside = x >= 0
+    x = np.where(inside, x, 1.0)
+    return on_support(inside, a * np.log(b) - gammaln(a) + xlogy(a - 1.0, x) - b * x)
 
 
 def gamma_sample(key, concentration, rate):
@@ -81,7 +120,9 @@ def gamma_sample(key, concentration, rate):
 
 def beta_log_prob(x, concentration1, concentration0):
     a, b = concentration1, concentration0
-    return (a - 1.0) * np.log(x) + (b - 1.0) * np.log1p(-x) - gammaln(a) - gammaln(b) + gammaln(a + b)
+    inside = (x >= 0) & (x <= 1)
+    x = np.where(inside, x, 0.5)
+    return on_support(inside, xlogy(a - 1.0, x) + xlog1py(b - 1.0, -x) - gammaln(a) - gammaln(b) + gammaln(a + b))
 
 
 def beta_sample(key, concentration1, concentration0):
@@ -116,7 +157,7 @@ def cauchy_sample(key, loc, scale):
 
 def half_cauchy_log_prob(x, scale):
     z = x / scale
-    return math.log(2.0 / math.pi) - np.log(scale) - np.log1p(z * z)
+    return on_support(x >= 0, math.log(2.0 / math.pi) - np.log(scale) - np.log1p(z * z))
 
 
 def half_cauchy_sample(key, scale):
@@ -125,8 +166,7 @@ def half_cauchy_sample(key, scale):
 
 
 def uniform_log_prob(x, low, high):
-    inside = (x >= low) & (x <= high)
-    return np.where(inside, -np.log(high - low), -np.inf)
+    return on_support((x >= low) & (x <= high), -np.log(high - low))
 
 
 def uniform_sample(key, low, high):
@@ -135,7 +175,7 @@ def uniform_sample(key, low, high):
 
 def bernoulli_logits_log_prob(x, logits):
     x = x.astype(logits.dtype)  # an integer observation must not widen float32 logits
-    return x * logits - np.logaddexp(0.0, logits)
+    return on_support((x == 0) | (x == 1), x * logits - np.logaddexp(0.0, logits))
 
 
 def bernoulli_logits_sample(key, logits):
@@ -144,7 +184,7 @@ def bernoulli_logits_sample(key, logits):
 
 
 def bernoulli_probs_log_prob(x, probs):
-    return np.where(x == 1, np.log(probs), np.log1p(-probs))
+    return on_support((x == 0) | (x == 1), np.where(x == 1, np.log(probs), np.log1p(-probs)))
 
 
 def bernoulli_probs_sample(key, probs):
@@ -153,8 +193,10 @@ def bernoulli_probs_sample(key, probs):
 
 def binomial_log_prob(x, total_count, probs):
     n, k = total_count, x.astype(probs.dtype)
-    return (gammaln(n + 1.0) - gammaln(k + 1.0) - gammaln(n - k + 1.0)
-            + xlogy(k, probs) + xlogy(n - k, 1.0 - probs))
+    inside = is_count(k) & (k <= n)
+    k = np.where(inside, k, 0.0)  # (gammaln has poles at the negative integers)
+    return on_support(inside, gammaln(n + 1.0) - gammaln(k + 1.0) - gammaln(n - k + 1.0)
+                      + xlogy(k, probs) + xlogy(n - k, 1.0 - probs))
 
 
 def binomial_sample(key, total_count, probs):
@@ -163,7 +205,9 @@ def binomial_sample(key, total_count, probs):
 
 def poisson_log_prob(x, rate):
     x = x.astype(rate.dtype)
-    return xlogy(x, rate) - rate - gammaln(x + 1.0)
+    inside = is_count(x)
+    x = np.where(inside, x, 0.0)
+    return on_support(inside, xlogy(x, rate) - rate - gammaln(x + 1.0))
 
 
 def poisson_sample(key, rate):
@@ -172,8 +216,8 @@ def poisson_sample(key, rate):
 
 def categorical_logits_log_prob(x, logits):
     logp = logits - logsumexp(logits, axis=-1, keepdims=True)
-    onehot = np.arange(logits.shape[-1]) == np.expand_dims(x, -1)
-    return np.sum(np.where(onehot, logp, 0.0), axis=-1)
+    onehot = np.arange(logits.shape[-1]) == np.expand_dims(x, -1)  # all False off the support
+    return on_support(np.any(onehot, axis=-1), np.sum(np.where(onehot, logp, 0.0), axis=-1))
 
 
 def categorical_logits_sample(key, logits):
@@ -191,7 +235,10 @@ def categorical_probs_sample(key, probs):
 
 def dirichlet_log_prob(x, concentration):
     a = concentration
-    return np.sum((a - 1.0) * np.log(x), axis=-1) + gammaln(np.sum(a, axis=-1)) - np.sum(gammaln(a), axis=-1)
+    inside = np.all(x >= 0, axis=-1) & (np.abs(np.sum(x, axis=-1) - 1.0) <= SIMPLEX_ATOL)
+    x = np.where(np.expand_dims(inside, -1), x, 1.0 / x.shape[-1])
+    return on_support(inside, np.sum(xlogy(a - 1.0, x), axis=-1) + gammaln(np.sum(a, axis=-1))
+                      - np.sum(gammaln(a), axis=-1))
 
 
 def dirichlet_sample(key, concentration):
@@ -201,8 +248,10 @@ def dirichlet_sample(key, concentration):
 
 def mvn_log_prob(x, loc, scale_tril):
     k = loc.shape[-1]
-    z = solve_triangular(scale_tril, (x - loc).T, lower=True).T
-    log_det = np.sum(np.log(np.sum(scale_tril * np.eye(k), axis=-1)))
+    d = x - loc
+    # one solve for any batch shape: the batch flattened into the columns of a (k, n) right-hand side
+    z = np.reshape(solve_triangular(scale_tril, np.reshape(d, (-1, k)).T, lower=True).T, d.shape)
+    log_det = np.sum(np.log(np.sum(scale_tril * np.eye(k, dtype=scale_tril.dtype), axis=-1)))
     return -0.5 * np.sum(z * z, axis=-1) - log_det - 0.5 * k * LOG_2PI
 
 
@@ -235,7 +284,7 @@ def interval_transform(u, low, high):
 def simplex_transform(u, p1=None, p2=None, p3=None):  # parameters unused
     """Stick-breaking: K-1 reals to K probabilities summing to one; u = 0 is uniform."""
     k1 = u.shape[-1]
-    a = u - np.log(np.arange(k1, 0, -1.0))
+    a = u - np.log(np.arange(k1, 0, -1.0, dtype=u.dtype))
     log_z = -np.logaddexp(0.0, -a)
     log1m_z = -np.logaddexp(0.0, a)
     log_rest = np.concatenate([np.zeros_like(u[..., :1]), np.cumsum(log1m_z, axis=-1)], axis=-1)
@@ -268,6 +317,34 @@ def inverse_transform(support: str, x, *params):
     raise ValueError(f"no transform for support {support!r}")
 
 
+# Host-side tests of data against a support (NumPy), by support: (values, the parameters'
+# shapes) -> whether each value (each event, for a simplex) lies in it. Bounds that parameter
+# values set (a Uniform's interval, a Binomial's total count) are left to the density.
+SUPPORT_TESTS = {
+    "real": lambda x, shapes: np.isfinite(x),
+    "positive": lambda x, shapes: (x >= 0) & (x < np.inf),
+    "unit_interval": lambda x, shapes: (x >= 0) & (x <= 1),
+    "interval": lambda x, shapes: ~np.isnan(x),
+    "simplex": lambda x, shapes: np.all(x >= 0, axis=-1) & (np.abs(np.sum(x, axis=-1) - 1.0) <= SIMPLEX_ATOL),
+    "boolean": lambda x, shapes: (x == 0) | (x == 1),
+    "count": lambda x, shapes: (x >= 0) & (np.floor(x) == x),
+    "index": lambda x, shapes: (x >= 0) & (x < shapes[0][-1]) & (np.floor(x) == x),  # (shapes[0]: probs')
+}
+
+
+def outside_support(support: str, x, param_shapes):
+    """(index, value) of the first element of data `x` outside `support` (the first event,
+    for a simplex), or None: what names the culprit when observed data makes a model's
+    density -inf everywhere."""
+    x = np.asarray(x)
+    with np.errstate(invalid="ignore"):
+        inside = np.asarray(SUPPORT_TESTS[support](x, param_shapes))
+    if inside.all():
+        return None
+    index = np.unravel_index(int(np.argmin(inside)), inside.shape)
+    return index, x[index]
+
+
 # ----------------------------------------------------------------- declarations
 
 @dataclass(eq=False)
@@ -282,6 +359,11 @@ class Distribution:
     log_prob: Callable
     sample: Callable
     param_event_rank: tuple[int, ...] = ()  # trailing axes of each parameter that are event axes
+
+    @property
+    def title(self) -> str:
+        """The name NumPyro's class has: 'half_normal' -> 'HalfNormal', for messages."""
+        return "".join(w.capitalize() for w in self.name.split("_"))
 
 
 def _abstract(t):

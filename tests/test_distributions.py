@@ -1,13 +1,20 @@
 """Every distribution's log density against scipy.stats, across random parameters and
-values, through the whole path (model -> sample op -> log_joint pass -> JAX or TF); every
-sampler, on both backends, by its moments and a Kolmogorov-Smirnov test at fixed seeds."""
+values, through the whole path (model -> sample op -> log_joint pass -> JAX or TF), and
+outside and on the edges of its support (against scipy and NumPyro); every sampler, on
+both backends, by its moments and a Kolmogorov-Smirnov test at fixed seeds; batched
+multivariate normals; float32 models that stay float32 through NUTS and HMC."""
 import jax
 import numpy as np
 import pytest
 from scipy import stats
 
+import numpyro.distributions as nd
+from scipy.special import expit
+
 import ppc
-from ppc.distributions import beta_log_prob
+import ppc.infer
+from ppc.distributions import (beta_log_prob, binomial_log_prob, dirichlet_log_prob, gamma_log_prob,
+                               half_normal_log_prob, log_normal_log_prob, outside_support, poisson_log_prob)
 
 import data.rv_models as M
 
@@ -190,3 +197,228 @@ def test_eager_constructors_draw():
     x = ppc.Normal(np.zeros(3), 1.0)
     assert x.shape == (3,)
     assert 0 <= ppc.Beta(2.0, 2.0) <= 1
+
+
+# ----------------------------------------------------------------- supports and their edges
+
+def _categorical(p):
+    return lambda v: np.log(p[v]) if 0 <= v < len(p) else -np.inf
+
+
+P3 = np.array([0.2, 0.3, 0.5])
+# (model, parameters, values, reference log density (scipy's), NumPyro's distribution or None
+# where its parameters are on their own edge, which NumPyro clamps)
+SUPPORT_CASES = {
+    "half_normal": (M.half_normal, (2.0,), [-1.0, 0.0, 1.0], stats.halfnorm(scale=2.0).logpdf, nd.HalfNormal(2.0)),
+    "half_cauchy": (M.half_cauchy, (2.0,), [-1.0, 0.0, 1.0], stats.halfcauchy(scale=2.0).logpdf, nd.HalfCauchy(2.0)),
+    "log_normal": (M.log_normal, (0.0, 1.0), [-1.0, 0.0, 1.0], stats.lognorm(s=1.0).logpdf, nd.LogNormal(0.0, 1.0)),
+    "exponential": (M.exponential, (2.5,), [-1.0, 0.0, 1.0], stats.expon(scale=0.4).logpdf, nd.Exponential(2.5)),
+    "gamma_2": (M.gamma, (2.0, 3.0), [-1.0, 0.0, 1.0], stats.gamma(2.0, scale=1 / 3).logpdf, nd.Gamma(2.0, 3.0)),
+    "gamma_1": (M.gamma, (1.0, 3.0), [-1.0, 0.0, 1.0], stats.gamma(1.0, scale=1 / 3).logpdf, nd.Gamma(1.0, 3.0)),
+    "gamma_half": (M.gamma, (0.5, 3.0), [-1.0, 0.0, 1.0], stats.gamma(0.5, scale=1 / 3).logpdf, nd.Gamma(0.5, 3.0)),
+    "beta_1_3": (M.beta, (1.0, 3.0), [-0.5, 0.0, 0.3, 1.0, 1.5], stats.beta(1, 3).logpdf, nd.Beta(1.0, 3.0)),
+    "beta_3_1": (M.beta, (3.0, 1.0), [-0.5, 0.0, 0.3, 1.0, 1.5], stats.beta(3, 1).logpdf, nd.Beta(3.0, 1.0)),
+    "beta_2_2": (M.beta, (2.0, 2.0), [0.0, 1.0], stats.beta(2, 2).logpdf, nd.Beta(2.0, 2.0)),
+    "beta_half": (M.beta, (0.5, 0.5), [0.0, 1.0], stats.beta(0.5, 0.5).logpdf, nd.Beta(0.5, 0.5)),
+    "uniform": (M.uniform, (-1.0, 2.0), [-2.0, -1.0, 0.0, 2.0, 3.0], stats.uniform(-1.0, 3.0).logpdf,
+                nd.Uniform(-1.0, 2.0)),
+    "bernoulli_probs": (M.bernoulli_probs, (0.3,), [-1, 0, 1, 2], stats.bernoulli(0.3).logpmf, nd.BernoulliProbs(0.3)),
+    "bernoulli_probs_0": (M.bernoulli_probs, (0.0,), [0, 1], stats.bernoulli(0.0).logpmf, None),
+    "bernoulli_logits": (M.bernoulli_logits, (0.3,), [-1, 0, 1, 2], stats.bernoulli(expit(0.3)).logpmf,
+                         nd.BernoulliLogits(0.3)),
+    "binomial": (M.binomial, (5.0, 0.3), [-1, 0, 2, 5, 6], stats.binom(5, 0.3).logpmf, nd.BinomialProbs(0.3, 5)),
+    "poisson": (M.poisson, (2.0,), [-1, 0, 3], stats.poisson(2.0).logpmf, nd.Poisson(2.0)),
+    "poisson_0": (M.poisson, (0.0,), [0, 1], stats.poisson(0.0).logpmf, None),
+    "categorical_probs": (M.categorical_probs, (P3,), [-1, 0, 2, 3], _categorical(P3), nd.CategoricalProbs(P3)),
+    "categorical_logits": (M.categorical_logits, (np.log(P3) + 1.0,), [-1, 0, 2, 3], _categorical(P3),
+                           nd.CategoricalLogits(np.log(P3) + 1.0)),
+    "dirichlet": (M.dirichlet, (np.array([1.0, 2.0, 3.0]),),
+                  [[0.2, 0.3, 0.5], [0.0, 0.3, 0.7], [0.5, 0.5, 0.0], [-0.1, 0.4, 0.7], [0.2, 0.3, 0.6]],
+                  stats.dirichlet([1.0, 2.0, 3.0]).logpdf, nd.Dirichlet(np.array([1.0, 2.0, 3.0]))),
+    "dirichlet_half": (M.dirichlet, (np.array([0.5, 2.0, 3.0]),), [[0.0, 0.3, 0.7]],
+                       lambda v: np.inf, None),  # (scipy refuses a 0 under a concentration below 1)
+}
+
+
+def _scipy_or_outside(logpdf, value):
+    """scipy's log density; -inf where scipy refuses the value as off the support (a vector
+    off the simplex)."""
+    try:
+        return float(logpdf(value))
+    except ValueError:
+        return -np.inf
+
+
+@pytest.mark.filterwarnings("ignore:Out-of-support values")
+@pytest.mark.parametrize("case", list(SUPPORT_CASES))
+def test_log_density_outside_and_on_the_edge_of_the_support(case, backend):
+    """-inf outside the support (as NumPyro and scipy); on its edge, the density's limit as
+    scipy gives it (Beta(1, 3) at 0 is log 3, Gamma(0.5, 3) at 0 is +inf), never NaN."""
+    model, params, values, logpdf, reference = SUPPORT_CASES[case]
+    lj = ppc.log_joint(ppc.compile(model, backend=backend))
+    for v in values:
+        got = float(lj(*params, x=np.asarray(v)))
+        want = _scipy_or_outside(logpdf, v)
+        assert got == want or np.isclose(got, want, rtol=1e-9), (case, v, got, want)
+        if want == -np.inf and reference is not None:
+            assert float(reference.log_prob(jax.numpy.asarray(v))) == -np.inf  # (NumPyro agrees)
+
+
+def test_counts_read_as_non_integers_are_outside_the_support():
+    assert float(ppc.compile(poisson_log_prob)(2.5, 2.0)) == -np.inf
+    assert float(ppc.compile(binomial_log_prob)(2.5, 5.0, 0.3)) == -np.inf
+    assert np.isclose(float(ppc.compile(poisson_log_prob)(2.0, 2.0)), stats.poisson(2.0).logpmf(2))
+
+
+def gamma_lp(x, a, b):
+    return np.sum(gamma_log_prob(x, a, b))
+
+
+def beta_lp(x, a, b):
+    return np.sum(beta_log_prob(x, a, b))
+
+
+def log_normal_lp(x, loc, scale):
+    return np.sum(log_normal_log_prob(x, loc, scale))
+
+
+def half_normal_lp(x, scale):
+    return np.sum(half_normal_log_prob(x, scale))
+
+
+def poisson_lp(rate, x):
+    return np.sum(poisson_log_prob(x, rate))
+
+
+def binomial_lp(probs, x, n):
+    return np.sum(binomial_log_prob(x, n, probs))
+
+
+def dirichlet_lp(x, alpha):
+    return np.sum(dirichlet_log_prob(x, alpha))
+
+
+@pytest.mark.parametrize("fn,args,argnums,reference", [
+    (gamma_lp, (np.array([0.3, 2.0]), np.array([1.0, 2.5]), np.array([3.0, 0.5])), (0, 1, 2),
+     lambda x, a, b: nd.Gamma(a, b).log_prob(x).sum()),
+    (beta_lp, (np.array([0.3, 0.9]), np.array([1.0, 2.5]), np.array([1.0, 0.5])), (0, 1, 2),
+     lambda x, a, b: nd.Beta(a, b).log_prob(x).sum()),
+    (log_normal_lp, (np.array([0.3, 2.0]), np.array([0.1, -1.0]), np.array([1.0, 0.5])), (0, 1, 2),
+     lambda x, loc, scale: nd.LogNormal(loc, scale).log_prob(x).sum()),
+    (half_normal_lp, (np.array([0.3, 2.0]), np.array([1.0, 0.5])), (0, 1),
+     lambda x, scale: nd.HalfNormal(scale).log_prob(x).sum()),
+    (poisson_lp, (np.array([0.5, 2.0]), np.array([0, 3])), (0,), lambda rate, x: nd.Poisson(rate).log_prob(x).sum()),
+    (binomial_lp, (np.array([0.2, 0.7]), np.array([0, 3]), np.array([4.0, 3.0])), (0,),
+     lambda p, x, n: nd.BinomialProbs(p, n).log_prob(x).sum()),
+    (dirichlet_lp, (np.array([0.2, 0.3, 0.5]), np.array([1.0, 2.0, 0.5])), (0, 1),
+     lambda x, a: nd.Dirichlet(a).log_prob(x)),
+], ids=["gamma", "beta", "log_normal", "half_normal", "poisson", "binomial", "dirichlet"])
+def test_gradient_inside_the_support_matches_numpyro(fn, args, argnums, reference):
+    """The guards that make a density -inf off its support leave its gradient inside
+    untouched: no NaN leaks from a discarded branch, and a concentration of exactly 1
+    still gets d/da (a - 1) log x = log x."""
+    got = ppc.grad(fn, argnums=argnums)(*args)
+    want = jax.grad(reference, argnums=argnums)(*[jax.numpy.asarray(a) for a in args])
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-9)
+
+
+def beta_prior_model():
+    p = ppc.Beta(2.0, 2.0)
+    y = ppc.Beta(p * 5 * np.ones(3), 2.0)
+    return y
+
+
+def test_observed_value_outside_the_support_is_named():
+    """No starting point can help when data lie off their support: the error names the
+    variable, its distribution and the value (with or without init=)."""
+    model = ppc.condition(beta_prior_model, y=np.array([0.2, 0.5, 1.5]))
+    message = r"observed value of 'y' is outside the support of Beta \(unit_interval\): 1.5 at index 2"
+    with pytest.raises(ValueError, match=message):
+        ppc.infer.nuts(model, chains=2, num_warmup=5, num_samples=5, progress=False)
+    with pytest.raises(ValueError, match=message):
+        ppc.infer.nuts(model, chains=2, num_warmup=5, num_samples=5, progress=False, init={"p": 0.5})
+
+
+@pytest.mark.parametrize("support,data,shapes,found", [
+    ("positive", [1.0, 2.0, -1.0], [()], ((2,), -1.0)),
+    ("real", [[0.0, np.nan]], [(), ()], ((0, 1), None)),
+    ("count", [0, 2.5], [()], ((1,), 2.5)),
+    ("boolean", [0, 1, 1, 2], [()], ((3,), 2)),
+    ("index", [0, 3], [(3,)], ((1,), 3)),  # (three categories)
+    ("simplex", [[0.2, 0.3, 0.5], [0.5, 0.6, 0.1]], [(3,)], ((1,), None)),
+    ("unit_interval", [0.0, 1.0], [(), ()], None),
+    ("interval", [5.0], [(), ()], None),  # (its bounds are parameter values: left to the density)
+])
+def test_outside_support_reads_the_data(support, data, shapes, found):
+    got = outside_support(support, np.asarray(data), shapes)
+    if found is None:
+        assert got is None
+    else:
+        assert got[0] == found[0]
+        if found[1] is not None:
+            assert got[1] == found[1]
+
+
+# ----------------------------------------------------------------- multivariate normal batches
+
+@pytest.mark.parametrize("batch", [(), (3,), (2, 3)], ids=["rank0", "rank1", "rank2"])
+def test_mvn_any_batch_rank_matches_numpyro(batch, backend):
+    L = np.array([[2.0, 0.0], [0.5, 1.5]])
+    loc = rng.normal(size=batch + (2,))
+    x = rng.normal(size=batch + (2,))
+    model = ppc.compile(M.mvn, backend=backend)
+    got = ppc.log_joint(model)(loc, L, x=x)
+    want = jax.numpy.sum(nd.MultivariateNormal(loc, scale_tril=L).log_prob(x))
+    np.testing.assert_allclose(got, want, rtol=1e-10)
+    assert ppc.sample(model, jax.random.key(0), loc, L)["x"].shape == batch + (2,)
+
+
+# ----------------------------------------------------------------- float32 models stay float32
+
+def mvn32():
+    x = ppc.MultivariateNormal(np.zeros(2, np.float32), np.eye(2, dtype=np.float32))
+    return x
+
+
+def dirichlet32():
+    p = ppc.Dirichlet(np.ones(3, np.float32))
+    return p
+
+
+def regression32(x):
+    w = ppc.Normal(np.float32(0.0), np.float32(1.0))
+    y = ppc.Normal(w * x, 1.0)
+    return y
+
+
+X64 = np.linspace(-1, 1, 10)  # float64 data (NumPy's default) beside a float32 latent
+F32_MODELS = {"mvn": (mvn32, ()), "dirichlet": (dirichlet32, ()),
+              "f64_data": (ppc.condition(regression32, y=2 * X64), (X64,))}
+
+
+def test_float32_log_joint_is_float32():
+    lp = ppc.log_joint(mvn32)(x=np.array([0.5, -1.0], np.float32))
+    assert np.asarray(lp).dtype == np.float32
+    np.testing.assert_allclose(lp, stats.multivariate_normal(np.zeros(2), np.eye(2)).logpdf([0.5, -1.0]), rtol=1e-6)
+    lp = ppc.log_joint(dirichlet32)(p=np.array([0.2, 0.3, 0.5], np.float32))
+    assert np.asarray(lp).dtype == np.float32
+    np.testing.assert_allclose(lp, np.log(2.0), rtol=1e-6)
+    u = ppc.unconstrained(dirichlet32)
+    assert np.asarray(u.to_constrained(np.zeros(2, np.float32))["p"]).dtype == np.float32
+
+
+@pytest.mark.filterwarnings("ignore:.*diverged")  # (20 warmup draws adapt a step size too long)
+@pytest.mark.parametrize("name", list(F32_MODELS))
+def test_float32_latent_runs_in_float32(name):
+    """A float32 latent has a float32 density and gradient, whatever its data's precision
+    (float64 data, float64 terms are summed in float64, then rounded), and NUTS and HMC run it."""
+    model, args = F32_MODELS[name]
+    u = ppc.unconstrained(model, *args)
+    theta = np.full(u.size, 0.1, np.float32)
+    assert u.dtype == np.float32 and np.asarray(u.log_density(theta)).dtype == np.float32
+    assert np.asarray(ppc.grad(u.log_density_fn)(theta, *u.args)).dtype == np.float32
+    for sampler in (ppc.infer.nuts, ppc.infer.hmc):
+        idata = sampler(model, *args, chains=2, num_warmup=20, num_samples=20, progress=False, diagnose=False)
+        draws = idata.posterior[u.names[0]].values
+        assert draws.dtype == np.float32 and np.isfinite(draws).all()

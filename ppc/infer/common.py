@@ -160,8 +160,9 @@ def starting_points(u, init, chains: int, rng, value_and_grad):
         q = _from_init(u, init, chains)
         lp, g = value_and_grad(q)
         if not finite(lp, g).all():
-            raise ValueError(f"init: the model's log density or its gradient is not finite at chain "
-                             f"{int(np.argmin(finite(lp, g)))}'s starting values")
+            raise ValueError(observed_outside_support(u) or (
+                f"init: the model's log density or its gradient is not finite at chain "
+                f"{int(np.argmin(finite(lp, g)))}'s starting values"))
         return q, lp, g
     q = rng.uniform(-2.0, 2.0, size=(chains, u.size)).astype(u.dtype)
     lp, g = value_and_grad(q)
@@ -173,9 +174,30 @@ def starting_points(u, init, chains: int, rng, value_and_grad):
         lp2, g2 = value_and_grad(q)
         lp, g = np.where(bad, lp2, lp), np.where(bad[:, None], g2, g)
     if not finite(lp, g).all():
-        raise ValueError(f"no starting point with a finite log density and gradient in {INIT_TRIES} uniform(-2, 2) "
-                         "draws on the unconstrained scale; pass init= with values where the model is finite")
+        raise ValueError(observed_outside_support(u) or (
+            f"no starting point with a finite log density and gradient in {INIT_TRIES} uniform(-2, 2) draws on "
+            "the unconstrained scale; pass init= with values where the model is finite"))
     return q, lp, g
+
+
+def observed_outside_support(u) -> str | None:
+    """What names the usual cause of a model finite nowhere: an observed value outside its
+    distribution's support makes the density -inf whatever the latents are, so that no
+    starting point, init= included, can help. None when the data, read alone, all lie in
+    their supports (bounds set by parameter values are not checked)."""
+    from ..distributions import DISTRIBUTIONS, outside_support
+    from ..passes.ppl import random_variables
+    for op in random_variables(u.spec.canonical):
+        if op.prim != "observe":
+            continue
+        name, dist = op.attrs["name"], DISTRIBUTIONS[op.attrs["dist"]]
+        found = outside_support(dist.support, u.observed[name], [p.type.shape for p in op.operands[1:]])
+        if found is not None:
+            index, value = found
+            at = f" at index {', '.join(map(str, index))}" if index else ""
+            return (f"observed value of '{name}' is outside the support of {dist.title} ({dist.support}): "
+                    f"{value}{at}; the model's log density is -inf whatever its latent values: check the data")
+    return None
 
 
 def _from_init(u, init: dict, chains: int):

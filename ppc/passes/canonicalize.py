@@ -158,6 +158,15 @@ class _Simplifier:
         a, b = op.operands
         return op if a.type == b.type == v.type and a not in self.consts and b not in self.consts else None
 
+    def holds_product(self, v: Value) -> bool:
+        """Whether v is a product or a sum or difference with one among its terms (so a
+        likelihood plus its support's penalty still splits down to the product)."""
+        if self.product(v) is not None:
+            return True
+        src = self.defs.get(v)
+        return src is not None and src.prim in ("add", "sub") and src.operands[0].type == src.operands[1].type \
+            and any(self.holds_product(u) for u in src.operands)
+
     def contract(self, op: Op, scope: dict, out: list[Op]) -> bool:
         """sum(a * b) over some axes is a dot_general contracting them (the other axes
         batch it), and the sum of a sum or difference with such a product is split so that
@@ -177,7 +186,7 @@ class _Simplifier:
                                 [Value(op.result.type, op.result.hint)], loc=op.loc), scope, out)
             return True
         src = self.defs.get(x)
-        if src is None or src.prim not in ("add", "sub") or not any(self.product(v) for v in src.operands):
+        if src is None or src.prim not in ("add", "sub") or not self.holds_product(x):
             return False
         sums = [self.emit(Op("reduce_sum", [v], {"axes": axes}, [Value(op.result.type)], loc=op.loc), scope, out)
                 for v in src.operands]
