@@ -59,6 +59,10 @@ CASES = [
     (R.nonlocal_inside, (x3,), "'nonlocal' is not supported", "return the new value"),
     (R.model_run_as_program, (x3,), "'model_run_as_program' is a model (its random variable 'mu' is here)",
      "ppc.sample(model_run_as_program, key, ...)"),
+    (R.comprehension_over_traced_range, (x3, 2), "a comprehension needs a length known at compile time, got "
+     "enumerate() of a range() with bounds computed at run time", "use a for loop"),
+    (R.recurses_too_deeply_at_compile_time, (x3,), "'count_at_compile_time' recurses too deeply on arguments "
+     "known at compile time", "pass the argument that changes from level to level as an array"),
 ]
 
 
@@ -108,3 +112,16 @@ def test_error_is_not_a_deep_traceback():
     with pytest.raises(ppc.CompileError) as info:
         ppc.compile(R.uses_try)(x3)
     assert "Traceback" not in str(info.value)
+
+
+def test_a_lambda_not_found_in_its_source_is_refused():
+    """A lambda's source is found in its whole file (its own lines need not parse alone);
+    where the file no longer holds it, the error names the line and asks for a 'def'."""
+    import linecache
+    name = "<lambda source test>"
+    namespace = {}
+    exec(compile("f = lambda x: x + 1.0\n", name, "exec"), namespace)
+    linecache.cache[name] = (6, None, ["g = 2\n"], name)  # the file changed since
+    with pytest.raises(ppc.CompileError, match="cannot tell this lambda's source apart") as info:
+        ppc.compile(namespace["f"])(x3)
+    assert (info.value.loc.file, info.value.loc.line) == (name, 1) and "'def'" in info.value.hint

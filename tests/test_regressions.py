@@ -23,3 +23,148 @@ def test_matches_eager(fn, args):
 def test_rebinding_in_a_loop_that_may_not_run_is_refused_when_used():
     with pytest.raises(ppc.CompileError, match="may run no iterations rebinds it to another shape"):
         ppc.compile(R.rebinds_in_dynamic_loop)(np.ones(3), 2)
+
+
+# -- enumerate and zip nested ------------------------------------------------------------
+
+def enumerate_zip(v, w):
+    t = 0.0
+    for i, (a, b) in enumerate(zip(v, w)):
+        t = t + i * a * b
+    return t
+
+
+def zip_enumerate(v, w):
+    t = 0.0
+    for (i, a), b in zip(enumerate(v, 1), w):
+        t = t + i * a * b
+    return t
+
+
+def zip_range(v, w):
+    t = 0.0
+    for k, a in zip(range(3, 9, 2), v):
+        t = t + k * a
+    return t
+
+
+def zip_traced_range(v, n):
+    t = 0.0
+    for k, a in zip(range(n, 0, -1), v):
+        t = t + k * a
+    return t
+
+
+def enumerate_traced_range(v, n):
+    t = 0.0
+    for i, k in enumerate(range(1, n)):
+        t = t + i * k + v[k % 3]
+    return t
+
+
+def zip_tuple_and_array(v, w):
+    t = 0.0
+    for s, (i, a) in zip((2.0, 3.0), enumerate(w)):
+        t = t + s * i * a
+    return t
+
+
+def zip_enumerates_with_break(v, w):
+    t = 0.0
+    for (i, a), (j, b) in zip(enumerate(v), enumerate(w, 5)):
+        if a > 2.5:
+            break
+        t = t + i * a + j * b
+    return t
+
+
+def comprehension_over_zip(v, w):
+    return np.stack([a * b + i for i, (a, b) in enumerate(zip(v, w))])
+
+
+def tuple_of_zip(v, w):
+    pairs = tuple(zip(v, w))
+    return pairs[1][0] + pairs[2][1]
+
+
+V3, W3 = np.array([1.0, 2.0, 3.0]), np.array([4.0, 5.0, 6.0])
+ITERATION = [(enumerate_zip, (V3, W3)), (zip_enumerate, (V3, W3)), (zip_range, (V3, W3)),
+             (zip_traced_range, (V3, 2)), (zip_traced_range, (V3, 5)), (zip_traced_range, (V3, -1)),
+             (enumerate_traced_range, (V3, 4)), (enumerate_traced_range, (V3, 0)),
+             (zip_tuple_and_array, (V3, W3)), (zip_enumerates_with_break, (V3, W3)),
+             (comprehension_over_zip, (V3, W3)), (tuple_of_zip, (V3, W3))]
+
+
+@pytest.mark.parametrize("fn,args", ITERATION, ids=[f"{c[0].__name__}-{c[1][1]!s:.8}" for c in ITERATION])
+def test_enumerate_and_zip_nest(fn, args):
+    """Before: enumerate and zip worked over arrays alone, not inside each other or next
+    to a range ('cannot iterate over Enumerate <... object at 0x...>')."""
+    assert_tree_close(ppc.compile(fn)(*args), fn(*args))
+
+
+# -- `and` / `or` on traced values -------------------------------------------------------
+
+def and_value(x, y):
+    return x > 0 and y * 2.0
+
+
+def or_value(x, y):
+    return x or y + 1
+
+
+def and_then_helper(x):
+    return x > 0 and and_helper(x) > 1.0
+
+
+def and_helper(x):
+    return x * 2.0
+
+
+AND_OR = [(and_value, (np.float64(1.0), np.float64(3.0))), (and_value, (np.float64(-1.0), np.float64(3.0))),
+          (or_value, (np.int64(0), np.int64(4))), (or_value, (np.int64(7), np.int64(4))),
+          (and_then_helper, (np.float64(0.7),)), (and_then_helper, (np.float64(0.2),)),
+          (and_then_helper, (np.float64(-1.0),))]
+
+
+@pytest.mark.parametrize("fn,args", AND_OR)
+def test_and_or_give_an_operand_as_python_does(fn, args):
+    """`a and b` is `b if a else a` (a number, not a truth value, where b is a number), and
+    the later operand runs only where it is reached."""
+    assert_tree_close(ppc.compile(fn)(*args), fn(*args))
+
+
+# -- lambdas -------------------------------------------------------------------------------
+
+MODELS = {
+    "std": lambda: ppc.Normal(0.0, 1.0, name="z"),
+}
+PAIR = (lambda x: x + 1.0, lambda x, k=2.0: x * k)
+MULTILINE = (lambda x:
+             x * 2.0
+             + 1.0)
+square = lambda x: x * x  # noqa: E731
+
+
+def nested_lambdas(a):
+    return lambda x: (lambda y: y + a)(x) * a
+
+
+def calls_a_global_lambda(x):
+    return square(x) + 1.0
+
+
+def test_a_lambda_model_in_a_dict():
+    """Before: its source (one line of the dict) was parsed alone: a SyntaxError from ast."""
+    import jax
+    draw = ppc.sample(MODELS["std"], jax.random.key(0))
+    assert set(draw) == {"z"} and np.shape(draw["z"]) == ()
+    assert float(ppc.log_joint(MODELS["std"])(z=0.0)) == pytest.approx(-0.5 * np.log(2 * np.pi))
+
+
+@pytest.mark.parametrize("fn", [PAIR[0], PAIR[1], MULTILINE, nested_lambdas(3.0), calls_a_global_lambda,
+                                lambda x: x - 1.0],
+                         ids=["first", "second", "multiline", "nested", "called", "inline"])
+def test_lambdas_compile(fn):
+    """A lambda is found in its file by its line, parameters and instruction spans."""
+    x = np.array([0.5, 2.0])
+    assert_tree_close(ppc.compile(fn)(x), fn(x))

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..ir import TensorType, dtype_of_numpy
 from ..ir.types import is_float, is_int
-from .values import Dyn, is_static_scalar
+from .values import Dyn, DynRange, Enumerate, Zip, is_static_scalar, leaves
 
 DEFAULT = {"bool": "bool", "int": "i64", "float": "f64"}
 # the NumPy scalar a Python number becomes (its strong counterpart)
@@ -358,6 +358,14 @@ class ArrayOps:
 def describe(v) -> str:
     if isinstance(v, Dyn):
         return f"a traced array {v.type}"
+    if isinstance(v, DynRange):
+        return "a range() with bounds computed at run time"
+    if isinstance(v, Enumerate):
+        return f"enumerate() of {describe(v.inner)}"
+    if isinstance(v, Zip):
+        return f"zip() of {', '.join(describe(x) for x in v.items)}"
+    if isinstance(v, (tuple, list)) and any(isinstance(x, Dyn) for x in leaves(v)):  # (no reprs of IR values)
+        return f"a {type(v).__name__} of {len(v)} items, traced arrays among them"
     if isinstance(v, type):
         return f"the type {v.__name__}"
     return f"{type(v).__name__} {v!r}"[:80]

@@ -24,8 +24,9 @@ import numpy as np
 from ..ir import (Builder, CompileError, Function, Module, Op, Region, ShapeError, TensorType,
                   TupleType, Value, clone_region, walk_ops)
 from .arrays import DEFAULT, ArrayOps, describe, promote_pair, scalar_aval
+from .iteration import indexed, items_at_compile_time, static_items, unrolled_items
 from .source import SourceInfo, function_source
-from .values import (BOTTOM, AtIndexer, BoundMethod, Closure, Dyn, Undefined, contains_bottom,
+from .values import (BOTTOM, AtIndexer, BoundMethod, Closure, Dyn, DynRange, Undefined, contains_bottom,
                      is_static_scalar, leaves)
 
 RET, RETVAL, BRK, CONT = "<ret>", "<retval>", "<brk>", "<cont>"
@@ -59,6 +60,16 @@ class Spec:
     function: Function | None = None
 
 
+@dataclass(frozen=True)
+class Frame:
+    """A specialization being lowered, and whether the call that started it stands under
+    control flow on traced values (so that the chain of calls need not end at compile time)."""
+
+    fn: object
+    bound: dict
+    traced: bool
+
+
 class Context:
     """Module-wide state: one IR function per (Python function, argument signature)."""
 
@@ -66,7 +77,7 @@ class Context:
         self.functions: dict[str, Function] = {}
         self.specs: dict[tuple, Spec] = {}
         self.probing: set[tuple] = set()
-        self.depth = 0
+        self.active: list[Frame] = []  # specializations in progress, outermost first
         self.top_regions: set = set()  # function bodies: where random variables may stand
         self.unnamed: dict = {}  # sample results awaiting the name they are assigned to
 
@@ -739,31 +750,15 @@ class Lowerer(ArrayOps):
         if node.orelse:
             self.error("'for ... else' is not supported", "use a flag variable", node)
         it = self.expr(node.iter)
-        if isinstance(it, (tuple, list, str)) or (isinstance(it, range)):
-            if isinstance(it, range):
-                return self.range_loop(node, it.start, it.stop, it.step)
-            return self.unrolled(node, list(it))
-        if isinstance(it, DynRange):
+        if isinstance(it, (range, DynRange)):
             return self.range_loop(node, it.start, it.stop, it.step)
-        if isinstance(it, Dyn):
-            if not it.shape:
-                self.error("cannot iterate over a 0-d array", node=node.iter)
-            return self.range_loop(node, 0, it.shape[0], 1, lambda k: self.index(it, k))
-        if isinstance(it, Enumerate):
-            inner, start = it.inner, it.start
-            if isinstance(inner, Dyn):
-                return self.range_loop(node, 0, inner.shape[0], 1,
-                                       lambda k: (self.binop(gast.Add(), k, start), self.index(inner, k)))
-            if isinstance(inner, (tuple, list, range)):
-                return self.unrolled(node, [(start + i, x) for i, x in enumerate(inner)])
-        if isinstance(it, Zip):
-            if all(isinstance(x, Dyn) for x in it.items):
-                n = min(x.shape[0] for x in it.items)
-                return self.range_loop(node, 0, n, 1, lambda k: tuple(self.index(x, k) for x in it.items))
-            if all(isinstance(x, (tuple, list, range)) for x in it.items):
-                return self.unrolled(node, list(zip(*it.items)))
-        self.error(f"cannot iterate over {describe(it)}",
-                   "iterate over range(...), an array, a tuple, enumerate(...) or zip(...)", node.iter)
+        items = static_items(it)
+        if items is not None:
+            return self.unrolled(node, items)
+        walk = indexed(self, it, node.iter)
+        if walk.unroll:
+            return self.unrolled(node, unrolled_items(self, walk, it, node.iter, "a loop over a tuple or list"))
+        return self.range_loop(node, 0, walk.length, 1, walk.item)
 
     def range_loop(self, node, start, stop, step, item=None):
         if isinstance(step, int) and step == 0:
@@ -877,20 +872,36 @@ class Lowerer(ArrayOps):
             self.error(str(e))
 
     def e_BoolOp(self, node):
-        combine = self.logical_and if isinstance(node.op, gast.And) else self.logical_or
-        out = None
-        for value in node.values:
-            v = self.expr(value)
-            if out is None and not isinstance(v, Dyn) and v is not BOTTOM and len(node.values) > 1:
-                # Python semantics while everything so far is static
-                if isinstance(node.op, gast.And) and not v:
-                    return v
-                if isinstance(node.op, gast.Or) and v and not isinstance(v, Dyn):
-                    return v
-                continue
-            t = self.truth(v, value)
-            out = t if out is None else combine(out, t)
-        return out if out is not None else v
+        return self.boolop(isinstance(node.op, gast.And), node.values)
+
+    def boolop(self, is_and: bool, operands):
+        """`and`/`or` as Python evaluates them: the first operand that decides the outcome,
+        else the last, with the later operands evaluated only where they are reached. On a
+        traced operand, two bools combine with one op; other operands, or later ones that
+        call functions (which may recurse), are chosen by a conditional, as `b if a else a`
+        (`and`) or `a if a else b` (`or`)."""
+        first, rest = operands[0], operands[1:]
+        v = self.expr(first)
+        if not rest:
+            return v
+        t = self.truth(v, first)
+        if isinstance(t, bool):
+            return self.boolop(is_and, rest) if t == is_and else v
+        if not any(isinstance(n, gast.Call) for r in rest for n in gast.walk(r)):
+            w = self.boolop(is_and, rest)
+            if self.is_bool(v) and self.is_bool(w):
+                return self.logical("and" if is_and else "or", t, w)
+
+            def later():
+                return w
+        else:
+            def later():
+                return self.boolop(is_and, rest)
+        return self.conditional(t, later, lambda: v) if is_and else self.conditional(t, lambda: v, later)
+
+    @staticmethod
+    def is_bool(v) -> bool:
+        return isinstance(v, bool) or (isinstance(v, Dyn) and v.dtype == "bool")
 
     def e_Compare(self, node):
         left = self.expr(node.left)
@@ -905,18 +916,21 @@ class Lowerer(ArrayOps):
         test = self.truth(self.expr(node.test), node.test)
         if isinstance(test, bool):
             return self.expr(node.body if test else node.orelse)
-        if test is BOTTOM:
-            test = None
+        return self.conditional(test, lambda: self.expr(node.body), lambda: self.expr(node.orelse))
 
+    def conditional(self, test, then_fn, else_fn):
+        """The value of `then_fn()` where traced bool `test` holds, else of `else_fn()`, each
+        lowered in its own branch of an `if` (BOTTOM as `test`: unknown, while inferring a
+        recursive function's result)."""
         self.loops += 1
         slot = f"<ifexp#{self.loops}>"  # unique: conditional expressions nest
 
-        def arm(n):
+        def arm(value_fn):
             def run():
-                value = self.expr(n)  # first: a nested `if` replaces self.env
+                value = value_fn()  # first: a nested `if` replaces self.env
                 self.env[slot] = value
             return run
-        self.structured_if(test, arm(node.body), arm(node.orelse))
+        self.structured_if(None if test is BOTTOM else test, arm(then_fn), arm(else_fn))
         v = self.env.pop(slot)
         if isinstance(v, Undefined):
             self.error(f"the two arms of this conditional expression differ: {v.why}")
@@ -956,17 +970,7 @@ class Lowerer(ArrayOps):
             g = gens[0]
             if g.is_async:
                 self.refuse(g)
-            seq = self.expr(g.iter)
-            if isinstance(seq, Dyn) and seq.shape:
-                seq = [self.index(seq, i) for i in range(seq.shape[0])]
-            elif isinstance(seq, Enumerate) and isinstance(seq.inner, (tuple, list, range)):
-                seq = list(enumerate(seq.inner, seq.start))
-            elif isinstance(seq, Zip) and all(isinstance(x, (tuple, list, range)) for x in seq.items):
-                seq = list(zip(*seq.items))
-            if not isinstance(seq, (tuple, list, range)):
-                self.error(f"comprehensions need a sequence known at compile time, got {describe(seq)}",
-                           "use a for loop over a traced range", g.iter)
-            for x in seq:
+            for x in items_at_compile_time(self, self.expr(g.iter), g.iter, "a comprehension"):
                 self.assign(g.target, x)
                 if all(self.static_condition(self.expr(c), c) for c in g.ifs):
                     go(gens[1:])
@@ -1122,9 +1126,6 @@ class Lowerer(ArrayOps):
         if handled:
             return out
         if inspect.isfunction(func):
-            if func.__name__ == "<lambda>":
-                self.error("lambdas defined outside the compiled function cannot be called",
-                           "define the function with 'def' at module level", node)
             return self.call_user(func, args, kwargs, node)
         name = getattr(func, "__qualname__", None) or describe(func)
         mod = getattr(func, "__module__", None) or ""
@@ -1293,11 +1294,14 @@ class Lowerer(ArrayOps):
                 self.error(f"'{v.name}' may be undefined here: {v.why}", node=node)
         if contains_bottom(*bound.values()):  # (only while probing a recursive result type)
             return BOTTOM
-        key = (fn, tuple((k, _signature(v)) for k, v in bound.items()))
+        key = _spec_key(fn, bound)
         spec = self.ctx.specs.get(key)
         if spec is None:
-            spec = build_spec(self.ctx, fn, src, bound, key, self.loc)
-        elif spec.template is None:
+            traced = self.builder.region not in self.ctx.top_regions
+            bound = self.widen_recursive_constants(fn, bound, traced)
+            key = _spec_key(fn, bound)
+            spec = self.ctx.specs.get(key) or build_spec(self.ctx, fn, src, bound, key, self.loc, traced=traced)
+        if spec.template is None:
             if key in self.ctx.probing:
                 return BOTTOM
             raise NeedTemplate(key)
@@ -1307,23 +1311,30 @@ class Lowerer(ArrayOps):
         it = iter(results)
         return _fill(spec.template, it)
 
+    def widen_recursive_constants(self, fn, bound, traced):
+        """The arguments for a new specialization of `fn`. When `fn` is re-entered while a
+        specialization of it is in progress, through control flow on traced values, with
+        only numbers known at compile time changed (`count_up(i + 1, n)` from `count_up(0, n)`
+        with `n` traced), the chain of specializations need not end at compile time: those
+        numbers become traced scalars, so the re-entry recurses at run time instead."""
+        for frame in reversed(self.ctx.active):
+            if traced and frame.fn is fn and _differs_in_numbers(frame.bound, bound):
+                old, new = leaves(tuple(frame.bound.values())), leaves(tuple(bound.values()))
+                widened = iter([self.widen_number(a, b) for a, b in zip(old, new)])
+                return {k: _refill(v, widened) for k, v in bound.items()}
+            traced = traced or frame.traced
+        return bound
+
+    def widen_number(self, old, new):
+        """`new` as a traced scalar of the type that holds both `old` and `new` (or as it is,
+        where the two agree)."""
+        if _signature(old) == _signature(new):
+            return new
+        dt, weak = promote_pair(self.aval(old)[1:], self.aval(new)[1:])
+        return self.convert(new, dt, weak)
+
 
 _MISSING = object()
-
-
-class DynRange:
-    def __init__(self, start, stop, step):
-        self.start, self.stop, self.step = start, stop, step
-
-
-class Enumerate:
-    def __init__(self, inner, start=0):
-        self.inner, self.start = inner, start
-
-
-class Zip:
-    def __init__(self, items):
-        self.items = items
 
 
 AT_METHODS = ("set", "add", "mul", "multiply", "min", "max", "get")
@@ -1379,6 +1390,38 @@ def _dyn_leaves(v) -> list[Dyn]:
     return [x for x in leaves(v) if isinstance(x, Dyn)]
 
 
+def _spec_key(fn, bound: dict) -> tuple:
+    return (fn, tuple((k, _signature(v)) for k, v in bound.items()))
+
+
+def _is_number(v) -> bool:
+    return is_static_scalar(v) or (isinstance(v, Dyn) and v.shape == () and v.dtype != "key")
+
+
+def _differs_in_numbers(old: dict, new: dict) -> bool:
+    """Whether two argument bindings of one function have the same structure and differ,
+    but only in scalar numbers."""
+    a, b = tuple(old.values()), tuple(new.values())
+    if _structure(a) != _structure(b):
+        return False
+    pairs = [(x, y) for x, y in zip(leaves(a), leaves(b)) if _signature(x) != _signature(y)]
+    return bool(pairs) and all(_is_number(x) and _is_number(y) for x, y in pairs)
+
+
+def _structure(tree):
+    """The nesting of tuples and lists in a tree, leaves left out."""
+    if isinstance(tree, (tuple, list)):
+        return (type(tree), tuple(_structure(x) for x in tree))
+    return None
+
+
+def _refill(tree, it):
+    """`tree` with its leaves replaced, in order, by the items of `it`."""
+    if isinstance(tree, (tuple, list)):
+        return type(tree)(_refill(x, it) for x in tree)
+    return next(it)
+
+
 def _signature(v):
     """What a specialization depends on: types of arrays, values of everything else."""
     if isinstance(v, Dyn):
@@ -1413,18 +1456,18 @@ PY_COMPARE = {gast.Eq: operator.eq, gast.NotEq: operator.ne, gast.Lt: operator.l
 
 # -------------------------------------------------------------------- specializations
 
-def build_spec(ctx: Context, fn, src: SourceInfo, bound: dict, key, loc, entry=False) -> Spec:
+def build_spec(ctx: Context, fn, src: SourceInfo, bound: dict, key, loc, entry=False, traced=False) -> Spec:
     """Lower `fn` for these arguments into its own IR function. A recursive function's
     result type is first inferred with recursive calls standing for 'unknown' (BOTTOM),
-    then the function is lowered again until its result template is stable."""
-    if ctx.depth > MAX_STATIC_RECURSION:
-        raise CompileError(f"'{fn.__name__}' recurses more than {MAX_STATIC_RECURSION} times on "
-                           "arguments known at compile time", loc)
+    then the function is lowered again until its result template is stable. `traced`: the
+    call stands under control flow on traced values (see `Lowerer.widen_recursive_constants`)."""
+    if len(ctx.active) > MAX_STATIC_RECURSION:
+        raise _too_deep(fn, loc)
     snap = ctx.snapshot()
-    spec = Spec(key, ctx.fresh_name(fn.__name__))
+    spec = Spec(key, ctx.fresh_name(fn.__name__.strip("<>")))  # a lambda's IR function: @lambda
     ctx.specs[key] = spec
     probing = False
-    ctx.depth += 1
+    ctx.active.append(Frame(fn, bound, traced))
     try:
         for _ in range(MAX_LOOP_PASSES):
             if probing:
@@ -1461,8 +1504,17 @@ def build_spec(ctx: Context, fn, src: SourceInfo, bound: dict, key, loc, entry=F
             ctx.specs[key] = spec
         raise CompileError(f"cannot settle the result type of recursive function '{fn.__name__}'",
                            src.loc(src.node), "make every return path return the same dtype")
+    except RecursionError:  # Python's stack ran out first: the innermost specialization says so
+        raise _too_deep(fn, loc) from None
     finally:
-        ctx.depth -= 1
+        ctx.active.pop()
+
+
+def _too_deep(fn, loc) -> CompileError:
+    return CompileError(f"'{fn.__name__}' recurses too deeply on arguments known at compile time "
+                        "(each level is specialized on their values)", loc,
+                        "pass the argument that changes from level to level as an array, so that "
+                        "the recursion runs at run time")
 
 
 def _lower_spec(ctx, fn, src, bound, name, entry):
@@ -1579,7 +1631,7 @@ def lower_entry(fn, args: list, static: set[int] | None = None, kwargs: dict | N
     kwdefaults.update(abstract_kwargs)
     bound = lw.bind(src.node.args, list(fn.__defaults__ or ()), abstract_args, kwdefaults, fn.__name__,
                     src.node)
-    key = (fn, tuple((k, _signature(v)) for k, v in bound.items()))
+    key = _spec_key(fn, bound)
     spec = build_spec(ctx, fn, src, bound, key, src.loc(src.node), entry=True)
     entry_fn = spec.function
     _tuple_params(entry_fn, bound)

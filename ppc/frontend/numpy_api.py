@@ -14,7 +14,9 @@ import numpy as np
 
 from ..ir.types import is_float, is_int
 from .arrays import DEFAULT, INDEX, NUMPY_SCALAR, describe
-from .values import BOTTOM, AtIndexer, BoundMethod, Dyn, contains_bottom, is_static_scalar
+from .iteration import items_at_compile_time
+from .values import (BOTTOM, AtIndexer, BoundMethod, Dyn, DynRange, Enumerate, Zip, contains_bottom,
+                     is_static_scalar)
 
 _TABLE: dict = {}
 METHODS: dict = {}
@@ -1076,20 +1078,17 @@ def _range(lw, *args):
             lw.error(f"range() bounds must be integers, got {describe(a)}")
     start, stop, step = (0, args[0], 1) if len(args) == 1 else (args[0], args[1], args[2] if len(args) == 3 else 1)
     if any(isinstance(v, Dyn) for v in (start, stop, step)):
-        from .lower import DynRange
         return DynRange(start, stop, step)
     return range(int(start), int(stop), int(step))
 
 
 @register("builtins.enumerate")
 def _enumerate(lw, seq, start=0):
-    from .lower import Enumerate
     return Enumerate(seq, start)
 
 
 @register("builtins.zip")
 def _zip(lw, *seqs):
-    from .lower import Zip
     if all(isinstance(s, (tuple, list, range)) for s in seqs):
         return tuple(zip(*seqs))
     return Zip(list(seqs))
@@ -1106,14 +1105,7 @@ def _reversed(lw, seq):
 def _tuple(lw, seq=()):
     if isinstance(seq, Dyn):
         return tuple(lw.index(seq, i) for i in range(seq.shape[0] if seq.shape else 0))
-    from .lower import Enumerate, Zip
-    if isinstance(seq, Enumerate) and isinstance(seq.inner, (tuple, list, range)):
-        return tuple(enumerate(seq.inner, seq.start))
-    if isinstance(seq, Zip):
-        lw.error("tuple(zip(...)) over traced arrays is not supported")
-    if not isinstance(seq, (tuple, list, range)):
-        lw.error(f"cannot make a tuple of {describe(seq)}")
-    return tuple(seq)
+    return tuple(items_at_compile_time(lw, seq, None, "tuple() or list()"))
 
 
 @register("builtins.isinstance")

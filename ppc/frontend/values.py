@@ -83,6 +83,30 @@ class AtIndexer:
     index: Any = None
 
 
+@dataclass(eq=False)
+class DynRange:
+    """`range(...)` with a bound or step computed at run time."""
+
+    start: Any
+    stop: Any
+    step: Any
+
+
+@dataclass(eq=False)
+class Enumerate:
+    """`enumerate(inner, start)`, walked by `for` loops and comprehensions."""
+
+    inner: Any
+    start: Any = 0
+
+
+@dataclass(eq=False)
+class Zip:
+    """`zip(*items)` over at least one sequence not known at compile time."""
+
+    items: list
+
+
 def is_static_scalar(v) -> bool:
     import numpy as np
     return isinstance(v, (bool, int, float, np.bool_, np.integer, np.floating)) and not isinstance(v, Dyn)

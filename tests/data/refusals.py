@@ -178,3 +178,17 @@ def model_run_as_program(x):
     mu = ppc.Normal(0.0, 1.0)  # ERR
     y = ppc.Normal(mu + x, 1.0)
     return y
+
+
+def comprehension_over_traced_range(x, n):
+    return np.stack([x * i for i, k in enumerate(range(n))])  # ERR
+
+
+def recurses_too_deeply_at_compile_time(x):
+    return count_at_compile_time(0, x)
+
+
+def count_at_compile_time(i, x):
+    if i == 10_000:  # known at compile time: each level is specialized on its own i
+        return x
+    return count_at_compile_time(i + 1, x + 1.0)  # ERR
