@@ -250,7 +250,14 @@ def factor(log_prob, name: str | None = None):
     return None
 
 
-register_callable(factor, lambda lw, log_prob, name=None: lw.factor(log_prob, name))
+def _lower_factor(lw, log_prob, name=None):
+    if isinstance(log_prob, str):  # numpyro.factor(name, log_factor)'s order
+        lw.error("ppc.factor takes the log density first and the name second",
+                 f"write ppc.factor(log_prob, name={log_prob!r})")
+    return lw.factor(log_prob, name)
+
+
+register_callable(factor, _lower_factor)
 
 
 __all__ = ["factor", "Model", "on_backend", "condition", "log_joint", "sample", "unconstrained", "Unconstrained"]

@@ -221,6 +221,13 @@ def test_factor_names_are_unique_among_model_sites():
         return z
     with pytest.raises(ppc.CompileError, match="this factor and a random variable are both named 'z'"):
         ppc.log_joint(clash_with_rv)(z=0.5)
+    def numpyro_order():
+        z = ppc.Normal(0.0, 1.0)
+        ppc.factor("pen", -z * z)
+        return z
+    with pytest.raises(ppc.CompileError, match="takes the log density first") as info:
+        ppc.log_joint(numpyro_order)(z=0.5)
+    assert "ppc.factor(log_prob, name='pen')" in info.value.hint
     with pytest.raises(ppc.CompileError, match="this factor and another factor are both named 'pen'"):
         ppc.log_joint(clash_with_factor)(z=0.5)
     assert float(ppc.log_joint(unnamed_twice)(z=0.5)) == pytest.approx(
