@@ -169,3 +169,35 @@ def test_batched_function_with_shared_tuple_argument():
     ws = np.random.default_rng(4).normal(size=(4, 3))
     got = ppc.autobatch(tuple_sum, strategy="local_static")(pair, ws)
     np.testing.assert_allclose(got, [tuple_sum(pair, w) for w in ws])
+
+
+def settle(x, v):
+    return x, np.tanh(v + x)
+
+
+def early_settle(n, x, v):
+    y = x * 0.5
+    if v[1] > v[2]:
+        if v[n % 3] > 0.5 * float(n):
+            v = np.tanh(v * float(n) + (v[0] + x))
+            return settle(v[0], v[::-1])
+        y = np.tanh(np.where(1.5 * v.sum() + 0.5 > v.sum(), 1.5 * v.sum() + 0.5, v.sum() * 0.5))
+        v = np.tanh(v * np.tanh(x) + v[n % 3])
+    return x + y, v
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_an_early_return_in_nested_ifs_keeps_the_values_it_carries(strategy):
+    """Before, under the program counter: "Value(v) (temp) is read in block 4 (@f else)
+    but has no storage". Both sides of the inner `if` jump past its join (which only
+    passes values on), each carrying the join's `v`: into the work after it on one side,
+    where it is read, and on the returning side, where it is not. The second carry made
+    `v` a temp, overriding the first; a value is now stored when any definition needs it."""
+    rng = np.random.default_rng(2)
+    ns, xs, vs = rng.integers(0, 6, 16), rng.normal(size=16), rng.normal(size=(16, 3))
+    got = ppc.autobatch(early_settle, strategy=strategy)(ns, xs, vs)
+    single = ppc.compile(early_settle)
+    for i in range(16):
+        want = early_settle(int(ns[i]), float(xs[i]), vs[i])
+        assert_tree_close(unstack(got, i), want)
+        assert_tree_close(single(ns[i], xs[i], vs[i]), want)

@@ -620,11 +620,8 @@ class CFGen:
             self.emit(indent + 1, kind)
         else:
             self.emit(indent, f"if {self.pred()}:")
-            self.early_return(indent + 1)
+            self.emit(indent + 1, f"return {d(st.sampled_from([self.result(), '-a, s + 1.0, n']))}")
         return False
-
-    def early_return(self, indent):
-        self.emit(indent, f"return {self.draw(st.sampled_from([self.result(), '-a, s + 1.0, n']))}")
 
     def body(self, indent, depth):
         before = len(self.lines)
@@ -638,15 +635,11 @@ class CFGen:
     def result(self):
         return "a, s, n"
 
-    def helpers(self) -> str:
-        """The source of the functions the program calls."""
-        return CF_HELPER if self.uses_helper else ""
-
 
 @st.composite
-def control_flow_programs(draw, dtype, generator=CFGen):
+def control_flow_programs(draw, dtype):
     N = draw(st.integers(2, 5))
-    gen = generator(draw, N, budget=draw(st.integers(3, 9)))
+    gen = CFGen(draw, N, budget=draw(st.integers(3, 9)))
     # (`a = x` would alias x, and NumPy's in-place `a *= c` would then change x as well;
     # compiled code has value semantics, like JAX.)
     init_a = draw(st.sampled_from(["x * 0.5", "-x", "x + 0.0", "np.ones_like(x) * t",
@@ -658,7 +651,7 @@ def control_flow_programs(draw, dtype, generator=CFGen):
     while gen.budget > 0:
         gen.statement(1, depth=2)
     gen.emit(1, f"return {gen.result()}")
-    src = "import numpy as np\n" + gen.helpers() + \
+    src = "import numpy as np\n" + (CF_HELPER if gen.uses_helper else "") + \
         "\n\ndef main(x, t, k):\n" + "\n".join(gen.lines) + "\n"
     x = draw(float_arrays(dtype, (N,)))
     t = np.asarray(draw(float_arrays(dtype, ())))

@@ -4,11 +4,13 @@ drawn inputs and perturbations of them, so they take different branches and leav
 at different iterations."""
 import numpy as np
 from hypothesis import given, note, settings
+from hypothesis import strategies as st
 
 import ppc
 
 from programs import assert_tree_close
 from test_hypothesis import SETTINGS, control_flow_programs, examples, expression_programs, load_source, progdir  # noqa: F401
+from test_hypothesis import CF_HELPER, CFGen, float_arrays
 
 
 def _member(a):
@@ -25,12 +27,12 @@ def _unstack(tree, i):
     return np.asarray(tree)[i]
 
 
-def check_batched(src, members, directory):
+def check_batched(src, members, directory, strategy="local_static"):
     note(f"program:\n{src}")
     members = [[_member(a) for a in args] for args in members]
     batched = [np.stack([m[i] for m in members]) for i in range(len(members[0]))]
     f = load_source(src, directory).main
-    out = ppc.autobatch(f, strategy="local_static")(*batched)
+    out = ppc.autobatch(f, strategy=strategy)(*batched)
     single = ppc.compile(f)
     for i, args in enumerate(members):
         assert_tree_close(_unstack(out, i), single(*args), rtol=1e-9)
@@ -54,3 +56,54 @@ def test_expressions_batched(progdir, prog):  # noqa: F811
     src, args = prog
     rng = np.random.default_rng(len(src))
     check_batched(src, [args] + [_perturbed(args, rng) for _ in range(2)], progdir)
+
+
+SETTLE = '''
+
+def settle(a, s, n):
+    return np.tanh(a * 1.5 + s) * 0.5, np.tanh(s + np.sum(a) * 0.25), n
+'''
+
+
+def _update(gen: CFGen) -> str:
+    """A state update with enough work (for 3 elements and more) that the program-counter
+    pass cuts a branch holding it into blocks of their own."""
+    c = gen.const()
+    return gen.draw(st.sampled_from([f"a = np.tanh(a * {c} + x) + np.sin(a + s) * {c}",
+                                     f"a = np.where(a > s, np.tanh(a) * {c}, np.cos(x + a))",
+                                     f"s = np.tanh(s + np.sum(np.sin(a) * x) * {c})"]))
+
+
+@st.composite
+def nested_return_programs(draw):
+    """Generated statements, then an `if` holding an `if` that changes the state and
+    returns a helper's tuple, with work after the inner `if`, maybe more after the outer
+    one. The program counter cuts these into blocks and threads jumps past the joins,
+    which carry the joins' values on: the shape whose carried values lost their storage."""
+    N = draw(st.integers(3, 5))
+    gen = CFGen(draw, N, budget=draw(st.integers(0, 2)))
+    for line in ("a = x * 0.5", "s = t + 0.0", "n = 0"):
+        gen.emit(1, line)
+    while gen.budget > 0:
+        gen.statement(1, depth=1)
+    gen.emit(1, f"if {gen.pred()}:")
+    gen.emit(2, f"if {gen.pred()}:")
+    gen.emit(3, _update(gen))
+    gen.emit(3, "return settle(a, s, n)")
+    for _ in range(draw(st.integers(1, 2))):
+        gen.emit(2, _update(gen))
+    if draw(st.booleans()):
+        gen.emit(1, gen.assignment())
+    gen.emit(1, f"return {gen.result()}")
+    src = ("import numpy as np\n" + (CF_HELPER if gen.uses_helper else "") + SETTLE
+           + "\n\ndef main(x, t, k):\n" + "\n".join(gen.lines) + "\n")
+    return src, [draw(float_arrays("float64", (N,))), np.asarray(draw(float_arrays("float64", ()))),
+                 draw(st.integers(0, N))]
+
+
+@settings(max_examples=examples(12), **SETTINGS)
+@given(nested_return_programs())
+def test_nested_early_returns_program_counter(progdir, prog):  # noqa: F811
+    src, args = prog
+    rng = np.random.default_rng(len(src))
+    check_batched(src, [args] + [_perturbed(args, rng) for _ in range(2)], progdir, "program_counter")

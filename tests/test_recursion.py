@@ -12,6 +12,7 @@ from ppc.passes.pc import format_program
 from ppc.passes.pc.blocks import Call
 
 import data.recursion as R
+from programs import assert_tree_close
 
 W = np.array([0.5, -1.0, 2.0])
 
@@ -537,3 +538,78 @@ def test_recursive_calls_inside_and_or(f, args, strategy):
     where it is reached, as in `reach(n - 2) if n > 0 else False`."""
     check(f, *args, strategy=strategy)
     assert ppc.compile(f)(np.int64(5)) == f(5)
+
+
+# -- values carried past joins: where they live ------------------------------------------
+
+def nested_return(n, x, v):
+    y = x * 0.5
+    if n <= 0:
+        return x, v
+    if v[1] > v[2]:
+        if v[n % 3] > 0.5 * float(n):
+            v = np.tanh(v * float(n) + (v[0] + x))
+            return nested_return(n - 1, v[0], v[::-1])
+        y = np.tanh(np.where(1.5 * v.sum() + 0.5 > v.sum(), 1.5 * v.sum() + 0.5, v.sum() * 0.5))
+        v = np.tanh(v * np.tanh(x) + v[n % 3])
+    return x + y, v
+
+
+def loop_around_recursion(x, m):
+    if m <= 0:
+        return np.tanh(x)
+    v = x * 1.0
+    w = x * 2.0
+    u = x * 0.0
+    go = True
+    flag = True
+    j = 0
+    while go:
+        if flag:
+            w = loop_around_recursion(w * 0.5, m - 1)
+            j = j + 1
+            if w[0] > 0.0 and j < 3:
+                v = w * 0.5 + 0.25
+                go = True
+                flag = True
+            else:
+                u = np.sin(v) + w
+                v = np.tanh(v * np.cos(w) + np.sin(v))
+                w = w * 0.5
+                go = False
+                flag = True
+        else:
+            go = False
+    return v + w + u
+
+
+def _compiled_matches_python(f, *args):
+    """@ppc.compile of `f` on each member alone, against plain Python."""
+    single = ppc.compile(f)
+    for member in zip(*args):
+        assert_tree_close(single(*member), f(*[m.item() if np.ndim(m) == 0 else m for m in member]), rtol=1e-12)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_recursive_early_return_in_nested_ifs(strategy):
+    """Before, under every strategy and @ppc.compile: "Value(v) (temp) is read in block 6
+    (@f else) but has no storage". Both sides of the inner `if` jump past its join, each
+    carrying the join's `v`: read after it on one side, not on the recursing side, whose
+    carry made `v` a temp. A value is now stored when any of its definitions needs it."""
+    rng = np.random.default_rng(2)
+    args = rng.integers(0, 6, 16), rng.normal(size=16), rng.normal(size=(16, 3))
+    check(nested_return, *args, strategy=strategy)
+    _compiled_matches_python(nested_return, *args)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_value_read_after_a_recursive_call_on_one_side_stays_on_the_stack(strategy):
+    """Before, silently wrong under the program counter and @ppc.compile. The step after
+    the recursive call runs, for the members going round the loop again, the block that
+    sets a new `v` and jumps back carrying it; the other members read the old `v`.
+    Liveness took the carry as defining `v` on both ways out, so `v` was not live across
+    the call, and a register held it that the recursive activation overwrote."""
+    rng = np.random.default_rng(1)
+    args = rng.normal(size=(8, 3)), rng.integers(0, 4, 8)
+    check(loop_around_recursion, *args, strategy=strategy)
+    _compiled_matches_python(loop_around_recursion, *args)

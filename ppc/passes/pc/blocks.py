@@ -400,34 +400,52 @@ def lower_to_blocks(module: Module, input_batched, size: int, inline_jumps: bool
 
 def _liveness(units):
     """Per unit (a block and the blocks it runs in its step): the values live into it,
-    those it reads and defines, and where it goes on."""
-    exits = {b: [s for x in us for s in successors(x) if s not in us[1:]] for b, us in units.items()}
-    uses, reads, defined = {}, {}, {}
-    for b, us in units.items():
-        d, u, everything = set(b.params), set(), set()
-        for x in us:
-            if x is not b:  # a block run here: its parameters are the jump's arguments
-                d.update(x.params)
-            for op in x.ops:
-                r = set(op.operands).union(*(free_values(region) for region in op.regions))
-                u.update(r - d)
-                everything |= r
-                d.update(op.results)
-            r = set(term_operands(x.term))
-            u.update(r - d)
-            everything |= r
-            d.update(p for j in jumps(x.term) for p, _ in j.carry)
-        uses[b], reads[b], defined[b] = u, everything, d
-    live_in = {b: set(uses[b]) for b in units}
+    those it reads and defines, and where it goes on. Liveness follows each way through
+    the unit (`_ways`) on its own: a jump's carry, and a block run on one side of a
+    branch, define values for the members taking that way only, so a value that another
+    way reads as it was before stays live into the unit (and on the stack when a call
+    that can re-enter its function comes between)."""
+    ways = {b: list(_ways(b, set(b.params), set())) for b in units}
+    exits = {b: {s for s, _, _ in ways[b] if s is not None} for b in units}
+    reads = {b: set().union(*(_operands(op) for x in us for op in x.ops), *(term_operands(x.term) for x in us))
+             for b, us in units.items()}
+    defined = {b: set().union(*(d for _, _, d in ways[b])) for b in units}
+    live_in = {b: set().union(*(u for _, u, _ in ways[b])) for b in units}
     changed = True
     while changed:
         changed = False
         for b in reversed(list(units)):
-            out = set().union(*(live_in[s] for s in exits[b]))
-            new = uses[b] | (out - defined[b])
+            new = set().union(*(u | (live_in[s] - d if s is not None else set()) for s, u, d in ways[b]))
             if new != live_in[b]:
                 live_in[b], changed = new, True
     return live_in, reads, defined, exits
+
+
+def _operands(op) -> set:
+    """What an op reads, its regions' free values included."""
+    return set(op.operands).union(*(free_values(region) for region in op.regions))
+
+
+def _ways(x: Block, defined: set, used: set):
+    """Each way through block `x` and the blocks it runs in its step, entered having
+    defined `defined` and read `used` (before defining): (the block it goes on to, None
+    where it leaves the function; what it reads before defining; what it defines)."""
+    defined, used = set(defined), set(used)
+    for op in x.ops:
+        used |= _operands(op) - defined
+        defined.update(op.results)
+    t = x.term
+    if not isinstance(t, (Jump, Branch)):
+        yield (t.cont if isinstance(t, Call) else None), used | (set(term_operands(t)) - defined), defined
+        return
+    if isinstance(t, Branch):
+        used |= {t.pred} - defined
+    for j in jumps(t):
+        u, d = used | (set(term_operands(j)) - defined), defined | {p for p, _ in j.carry}
+        if j.inline:  # (its parameters are the jump's arguments)
+            yield from _ways(j.target, d | set(j.target.params), u)
+        else:
+            yield j.target, u, d
 
 
 def _widest(found, entries, unscheduled) -> dict:
@@ -632,24 +650,31 @@ def _uniform(blocks, substitute, inputs, input_batched) -> set[Value]:
 
 
 def _classify(units, exits, live_in, reads, defined, substitute, elements, constants, uniform, reach, invariant):
+    """Each value's storage class. A value may be defined in several units: a parameter of
+    a block that jumps are threaded past is written (carried) by each of those jumps, and
+    by the block itself where it is still reached. It is one value in one place, so it is
+    stored when any of its definitions must keep it past its step, and a temp only when
+    none must."""
     across_calls = set()
     for b in [x for us in units.values() for x in us]:
         t = b.term
         if isinstance(t, Call) and t.cont is not None and b.fn in reach[t.callee]:
             across_calls |= live_in[t.cont] - set(t.cont.params) - invariant
-    storage = {v: "const" for v in constants}  # (those of blocks threaded past too)
+    kept = set()
     for b in units:
         out = set().union(*(live_in[s] for s in exits[b]))
-        for v in defined[b] - constants:
-            if v in substitute or v in elements:
-                storage[v] = "input"
-            elif v in out or (v in b.params and b.kind != "cont" and v in reads[b]):
-                if v in uniform:
-                    storage[v] = "uniform"
-                else:
-                    storage[v] = "stack" if v in across_calls else "register"
+        kept |= {v for v in defined[b] if v in out or (v in b.params and b.kind != "cont" and v in reads[b])}
+    storage = {v: "const" for v in constants}  # (those of blocks threaded past too)
+    for v in set().union(*defined.values()) - constants:
+        if v in substitute or v in elements:
+            storage[v] = "input"
+        elif v in kept:
+            if v in uniform:
+                storage[v] = "uniform"
             else:
-                storage[v] = "temp"
+                storage[v] = "stack" if v in across_calls else "register"
+        else:
+            storage[v] = "temp"
     return storage
 
 
