@@ -163,7 +163,7 @@ class Unconstrained:
         self.observed = model.observations() if isinstance(model, Model) else {}  # (for ArviZ's observed_data)
         self.spec = self.program.specialize(*self.args)
         (self.layout, self.names, self.sizes, self.size, self.dtype, self._parameters, self._density,
-         self._values) = self.memo("unconstrained", self._build)
+         self._values, self.density_ir) = self.memo("unconstrained", self._build)
 
     def _build(self):
         """What depends only on the model and its data's types, so a second sampler run on
@@ -186,7 +186,7 @@ class Unconstrained:
         to_constrained = Derived(program, lambda s, a, k: (values, tuple(Slot(t, False) for t in
                                                                           values.entry.result_types), False),
                                  f"to_constrained_{program.__name__}", drop_first=1, models=True)
-        return layout, names, sizes, sum(sizes), dtype, parameters, log_density, to_constrained
+        return layout, names, sizes, sum(sizes), dtype, parameters, log_density, to_constrained, density
 
     def memo(self, key, make):
         """`make()`, built once per model and data types: samplers keep their compiled

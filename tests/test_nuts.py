@@ -254,16 +254,54 @@ def uniform_around():
 
 def test_divergences_and_low_bfmi_are_warned_about():
     """Neal's funnel, centered: divergences, and momentum resampling that cannot move the
-    energy far enough to reach the neck (E-BFMI 0.14-0.21 at this seed; Stan warns below 0.3)."""
+    energy far enough to reach the neck (E-BFMI 0.22-0.32 at this seed, two or more chains
+    below 0.3 at each of seeds 0-7; Stan warns below 0.3)."""
     with pytest.warns(ppc.infer.SamplerWarning) as caught:
         idata = ppc.infer.nuts(funnel, chains=4, num_warmup=200, num_samples=200, progress=False)
     messages = [str(w.message) for w in caught]
     assert any("transitions after warmup diverged" in m for m in messages)
     assert idata.sample_stats["diverging"].values.any()
     bfmi = idata.sample_stats.attrs["bfmi"]
-    assert bfmi == pytest.approx(list(az.bfmi(idata))) and max(bfmi) < 0.3
+    low = sum(b < 0.3 for b in bfmi)
+    assert bfmi == pytest.approx(list(az.bfmi(idata))) and low >= 2
     worst = int(np.argmin(bfmi))
-    assert any(m.startswith(f"4 of 4 chains have E-BFMI below 0.3 (chain {worst}: {bfmi[worst]:.2f})") for m in messages)
+    assert any(m.startswith(f"{low} of 4 chains have E-BFMI below 0.3 (chain {worst}: {bfmi[worst]:.2f})")
+               for m in messages)
+
+
+@pytest.mark.parametrize("model", ["funnel", "logistic"])
+def test_paired_leaves_change_the_steps_not_the_draws(monkeypatch, model):
+    """Ending the recursion at depth 1 (both steps of a depth-1 subtree in one block, the
+    second masked where the first diverged or the depth is 0) gives the textbook sampler's
+    draws and statistics, divergences included (the funnel), in fewer machine steps (to
+    rounding: XLA fuses the two programs differently, and adaptation would amplify it, so
+    the step size is fixed)."""
+    nuts_module = __import__("ppc.infer.nuts", fromlist=["PAIRED_LEAF_WORK"])
+    if model == "funnel":
+        target, data, step = funnel, (), 1.5
+    else:
+        rng = np.random.default_rng(3)
+        X = rng.normal(size=(50, 3))
+        target, data, step = ppc.condition(M.logistic, y=(rng.uniform(size=50) < 0.5).astype(float)), (X,), 0.05
+    runs = {}
+    for paired in (False, True):
+        monkeypatch.setattr(nuts_module, "PAIRED_LEAF_WORK", float("inf") if paired else 0.0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            runs[paired] = ppc.infer.nuts(target, *data, chains=4, num_warmup=0, num_samples=40, step_size=step,
+                                          progress=False, diagnose=False)
+        assert runs[paired].sample_stats.attrs["paired_leaves"] is paired
+    plain, paired = runs[False], runs[True]
+    for name in plain.posterior:
+        np.testing.assert_allclose(paired.posterior[name].values, plain.posterior[name].values, rtol=1e-6, atol=1e-9)
+    for stat in ("n_steps", "tree_depth", "diverging", "acceptance_rate"):
+        np.testing.assert_allclose(paired.sample_stats[stat].values, plain.sample_stats[stat].values, rtol=1e-6, atol=1e-9)
+    if model == "funnel":
+        assert plain.sample_stats["diverging"].values.any()
+    a, b = plain.sample_stats.attrs, paired.sample_stats.attrs
+    assert a["useful_leapfrogs"] == b["useful_leapfrogs"] >= int(plain.sample_stats["n_steps"].values.sum())
+    assert b["machine_steps"] < 0.8 * a["machine_steps"]
+    assert 0.3 < b["leapfrog_utilization"] <= 1 and 0.3 < a["leapfrog_utilization"] <= 1
 
 
 def test_chains_that_disagree_are_warned_about():

@@ -41,11 +41,13 @@ from .common import (SamplerWarning, check_convergence, check_settings, dual_ave
 
 DIVERGENCE = 1000.0  # an energy error beyond this ends the trajectory as divergent
 MACHINE_CHAINS = 16  # the fewest chains mesh="auto" gives a device (see chain_mesh)
+PAIRED_LEAF_WORK = 60_000  # a density's per-member work below which leaves come in pairs (see pairs_leaves)
 
 
-def make_nuts(value_and_grad, max_tree_depth: int, chunk: int):
+def make_nuts(value_and_grad, max_tree_depth: int, chunk: int, paired_leaves: bool = False):
     """The single-chain sampler as Python functions for ppc to compile; `run_chain` makes
-    at most `chunk` draws per call."""
+    at most `chunk` draws per call. `paired_leaves` (see `pairs_leaves`) changes how many
+    machine steps a tree takes, not its draws."""
 
     def leapfrog(q, p, g, eps, inv_mass, data):
         p = p + 0.5 * eps * g
@@ -68,36 +70,53 @@ def make_nuts(value_and_grad, max_tree_depth: int, chunk: int):
         ok = ok & no_uturn(plr, prr, rhor + plr, inv_mass)
         return ~ok
 
+    def leaf(q, p, g, direction, eps, h0, inv_mass, data):
+        """One leapfrog step from (q, p, g) as a subtree of depth 0."""
+        q1, p1, g1, lp1 = leapfrog(q, p, g, direction * eps, inv_mass, data)
+        e1 = -lp1 + 0.5 * np.dot(inv_mass * p1, p1)
+        delta = h0 - e1
+        delta = np.where(np.isnan(delta), -np.inf, delta)
+        return (q1, p1, g1, q1, p1, g1, q1, g1, lp1, e1, delta, p1, False, delta < -DIVERGENCE,
+                np.minimum(1.0, np.exp(delta)), 1)
+
+    def merge(fwd, tree, tree2, key, inv_mass):
+        """Two adjacent subtrees as one (`tree2` added on the `fwd` side): its edges, its
+        multinomial sample (the second's by its weight), and whether it turned."""
+        (ql, pl, gl, qr, pr, gr, qs, gs, lps, es, w, rho, turned, diverged, acc, n) = tree
+        (ql2, pl2, gl2, qr2, pr2, gr2, qs2, gs2, lps2, es2, w2, rho2, turned2, diverged2, acc2, n2) = tree2
+        turning = turns(fwd, (pl, pr, rho), (pl2, pr2, rho2), inv_mass)
+        w_all = np.logaddexp(w, w2)
+        take = np.log(jax.random.uniform(key)) < w2 - w_all
+        return (np.where(fwd, ql, ql2), np.where(fwd, pl, pl2), np.where(fwd, gl, gl2),
+                np.where(fwd, qr2, qr), np.where(fwd, pr2, pr), np.where(fwd, gr2, gr),
+                np.where(take, qs2, qs), np.where(take, gs2, gs), np.where(take, lps2, lps),
+                np.where(take, es2, es), w_all, rho + rho2, turned2 | turning, diverged2, acc + acc2, n + n2)
+
     def build_tree(q, p, g, direction, depth, eps, h0, inv_mass, key, data):
         """A subtree of 2**depth leapfrog steps from (q, p, g) in `direction`: its left and
         right edges (q, p, g), its multinomial sample (q, g, lp, energy), its log weight (log sum
         of exp(H0 - H)), the sum of its momenta, whether it turned or diverged, the sum of
         acceptance probabilities and the number of steps. (The edge the second half starts
-        from is chosen by value, so each half is one call site: fewer machine blocks.)"""
-        if depth == 0:
-            q1, p1, g1, lp1 = leapfrog(q, p, g, direction * eps, inv_mass, data)
-            e1 = -lp1 + 0.5 * np.dot(inv_mass * p1, p1)
-            delta = h0 - e1
-            delta = np.where(np.isnan(delta), -np.inf, delta)
-            tree = (q1, p1, g1, q1, p1, g1, q1, g1, lp1, e1, delta, p1, False, delta < -DIVERGENCE,
-                    np.minimum(1.0, np.exp(delta)), 1)
+        from is chosen by value, so each half is one call site: fewer machine blocks.) With
+        `paired_leaves` the recursion ends at depth 1: both steps of a depth-1 subtree in one
+        block, the second masked out where the first diverged or the depth is 0."""
+        fwd = direction > 0
+        k1, k2, k3 = jax.random.split(key, 3)
+        if depth <= (1 if paired_leaves else 0):
+            tree = leaf(q, p, g, direction, eps, h0, inv_mass, data)
+            if paired_leaves:
+                second = leaf(np.where(fwd, tree[3], tree[0]), np.where(fwd, tree[4], tree[1]),
+                              np.where(fwd, tree[5], tree[2]), direction, eps, h0, inv_mass, data)
+                both = merge(fwd, tree, second, k3, inv_mass)
+                keep = (depth == 1) & ~tree[13]
+                tree = tuple(np.where(keep, b, a) for a, b in zip(tree, both))
         else:
-            k1, k2, k3 = jax.random.split(key, 3)
             tree = build_tree(q, p, g, direction, depth - 1, eps, h0, inv_mass, k1, data)
             (ql, pl, gl, qr, pr, gr, qs, gs, lps, es, w, rho, turned, diverged, acc, n) = tree
             if not turned and not diverged:
-                fwd = direction > 0
-                (ql2, pl2, gl2, qr2, pr2, gr2, qs2, gs2, lps2, es2, w2, rho2, turned2, diverged2, acc2, n2) = build_tree(
-                    np.where(fwd, qr, ql), np.where(fwd, pr, pl), np.where(fwd, gr, gl), direction, depth - 1,
-                    eps, h0, inv_mass, k2, data)
-                turning = turns(fwd, (pl, pr, rho), (pl2, pr2, rho2), inv_mass)
-                w_all = np.logaddexp(w, w2)
-                take = np.log(jax.random.uniform(k3)) < w2 - w_all  # multinomial: the new half by its weight
-                tree = (np.where(fwd, ql, ql2), np.where(fwd, pl, pl2), np.where(fwd, gl, gl2),
-                        np.where(fwd, qr2, qr), np.where(fwd, pr2, pr), np.where(fwd, gr2, gr),
-                        np.where(take, qs2, qs), np.where(take, gs2, gs), np.where(take, lps2, lps),
-                        np.where(take, es2, es), w_all,
-                        rho + rho2, turned2 | turning, diverged2, acc + acc2, n + n2)
+                tree2 = build_tree(np.where(fwd, qr, ql), np.where(fwd, pr, pl), np.where(fwd, gr, gl), direction,
+                                   depth - 1, eps, h0, inv_mass, k2, data)
+                tree = merge(fwd, tree, tree2, k3, inv_mass)
         return tree
 
     def transition(q, lp, g, eps, inv_mass, key, data):
@@ -135,6 +154,7 @@ def make_nuts(value_and_grad, max_tree_depth: int, chunk: int):
             acc = acc + acc2
             n = n + n2
             depth += 1
+        n = n.astype(q.dtype)  # (paired leaves count steps in int64, which would widen float32)
         return q, lp, g, acc / n, n, depth, diverged, energy
 
     def run_chain(q, lp, g, log_eps, inv_mass, x_bar, h_bar, t, mu, key, count, adapt, target, data):
@@ -171,7 +191,7 @@ def named_stats(chunks) -> dict:
 
 def leapfrog_block(prog) -> int:
     """The block of the machine that takes a leapfrog step: the costliest branch block of
-    build_tree (its depth-0 case)."""
+    build_tree (its base case: one leapfrog step, or two with paired leaves)."""
     blocks = [b for b in prog.blocks if b.fn.startswith("build_tree") and b.kind == "then"]
     return max(blocks, key=lambda b: work(b.ops)).id
 
@@ -232,11 +252,27 @@ def warn_if_troubled(stats: dict, max_tree_depth: int):
     return bfmi
 
 
-def build_nuts(u, max_tree_depth: int, chunk: int):
+def pairs_leaves(u) -> bool:
+    """Whether NUTS's recursion should end at depth 1, both leapfrog steps of a depth-1
+    subtree in one machine block (`make_nuts`): the tree then takes about half the machine
+    steps, but the transition's first doubling (depth 0) computes a second step it throws
+    away, one gradient more per draw. So: when one gradient is cheap beside a machine step,
+    by the density's per-member work (`work`). Measured on 2 CPU cores, 128 chains, logistic
+    regression, float64, the same draws either way: breast cancer (work 25,000, ~25
+    leapfrogs a draw, 200 + 200 draws) 57,560 -> 30,179 machine steps, a run that compiles
+    nothing 16.8 -> 15.7 s (medians of 6 runs, interleaved; ranges 12.6-20.9 and 13.7-16.6
+    s), a first run 19.9 -> 18.8 s (medians of 3); synthetic N=10,000 D=50 (work 632,000, 7
+    leapfrogs a draw, 50 + 50 draws) 37.5-39.1 -> 43.8 s (two runs each); N=3,000 D=30 (work
+    ~130,000) within noise. Fewer steps should count for more on a GPU, where a step's fixed
+    cost is larger (not measured)."""
+    return work(u.density_ir.entry.body.ops) < PAIRED_LEAF_WORK
+
+
+def build_nuts(u, max_tree_depth: int, chunk: int, paired_leaves: bool):
     """(the batched sampler, the batched value and gradient for the chains' starting
     points): compiled once per model, data types and these settings."""
     vg = ad.value_and_grad(u.log_density_fn)
-    sampler = autobatch(ppc_compile(make_nuts(vg, max_tree_depth, chunk), backend=u.program.backend),
+    sampler = autobatch(ppc_compile(make_nuts(vg, max_tree_depth, chunk, paired_leaves), backend=u.program.backend),
                         strategy="program_counter", max_stack_depth=max_tree_depth + 2)
     return sampler, autobatch(vg, strategy="local_static")
 
@@ -303,8 +339,9 @@ def nuts(model, *data, num_warmup: int = 1000, num_samples: int = 1000, chains: 
     u = unconstrained(on_backend(model, backend), *data)
     if mesh == "auto":
         mesh = chain_mesh(chains, u.program.backend)
-    key = ("nuts", max_tree_depth, chunk)
-    sampler, first = u.memo(key, lambda: build_nuts(u, max_tree_depth, chunk))
+    paired = pairs_leaves(u)
+    key = ("nuts", max_tree_depth, chunk, paired)
+    sampler, first = u.memo(key, lambda: build_nuts(u, max_tree_depth, chunk, paired))
     local = chains // (mesh.size if mesh is not None else 1)  # the chains one machine runs
     run = sampler if mesh is None else u.memo(key + (mesh,), lambda: partition.apply(sampler, [
         partition.tile(name, 0, axis) for name in PER_CHAIN for axis in mesh.axes], mesh))
@@ -328,6 +365,7 @@ def nuts(model, *data, num_warmup: int = 1000, num_samples: int = 1000, chains: 
     bar = progress_bar(num_warmup + num_samples, "nuts", progress)
     draws, stats, warm_draws, warm_stats = [], [], [], []
     runs = served = 0  # per-block machine counters, summed over chunks
+    leapfrogs = 0  # the chains' leapfrog steps, warmup included
     divergent = 0  # after warmup, for the progress bar
     for length, slow, warm in schedule:
         adapt = warm and step_size is None
@@ -344,6 +382,7 @@ def nuts(model, *data, num_warmup: int = 1000, num_samples: int = 1000, chains: 
             keys = out[7]
             chunk_draws, chunk_stats = np.asarray(out[8])[:, :n], np.asarray(out[9])[:, :n]
             runs, served = runs + run.stats.runs, served + run.stats.served
+            leapfrogs += int(chunk_stats[..., 1].sum())
             if shared:
                 log_eps, x_bar, h_bar = (np.full(chains, a.mean(), dtype) for a in (log_eps, x_bar, h_bar))
             if warm:
@@ -385,8 +424,9 @@ def nuts(model, *data, num_warmup: int = 1000, num_samples: int = 1000, chains: 
     gradient_block = leapfrog_block(prog)
     idata.sample_stats.attrs.update(
         batch_utilization=float(served.sum() / max(1, runs.sum() * local)),
-        useful_leapfrogs=int(served[gradient_block]), time_to_first_draw=first_draw,
-        leapfrog_utilization=float(served[gradient_block] / max(1, runs[gradient_block] * local)),
+        useful_leapfrogs=leapfrogs, time_to_first_draw=first_draw, paired_leaves=paired,
+        # the leapfrog steps the chains needed over the gradients the machine computed
+        leapfrog_utilization=float(leapfrogs / max(1, runs[gradient_block] * local * (2 if paired else 1))),
         machine_steps=int(runs.sum()), machines=mesh.size if mesh is not None else 1, inv_mass=inv_mass.tolist(),
         step_size_final=np.exp(log_eps).tolist(), backend=u.program.backend)
     if bfmi is not None:
