@@ -240,6 +240,11 @@ SUPPORT_CASES = {
 }
 
 
+# NumPyro 0.22 gives -inf outside the support; 0.19 (what Python 3.10 resolves to) gives the
+# formula's value there: the cross-check runs where this NumPyro masks
+NUMPYRO_MASKS_SUPPORT = float(nd.Exponential(1.0).log_prob(-1.0)) == -np.inf
+
+
 def _scipy_or_outside(logpdf, value):
     """scipy's log density; -inf where scipy refuses the value as off the support (a vector
     off the simplex)."""
@@ -260,7 +265,7 @@ def test_log_density_outside_and_on_the_edge_of_the_support(case, backend):
         got = float(lj(*params, x=np.asarray(v)))
         want = _scipy_or_outside(logpdf, v)
         assert got == want or np.isclose(got, want, rtol=1e-9), (case, v, got, want)
-        if want == -np.inf and reference is not None:
+        if want == -np.inf and reference is not None and NUMPYRO_MASKS_SUPPORT:
             assert float(reference.log_prob(jax.numpy.asarray(v))) == -np.inf  # (NumPyro agrees)
 
 
@@ -403,7 +408,7 @@ def test_float32_log_joint_is_float32():
     np.testing.assert_allclose(lp, stats.multivariate_normal(np.zeros(2), np.eye(2)).logpdf([0.5, -1.0]), rtol=1e-6)
     lp = ppc.log_joint(dirichlet32)(p=np.array([0.2, 0.3, 0.5], np.float32))
     assert np.asarray(lp).dtype == np.float32
-    np.testing.assert_allclose(lp, np.log(2.0), rtol=1e-6)
+    np.testing.assert_allclose(lp, np.log(2.0), rtol=1e-5)  # (float32: a few roundings of 6e-8)
     u = ppc.unconstrained(dirichlet32)
     assert np.asarray(u.to_constrained(np.zeros(2, np.float32))["p"]).dtype == np.float32
 
