@@ -80,9 +80,8 @@ def _find_lambda(tree, code):
     """The lambda node that compiled to `code`: on its first line, with its parameters,
     spanning its instructions; of nested candidates, the innermost. None if not one."""
     names = code.co_varnames[:code.co_argcount + code.co_kwonlyargcount]
-    # (instruction positions exist from Python 3.11; before, the line and names must do)
     spans = [i.positions for i in dis.get_instructions(code)
-             if getattr(i, "positions", None) is not None and i.positions.lineno is not None
+             if i.positions.lineno is not None
              and (i.positions.end_lineno, i.positions.end_col_offset) > (i.positions.lineno, i.positions.col_offset)]
     found = [n for n in gast.walk(tree) if isinstance(n, gast.Lambda) and n.lineno == code.co_firstlineno
              and tuple(a.id for a in n.args.args + n.args.kwonlyargs) == names
