@@ -70,6 +70,11 @@ def is_count(x):
     return (x >= 0) & (np.floor(x) == x)
 
 
+def on_simplex(x):
+    """Whether each event (last axis) of x is a probability vector, to SIMPLEX_ATOL."""
+    return np.all(x >= 0, axis=-1) & (np.abs(np.sum(x, axis=-1) - 1.0) <= SIMPLEX_ATOL)
+
+
 def normal_log_prob(x, loc, scale):
     z = (x - loc) / scale
     return -0.5 * z * z - np.log(scale) - 0.5 * LOG_2PI
@@ -235,7 +240,7 @@ def categorical_probs_sample(key, probs):
 
 def dirichlet_log_prob(x, concentration):
     a = concentration
-    inside = np.all(x >= 0, axis=-1) & (np.abs(np.sum(x, axis=-1) - 1.0) <= SIMPLEX_ATOL)
+    inside = on_simplex(x)
     x = np.where(np.expand_dims(inside, -1), x, 1.0 / x.shape[-1])
     return on_support(inside, np.sum(xlogy(a - 1.0, x), axis=-1) + gammaln(np.sum(a, axis=-1))
                       - np.sum(gammaln(a), axis=-1))
@@ -325,10 +330,10 @@ SUPPORT_TESTS = {
     "positive": lambda x, shapes: (x >= 0) & (x < np.inf),
     "unit_interval": lambda x, shapes: (x >= 0) & (x <= 1),
     "interval": lambda x, shapes: ~np.isnan(x),
-    "simplex": lambda x, shapes: np.all(x >= 0, axis=-1) & (np.abs(np.sum(x, axis=-1) - 1.0) <= SIMPLEX_ATOL),
+    "simplex": lambda x, shapes: on_simplex(x),
     "boolean": lambda x, shapes: (x == 0) | (x == 1),
-    "count": lambda x, shapes: (x >= 0) & (np.floor(x) == x),
-    "index": lambda x, shapes: (x >= 0) & (x < shapes[0][-1]) & (np.floor(x) == x),  # (shapes[0]: probs')
+    "count": lambda x, shapes: is_count(x),
+    "index": lambda x, shapes: is_count(x) & (x < shapes[0][-1]),  # (shapes[0]: probs')
 }
 
 

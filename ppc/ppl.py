@@ -13,7 +13,7 @@ from .ad import Derived, as_compiled
 from .api import Compiled, Specialization
 from .frontend.lower import Slot
 from .frontend.numpy_api import register_callable
-from .ir import Builder, CompileError, TensorType
+from .ir import CompileError, TensorType
 from .ir.types import dtype_of_numpy, numpy_dtype
 from .passes.ppl import (condition_module, latent_layout, log_joint_module, parameters_module,
                          sample_module, unconstrained_module)
@@ -178,7 +178,7 @@ class Unconstrained:
         parameters = Derived(program, lambda s, a, k: (pm, tuple(Slot(t, False) for t in pm.entry.result_types),
                                                        False), f"parameters_{program.__name__}", drop_last=len(names),
                              models=True)
-        density = _in_theta_dtype(unconstrained_module(spec.canonical))
+        density = unconstrained_module(spec.canonical)
         dtype = np.dtype(numpy_dtype(density.entry.params[0].type.dtype))  # theta's
         values = unconstrained_module(spec.canonical, constrained_out=True)
         log_density = Derived(program, lambda s, a, k: (density, Slot(density.entry.result_types[0], False), False),
@@ -219,21 +219,6 @@ class Unconstrained:
             dist_params = [np.asarray(next(params)) for _ in DISTRIBUTIONS[dist].params]
             parts.append(np.asarray(inverse_transform(support, values[name], *dist_params)).reshape(size))
         return np.concatenate(parts).astype(self.dtype)
-
-
-def _in_theta_dtype(density):
-    """The density converted to theta's dtype: a float32 latent beside float64 data (or a
-    float64 factor) has a float64 density, but samplers run each chain in its state's
-    precision, so the density and its gradient must come back as theta does."""
-    entry = density.entry
-    dtype, ret = entry.params[0].type.dtype, entry.body.ops[-1]
-    if ret.operands[0].type.dtype != dtype:
-        entry.body.ops.pop()
-        b = Builder(entry.body, ret.loc)
-        ret.operands = [b.op("convert", ret.operands, "log_density", dtype=dtype)]
-        entry.result_types = [ret.operands[0].type]
-        b.append(ret)
-    return density
 
 
 def unconstrained(model, *args) -> Unconstrained:

@@ -101,16 +101,16 @@ def make_nuts(value_and_grad, max_tree_depth: int, chunk: int, paired_leaves: bo
         `paired_leaves` the recursion ends at depth 1: both steps of a depth-1 subtree in one
         block, the second masked out where the first diverged or the depth is 0."""
         fwd = direction > 0
-        k1, k2, k3 = jax.random.split(key, 3)
         if depth <= (1 if paired_leaves else 0):
             tree = leaf(q, p, g, direction, eps, h0, inv_mass, data)
-            if paired_leaves:
+            if paired_leaves:  # (merged with the key a depth-1 subtree merges with below)
                 second = leaf(np.where(fwd, tree[3], tree[0]), np.where(fwd, tree[4], tree[1]),
                               np.where(fwd, tree[5], tree[2]), direction, eps, h0, inv_mass, data)
-                both = merge(fwd, tree, second, k3, inv_mass)
+                both = merge(fwd, tree, second, jax.random.split(key, 3)[2], inv_mass)
                 keep = (depth == 1) & ~tree[13]
                 tree = tuple(np.where(keep, b, a) for a, b in zip(tree, both))
         else:
+            k1, k2, k3 = jax.random.split(key, 3)
             tree = build_tree(q, p, g, direction, depth - 1, eps, h0, inv_mass, k1, data)
             (ql, pl, gl, qr, pr, gr, qs, gs, lps, es, w, rho, turned, diverged, acc, n) = tree
             if not turned and not diverged:

@@ -236,6 +236,12 @@ def unconstrained_module(module: Module, constrained_out: bool = False) -> Modul
         return x, logdet
     m, rvs, total, _ = _rewrite(module, value_of, with_density=not constrained_out)
     m.entry.body.params.insert(0, theta)
+    if not constrained_out and total.type.dtype != dtype:
+        # float32 latents beside float64 data or a float64 factor: the density in theta's
+        # dtype, as samplers run each chain (density and gradient) in its state's precision
+        ret = m.entry.body.ops.pop()
+        total = Builder(m.entry.body, ret.loc).op("convert", [total], "log_density", dtype=dtype)
+        m.entry.body.ops.append(ret)
     _set_return(m, values if constrained_out else [total])
     return canonicalize(m)
 
