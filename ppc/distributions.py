@@ -254,15 +254,21 @@ def dirichlet_sample(key, concentration):
 def mvn_log_prob(x, loc, scale_tril):
     k = loc.shape[-1]
     d = x - loc
-    # one solve for any batch shape: the batch flattened into the columns of a (k, n) right-hand side
-    z = np.reshape(solve_triangular(scale_tril, np.reshape(d, (-1, k)).T, lower=True).T, d.shape)
-    log_det = np.sum(np.log(np.sum(scale_tril * np.eye(k, dtype=scale_tril.dtype), axis=-1)))
+    if scale_tril.ndim == 2:  # one matrix for the batch: one solve, the batch the columns of a (k, n) right side
+        z = np.reshape(solve_triangular(scale_tril, np.reshape(d, (-1, k)).T, lower=True).T, d.shape)
+    else:  # a matrix per batch element (the batch shapes agree: see the frontend's random_variable)
+        z = solve_triangular(scale_tril, np.expand_dims(d, -1), lower=True)[..., 0]
+    log_det = np.sum(np.log(np.sum(scale_tril * np.eye(k, dtype=scale_tril.dtype), axis=-1)), axis=-1)
     return -0.5 * np.sum(z * z, axis=-1) - log_det - 0.5 * k * LOG_2PI
 
 
 def mvn_sample(key, loc, scale_tril):
     eps = jax.random.normal(key, loc.shape, loc.dtype)
-    return loc + eps @ scale_tril.T
+    k = loc.shape[-1]
+    tril = np.where(np.arange(k)[:, None] >= np.arange(k), scale_tril, 0.0)  # (the density reads only this too)
+    if tril.ndim == 2:
+        return loc + eps @ tril.T
+    return loc + np.sum(tril * np.expand_dims(eps, -2), axis=-1)
 
 
 # ----------------------------------------------------------------- transforms to supports
@@ -441,14 +447,15 @@ def _eager_draw(dist: Distribution, params):
 
 
 def _broadcast_params(dist, params):
-    """Parameters broadcast to one batch shape (each keeping its event axes; a matrix
-    parameter, such as scale_tril, is shared by the whole batch)."""
+    """Parameters broadcast to one batch shape (each keeping its event axes; one matrix,
+    such as a scale_tril, is shared by the whole batch), as the frontend does."""
     import jax.numpy as jnp
-    batch = np.broadcast_shapes(*[np.shape(p)[:np.ndim(p) - r] for p, r in zip(params, dist.param_event_rank)
-                                  if r < 2])
+    ranks = dist.param_event_rank
+    batch = np.broadcast_shapes(*[np.shape(p)[:np.ndim(p) - r] for p, r in zip(params, ranks)])
     dtype = jnp.result_type(*params, float)
-    return [jnp.asarray(p, dtype) if r == 2 else jnp.broadcast_to(jnp.asarray(p, dtype), batch + np.shape(p)[np.ndim(p) - r:])
-            for p, r in zip(params, dist.param_event_rank)]
+    return [jnp.asarray(p, dtype) if r == 2 and np.ndim(p) == 2 else
+            jnp.broadcast_to(jnp.asarray(p, dtype), batch + np.shape(p)[np.ndim(p) - r:])
+            for p, r in zip(params, ranks)]
 
 
 def _constructor(public_name, choose):

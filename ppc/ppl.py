@@ -128,14 +128,17 @@ def sample(model, key, *args) -> dict:
     program = _program(model)
     key = typed_key(key)
     full = list(args) + _data(model)
-    spec = program.specialize(*full)
-    sm, names = sample_module(spec.canonical)
+    if "sample" not in program.derived:  # (one per program: Derived compiles once per specialization)
+        names = {}
 
-    def build(s, a, k):
-        return sm, tuple(Slot(t, False) for t in sm.entry.result_types), False
-    fn = Derived(program, build, f"sample_{program.__name__}", drop_first=1, models=True)
+        def build(s, a, k):
+            sm, names[id(s)] = sample_module(s.canonical)
+            return sm, tuple(Slot(t, False) for t in sm.entry.result_types), False
+        program.derived["sample"] = (Derived(program, build, f"sample_{program.__name__}", drop_first=1,
+                                             models=True), names)
+    fn, names = program.derived["sample"]
     draws = fn(key, *full)
-    return dict(zip(names, draws))
+    return dict(zip(names[id(program.specialize(*full))], draws))
 
 
 def typed_key(key):

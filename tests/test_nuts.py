@@ -83,6 +83,36 @@ def test_correlated_gaussian_exact_moments(backend):
     assert abs(z[:, 1].std() - 3.0) < 0.2
 
 
+SHAPE_C = np.array([[1.0, 0.0], [0.6, 0.8]])  # the Cholesky factor of [[1, 0.6], [0.6, 1]]
+
+
+def group_scales(y):
+    """Three groups of 2-d observations, each group's covariance its own latent scale
+    squared times one correlation: a batch of three scale_tril matrices, each a latent's."""
+    sigma = ppc.HalfNormal(np.ones(3), name="sigma")
+    L = sigma[:, None, None, None] * SHAPE_C  # (3, 1, 2, 2): shared by a group's n points
+    y = ppc.MultivariateNormal(np.zeros(y.shape), L, name="y")
+    return y
+
+
+def test_latent_scale_trils_match_quadrature():
+    """Each group's posterior of its scale is one-dimensional: its mean by quadrature on a
+    grid, p(s | y) ∝ exp(-s²/2) s^(-2n) exp(-Q / 2s²), Q the data's Mahalanobis sum."""
+    y = np.random.default_rng(11).normal(size=(3, 12, 2)) @ SHAPE_C.T * np.array([0.5, 1.0, 2.0])[:, None, None]
+    idata = ppc.infer.nuts(ppc.condition(group_scales, y=y), y, chains=4, num_warmup=500, num_samples=1000,
+                           progress=False)
+    z = np.linalg.solve(SHAPE_C, y.reshape(-1, 2).T).T.reshape(3, 12, 2)
+    q = (z ** 2).sum(axis=(1, 2))
+    s = np.linspace(1e-3, 8.0, 200_001)[:, None]
+    log_p = -0.5 * s ** 2 - 2 * 12 * np.log(s) - q / (2 * s ** 2)
+    w = np.exp(log_p - log_p.max(axis=0))
+    exact = (s * w).sum(axis=0) / w.sum(axis=0)
+    summary = az.summary(idata, var_names=["sigma"])
+    for g in range(3):
+        assert within_mc_error(summary, f"sigma[{g}]", exact[g]), (g, summary.loc[f"sigma[{g}]"], exact[g])
+    assert float(az.rhat(idata)["sigma"].max()) < 1.01
+
+
 def numpyro_nuts(model, *args, seed=0, **kw):
     from numpyro.infer import MCMC, NUTS
     mcmc = MCMC(NUTS(model), num_warmup=1000, num_samples=1000, num_chains=4, chain_method="vectorized",

@@ -1159,12 +1159,13 @@ class Lowerer(ArrayOps):
         ds = [self.to_dyn(p, dt) for p in params]
         ranks = dist.param_event_rank
         for d, r, pname in zip(ds, ranks, dist.params):
-            if len(d.shape) < r or (r == 2 and len(d.shape) != 2):
-                self.error(f"{dist.name} parameter '{pname}' needs {'exactly' if r == 2 else 'at least'} {r} "
-                           f"dimensions, got shape {d.shape}")
-        # a matrix parameter (scale_tril) is shared by the batch; the others broadcast
-        batch = self.broadcast_shapes(*[d.shape[:len(d.shape) - r] for d, r in zip(ds, ranks) if r < 2])
-        ds = [d if r == 2 else self.broadcast_to(d, batch + d.shape[len(d.shape) - r:]) for d, r in zip(ds, ranks)]
+            if len(d.shape) < r:
+                self.error(f"{dist.name} parameter '{pname}' needs at least {r} dimensions, got shape {d.shape}")
+        # parameters broadcast to one batch shape, except that one matrix (scale_tril) is
+        # kept whole and shared by the whole batch: the density solves all of it at once
+        batch = self.broadcast_shapes(*[d.shape[:len(d.shape) - r] for d, r in zip(ds, ranks)])
+        ds = [d if r == 2 and len(d.shape) == 2 else self.broadcast_to(d, batch + d.shape[len(d.shape) - r:])
+              for d, r in zip(ds, ranks)]
         shape = batch + (ds[0].shape[-1:] if dist.event_rank == 1 else ())
         dtype = "i64" if dist.discrete else dt
         result = Value(TensorType(shape, dtype), name)

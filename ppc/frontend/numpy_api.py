@@ -187,8 +187,10 @@ def _cast(lw, np_dtype, x=0, *rest, **kw):
 
 
 def _static(lw, v, what):
-    if isinstance(v, Dyn) or v is BOTTOM:
-        lw.error(f"{what} must be known at compile time, not a traced array")
+    if isinstance(v, Dyn) or v is BOTTOM or (isinstance(v, (tuple, list)) and any(
+            isinstance(x, Dyn) or x is BOTTOM for x in v)):
+        lw.error(f"{what} must be known at compile time, not a traced array",
+                 "a size that comes from a function argument needs ppc.compile(..., static_argnums=...)")
     return v
 
 
@@ -1211,10 +1213,21 @@ def _solve_triangular(lw, a, b, trans=0, lower=False, unit_diagonal=False, overw
     if unit_diagonal:
         lw.error("solve_triangular with unit_diagonal=True is not supported")
     (a2, b2), weak = lw.coerce_dtypes([a, b])
-    if len(a2.shape) != 2 or a2.shape[0] != a2.shape[1] or not b2.shape or b2.shape[0] != a2.shape[0]:
-        lw.error(f"solve_triangular needs a square matrix and a right-hand side of matching rows, got "
-                 f"{a2.shape} and {b2.shape}")
+    # leading axes are batches of systems, broadcast; b is a vector only when it is 1-d (JAX
+    # deprecates reading a batch of vectors from rank alone, as NumPy 2's linalg.solve did)
+    vector = len(b2.shape) == 1
+    rows = len(b2.shape) - (1 if vector else 2)
+    if len(a2.shape) < 2 or a2.shape[-1] != a2.shape[-2] or rows < 0 or b2.shape[rows] != a2.shape[-1]:
+        lw.error(f"solve_triangular needs square matrices and right-hand sides of matching rows, got "
+                 f"{a2.shape} and {b2.shape}", "a batch of vectors b is a batch of columns: b[..., None]"
+                 if len(b2.shape) == len(a2.shape) - 1 else None)
+    batch = lw.broadcast_shapes(a2.shape[:-2], b2.shape[:rows])
+    a2, b2 = lw.broadcast_to(a2, batch + a2.shape[-2:]), lw.broadcast_to(b2, batch + b2.shape[rows:])
+    columns = vector and bool(batch)  # (the primitive takes a batch of vectors as columns)
+    if columns:
+        b2 = Dyn(lw.emit("reshape", [b2.value], shape=b2.shape + (1,)))
     transpose = {0: False, 1: True, "N": False, "T": True}.get(trans)
     if transpose is None:
         lw.error(f"unsupported trans={trans!r}")
-    return Dyn(lw.emit("triangular_solve", [a2.value, b2.value], lower=bool(lower), transpose_a=transpose))
+    x = lw.emit("triangular_solve", [a2.value, b2.value], lower=bool(lower), transpose_a=transpose)
+    return Dyn(lw.emit("reshape", [x], shape=b2.shape[:-1]) if columns else x)

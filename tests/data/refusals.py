@@ -192,3 +192,7 @@ def count_at_compile_time(i, x):
     if i == 10_000:  # known at compile time: each level is specialized on its own i
         return x
     return count_at_compile_time(i + 1, x + 1.0)  # ERR
+
+
+def traced_shape(x, n):
+    return x + np.zeros((3, n))  # ERR

@@ -89,10 +89,11 @@ def logaddexp(x, y):
 
 
 def triangular_solve(a, b, lower, transpose_a):
-    """Solves a x = b (a^T x = b with transpose_a) for a triangular; b a vector or a matrix."""
-    rhs = b[:, tf.newaxis] if b.shape.rank == 1 else b
-    x = tf.linalg.triangular_solve(a, rhs, lower=lower, adjoint=transpose_a)
-    return x[:, 0] if b.shape.rank == 1 else x
+    """Solves a x = b (a^T x = b with transpose_a) for a triangular, batched over leading
+    axes; b a vector (against one matrix) or matrices."""
+    vector = b.shape.rank == 1
+    x = tf.linalg.triangular_solve(a, b[:, tf.newaxis] if vector else b, lower=lower, adjoint=transpose_a)
+    return x[:, 0] if vector else x
 
 
 # --- the program-counter machine -------------------------------------------------------------

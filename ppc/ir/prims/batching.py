@@ -131,11 +131,17 @@ def tuple_get(cx, operands, batched, index):
 
 
 def triangular_solve(cx, operands, batched, lower, transpose_a):
-    """Per-member right-hand sides against a shared triangular matrix: the members become
-    extra columns of one solve."""
+    """Per-member right-hand sides against one shared matrix become extra columns of one
+    solve; per-member matrices make the member axis one more batch axis of the solve."""
     a, rhs = operands
-    if batched[0]:
-        raise ValueError("a triangular matrix that differs per member")
+    if batched[0] or a.type.rank > 2:
+        a = a if batched[0] else cx.broadcast(a)
+        rhs = rhs if batched[1] else cx.broadcast(rhs)
+        t = rhs.type
+        if t.rank < a.type.rank:  # one vector per member: a column
+            rhs = cx.b.op("reshape", [rhs], shape=t.shape + (1,))
+        x = cx.b.op("triangular_solve", [a, rhs], lower=lower, transpose_a=transpose_a)
+        return [x if t.rank == a.type.rank else cx.b.op("reshape", [x], shape=t.shape)], [True]
     t = rhs.type  # (B, k) or (B, k, m)
     cols = cx.b.op("transpose", [rhs], perm=(1, 0) + tuple(range(2, t.rank)))
     k = t.shape[1]

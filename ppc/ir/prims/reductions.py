@@ -216,21 +216,31 @@ declare("cumsum", _cumulative, jax="lax.cumsum({0}, axis={axis}, reverse={revers
 # --- triangular solve ----------------------------------------------------------------------
 
 def _triangular_solve(a, b, lower, transpose_a):
+    """a: [..., k, k], leading axes a batch of matrices; b: [k] against one matrix, or
+    [..., k, m] with a's batch axes. (Batches of vectors are batches of one column: JAX
+    is deprecating its reading of them as vectors.)"""
     a, b = tensor(a), tensor(b)
-    if a.rank != 2 or a.shape[0] != a.shape[1] or b.rank not in (1, 2) or b.shape[0] != a.shape[0] \
-            or a.dtype != b.dtype:
-        raise ShapeError(f"triangular_solve needs a square matrix and matching right-hand side, got {a} and {b}")
+    if (a.rank < 2 or a.shape[-1] != a.shape[-2] or b.rank not in ((1, 2) if a.rank == 2 else (a.rank,))
+            or b.shape[:a.rank - 2] != a.shape[:-2] or b.shape[a.rank - 2] != a.shape[-1] or a.dtype != b.dtype):
+        raise ShapeError(f"triangular_solve needs square matrices and right-hand sides of matching rows and "
+                         f"batch, got {a} and {b}")
     return [b]
 
 
 def _solve_jvp(cx, primals, tangents, lower, transpose_a):
-    """x = A^-1 b, so dx = A^-1 (db - dA x) (with A transposed when transpose_a)."""
+    """x = A^-1 b, so dx = A^-1 (db - dA x) (with A transposed when transpose_a). The
+    solve reads one triangle of A, so only that triangle of dA counts."""
     (x,) = cx.primal()
     a, (ta, tb) = primals[0], tangents
     rhs = tb
     if ta is not None:
-        da = cx.op("transpose", [ta], perm=(1, 0)) if transpose_a else ta
-        rhs = cx.sub(rhs, cx.op("dot_general", [da, x], contract=((1,), (0,)), batch=((), ())))
+        n, k = a.type.rank - 2, a.type.shape[-1]  # batch axes, size
+        ones = np.ones((k, k))
+        mask = cx.full(np.tril(ones) if lower else np.triu(ones), TensorType((k, k), a.type.dtype))
+        ta = cx.mul(ta, cx.op("broadcast_in_dim", [mask], shape=a.type.shape, dims=(n, n + 1)) if n else mask)
+        da = cx.op("transpose", [ta], perm=tuple(range(n)) + (n + 1, n)) if transpose_a else ta
+        batch = tuple(range(n))
+        rhs = cx.sub(rhs, cx.op("dot_general", [da, x], contract=((n + 1,), (n,)), batch=(batch, batch)))
     if rhs is None:
         return [x], [None]
     return [x], [cx.op("triangular_solve", [a, rhs], lower=lower, transpose_a=transpose_a)]

@@ -150,10 +150,12 @@ def reshape(op: Op) -> list[Factor]:
 
 
 def triangular_solve(op: Op) -> list[Factor]:
-    """The right-hand sides (columns of b) pass through; the matrix is whole."""
+    """Batch axes and the right-hand sides (columns of b) pass through; each matrix is whole."""
     a, b = op.operands
     out = op.results[0]
-    return [_factor([(b, 1), (out, 1)])] if _rank(b) == 2 else []
+    n = _rank(a) - 2
+    factors = [_factor([(a, d), (b, d), (out, d)]) for d in range(n)]
+    return factors + ([_factor([(b, n + 1), (out, n + 1)])] if _rank(b) == _rank(a) else [])
 
 
 def iota(op: Op) -> list[Factor]:
