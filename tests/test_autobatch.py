@@ -1,5 +1,6 @@
 """Both batching strategies: each golden program run on a batch equals the same program
 run on each member alone; data-dependent loops and branches differ per member."""
+import jax
 import numpy as np
 import pytest
 
@@ -7,10 +8,6 @@ import ppc
 
 from programs import PROGRAMS, assert_tree_close, load, random_args
 
-# programs whose batched form needs rules not written yet (the error names them)
-UNSUPPORTED = {
-    "at_update": "a partial update at a per-member offset (x.at[i, 1:])",
-}
 B = 3
 
 
@@ -40,7 +37,7 @@ def unstack(tree, i):
 STRATEGIES = ["local_static", "program_counter"]
 
 
-@pytest.mark.parametrize("name,strategy", [(n, s) for s in STRATEGIES for n in PROGRAMS if n not in UNSUPPORTED])
+@pytest.mark.parametrize("name,strategy", [(n, s) for s in STRATEGIES for n in PROGRAMS])
 def test_batched_equals_per_member(name, strategy, backend):
     """(On TF, the members run alone on JAX: batching and the backends agree at once.)"""
     mod = load(name)
@@ -51,13 +48,26 @@ def test_batched_equals_per_member(name, strategy, backend):
         assert_tree_close(unstack(out, i), single(*args), check_dtype=True)
 
 
+def windows_at(x, u, i, j):
+    return jax.lax.dynamic_slice(x, (i, j), (4, 3)), jax.lax.dynamic_update_slice(x, u, (j, i))
+
+
 @pytest.mark.parametrize("strategy", STRATEGIES)
-@pytest.mark.parametrize("name", sorted(UNSUPPORTED))
-def test_unsupported_batching_is_a_clear_error(name, strategy):
-    mod = load(name)
-    _, batched = batch_args(mod)
-    with pytest.raises(ppc.CompileError, match="cannot batch"):
-        ppc.autobatch(mod.main, strategy=strategy)(*batched)
+def test_windows_at_per_member_offsets(strategy):
+    """Every member its own starts, in range and past either end (XLA clamps them), and
+    values that must move exactly: NaN and infinities."""
+    r = np.random.default_rng(5)
+    n = 24
+    x = r.normal(size=(n, 9, 7))
+    x[np.arange(n), r.integers(0, 9, n), r.integers(0, 7, n)] = np.inf
+    x[np.arange(n), r.integers(0, 9, n), r.integers(0, 7, n)] = np.nan
+    u = r.normal(size=(n, 4, 3))
+    i, j = r.integers(-3, 12, n), r.integers(-3, 12, n)
+    got = ppc.autobatch(windows_at, strategy=strategy)(x, u, i, j)
+    single = ppc.compile(windows_at)
+    for k in range(n):
+        assert_tree_close(unstack(got, k), single(x[k], u[k], i[k], j[k]))
+        np.testing.assert_array_equal(got[0][k], jax.lax.dynamic_slice(x[k], (i[k], j[k]), (4, 3)))
 
 
 def collatz(n):

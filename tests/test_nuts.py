@@ -284,10 +284,12 @@ def uniform_around():
 
 def test_divergences_and_low_bfmi_are_warned_about():
     """Neal's funnel, centered: divergences, and momentum resampling that cannot move the
-    energy far enough to reach the neck (E-BFMI 0.22-0.32 at this seed, two or more chains
-    below 0.3 at each of seeds 0-7; Stan warns below 0.3)."""
+    energy far enough to reach the neck (E-BFMI 0.10-0.36 at this seed; Stan warns below
+    0.3). Measured at seeds 0-7 with the current key stream: 1, 3, 2, 2, 2, 4, 4, 4 chains
+    below 0.3, so seed 1 exercises the several-chains message."""
     with pytest.warns(ppc.infer.SamplerWarning) as caught:
-        idata = ppc.infer.nuts(funnel, chains=4, num_warmup=200, num_samples=200, progress=False)
+        idata = ppc.infer.nuts(funnel, chains=4, num_warmup=200, num_samples=200, progress=False,
+                               seed=1)
     messages = [str(w.message) for w in caught]
     assert any("transitions after warmup diverged" in m for m in messages)
     assert idata.sample_stats["diverging"].values.any()

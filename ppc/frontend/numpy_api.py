@@ -487,6 +487,41 @@ def _stop_gradient(lw, x):
     return Dyn(lw.emit("stop_gradient", [d.value]), d.weak)
 
 
+def _starts(lw, x: Dyn, start_indices, what):
+    """A start per axis of x, as index scalars, read as JAX reads them: a negative start
+    counts from the end once, then starts clamp so the window fits (as the IR's do)."""
+    items = list(start_indices) if isinstance(start_indices, (tuple, list)) else None
+    if items is None or len(items) != len(x.shape):
+        lw.error(f"{what} needs one start index per axis of its operand's {len(x.shape)}, got {describe(start_indices)}")
+    starts = []
+    for i, n in zip(items, x.shape):
+        d = lw.to_dyn(i)
+        if d.shape != () or not is_int(d.dtype):
+            lw.error(f"{what} start indices must be integer scalars, got {describe(i)}")
+        starts.append(lw.wrap_index(lw.to_dyn(i, INDEX), n).value)
+    return starts
+
+
+@register("jax.lax.dynamic_slice")
+def _lax_dynamic_slice(lw, operand, start_indices, slice_sizes):
+    x = lw.to_dyn(operand)
+    sizes = tuple(lw.static_int(n, "a slice size") for n in _static(lw, slice_sizes, "slice_sizes"))
+    if len(sizes) != len(x.shape) or any(not 0 <= n <= m for n, m in zip(sizes, x.shape)):
+        lw.error(f"dynamic_slice sizes {sizes} do not fit an operand of shape {x.shape}")
+    return Dyn(lw.emit("dynamic_slice", [x.value] + _starts(lw, x, start_indices, "dynamic_slice"), x.value.hint,
+                       sizes=sizes), x.weak)
+
+
+@register("jax.lax.dynamic_update_slice")
+def _lax_dynamic_update_slice(lw, operand, update, start_indices):
+    x = lw.to_dyn(operand)
+    u = lw.to_dyn(update, x.dtype)
+    if len(u.shape) != len(x.shape) or any(n > m for n, m in zip(u.shape, x.shape)):
+        lw.error(f"dynamic_update_slice of an update of shape {u.shape} does not fit an operand of shape {x.shape}")
+    starts = _starts(lw, x, start_indices, "dynamic_update_slice")
+    return Dyn(lw.emit("dynamic_update_slice", [x.value, u.value] + starts, x.value.hint), x.weak)
+
+
 @register("sps.xlogy", "jss.xlogy")
 def _xlogy(lw, x, y):
     prod = lw.elementwise("mul", x, lw.elementwise("log", y, result_kind="float"))

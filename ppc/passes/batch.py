@@ -59,6 +59,33 @@ class BatchCx:
         shape[axis] = 1
         return self.b.op("reshape", [kept], x.hint, shape=tuple(shape))
 
+    def clamp(self, idx: Value, high: int) -> Value:
+        """idx clamped into [0, high], as XLA clamps a dynamic slice's start."""
+        t = idx.type
+        return self.b.op("min", [self.b.op("max", [idx, self.b.constant(0, t)]), self.b.constant(high, t)])
+
+    def shift(self, x: Value, axis: int, amount: Value, toward_start: bool) -> Value:
+        """x with member b's elements moved amount[b] places along `axis` (0 <= amount[b] <
+        its length), toward index 0 or away from it, zeros filling in: one static shift
+        per bit of the amount, each kept where the member's bit is set. Selects only, so
+        the values move exactly (infinities and NaNs included), in log2(length) steps."""
+        t = x.type
+        n, zero = t.shape[axis], self.b.constant(0, TensorType((), t.dtype))
+        it = amount.type
+        for p in range((n - 1).bit_length()):
+            step = 1 << p
+            keep = [(0, d) for d in t.shape]
+            keep[axis] = (step, n) if toward_start else (0, n - step)
+            part = self.b.op("slice", [x], start=tuple(a for a, _ in keep), limit=tuple(z for _, z in keep),
+                             stride=(1,) * t.rank)
+            low, high = [0] * t.rank, [0] * t.rank
+            (high if toward_start else low)[axis] = step
+            moved = self.b.op("pad", [part, zero], low=tuple(low), high=tuple(high), interior=(0,) * t.rank)
+            bit = self.b.op("ne", [self.b.op("and", [self.b.op("shift_right", [amount, self.b.constant(p, it)]),
+                                                     self.b.constant(1, it)]), self.b.constant(0, it)])
+            x = self.b.op("select", [self.b.op("broadcast_in_dim", [bit], shape=t.shape, dims=(0,)), moved, x])
+        return x
+
     def batch_structured(self, operands, batched):
         return getattr(self.p, "batch_" + self.prim)(self, operands, batched)
 

@@ -83,17 +83,16 @@ def dynamic_slice(cx, operands, batched, sizes):
         return cx.b.op_n("dynamic_slice", [x if batched[0] else cx.broadcast(x), zero] + idx,
                          sizes=(cx.size,) + tuple(sizes)), [True]
     x = x if batched[0] else cx.broadcast(x)
-    # a traced index per member: size-1 slices along those axes pick by a one-hot mask
+    # a traced start per member: one element picked by a one-hot mask, a longer window
+    # shifted per member to start at 0 (see BatchCx.shift); then a slice at 0
     for axis, (i, b, size) in enumerate(zip(idx, batched[1:], sizes)):
-        if b and size != 1:
-            raise ValueError("slices of more than one element at per-member offsets")
-    for axis, (i, b) in enumerate(zip(idx, batched[1:])):
-        if b:
+        if b and size == 1:
             x = cx.pick(x, axis + 1, i)
+        elif b and size < x.type.shape[axis + 1]:
+            x = cx.shift(x, axis + 1, cx.clamp(i, x.type.shape[axis + 1] - size), toward_start=True)
     rest = [_zero_index(cx, i) if b else i for i, b in zip(idx, batched[1:])]
     zero = _zero_index(cx, idx[0])
-    sizes_b = (cx.size,) + tuple(1 if b else s for s, b in zip(sizes, batched[1:]))
-    return cx.b.op_n("dynamic_slice", [x, zero] + rest, sizes=sizes_b), [True]
+    return cx.b.op_n("dynamic_slice", [x, zero] + rest, sizes=(cx.size,) + tuple(sizes)), [True]
 
 
 def dynamic_update_slice(cx, operands, batched, **attrs):
@@ -103,17 +102,34 @@ def dynamic_update_slice(cx, operands, batched, **attrs):
         return cx.b.op_n("dynamic_update_slice", _lift_all(cx, [x, upd], batched[:2]) + [zero] + idx), [True]
     x = x if batched[0] else cx.broadcast(x)
     upd = upd if batched[1] else cx.broadcast(upd)
-    for axis, (b, n, u) in enumerate(zip(batched[2:], x.type.shape[1:], upd.type.shape[1:])):
-        if (b and u != 1) or (not b and u != n):
-            raise ValueError("updates at per-member offsets must be single elements along those axes "
-                             "and whole along the others")
+    # per member: the update padded to x's shape and shifted to its start along each axis
+    # it does not fill, and written where the window is (a mask per axis)
+    shape = x.type.shape
     mask = None
-    for axis, (i, b) in enumerate(zip(idx, batched[2:])):
-        if b:
-            m = cx.onehot(x.type.shape, axis + 1, i)
-            mask = m if mask is None else cx.b.op("and", [mask, m])
-    full = cx.b.op("broadcast_in_dim", [upd], shape=x.type.shape, dims=tuple(range(len(x.type.shape))))
-    return [cx.b.op("select", [mask, full, x])], [True]
+    for axis, (i, b, n, u) in enumerate(zip(idx, batched[2:], shape[1:], upd.type.shape[1:])):
+        if u == n:
+            continue
+        start = cx.clamp(i, n - u)
+        if not b:
+            start = cx.b.op("broadcast_in_dim", [start], shape=(cx.size,), dims=())
+        if u == 1:  # one element: the same value all along the axis, the mask picks the place
+            wide = list(upd.type.shape)
+            wide[axis + 1] = n
+            upd = cx.b.op("broadcast_in_dim", [upd], shape=tuple(wide), dims=tuple(range(len(shape))))
+        else:
+            high = [0] * len(shape)
+            high[axis + 1] = n - u
+            upd = cx.b.op("pad", [upd, cx.b.constant(0, TensorType((), upd.type.dtype))], low=(0,) * len(shape),
+                          high=tuple(high), interior=(0,) * len(shape))
+            upd = cx.shift(upd, axis + 1, start, toward_start=False)
+        coords = cx.b.op("iota", [], shape=shape, dimension=axis + 1, dtype=start.type.dtype)
+        lo = cx.b.op("broadcast_in_dim", [start], shape=shape, dims=(0,))
+        hi = cx.b.op("add", [lo, cx.b.constant(u, TensorType(shape, start.type.dtype))])
+        inside = cx.b.op("and", [cx.b.op("ge", [coords, lo]), cx.b.op("lt", [coords, hi])])
+        mask = inside if mask is None else cx.b.op("and", [mask, inside])
+    if mask is None:  # (every axis whole: the update is the new value)
+        return [upd], [True]
+    return [cx.b.op("select", [mask, upd, x])], [True]
 
 
 def structured(cx, operands, batched, **attrs):

@@ -238,7 +238,7 @@ def _tuple_src(exprs):
 
 
 declare("dynamic_slice", _dynamic_slice, tile=tiling.unchanged_dims,
-        jax=lambda a, at: f"lax.dynamic_slice({a[0]}, {_tuple_src(a[1:])}, {at['sizes']})",
+        jax=lambda a, at: f"lax.dynamic_slice({a[0]}, {_tuple_src(a[1:])}, {at['sizes']}, allow_negative_indices=False)",
         tf=lambda a, at: f"ppc_tf.dynamic_slice({a[0]}, {_tuple_src(a[1:])}, {at['sizes']})",
         jvp=_linear_in(1), batch=batching.dynamic_slice, transpose=lambda cx, cts, ops, lin, sizes: [
             cx.op("dynamic_update_slice", [cx.zeros(cx.in_types[0]), cts[0]] + list(ops[1:]))]
@@ -261,7 +261,7 @@ def _dus_t(cx, cts, operands, linear, **attrs):
 
 
 declare("dynamic_update_slice", _dynamic_update_slice, tile=tiling.unchanged_dims,
-        jax=lambda a, at: f"lax.dynamic_update_slice({a[0]}, {a[1]}, {_tuple_src(a[2:])})",
+        jax=lambda a, at: f"lax.dynamic_update_slice({a[0]}, {a[1]}, {_tuple_src(a[2:])}, allow_negative_indices=False)",
         tf=lambda a, at: f"ppc_tf.dynamic_update_slice({a[0]}, {a[1]}, {_tuple_src(a[2:])})",
         jvp=_linear_in(2), transpose=_dus_t, batch=batching.dynamic_update_slice, cost=costs.free)
 
