@@ -382,7 +382,9 @@ def test_mvn_any_batch_rank_matches_numpyro(batch, backend):
 def random_tril(*shape):
     """Lower-triangular matrices with positive diagonals; the upper triangle holds noise
     that the density must ignore, as NumPyro's does."""
-    return rng.normal(size=shape) * 0.4 + 1.5 * np.eye(shape[-1])
+    noise = rng.normal(size=shape) * 0.4
+    eye = np.eye(shape[-1], dtype=bool)
+    return np.where(eye, 1.0 + np.abs(noise), noise)
 
 
 @pytest.mark.parametrize("loc_shape,tril_shape", [((2,), (3, 2, 2)), ((4, 1, 2), (3, 2, 2)), ((3, 2), (4, 1, 2, 2))],
