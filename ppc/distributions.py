@@ -356,6 +356,27 @@ def outside_support(support: str, x, param_shapes):
     return index, x[index]
 
 
+# Bounds that parameter values set, by distribution: the parameters they read, a test
+# (value, those parameters...) -> whether each value lies inside, and how a message writes them.
+PARAMETER_BOUNDS = {
+    "uniform": (("low", "high"), lambda x, low, high: (x >= low) & (x <= high), "low <= x <= high"),
+    "binomial": (("total_count",), lambda x, total_count: x <= total_count, "x <= total_count"),
+}
+
+
+def outside_bounds(dist: str, x, params: dict):
+    """(index, value, each bounding parameter's value there) of the first element of data
+    `x` outside the bounds its parameters (by name) set, or None."""
+    names, test, _ = PARAMETER_BOUNDS[dist]
+    x, *bounds = np.broadcast_arrays(*(np.asarray(a) for a in [x, *(params[n] for n in names)]))
+    with np.errstate(invalid="ignore"):
+        inside = np.asarray(test(x, *bounds))
+    if inside.all():
+        return None
+    index = np.unravel_index(int(np.argmin(inside)), inside.shape)
+    return index, x[index], [b[index] for b in bounds]
+
+
 # ----------------------------------------------------------------- declarations
 
 @dataclass(eq=False)

@@ -198,6 +198,22 @@ class Unconstrained:
             self.spec.derived[key] = make()
         return self.spec.derived[key]
 
+    def observed_sites(self):
+        """(compiled (args..., latent values...) -> each observed variable's value and
+        parameters, in order; for each output, whether it is fixed: computed from no latent
+        value). Built only when a sampler finds the density finite nowhere, to name data
+        outside bounds that parameters set."""
+        def make():
+            from .passes.ad.algebra import dependents
+            pm, _ = parameters_module(self.spec.canonical, observed=True)
+            body = pm.entry.body
+            moving = dependents(body, set(body.params[len(body.params) - len(self.names):]))
+            fn = Derived(self.program, lambda s, a, k: (pm, tuple(Slot(t, False) for t in pm.entry.result_types),
+                                                        False), f"observed_{self.program.__name__}",
+                         drop_last=len(self.names), models=True)
+            return fn, [v not in moving for v in body.ops[-1].operands]
+        return self.memo("observed_sites", make)
+
     def log_density(self, theta):
         return self._density(theta, *self.args)
 

@@ -14,7 +14,8 @@ from scipy.special import expit
 import ppc
 import ppc.infer
 from ppc.distributions import (beta_log_prob, binomial_log_prob, dirichlet_log_prob, gamma_log_prob,
-                               half_normal_log_prob, log_normal_log_prob, outside_support, poisson_log_prob)
+                               half_normal_log_prob, log_normal_log_prob, outside_bounds, outside_support,
+                               poisson_log_prob)
 
 import data.rv_models as M
 
@@ -343,6 +344,67 @@ def test_observed_value_outside_the_support_is_named():
         ppc.infer.nuts(model, chains=2, num_warmup=5, num_samples=5, progress=False)
     with pytest.raises(ValueError, match=message):
         ppc.infer.nuts(model, chains=2, num_warmup=5, num_samples=5, progress=False, init={"p": 0.5})
+
+
+def fixed_bounds_model():
+    mu = ppc.Normal(0.0, 1.0, name="mu")
+    y = ppc.Uniform(0.0, 10.0 * np.ones(3), name="y")
+    k = ppc.Binomial(np.array([5.0, 8.0]), 1.0 / (1.0 + np.exp(-mu)), name="k")
+    return y, k
+
+
+def moving_bounds_model():
+    x = ppc.Normal(0.0, 3.0, name="x")
+    y = ppc.Uniform(x, x + 10.0, name="y")
+    return y
+
+
+@pytest.mark.parametrize("data,message", [
+    ({"y": [1.0, 12.0, 3.0], "k": [3.0, 2.0]},
+     r"observed value of 'y' is outside the bounds of its Uniform \(low <= x <= high\): 12.0 at index 1, "
+     r"where low = 0.0, high = 10.0; the model's log density is -inf whatever its latent values"),
+    ({"y": [1.0, 2.0, 3.0], "k": [3.0, 9.0]},
+     r"observed value of 'k' is outside the bounds of its Binomial \(x <= total_count\): 9 at index 1, "
+     r"where total_count = 8.0; the model's log density is -inf whatever its latent values"),
+], ids=["uniform", "binomial"])
+def test_observed_value_outside_fixed_parameter_bounds_is_named(data, message):
+    """Bounds that constant parameters set are named as surely as a support's: the probs
+    of the Binomial move with mu, but its bound reads only total_count."""
+    model = ppc.condition(fixed_bounds_model, **{n: np.array(v) for n, v in data.items()})
+    with pytest.raises(ValueError, match=message):
+        ppc.infer.nuts(model, chains=2, num_warmup=5, num_samples=5, progress=False)
+    with pytest.raises(ValueError, match=message):
+        ppc.infer.nuts(model, chains=2, num_warmup=5, num_samples=5, progress=False, init={"mu": 0.0})
+
+
+def test_observed_value_outside_moving_parameter_bounds_is_named():
+    """y = 50 lies inside Uniform(x, x + 10) only for x in [40, 50], which Stan's
+    uniform(-2, 2) starting draws never reach: the error names the bound at the failing
+    points and says init= can help; with it, sampling runs and stays in [40, 50]."""
+    model = ppc.condition(moving_bounds_model, y=np.array(50.0))
+    message = (r"observed value of 'y' is outside the bounds of its Uniform \(low <= x <= high\): 50.0, "
+               r"where low = -?\d.*, high = .* at chain 0's last starting point tried "
+               r"\(as at every failing chain\); the bounds depend on latent values: pass init=")
+    with pytest.raises(ValueError, match=message):
+        ppc.infer.nuts(model, chains=2, num_warmup=5, num_samples=5, progress=False)
+    with pytest.raises(ValueError, match=r"50.0, where low = 0.0, high = 10.0 at chain 0's init values \(as at"):
+        ppc.infer.nuts(model, chains=2, num_warmup=5, num_samples=5, progress=False, init={"x": 0.0})
+    idata = ppc.infer.nuts(model, chains=2, num_warmup=50, num_samples=50, progress=False, init={"x": 45.0})
+    x = idata.posterior["x"].values
+    assert ((x >= 40.0) & (x <= 50.0)).all()
+
+
+@pytest.mark.parametrize("dist,data,params,found", [
+    ("uniform", [[0.5, 2.0], [1.5, 0.0]], {"low": 0.0, "high": [2.0, 1.0]}, ((0, 1), 2.0, [0.0, 1.0])),
+    ("uniform", [0.0, 1.0], {"low": 0.0, "high": 1.0}, None),  # (the edges are inside)
+    ("binomial", [3, 6, 9], {"total_count": [5, 6, 8], "probs": 0.5}, ((2,), 9, [8])),
+])
+def test_outside_bounds_reads_the_parameters(dist, data, params, found):
+    got = outside_bounds(dist, np.asarray(data), {n: np.asarray(v) for n, v in params.items()})
+    if found is None:
+        assert got is None
+    else:
+        assert got[0] == found[0] and got[1] == found[1] and [float(b) for b in got[2]] == found[2]
 
 
 @pytest.mark.parametrize("support,data,shapes,found", [

@@ -52,6 +52,7 @@ CASES = [
     (R.kwargs_call, (x3,), "'**' arguments are not supported", "keyword"),
     (R.traced_slice, (x3, 2), "slice bound must be a Python int known at compile time", None),
     (R.traced_shape, (x3, 2), "shape must be known at compile time", "static_argnums"),
+    (R.missing_module_attribute, (x3,), "module 'ppc' has no attribute 'sigmoid'", None),
     (R.bad_reshape, (m34,), "cannot reshape", None),
     (R.no_return_on_some_path, (x3,), "may reach its end without returning", "return"),
     (R.returns_string, (x3,), "returns str 'hello', which is not an array", None),

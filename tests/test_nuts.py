@@ -419,8 +419,17 @@ def test_init_errors_name_the_variable():
         ppc.infer.nuts(model, init={}, **kw)
     with pytest.raises(ValueError, match=r"init\['x'\] has shape \(3,\)"):
         ppc.infer.nuts(model, init={"x": np.zeros(3)}, **kw)
-    with pytest.raises(ValueError, match="not finite at chain 0"):
-        ppc.infer.nuts(model, init={"x": 1.0}, **kw)
+    with pytest.raises(ValueError, match=r"outside the bounds of its Uniform .*: 0.0, where low = 1.0, high = 11.0 "
+                       r"at chain 1's init values; the bounds depend on latent values"):
+        ppc.infer.nuts(model, init={"x": np.array([-1.0, 1.0])}, **kw)  # (one value per chain)
+    with pytest.raises(ValueError, match="not finite at chain 1's starting values"):
+        ppc.infer.nuts(walled, init={"x": np.array([1.0, 3.0])}, **kw)
+
+
+def walled():
+    x = ppc.Normal(0.0, 1.0, name="x")
+    ppc.factor(np.where(x > 2.0, -np.inf, 0.0), name="wall")
+    return x
 
 
 LOGISTIC32_RNG = np.random.default_rng(5)

@@ -7,6 +7,8 @@ lone int i64, as in NumPy.
 """
 from __future__ import annotations
 
+import types
+
 import numpy as np
 
 from ..ir import TensorType, dtype_of_numpy
@@ -368,4 +370,6 @@ def describe(v) -> str:
         return f"a {type(v).__name__} of {len(v)} items, traced arrays among them"
     if isinstance(v, type):
         return f"the type {v.__name__}"
+    if isinstance(v, types.ModuleType):
+        return f"module '{v.__name__}'"
     return f"{type(v).__name__} {v!r}"[:80]

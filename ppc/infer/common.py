@@ -160,7 +160,7 @@ def starting_points(u, init, chains: int, rng, value_and_grad):
         q = _from_init(u, init, chains)
         lp, g = value_and_grad(q)
         if not finite(lp, g).all():
-            raise ValueError(observed_outside_support(u) or (
+            raise ValueError(observed_outside_support(u, q, ~finite(lp, g), "init values") or (
                 f"init: the model's log density or its gradient is not finite at chain "
                 f"{int(np.argmin(finite(lp, g)))}'s starting values"))
         return q, lp, g
@@ -174,29 +174,65 @@ def starting_points(u, init, chains: int, rng, value_and_grad):
         lp2, g2 = value_and_grad(q)
         lp, g = np.where(bad, lp2, lp), np.where(bad[:, None], g2, g)
     if not finite(lp, g).all():
-        raise ValueError(observed_outside_support(u) or (
+        raise ValueError(observed_outside_support(u, q, ~finite(lp, g), "last starting point tried") or (
             f"no starting point with a finite log density and gradient in {INIT_TRIES} uniform(-2, 2) draws on "
             "the unconstrained scale; pass init= with values where the model is finite"))
     return q, lp, g
 
 
-def observed_outside_support(u) -> str | None:
+def observed_outside_support(u, q, failing, point: str) -> str | None:
     """What names the usual cause of a model finite nowhere: an observed value outside its
     distribution's support makes the density -inf whatever the latents are, so that no
-    starting point, init= included, can help. None when the data, read alone, all lie in
-    their supports (bounds set by parameter values are not checked)."""
+    starting point, init= included, can help. Bounds that parameters set (a Uniform's
+    interval, a Binomial's total count) are read at the points `q` (unconstrained, one per
+    chain; `point` says which they are) of the `failing` chains, and named only where every
+    one of them puts the data outside. None when the data lie inside."""
     from ..distributions import DISTRIBUTIONS, outside_support
     from ..passes.ppl import random_variables
-    for op in random_variables(u.spec.canonical):
-        if op.prim != "observe":
-            continue
+    sites = [op for op in random_variables(u.spec.canonical) if op.prim == "observe"]
+    for op in sites:
         name, dist = op.attrs["name"], DISTRIBUTIONS[op.attrs["dist"]]
         found = outside_support(dist.support, u.observed[name], [p.type.shape for p in op.operands[1:]])
         if found is not None:
             index, value = found
-            at = f" at index {', '.join(map(str, index))}" if index else ""
             return (f"observed value of '{name}' is outside the support of {dist.title} ({dist.support}): "
-                    f"{value}{at}; the model's log density is -inf whatever its latent values: check the data")
+                    f"{value}{_at(index)}; the model's log density is -inf whatever its latent values: check the data")
+    return _outside_parameter_bounds(u, sites, q, np.flatnonzero(failing), point)
+
+
+def _at(index) -> str:
+    return f" at index {', '.join(map(str, index))}" if index else ""
+
+
+def _outside_parameter_bounds(u, sites, q, chains, point: str) -> str | None:
+    from ..distributions import DISTRIBUTIONS, PARAMETER_BOUNDS, outside_bounds
+    if not any(op.attrs["dist"] in PARAMETER_BOUNDS for op in sites) or not len(chains):
+        return None
+    fn, fixed = u.observed_sites()
+    outputs = []
+    for theta in q[chains]:
+        values = u.to_constrained(theta)
+        outputs.append([np.asarray(o) for o in fn(*u.args, *[values[n] for n in u.names])])
+    pos = 0
+    for op in sites:
+        first, pos = pos, pos + len(op.operands)  # (the value, then the parameters)
+        dist = op.attrs["dist"]
+        if dist not in PARAMETER_BOUNDS:
+            continue
+        d = DISTRIBUTIONS[dist]
+        found = [outside_bounds(dist, o[first], dict(zip(d.params, o[first + 1:pos]))) for o in outputs]
+        if any(f is None for f in found):
+            continue
+        (index, value, bounds), (names, _, text) = found[0], PARAMETER_BOUNDS[dist]
+        where = ", ".join(f"{n} = {np.format_float_positional(b, precision=6, trim='0')}"
+                          for n, b in zip(names, bounds))
+        head = (f"observed value of '{op.attrs['name']}' is outside the bounds of its {d.title} "
+                f"({text}): {value}{_at(index)}, where {where}")
+        if all(fixed[first + 1 + d.params.index(n)] for n in names):
+            return f"{head}; the model's log density is -inf whatever its latent values: check the data"
+        return (f"{head} at chain {chains[0]}'s {point}{'' if len(chains) == 1 else ' (as at every failing chain)'}; "
+                "the bounds depend on latent values: pass init= with values that put the data inside them, "
+                "or check the data")
     return None
 
 

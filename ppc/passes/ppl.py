@@ -246,17 +246,22 @@ def unconstrained_module(module: Module, constrained_out: bool = False) -> Modul
     return canonicalize(m)
 
 
-def parameters_module(module: Module) -> tuple[Module, list[str]]:
+def parameters_module(module: Module, observed: bool = False) -> tuple[Module, list[str]]:
     """(module whose entry is (args..., latent values...) -> the parameters of every latent
-    variable, flattened in order, and the latent names): what inverse transforms need."""
+    variable, flattened in order, and the latent names): what inverse transforms need.
+    With `observed`, each observed variable's value and parameters instead: what names
+    data outside bounds that parameters set (a Uniform's interval)."""
     latent, params = [], []
 
     def value_of(op, b, splice):
         if op.prim == "observe":
+            if observed:
+                params.extend(op.operands)
             return op.operands[0], None
         p = Value(op.results[0].type, op.attrs["name"])
         latent.append(p)
-        params.extend(op.operands)
+        if not observed:
+            params.extend(op.operands)
         return p, None
     m, rvs, _, mapping = _rewrite(module, value_of, with_density=False)
     m.entry.body.params += latent

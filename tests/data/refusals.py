@@ -196,3 +196,7 @@ def count_at_compile_time(i, x):
 
 def traced_shape(x, n):
     return x + np.zeros((3, n))  # ERR
+
+
+def missing_module_attribute(x):
+    return ppc.sigmoid(x)  # ERR
