@@ -107,3 +107,42 @@ def test_nested_early_returns_program_counter(progdir, prog):  # noqa: F811
     src, args = prog
     rng = np.random.default_rng(len(src))
     check_batched(src, [args] + [_perturbed(args, rng) for _ in range(2)], progdir, "program_counter")
+
+
+@st.composite
+def window_programs(draw):
+    """A read of a window at per-member starts and a write of a block at others, in one or
+    two dimensions, with starts anywhere from past the front to past the end: what local
+    static batching moves into place by per-member shifts."""
+    rank = draw(st.integers(1, 2))
+    shape = tuple(draw(st.integers(2, 6)) for _ in range(rank))
+    win = tuple(draw(st.integers(1, n)) for n in shape)
+    blk = tuple(draw(st.integers(1, n)) for n in shape)
+    idx = ", ".join(f"i{k}" for k in range(rank))
+    jdx = ", ".join(f"j{k}" for k in range(rank))
+    src = ("import jax\nimport numpy as np\n\n\n"
+           f"def main(x, u, {idx}, {jdx}):\n"
+           f"    w = jax.lax.dynamic_slice(x, ({idx},), {win})\n"
+           f"    y = jax.lax.dynamic_update_slice(x, u * 2.0 + np.sum(w), ({jdx},))\n"
+           "    return w * 3.0, y\n")
+    starts = st.integers(-8, 8)
+    members = []
+    for _ in range(4):
+        members.append([draw(float_arrays("float64", shape)), draw(float_arrays("float64", blk))]
+                       + [np.int32(draw(starts)) for _ in range(2 * rank)])
+    return src, members
+
+
+@settings(max_examples=examples(10), **SETTINGS)
+@given(window_programs(), st.sampled_from(["local_static", "program_counter"]))
+def test_windows_at_per_member_starts_batched(progdir, prog, strategy):  # noqa: F811
+    """Against JAX itself running each member (the reference for lax's start semantics)."""
+    import jax
+    src, members = prog
+    note(f"program:\n{src}")
+    f = load_source(src, progdir).main
+    batched = [np.stack([m[i] for m in members]) for i in range(len(members[0]))]
+    out = ppc.autobatch(f, strategy=strategy)(*batched)
+    reference = jax.jit(f)
+    for i, args in enumerate(members):
+        assert_tree_close(_unstack(out, i), tuple(np.asarray(o) for o in reference(*args)), rtol=1e-12)
