@@ -1,7 +1,9 @@
 """ppc.autobatch: run a single-example program on a whole batch at once.
 
 Every array argument has a leading batch axis; one of size 1 (and any Python number) is
-shared by all members and stays unbatched inside; every result is batched.
+shared by all members and stays unbatched inside; every result is batched. A tuple or
+list argument is shared: each array in it has a leading axis of size 1 (`shared` adds
+it); arrays batched inside one are refused, not yet supported.
 
 - `strategy="program_counter"` (the default) runs the program, recursion included, on
   the program-counter machine (ppc/passes/pc): each member at its own block, one XLA
@@ -33,6 +35,26 @@ def _is_array(a) -> bool:
     return hasattr(a, "shape") and hasattr(a, "dtype")
 
 
+def _leaves(tree) -> list:
+    if isinstance(tree, (tuple, list)):
+        return [x for t in tree for x in _leaves(t)]
+    return [tree]
+
+
+def _first(tree):
+    """A shared argument as each member sees it: its arrays without their size-1 axis."""
+    if isinstance(tree, (tuple, list)):
+        return type(tree)(_first(t) for t in tree)
+    return tree[0] if _is_array(tree) else tree
+
+
+def shared(tree):
+    """An argument every member shares: each array in it gains a leading axis of size 1."""
+    if isinstance(tree, (tuple, list)):
+        return type(tree)(shared(t) for t in tree)
+    return tree[None] if _is_array(tree) else tree
+
+
 class Batched(Derived):
     _prepared = False
 
@@ -60,19 +82,26 @@ class Batched(Derived):
         """Arguments as the compiled program takes them; records which are batched (or
         takes `flags`: a batch split over devices keeps the whole batch's, since one member
         per device would make every size-1 argument look batched)."""
-        arrays = [a for a in args if _is_array(a)]
+        arrays = [a for a in _leaves(list(args)) if _is_array(a)]
         if not arrays:
             raise ValueError("autobatch needs at least one array argument with a leading batch axis")
         if any(len(a.shape) == 0 for a in arrays):
-            raise ValueError("every array argument of a batched function needs a leading batch axis")
+            raise ValueError("every array argument of a batched function (and every array in a tuple or list "
+                             "argument) needs a leading batch axis")
         size = max(a.shape[0] for a in arrays)
         bad = [a.shape[0] for a in arrays if a.shape[0] not in (1, size)]
         if bad:
             raise ValueError(f"batch sizes {sorted({size, *bad})} differ (only size-1 arguments broadcast)")
+        for i, a in enumerate(args):
+            if isinstance(a, (tuple, list)) and size > 1 and any(
+                    _is_array(x) and x.shape[0] == size for x in _leaves(a)):
+                raise ValueError(f"argument {i} is a {type(a).__name__} holding arrays with the batch axis "
+                                 f"(size {size}): batching inside a {type(a).__name__} is not supported yet; pass "
+                                 "those arrays as arguments of their own (a leading axis of size 1 shares one)")
         # a size-1 argument is shared by every member: it is passed unbatched (never copied)
         self._flags = flags or tuple(_is_array(a) and (a.shape[0] == size or size == 1) for a in args)
         self._size = size
-        return [a[0] if _is_array(a) and not f else a for a, f in zip(args, self._flags)]
+        return [a if f else _first(a) for a, f in zip(args, self._flags)]
 
     def _key(self, args, kwargs):
         return (self._flags, self._size) + super()._key(args, kwargs)

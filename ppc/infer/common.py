@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 
-from ..autobatch import autobatch
+from ..autobatch import autobatch, shared
 
 # Dual averaging constants (Hoffman & Gelman 2014, as in Stan)
 DA_GAMMA, DA_T0, DA_KAPPA = 0.05, 10.0, 0.75
@@ -139,9 +139,9 @@ def _extreme(result, pick):
 def _constrained(u, thetas):
     chains, draws, dim = thetas.shape
     flat = thetas.reshape(chains * draws, dim)
-    shared = [np.asarray(a)[None] if hasattr(a, "shape") else a for a in u.args]  # size 1: shared by all draws
+    shared_args = [shared(a) for a in u.args]  # size 1: shared by all draws
     to_constrained = u.memo("to_constrained_batched", lambda: autobatch(u._values, strategy="local_static"))
-    values = to_constrained(flat, *shared)
+    values = to_constrained(flat, *shared_args)
     return {name: np.asarray(v).reshape((chains, draws) + np.shape(v)[1:]) for name, v in zip(u.names, values)}
 
 

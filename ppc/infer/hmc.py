@@ -84,7 +84,7 @@ def hmc(model, *data, num_warmup: int = 500, num_samples: int = 1000, num_leapfr
     rng = np.random.default_rng(seed)
     dtype = u.dtype
     d = u.size
-    args = tuple(np.asarray(a) for a in u.args)
+    chain_data = tuple(np.asarray(a)[None] for a in u.args)  # size 1: shared by every chain
     theta, lp, g = starting_points(u, init, chains, rng, lambda q: (
         np.array([float(u.log_density(th)) for th in q], dtype=dtype),
         np.stack([np.asarray(grad(th, *u.args)) for th in q]).astype(dtype)))
@@ -105,7 +105,7 @@ def hmc(model, *data, num_warmup: int = 500, num_samples: int = 1000, num_leapfr
         log_us = np.log(rng.uniform(size=(chains, n))).astype(dtype)
         jitters = rng.uniform(1.0 - jitter, 1.0 + jitter, size=(chains, n)).astype(dtype)
         out = batched_kernel(theta, lp, g, log_step, x_bar, h_bar, t, mu, momenta, log_us, jitters, bool(adapt),
-                             float(target_accept), args)
+                             float(target_accept), chain_data)
         theta, lp, g, log_step, x_bar, h_bar, t, thetas, st = (np.asarray(o) for o in out)
         if done >= num_warmup:
             draws.append(thetas[:, :n])

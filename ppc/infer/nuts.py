@@ -348,10 +348,9 @@ def nuts(model, *data, num_warmup: int = 1000, num_samples: int = 1000, chains: 
 
     rng = np.random.default_rng(seed)
     dtype, d = u.dtype, u.size
-    args = tuple(np.asarray(a) for a in u.args)
-    shared_args = [np.asarray(a)[None] for a in args]
+    chain_data = tuple(np.asarray(a)[None] for a in u.args)  # size 1: shared by every chain
     q, lp, g = starting_points(u, init, chains, rng, lambda q: tuple(
-        np.asarray(x).astype(dtype) for x in first(q, *shared_args)))
+        np.asarray(x).astype(dtype) for x in first(q, *chain_data)))
     target = np.full(1, target_accept, dtype)  # shared by every chain (a Python float would widen float32)
     eps0 = step_size if step_size is not None else 0.1
     log_eps = np.full(chains, math.log(eps0), dtype)
@@ -377,7 +376,7 @@ def nuts(model, *data, num_warmup: int = 1000, num_samples: int = 1000, chains: 
         while done < length:
             n = 1 if shared else min(chunk, length - done)
             out = run(q, lp, g, log_eps, inv_mass, x_bar, h_bar, t, mu, keys, np.full(chains, n),
-                          bool(adapt), target, args)
+                          bool(adapt), target, chain_data)
             q, lp, g, log_eps, x_bar, h_bar, t = (np.asarray(o) for o in out[:7])
             keys = out[7]
             chunk_draws, chunk_stats = np.asarray(out[8])[:, :n], np.asarray(out[9])[:, :n]
@@ -420,7 +419,7 @@ def nuts(model, *data, num_warmup: int = 1000, num_samples: int = 1000, chains: 
     idata = to_inference_data(u, np.concatenate(draws, axis=1), sample_stats, warmup)
     prog = sampler.specialize(q[:local], lp[:local], g[:local], log_eps[:local], inv_mass[:local], x_bar[:local],
                               h_bar[:local], t[:local], mu[:local], keys[:local], np.full(local, 1),
-                              False, target, args).program
+                              False, target, chain_data).program
     gradient_block = leapfrog_block(prog)
     idata.sample_stats.attrs.update(
         batch_utilization=float(served.sum() / max(1, runs.sum() * local)),
