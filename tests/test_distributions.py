@@ -377,6 +377,38 @@ def test_observed_value_outside_fixed_parameter_bounds_is_named(data, message):
         ppc.infer.nuts(model, chains=2, num_warmup=5, num_samples=5, progress=False, init={"mu": 0.0})
 
 
+def poisson_counts(x):
+    lam = ppc.Gamma(2.0, 0.5, name="lam")
+    return ppc.Poisson(lam * np.ones_like(x), name="y")
+
+
+def bernoulli_flips(x):
+    p = ppc.Beta(1.0, 1.0, name="p")
+    return ppc.Bernoulli(probs=p * np.ones_like(x), name="y")
+
+
+@pytest.mark.parametrize("model,data,latent", [
+    (poisson_counts, [1.0, 2.5, 3.0], {"lam": 1.0}),
+    (poisson_counts, [1.0, np.nan, 3.0], {"lam": 1.0}),
+    (bernoulli_flips, [0.0, 0.5, 1.0], {"p": 0.3}),
+    (bernoulli_flips, [0, 2, 1], {"p": 0.3}),
+], ids=["count_fraction", "count_nan", "bernoulli_half", "bernoulli_int_two"])
+def test_condition_keeps_data_the_conversion_would_change_outside_the_support(model, data, latent):
+    """Float data for a discrete variable are converted to its dtype; data the conversion
+    changes gave the density of the truncated data (2.5 read as 2) and a posterior. Now
+    -inf, as log_joint gives it, and the samplers name the value."""
+    x, y = np.zeros(3), np.asarray(data)
+    assert ppc.log_joint(model)(x, y=y, **latent) == -np.inf
+    assert ppc.log_joint(ppc.condition(model, y=y))(x, **latent) == -np.inf
+    good = np.array([1.0, 0.0, 1.0])
+    assert float(ppc.log_joint(ppc.condition(model, y=good))(x, **latent)) == pytest.approx(
+        float(ppc.log_joint(model)(x, y=good, **latent)), rel=1e-12)
+    with pytest.raises(ValueError, match="observed value of 'y' is outside the support"):
+        ppc.infer.nuts(ppc.condition(model, y=y), x, chains=2, num_warmup=5, num_samples=5, progress=False)
+    with pytest.raises(ValueError, match="observed value of 'y' is outside the support"):
+        ppc.infer.advi(ppc.condition(model, y=y), x, num_steps=5, progress=False)
+
+
 def test_observed_value_outside_moving_parameter_bounds_is_named():
     """y = 50 lies inside Uniform(x, x + 10) only for x in [40, 50], which Stan's
     uniform(-2, 2) starting draws never reach: the error names the bound at the failing

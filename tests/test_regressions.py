@@ -168,3 +168,26 @@ def test_lambdas_compile(fn):
     """A lambda is found in its file by its line, parameters and instruction spans."""
     x = np.array([0.5, 2.0])
     assert_tree_close(ppc.compile(fn)(x), fn(x))
+
+
+@pytest.mark.parametrize("i", [-7, -6, -1, 0, 5, 6, 10])
+def test_update_at_traced_index_out_of_range_is_dropped(i):
+    """As JAX's: a traced index outside the array (after the wrap of negatives) drops the
+    update. It once clamped, overwriting the first or last element."""
+    import jax
+    x, m = np.arange(6.0), np.zeros((2, 3))
+    assert_tree_close(ppc.compile(R.update_at_traced_index)(x, i),
+                      tuple(np.asarray(o) for o in jax.jit(R.update_at_traced_index)(x, i)))
+    assert_tree_close(ppc.compile(R.update_row_tail_at_traced_index)(m, i),
+                      np.asarray(jax.jit(R.update_row_tail_at_traced_index)(m, i)))
+
+
+@pytest.mark.parametrize("strategy", ["local_static", "program_counter"])
+def test_update_at_traced_index_out_of_range_batched(strategy):
+    import jax
+    idx = np.array([-7, -1, 0, 5, 6, 10])
+    xs = np.arange(36.0).reshape(6, 6)
+    got = ppc.autobatch(R.update_at_traced_index, strategy=strategy)(xs, idx)
+    for k in range(6):
+        assert_tree_close(tuple(np.asarray(g)[k] for g in got),
+                          tuple(np.asarray(o) for o in jax.jit(R.update_at_traced_index)(xs[k], idx[k])))

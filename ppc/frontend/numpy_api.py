@@ -1000,7 +1000,9 @@ def at_update(lw, at: AtIndexer, how, *args, **kwargs):
 
 
 def _write(lw, x: Dyn, idx, v: Dyn) -> Dyn:
-    """x with the basic-indexed region `idx` replaced by v (dynamic_update_slice)."""
+    """x with the basic-indexed region `idx` replaced by v (dynamic_update_slice). A
+    traced index out of range (after Python's wrap of negatives) drops the update, as
+    JAX's does; a static one is an error."""
     items = list(idx) if isinstance(idx, tuple) else [idx]
     if any(i is None or i is Ellipsis for i in items):
         items = [i for i in items if i is not None]
@@ -1008,7 +1010,7 @@ def _write(lw, x: Dyn, idx, v: Dyn) -> Dyn:
             k = items.index(Ellipsis)
             items[k:k + 1] = [slice(None)] * (len(x.shape) - len(items) + 1)
     items += [slice(None)] * (len(x.shape) - len(items))
-    starts, upd_shape = [], []
+    starts, upd_shape, inside = [], [], True
     for item, n in zip(items, x.shape):
         if isinstance(item, slice):
             lo, hi, st = slice(*(lw.static_int(b, "a slice bound") if b is not None else None
@@ -1018,7 +1020,12 @@ def _write(lw, x: Dyn, idx, v: Dyn) -> Dyn:
             starts.append(lw.const(lo, INDEX).value)
             upd_shape.append(max(0, hi - lo))
         elif isinstance(item, Dyn):
-            starts.append(lw.wrap_index(item, n).value)
+            w = lw.wrap_index(item, n)
+            ok = lw.elementwise("lt", w, n, result_kind="bool")
+            if not w.nonneg:
+                ok = lw.logical_and(ok, lw.elementwise("ge", w, 0, result_kind="bool"))
+            inside = lw.logical_and(inside, ok)
+            starts.append(w.value)
             upd_shape.append(1)
         elif isinstance(item, (int, np.integer)):
             if not -n <= item < n:
@@ -1028,6 +1035,9 @@ def _write(lw, x: Dyn, idx, v: Dyn) -> Dyn:
         else:
             lw.error(f"cannot update an array at {describe(item)}")
     v = lw.reshape(v, tuple(upd_shape))
+    if inside is not True:  # (the window keeps its old values: a write of the window only, as before)
+        kept = Dyn(lw.emit("dynamic_slice", [x.value] + starts, x.value.hint, sizes=tuple(upd_shape)), x.weak)
+        v = lw.select(inside, v, kept)
     return Dyn(lw.emit("dynamic_update_slice", [x.value, v.value] + starts, x.value.hint), x.weak)
 
 

@@ -6,7 +6,7 @@ import numpy as np
 from .. import ad
 from ..api import compile as ppc_compile
 from ..ppl import on_backend, unconstrained
-from .common import check_settings, progress_bar, to_inference_data
+from .common import check_settings, observed_outside_support, progress_bar, to_inference_data
 
 
 def make_elbo(logp, num_draws):
@@ -45,6 +45,12 @@ def advi(model, *data, num_steps: int = 2000, num_draws: int = 4, learning_rate:
     for i in range(num_steps):
         eps = rng.normal(size=(num_draws, u.size)).astype(dtype)
         loss, grads = loss_and_grad(params[0], params[1], eps, args)
+        if not np.isfinite(loss):  # (its gradient is then NaN, and so every later step)
+            if bar is not None:
+                bar.close()
+            raise ValueError(observed_outside_support(u, np.asarray(params[0])[None], np.array([True]), "mean") or (
+                f"advi: the loss (negative ELBO) is {float(loss)} at step {i}: the model's log density is not "
+                "finite at some draws; check the data and the model's supports"))
         updates, state = opt.update(tuple(grads), state, params)
         params = optax.apply_updates(params, updates)
         losses.append(float(loss))

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..ir import (Builder, CompileError, Function, Module, Op, TensorType, Value, clone_region, walk_ops)
 from ..ir.distributions import distribution
-from ..ir.types import numpy_dtype
+from ..ir.types import is_float, is_int, numpy_dtype
 from .canonicalize import canonicalize, clone_module
 from .manager import register_pass
 
@@ -302,7 +302,9 @@ def condition_module(module: Module, names: list[str], types: list[TensorType] |
     (float 0/1 data for a Bernoulli, say), so the function is called with the data as it is."""
     m = canonicalize(clone_module(module))
     rvs = {op.attrs["name"]: op for op in random_variables(m)}
-    params, converts = [], []
+    params, body = [], m.entry.body.ops
+    m.entry.body.ops = []
+    b = Builder(m.entry.body)  # (the conversions, built ahead of the body)
     for i, name in enumerate(names):
         op = rvs.get(name)
         if op is None:
@@ -319,10 +321,17 @@ def condition_module(module: Module, names: list[str], types: list[TensorType] |
         params.append(data)
         value = data
         if given.dtype != want.dtype:
-            value = Value(want, name)
-            converts.append(Op("convert", [data], {"dtype": want.dtype}, [value]))
+            b.loc = op.loc
+            value = b.op("convert", [data], name, dtype=want.dtype)
+            if not is_float(want.dtype) and not (is_int(given.dtype) and is_int(want.dtype)):
+                # data the conversion changes (2.5 or NaN for a count, 0.5 for a Bernoulli)
+                # lie outside the support: the density is -inf, as log_joint gives it
+                kept = b.op("eq", [b.op("convert", [value], dtype=given.dtype), data])
+                t = TensorType(given.shape, given.dtype if is_float(given.dtype) else "f32")  # (keeps f32 models f32)
+                lp = b.op("select", [kept, b.constant(0.0, t), b.constant(-np.inf, t)])
+                b.append(Op("factor", [lp], {"name": f"{name}_data_in_support"}, [], loc=op.loc))
         op.prim = "observe"
         op.operands = [value] + op.operands
-    m.entry.body.ops[:0] = converts
+    m.entry.body.ops += body
     m.entry.body.params += params
     return m

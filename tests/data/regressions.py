@@ -32,3 +32,11 @@ def rebinds_in_dynamic_loop(x, n):
     for i in range(n):
         u = np.sum(x) * i
     return u
+
+
+def update_at_traced_index(x, i):
+    return x.at[i].set(7.0), x.at[i].add(1.0)
+
+
+def update_row_tail_at_traced_index(m, i):
+    return m.at[i, 1:].add(1.0)
