@@ -524,8 +524,13 @@ def _lax_dynamic_update_slice(lw, operand, update, start_indices):
 
 @register("sps.xlogy", "jss.xlogy")
 def _xlogy(lw, x, y):
-    prod = lw.elementwise("mul", x, lw.elementwise("log", y, result_kind="float"))
-    return lw.select(lw.elementwise("eq", x, 0, result_kind="bool"), 0.0, prod)
+    """0 where x is 0 (as JAX's, for any y but NaN), with d/dx = log y there too: y is
+    replaced by 1 only where x is 0 and y is not positive or infinite, so no select cuts
+    x's tangent."""
+    unsafe = lw.elementwise("or", lw.elementwise("le", y, 0, result_kind="bool"),
+                            lw.elementwise("ge", y, float("inf"), result_kind="bool"), result_kind="bool")
+    at_zero = lw.elementwise("and", lw.elementwise("eq", x, 0, result_kind="bool"), unsafe, result_kind="bool")
+    return lw.elementwise("mul", x, lw.elementwise("log", lw.select(at_zero, 1.0, y), result_kind="float"))
 
 
 # ------------------------------------------------------------------- reductions
