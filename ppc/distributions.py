@@ -26,6 +26,7 @@ from jax.scipy.special import expit, gammaln, logsumexp
 from .frontend.numpy_api import register_callable
 from .ir import CompileError, Module
 from .ir.distributions import DistributionRules, declare_distribution
+from .ir.types import numpy_dtype
 
 LOG_2PI = math.log(2 * math.pi)
 # How far from one a simplex value's sum may be: looser than NumPyro's 1e-6, for data rounded
@@ -483,7 +484,10 @@ def _constructor(public_name, choose):
     """A constructor whose keyword/positional parameters `choose` maps to
     (distribution, parameter values)."""
     def construct(*args, name=None, **kwargs):
-        dist, params = choose(*args, **kwargs)
+        try:
+            dist, params = choose(*args, **kwargs)
+        except TypeError as e:
+            raise TypeError(f"bad call to ppc.{public_name}: {e}") from None
         return _eager_draw(DISTRIBUTIONS[dist], params)
     construct.__name__ = construct.__qualname__ = public_name
     construct.__doc__ = f"The {public_name} random variable (parameters as in NumPyro)."
@@ -517,12 +521,34 @@ Cauchy = _constructor("Cauchy", lambda loc=0.0, scale=1.0: ("cauchy", [loc, scal
 HalfCauchy = _constructor("HalfCauchy", lambda scale=1.0: ("half_cauchy", [scale]))
 Uniform = _constructor("Uniform", lambda low=0.0, high=1.0: ("uniform", [low, high]))
 Bernoulli = _constructor("Bernoulli", _probs_or_logits("bernoulli"))
-Binomial = _constructor("Binomial", lambda total_count=1, probs=None: ("binomial", [total_count, probs]))
+def _binomial(total_count=1, probs=None):
+    if probs is None:
+        raise TypeError("probs= is required")
+    return "binomial", [total_count, probs]
+
+
+def _mvn(loc=0.0, scale_tril=None):
+    """A number for loc (its default 0.0 too) is every coordinate's, as NumPyro reads it."""
+    if scale_tril is None:
+        raise TypeError("scale_tril= (a lower-triangular matrix) is required")
+    shape = tuple(np.shape(scale_tril) if not hasattr(scale_tril, "shape") else scale_tril.shape)
+    if len(shape) < 2 or shape[-1] != shape[-2]:
+        raise TypeError(f"scale_tril must be a square matrix (or a batch of them), got shape {shape}")
+    if isinstance(loc, (int, float, np.number)):
+        dtype = getattr(scale_tril, "dtype", np.float64)
+        dtype = np.dtype(numpy_dtype(dtype) if isinstance(dtype, str) else dtype)
+        loc = np.full(shape[-1:], loc, dtype if dtype.kind == "f" else np.float64)
+    k = tuple(np.shape(loc) if not hasattr(loc, "shape") else loc.shape)[-1:]
+    if k and k[0] != shape[-1]:
+        raise TypeError(f"loc has {k[0]} coordinates, but scale_tril is {shape[-1]} x {shape[-1]}")
+    return "multivariate_normal", [loc, scale_tril]
+
+
+Binomial = _constructor("Binomial", _binomial)
 Poisson = _constructor("Poisson", lambda rate: ("poisson", [rate]))
 Categorical = _constructor("Categorical", _probs_or_logits("categorical"))
 Dirichlet = _constructor("Dirichlet", lambda concentration: ("dirichlet", [concentration]))
-MultivariateNormal = _constructor("MultivariateNormal",
-                                  lambda loc=0.0, scale_tril=None: ("multivariate_normal", [loc, scale_tril]))
+MultivariateNormal = _constructor("MultivariateNormal", _mvn)
 
 __all__ = ["Normal", "HalfNormal", "HalfCauchy", "LogNormal", "Exponential", "Gamma", "Beta", "StudentT", "Cauchy",
            "Uniform", "Bernoulli", "Binomial", "Poisson", "Categorical", "Dirichlet", "MultivariateNormal",

@@ -561,3 +561,37 @@ def test_float32_latent_runs_in_float32(name):
         idata = sampler(model, *args, chains=2, num_warmup=20, num_samples=20, progress=False, diagnose=False)
         draws = idata.posterior[u.names[0]].values
         assert draws.dtype == np.float32 and np.isfinite(draws).all()
+
+
+def mvn_default_loc():
+    return ppc.MultivariateNormal(scale_tril=np.array([[1.0, 0.0], [0.5, 2.0]]), name="x")
+
+
+def mvn_mismatch():
+    return ppc.MultivariateNormal(np.zeros(3), np.eye(2), name="x")
+
+
+def binomial_without_probs():
+    return ppc.Binomial(10, name="k")
+
+
+def test_mvn_number_loc_is_every_coordinates():
+    """loc defaults to 0.0 and a number is every coordinate's, as NumPyro reads it."""
+    L = np.array([[1.0, 0.0], [0.5, 2.0]])
+    x = np.array([0.3, -1.2])
+    want = float(nd.MultivariateNormal(scale_tril=L).log_prob(x))
+    assert float(ppc.log_joint(mvn_default_loc)(x=x)) == pytest.approx(want, rel=1e-12)
+    assert np.shape(ppc.MultivariateNormal(scale_tril=L)) == (2,)
+    assert np.shape(ppc.MultivariateNormal(1.5, np.stack([L, L]))) == (2, 2)
+
+
+@pytest.mark.parametrize("fn,message", [
+    (mvn_mismatch, "bad call to ppc.MultivariateNormal: loc has 3 coordinates, but scale_tril is 2 x 2"),
+    (binomial_without_probs, "bad call to ppc.Binomial: probs= is required"),
+])
+def test_bad_distribution_calls_name_the_parameter(fn, message):
+    with pytest.raises(ppc.CompileError, match=message) as e:
+        ppc.log_joint(fn)()
+    assert e.value.loc is not None and e.value.loc.line == fn.__code__.co_firstlineno + 1
+    with pytest.raises(TypeError, match=message):
+        fn()  # (run eagerly, a model is an ordinary Python program)
