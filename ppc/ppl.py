@@ -215,7 +215,7 @@ class Unconstrained:
         return self.memo("observed_sites", make)
 
     def log_density(self, theta):
-        return self._density(theta, *self.args)
+        return self._density(self._theta(theta), *self.args)
 
     @property
     def log_density_fn(self) -> Compiled:
@@ -223,21 +223,41 @@ class Unconstrained:
         return self._density
 
     def to_constrained(self, theta) -> dict:
-        return dict(zip(self.names, self._values(theta, *self.args)))
+        return dict(zip(self.names, self._values(self._theta(theta), *self.args)))
 
-    def to_unconstrained(self, values: dict) -> np.ndarray:
+    def to_unconstrained(self, values: dict, check: bool = True) -> np.ndarray:
         """Latent values (dict by name) to theta (interval bounds, which may depend on
-        other latents, are computed by the model itself)."""
+        other latents, are computed by the model itself). With `check`, a name that is not
+        a latent, a value of the wrong shape or outside its support is an error."""
         from .distributions import DISTRIBUTIONS, inverse_transform
         missing = [n for n in self.names if n not in values]
         if missing:
             raise TypeError(f"to_unconstrained needs a value for '{missing[0]}'")
+        unknown = [n for n in values if n not in self.names]
+        if check and unknown:
+            raise ValueError(f"to_unconstrained: '{unknown[0]}' is not a latent random variable of the model "
+                             f"(latent: {', '.join(self.names)})")
+        for name, t, *_ in self.layout:
+            if check and np.shape(values[name]) != tuple(t.shape):
+                raise ValueError(f"to_unconstrained: the value of '{name}' has shape {np.shape(values[name])}; "
+                                 f"the variable's is {tuple(t.shape)}")
         params = iter(self._parameters(*self.args, *[values[n] for n in self.names]))
         parts = []
         for (name, t, ushape, support, dist), size in zip(self.layout, self.sizes):
             dist_params = [np.asarray(next(params)) for _ in DISTRIBUTIONS[dist].params]
-            parts.append(np.asarray(inverse_transform(support, values[name], *dist_params)).reshape(size))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                part = np.asarray(inverse_transform(support, values[name], *dist_params)).reshape(size)
+            if check and not np.isfinite(part).all():
+                raise ValueError(f"to_unconstrained: the value of '{name}' lies outside the support of "
+                                 f"{DISTRIBUTIONS[dist].title} ({support})")
+            parts.append(part)
         return np.concatenate(parts).astype(self.dtype)
+
+    def _theta(self, theta):
+        if np.shape(theta) != (self.size,):
+            raise ValueError(f"theta has shape {np.shape(theta)}; the model's unconstrained vector has shape "
+                             f"({self.size},): {', '.join(f'{n} takes {s}' for n, s in zip(self.names, self.sizes))}")
+        return theta
 
 
 def unconstrained(model, *args) -> Unconstrained:

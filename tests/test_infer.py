@@ -116,3 +116,32 @@ def test_settings_out_of_range_are_refused_by_name(method, setting, value, expec
     silently (target_accept=1.5, trees of no leapfrog steps at max_tree_depth=0)."""
     with pytest.raises(ValueError, match=f"^{method}: {setting} must be {expect}, got "):
         getattr(ppc.infer, method)(conjugate(), np.ones(len(Y)), progress=False, **{setting: value})
+
+
+def two_latents():
+    lam = ppc.Gamma(2.0, 1.0, name="lam")
+    p = ppc.Beta(2.0, 2.0, name="p")
+    return ppc.Normal(lam * p, 1.0, name="y")
+
+
+def test_unconstrained_checks_its_inputs():
+    """theta of another length was sliced (extra entries ignored, too few a JAX error), and
+    to_unconstrained turned values outside a support into NaN and ignored unknown names."""
+    u = ppc.unconstrained(ppc.condition(two_latents, y=np.array(0.5)))
+    assert u.size == 2
+    for theta in (np.zeros(3), np.zeros(1), 0.0):
+        with pytest.raises(ValueError, match=r"theta has shape .*; the model's unconstrained vector has shape "
+                                             r"\(2,\): lam takes 1, p takes 1"):
+            u.log_density(theta)
+        with pytest.raises(ValueError, match="theta has shape"):
+            u.to_constrained(theta)
+    with pytest.raises(ValueError, match=r"the value of 'lam' lies outside the support of Gamma \(positive\)"):
+        u.to_unconstrained({"lam": -1.0, "p": 0.5})
+    with pytest.raises(ValueError, match=r"the value of 'p' lies outside the support of Beta \(unit_interval\)"):
+        u.to_unconstrained({"lam": 1.0, "p": 1.5})
+    with pytest.raises(ValueError, match="'typo' is not a latent random variable of the model"):
+        u.to_unconstrained({"lam": 1.0, "p": 0.5, "typo": 3.0})
+    with pytest.raises(ValueError, match=r"the value of 'lam' has shape \(3,\); the variable's is \(\)"):
+        u.to_unconstrained({"lam": np.ones(3), "p": 0.5})
+    theta = u.to_unconstrained({"lam": 1.5, "p": 0.25})
+    assert u.to_constrained(theta)["p"] == pytest.approx(0.25, rel=1e-12)
