@@ -255,6 +255,24 @@ def test_jvp_matches_jax():
     np.testing.assert_allclose(tout, want_t, rtol=1e-10)
 
 
+def test_derivatives_through_digamma_and_gammaln():
+    # digamma's derivative is polygamma(1, x), whose own derivative is polygamma(2, x)
+    import jax.scipy.special as jsp
+    from scipy.special import digamma, gammaln
+    a = np.array([0.7, 1.5, 2.5, 4.0])
+    assert np.isclose(ppc.grad(lambda x: digamma(x))(2.5), jax.grad(jsp.digamma)(2.5), rtol=1e-12)
+    out, t = ppc.jvp(lambda x: digamma(x), (a,), (np.ones(4),))
+    want_out, want_t = jax.jvp(jsp.digamma, (a,), (jnp.ones(4),))
+    np.testing.assert_allclose(out, want_out, rtol=1e-12)
+    np.testing.assert_allclose(t, want_t, rtol=1e-12)
+    assert np.isclose(ppc.grad(ppc.grad(lambda x: digamma(x)))(2.5),
+                      jax.grad(jax.grad(jsp.digamma))(2.5), rtol=1e-10)
+    np.testing.assert_allclose(ppc.hessian(lambda x: np.sum(gammaln(x)))(a),
+                               jax.hessian(lambda x: jnp.sum(jsp.gammaln(x)))(a), rtol=1e-10)
+    np.testing.assert_allclose(ppc.grad(lambda x: np.sum(digamma(x) * x))(a),
+                               jax.grad(lambda x: jnp.sum(jsp.digamma(x) * x))(a), rtol=1e-10)
+
+
 def test_grad_inside_compiled_code():
     import tests_ad_helpers as H
     w = np.array([0.1, -0.2, 0.3])
@@ -264,6 +282,62 @@ def test_grad_inside_compiled_code():
     for _ in range(5):
         want = want - 0.1 * np.asarray(ppc.grad(H.loss)(want, x))
     np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def _tanh_loss(w, x):
+    return np.sum(np.tanh(x @ w) ** 2)
+
+
+def _tanh_loss_jax(w, x):
+    return jnp.sum(jnp.tanh(x @ w) ** 2)
+
+
+_sin_loss = lambda w, x: np.sum(np.sin(x @ w))  # noqa: E731
+
+
+def test_grad_written_inline_in_compiled_code():
+    """ppc.grad(loss) made inside compiled code (not bound at module level first) runs
+    on the host at compile time, as do value_and_grad and hessian."""
+    w = np.array([0.1, -0.2, 0.3])
+    x = np.random.default_rng(1).normal(size=(5, 3))
+
+    def step(w, x):
+        return w - 0.1 * ppc.grad(_tanh_loss)(w, x)
+    want = w - 0.1 * jax.grad(_tanh_loss_jax)(w, x)
+    np.testing.assert_allclose(ppc.compile(step)(w, x), want, rtol=1e-12)
+    np.testing.assert_allclose(ppc.compile(lambda w, x: w - 0.1 * ppc.grad(_tanh_loss)(w, x))(w, x), want,
+                               rtol=1e-12)
+    np.testing.assert_allclose(ppc.compile(lambda w, x: ppc.grad(_sin_loss)(w, x))(w, x),
+                               jax.grad(lambda w, x: jnp.sum(jnp.sin(x @ w)))(w, x), rtol=1e-12)
+
+    def both(w, x):
+        v, (gw, gx) = ppc.value_and_grad(_tanh_loss, argnums=(0, 1))(w, x)
+        return v, gw, gx, ppc.hessian(_tanh_loss)(w, x)
+    v, gw, gx, h = ppc.compile(both)(w, x)
+    jv, (jgw, jgx) = jax.value_and_grad(_tanh_loss_jax, argnums=(0, 1))(w, x)
+    np.testing.assert_allclose(v, jv, rtol=1e-12)
+    np.testing.assert_allclose(gw, jgw, rtol=1e-12)
+    np.testing.assert_allclose(gx, jgx, rtol=1e-12)
+    np.testing.assert_allclose(h, jax.hessian(_tanh_loss_jax)(w, x), rtol=1e-10)
+
+    def grad_norm(w, x):  # second order through an inline grad
+        return np.sum(ppc.grad(_tanh_loss)(w, x) ** 2)
+    np.testing.assert_allclose(ppc.grad(grad_norm)(w, x),
+                               jax.grad(lambda w, x: jnp.sum(jax.grad(_tanh_loss_jax)(w, x) ** 2))(w, x), rtol=1e-10)
+
+
+def test_transforms_inside_compiled_code_need_static_arguments():
+    w, x = np.ones(3), np.ones((2, 3))
+
+    def closure(w, x):
+        return ppc.grad(lambda v: _tanh_loss(v, x))(w)
+
+    def forward(w, x):
+        return ppc.jvp(_tanh_loss, (w, x), (w, x))[1]
+    with pytest.raises(CompileError, match="ppc.grad inside compiled code needs arguments known at compile time"):
+        ppc.compile(closure)(w, x)
+    with pytest.raises(CompileError, match="ppc.jvp is not supported inside compiled code"):
+        ppc.compile(forward)(w, x)
 
 
 def test_linearize_and_linear_transpose():

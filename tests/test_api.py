@@ -100,6 +100,27 @@ def test_compiled_function_called_from_compiled_code():
     assert np.allclose(outer(np.ones(2)), 4.0)
 
 
+def _no_return(x):
+    y = x + 1.0  # noqa: F841  (computed and dropped: the call's value is None)
+
+
+def _returns_none_explicitly(x):
+    if x.shape[0] > 2:
+        return None
+    return None
+
+
+def test_calling_a_helper_that_returns_none():
+    @ppc.compile
+    def caller(x):
+        _no_return(x)
+        r = _no_return(x * 2.0)
+        if r is None and _returns_none_explicitly(x) is None:
+            return x + 1.0
+        return x
+    assert np.allclose(caller(np.arange(3.0)), np.arange(3.0) + 1.0)
+
+
 def test_source_is_readable_python():
     src = ppc.compile(power, static_argnums=1).source(np.ones(2), 3)
     assert "lax.fori_loop(0, 2," in src and "def power(x):" in src

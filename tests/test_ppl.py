@@ -255,6 +255,36 @@ def test_factor_names_are_unique_among_model_sites():
         -0.5 * 0.25 - 0.5 * np.log(2 * np.pi) - 2 * 0.25)
 
 
+def _gaussian_likelihood(y, mu):  # no `return`: called for its factor alone
+    ppc.factor(-0.5 * np.sum((y - mu) ** 2), name="lik")
+
+
+def test_factor_in_a_helper_without_return():
+    def with_helper(y):
+        mu = ppc.Normal(0.0, 1.0)
+        _gaussian_likelihood(y, mu)
+        return mu
+
+    def inlined(y):
+        mu = ppc.Normal(0.0, 1.0)
+        ppc.factor(-0.5 * np.sum((y - mu) ** 2), name="lik")
+        return mu
+
+    def helper_value_is_none(y):
+        mu = ppc.Normal(0.0, 1.0)
+        r = _gaussian_likelihood(y, mu)
+        assert r is None
+        return mu
+    y = np.array([1.0, 2.0, 0.5])
+    want = float(ppc.log_joint(inlined)(y, mu=0.3))
+    assert want == pytest.approx(-0.5 * 0.09 - 0.5 * np.log(2 * np.pi) - 0.5 * np.sum((y - 0.3) ** 2))
+    assert float(ppc.log_joint(with_helper)(y, mu=0.3)) == pytest.approx(want, rel=1e-12)
+    assert float(ppc.log_joint(helper_value_is_none)(y, mu=0.3)) == pytest.approx(want, rel=1e-12)
+    a, b = ppc.unconstrained(with_helper, y), ppc.unconstrained(inlined, y)
+    theta = np.array([0.7])
+    assert float(a.log_density(theta)) == pytest.approx(float(b.log_density(theta)), rel=1e-12)
+
+
 def test_condition_errors():
     with pytest.raises(ppc.CompileError, match="no random variable of that name"):
         ppc.log_joint(ppc.condition(M.eight_schools, nope=1.0))(SIGMA, mu=0.0)

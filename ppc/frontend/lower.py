@@ -52,11 +52,16 @@ class NeedTemplate(Exception):
         self.key = key
 
 
+# A specialization's result template while it is still being inferred (a recursive call
+# reached it); distinct from None, the template of a function that returns None.
+PENDING = object()
+
+
 @dataclass(eq=False)
 class Spec:
     key: tuple
     name: str
-    template: object = None  # result tree: Slot leaves for traced results
+    template: object = PENDING  # result tree: Slot leaves for traced results
     function: Function | None = None
 
 
@@ -1119,6 +1124,8 @@ class Lowerer(ArrayOps):
             return self.call_closure(func, args, kwargs, node)
         if hasattr(func, "__ppc_call_ir__"):
             return self.call_derived(func, args, kwargs, node)
+        if _host_transform(func) is not None:
+            return self.call_host_transform(func, args, kwargs, node)
         inner = getattr(func, "__ppc_function__", None)
         if inner is not None:
             func = inner
@@ -1131,6 +1138,29 @@ class Lowerer(ArrayOps):
         mod = getattr(func, "__module__", None) or ""
         self.error(f"calling {mod + '.' if mod else ''}{name} is not supported in compiled code",
                    "see the README for the supported NumPy/jax.numpy/math functions", node)
+
+    def call_host_transform(self, func, args, kwargs, node):
+        """`ppc.grad(loss)` (see `_host_transform`) with arguments known at compile time:
+        run on the host now, giving the transformed function, which a call lowers like
+        one made at module level (`_g = ppc.grad(loss)`)."""
+        name = f"ppc.{func.__name__}"
+        if not _host_transform(func):
+            self.error(f"{name} is not supported inside compiled code (it runs from Python)",
+                       "inside compiled code, take derivatives with ppc.grad(f)(x) or ppc.value_and_grad(f)(x)",
+                       node)
+        if contains_bottom(tuple(args), tuple(kwargs.values())):
+            return BOTTOM
+        for a in list(args) + list(kwargs.values()):
+            if not _host_static(a):
+                what = ("a function defined inside compiled code" if isinstance(a, Closure)
+                        else describe(a) if not isinstance(a, (tuple, list)) else "a sequence holding traced values")
+                self.error(f"{name} inside compiled code needs arguments known at compile time; it got {what}",
+                           "pass a function defined outside compiled code (at module level) and give it the "
+                           "traced values as arguments: ppc.grad(loss)(w, x)", node)
+        try:
+            return func(*args, **kwargs)
+        except (TypeError, ValueError) as e:
+            self.error(f"{name}: {e}", node=node)
 
     def model_site(self, operands, name, nested: str, hint: str) -> bool:
         """Whether a random variable or factor is reached (not under a bottom value); a
@@ -1302,7 +1332,7 @@ class Lowerer(ArrayOps):
             bound = self.widen_recursive_constants(fn, bound, traced)
             key = _spec_key(fn, bound)
             spec = self.ctx.specs.get(key) or build_spec(self.ctx, fn, src, bound, key, self.loc, traced=traced)
-        if spec.template is None:
+        if spec.template is PENDING:
             if key in self.ctx.probing:
                 return BOTTOM
             raise NeedTemplate(key)
@@ -1375,6 +1405,36 @@ class _Abstract:
     def __init__(self, d: Dyn):
         from ..ir.types import numpy_dtype
         self.shape, self.dtype = d.shape, numpy_dtype(d.dtype)
+
+
+_HOST_TRANSFORMS: dict = {}
+
+
+def _host_transform(func):
+    """For ppc's function transformations, whether compiled code runs them on the host, at
+    compile time, when their arguments are known then (functions, ints, tuples): True for
+    ppc.grad, ppc.value_and_grad, ppc.hessian, ppc.autobatch and ppc.compile, each of which
+    returns a function compiled code knows how to call; False for jvp, vjp, linearize and
+    linear_transpose, which take arrays and run from Python only. None for anything else."""
+    if not _HOST_TRANSFORMS:
+        from ..ad import grad, hessian, jvp, linear_transpose, linearize, value_and_grad, vjp
+        from ..api import compile
+        from ..autobatch import autobatch
+        _HOST_TRANSFORMS.update({f: True for f in (grad, value_and_grad, hessian, autobatch, compile)})
+        _HOST_TRANSFORMS.update({f: False for f in (jvp, vjp, linearize, linear_transpose)})
+    try:
+        return _HOST_TRANSFORMS.get(func)
+    except TypeError:  # unhashable
+        return None
+
+
+def _host_static(v) -> bool:
+    """A value a host transform may take: known at compile time, and a plain Python value."""
+    if isinstance(v, (tuple, list)):
+        return all(_host_static(x) for x in v)
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return True
+    return inspect.isfunction(v) or hasattr(v, "__ppc_function__") or hasattr(v, "__ppc_call_ir__")
 
 
 def _example(v):
@@ -1495,7 +1555,7 @@ def build_spec(ctx: Context, fn, src: SourceInfo, bound: dict, key, loc, entry=F
                 ctx.restore(snap)
                 ctx.specs[key] = spec
                 continue
-            if spec.template is None or spec.template == template:
+            if spec.template is PENDING or spec.template == template:
                 spec.template = template
                 spec.function = fn_ir
                 ctx.functions[spec.name] = fn_ir

@@ -96,7 +96,7 @@ def power_sum(x, n):
 def walk_log(n, x):
     """A walk's first n points logged into a preallocated array, a loop-carried register
     changed one row per step (the recursive call makes the loop machine blocks). Past the
-    end, rows land on the last one: x.at[i].set clamps as dynamic_update_slice does."""
+    end, rows are dropped, as JAX's x.at[i].set drops them."""
     log = np.zeros((5, 2))
     i = 0
     while i < n:

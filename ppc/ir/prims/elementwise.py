@@ -142,7 +142,14 @@ for _name, (_kind, _jax, _tf, _fold, _jvp) in UNARY.items():
     declare(_name, _unary_rule(_kind), jax=_jax, tf=_tf, fold=_fold, jvp=_jvp, batch=batching.elementwise, tile=tiling.elementwise,
             cost=costs.per_element(*XLA_COST.get(_name, (1, 0))))
 
-declare("polygamma", _unary_rule("float"), jax="lax.polygamma({m}, {0})",
+
+def _polygamma(x, m):
+    if not isinstance(m, int) or isinstance(m, bool) or m < 0:
+        raise ShapeError(f"polygamma needs a nonnegative int order m, got {m!r}")
+    return _unary_rule("float")(x)
+
+
+declare("polygamma", _polygamma, jax="lax.polygamma(jnp.full_like({0}, {m}), {0})",
         tf="tf.math.polygamma(tf.constant({m}, {0}.dtype), {0})",
         jvp=lambda cx, primals, tangents, m: (lambda out: (out, [None if tangents[0] is None else cx.mul(
             tangents[0], cx.op("polygamma", [primals[0]], m=m + 1))]))(cx.primal()), batch=batching.elementwise,
