@@ -209,3 +209,21 @@ def test_xlogy_at_zero_keeps_its_derivative_in_x():
     xs = np.array([0.0, 1.0, -1.0, 2.5, 0.0, 0.0, 0.0, 0.0, 3.0])
     ys = np.array([0.0, 0.0, 2.0, 0.5, -1.0, np.inf, np.nan, 2.0, np.inf])
     np.testing.assert_array_equal(ppc.compile(R.xlogy_values)(xs, ys), np.asarray(jax.jit(jsp.xlogy)(xs, ys)))
+
+
+def test_slopes_at_kinks_follow_jax_and_builtins_follow_python():
+    """abs' (0) = 1 and relu'(0) = 0, as JAX's (ppc gave 0 and a max's split 0.5); builtin
+    min/max keep Python's choice: the first of equal values (its gradient goes there
+    alone) and a NaN only where Python's comparisons keep it."""
+    import jax
+    jnp = jax.numpy
+    zero = np.zeros(3)
+    np.testing.assert_array_equal(ppc.grad(R.abs_sum)(zero), np.asarray(jax.grad(lambda x: jnp.sum(jnp.abs(x)))(zero)))
+    np.testing.assert_array_equal(ppc.grad(R.relu_sum)(zero),
+                                  np.asarray(jax.grad(lambda x: jnp.sum(jax.nn.relu(x)))(zero)))
+    x = np.array([np.nan, -np.inf, 0.0, -2.0, 3.0, np.inf])
+    np.testing.assert_array_equal(ppc.compile(R.relu_values)(x), np.asarray(jax.nn.relu(x)))
+    for a, b in [(1.0, np.nan), (np.nan, 1.0), (2.0, 2.0), (-1.0, 3.0)]:
+        got = ppc.compile(R.builtin_min_max)(np.float64(a), np.float64(b))
+        np.testing.assert_array_equal(np.asarray(got, float), np.asarray(R.builtin_min_max(a, b), float))
+    np.testing.assert_array_equal(ppc.grad(R.builtin_min_of_pair)(np.array([1.0, 1.0])), [1.0, 0.0])

@@ -438,7 +438,10 @@ def _clip(lw, x, a_min=None, a_max=None, *, min=None, max=None):
 
 @register("jax.nn.relu")
 def _relu(lw, x):
-    return lw.elementwise("max", x, 0.0)
+    """x where x > 0 (NaN kept), else 0: the slope at 0 is 0, as JAX's (a max would split it)."""
+    x = lw.to_dyn(x)
+    rest = lw.select(lw.elementwise("ne", x, x, result_kind="bool"), x, 0.0)
+    return lw.select(lw.elementwise("gt", x, 0, result_kind="bool"), x, rest)
 
 
 @register("jax.nn.softplus")
@@ -1057,7 +1060,7 @@ def _len(lw, x):
     return len(x)
 
 
-def _minmax(py, prim, red):
+def _minmax(py, later_wins, red):
     def handler(lw, *args, **kwargs):
         if kwargs:
             lw.error(f"{py.__name__}() with key= or default= is not supported")
@@ -1069,14 +1072,14 @@ def _minmax(py, prim, red):
         if all(is_static_scalar(a) for a in args):
             return py(args)
         out = args[0]
-        for a in args[1:]:
-            out = lw.elementwise(prim, out, a)
+        for a in args[1:]:  # Python's: a later value replaces only a strictly smaller (larger) one
+            out = lw.select(lw.elementwise(later_wins, a, out, result_kind="bool"), a, out)
         return out
     return handler
 
 
-register("builtins.max")(_minmax(builtins.max, "max", "reduce_max"))
-register("builtins.min")(_minmax(builtins.min, "min", "reduce_min"))
+register("builtins.max")(_minmax(builtins.max, "gt", "reduce_max"))
+register("builtins.min")(_minmax(builtins.min, "lt", "reduce_min"))
 
 
 @register("builtins.sum")

@@ -1,4 +1,5 @@
 """Programs that once compiled wrongly (found by generated programs); each must match eager NumPy."""
+import jax
 import numpy as np
 import scipy.special
 
@@ -49,3 +50,23 @@ def xlogy_sum(x, y):
 
 def xlogy_values(x, y):
     return scipy.special.xlogy(x, y)
+
+
+def relu_sum(x):
+    return np.sum(jax.nn.relu(x))
+
+
+def relu_values(x):
+    return jax.nn.relu(x)
+
+
+def abs_sum(x):
+    return np.sum(np.abs(x))
+
+
+def builtin_min_max(a, b):
+    return min(a, b), max(a, b), min(b, a), max(b, a)
+
+
+def builtin_min_of_pair(x):
+    return min(x[0], x[1])

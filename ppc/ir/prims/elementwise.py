@@ -69,7 +69,8 @@ def _one_plus(cx, v):
 UNARY = {
     # name: (kind, jax template, tf template, numpy fold, jvp rule)
     "abs": ("numeric", "jnp.abs({0})", "tf.abs({0})", np.abs,
-            _tangent(lambda cx, t, x, out: cx.mul(t, cx.op("sign", [x])))),
+            # (as JAX's: the slope at 0 is +1)
+            _tangent(lambda cx, t, x, out: cx.op("select", [cx.op("ge", [x, cx.zeros(x.type)]), t, cx.neg(t)]))),
     "sign": ("numeric", "jnp.sign({0})", "tf.sign({0})", np.sign, _no_tangent),
     "floor": ("float", "jnp.floor({0})", "tf.floor({0})", np.floor, _no_tangent),
     "ceil": ("float", "jnp.ceil({0})", "tf.math.ceil({0})", np.ceil, _no_tangent),
