@@ -186,8 +186,25 @@ def jvp(f, primals, tangents):
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
         raise ValueError(f"jvp got {len(primals)} primals but {len(tangents)} tangents")
-    floats = [t for p, t in zip(primals, tangents) if _is_float_value(p)]
+    floats = [_check_tangent(i, p, t) for i, (p, t) in enumerate(zip(primals, tangents)) if _is_float_value(p)]
     return _jvp_function(base, len(floats))(*primals, *floats)
+
+
+def _check_tangent(i: int, primal, tangent):
+    """A tangent of its primal's shape and dtype (a Python number on either side takes
+    the other's), element by element through tuples, as jax.jvp checks."""
+    if isinstance(primal, (tuple, list)):
+        if not isinstance(tangent, (tuple, list)) or len(tangent) != len(primal):
+            raise ValueError(f"jvp: tangent {i} must be a {type(primal).__name__} of {len(primal)} like its primal")
+        return type(tangent)(_check_tangent(i, p, t) for p, t in zip(primal, tangent))
+    p_shape, t_shape = np.shape(primal), np.shape(tangent)
+    if p_shape != t_shape:
+        raise ValueError(f"jvp: tangent {i} has shape {t_shape}, but its primal has shape {p_shape}")
+    if not isinstance(primal, float) and not isinstance(tangent, (int, float)):  # (a Python number: weak)
+        p_dt, t_dt = np.dtype(primal.dtype), np.result_type(tangent)
+        if p_dt != t_dt:
+            raise ValueError(f"jvp: tangent {i} has dtype {t_dt}, but its primal has dtype {p_dt}")
+    return tangent
 
 
 def _is_float_value(v) -> bool:

@@ -210,6 +210,14 @@ class Compiled:
 
     def _key(self, args, kwargs):
         static = self.static_argnums
+        for i in static:
+            if i < len(args):
+                try:
+                    hash(args[i])
+                except TypeError:
+                    raise TypeError(f"{self.__name__}: argument {i} is static (static_argnums), so it must be "
+                                    f"hashable, as JAX's are; got {type(args[i]).__name__} (pass a tuple, not a "
+                                    "list; an array as a traced argument)") from None
         key = tuple(("static", type(a), a) if i in static else _leaf_signature(a) for i, a in enumerate(args))
         if kwargs:
             key += tuple((k, _leaf_signature(v)) for k, v in kwargs.items())

@@ -58,7 +58,10 @@ def shared(tree):
 class Batched(Derived):
     _prepared = False
 
-    def __call__(self, *args):
+    def __call__(self, *args, **kwargs):
+        if kwargs:
+            raise TypeError(f"a batched function takes its arguments by position (each with its batch axis); "
+                            f"got keyword argument '{next(iter(kwargs))}'")
         args = self._prepare(args)
         with self.prepared():
             return super().__call__(*args)

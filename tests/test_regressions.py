@@ -227,3 +227,26 @@ def test_slopes_at_kinks_follow_jax_and_builtins_follow_python():
         got = ppc.compile(R.builtin_min_max)(np.float64(a), np.float64(b))
         np.testing.assert_array_equal(np.asarray(got, float), np.asarray(R.builtin_min_max(a, b), float))
     np.testing.assert_array_equal(ppc.grad(R.builtin_min_of_pair)(np.array([1.0, 1.0])), [1.0, 0.0])
+
+
+def test_call_errors_name_the_argument():
+    """jvp checks tangents against primals (a wrong shape failed inside generated code, a
+    wrong dtype was taken); a static argument that cannot be hashed, and keyword arguments
+    to a batched function, are clear errors (were bare TypeErrors)."""
+    def double(a):
+        return a * 2.0
+    with pytest.raises(ValueError, match=r"jvp: tangent 0 has shape \(3,\), but its primal has shape \(2,\)"):
+        ppc.jvp(double, (np.ones(2),), (np.ones(3),))
+    with pytest.raises(ValueError, match="jvp: tangent 0 has dtype float64, but its primal has dtype float32"):
+        ppc.jvp(double, (np.ones(2, np.float32),), (np.ones(2),))
+    out, tangent = ppc.jvp(double, (np.ones(2, np.float32),), (np.ones(2, np.float32),))
+    assert np.asarray(tangent).dtype == np.float32 and list(np.asarray(tangent)) == [2.0, 2.0]
+
+    def scaled(a, b):
+        return a * len(b)
+    f = ppc.compile(scaled, static_argnums=(1,))
+    assert float(f(1.5, (1, 2))) == 3.0
+    with pytest.raises(TypeError, match="argument 1 is static .* must be hashable.* got list"):
+        f(1.0, [1, 2])
+    with pytest.raises(TypeError, match="takes its arguments by position .* keyword argument 'b'"):
+        ppc.autobatch(double)(np.ones((2, 3)), b=1.0)
