@@ -437,7 +437,14 @@ class Lowerer(ArrayOps):
                 merged[n] = a
             else:
                 names.append(n)
-        plans = {n: self.join(n, e1.get(n, _MISSING), e2.get(n, _MISSING)) for n in names}
+        # A branch that has surely returned leaves the function: after the join only its
+        # flags and return value are read, its variables are dead (they take the other
+        # branch's values, and the returned branch yields placeholders for them).
+        dead = None
+        if (e1.get(RET) is True) != (e2.get(RET) is True):
+            dead = e1 if e1.get(RET) is True else e2
+        plans = {n: self.join(n, e1.get(n, _MISSING), e2.get(n, _MISSING)) if dead is None or _live_after_return(n)
+                 else self.live_plan(n, (e2 if dead is e1 else e1).get(n, _MISSING)) for n in names}
         dyn_names = [n for n in names if _has_slot(plans[n])]
         for n in names:
             if not _has_slot(plans[n]):
@@ -448,7 +455,8 @@ class Lowerer(ArrayOps):
                 with self.in_region(region):
                     vals = []
                     for n in dyn_names:
-                        vals += self.materialize(plans[n], env.get(n, _MISSING))
+                        v = _MISSING if env is dead and not _live_after_return(n) else env.get(n, _MISSING)
+                        vals += self.materialize(plans[n], v)
                     region.ops.append(Op("yield", vals, {}, [], loc=self.loc))
                 yields.append(vals)
             if pred is None:  # only inferring types: any stand-in predicate will do
@@ -459,6 +467,12 @@ class Lowerer(ArrayOps):
             for n in dyn_names:
                 merged[n] = self.rebuild(plans[n], it, n)
         self.env = merged
+
+    def live_plan(self, name, v):
+        """The merge of a value with a dead one (the other path has returned): the value."""
+        if v is _MISSING:
+            return Undefined(_hint(name), f"it is assigned only on a path that returns, in the branch at line {self.loc.line}")
+        return self.template(v)
 
     def join(self, name, a, b):
         """The merge of two values a name holds on two paths: a static value when both
@@ -609,10 +623,15 @@ class Lowerer(ArrayOps):
                     raise
                 out = self.env
                 self.env.pop(CONT, None)
+                # a body that surely returns leaves the loop and the function: the values
+                # it carries are dead (placeholders), except the flags and return value
+                returned = out.get(RET) is True
                 new_plan = dict(plan)
                 for n in sorted(candidates):
                     v = out.get(n, _MISSING)
                     if v is _MISSING or isinstance(v, Undefined) or v is BOTTOM:
+                        continue
+                    if returned and n in plan and not _live_after_return(n):
                         continue
                     if n in plan and n not in rebound and self.shape_changes(plan[n], v):
                         # the body rebinds n to another shape: Python allows that if the
@@ -633,7 +652,8 @@ class Lowerer(ArrayOps):
                 if new_plan != plan:
                     plan = new_plan
                     continue
-                vals = [x for n in names for x in self.materialize(plan[n], out.get(n))]
+                vals = [x for n in names for x in self.materialize(
+                    plan[n], _MISSING if returned and not _live_after_return(n) else out.get(n))]
                 body_region.ops.append(Op("yield", vals, {}, []))
             self.check_rebound(rebound, plan, names, body_region, cond_region)
             self.env, self.loc = before, loc
@@ -815,8 +835,10 @@ class Lowerer(ArrayOps):
                 return
             if state is not None and i + 1 < len(items):
                 rest = items[i + 1:]
+                ret_only = isinstance(self.env.get(RET), Dyn) and not isinstance(brk, Dyn)  # state is the return flag
                 self.structured_if(state, lambda: None, lambda: self.unrolled(node, rest),
-                                   {}, {RET: False} if isinstance(self.env.get(RET), Dyn) else {})
+                                   {RET: True} if ret_only else {},
+                                   {RET: False} if isinstance(self.env.get(RET), Dyn) else {})
                 return
 
     # ---------------------------------------------------------------- expressions
@@ -1381,6 +1403,11 @@ def _shapes(plan):
     if isinstance(plan, (tuple, list)):
         return tuple(_shapes(p) for p in plan)
     return plan
+
+
+def _live_after_return(name) -> bool:
+    """Whether a name is still read after its path has returned (exit flags, the return value)."""
+    return name in FLAGS or name == RETVAL
 
 
 def _has_slot(plan) -> bool:
