@@ -159,7 +159,11 @@ class Compiled:
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; available: {', '.join(BACKENDS)}")
         if isinstance(fn, Compiled):
+            if type(fn) is not Compiled:  # (its transform would be lost: ppc.compile returns it as it is)
+                raise TypeError(f"{fn.__name__} is a derived function; it is compiled already")
             fn = fn.__ppc_function__
+        if getattr(fn, "__ppc_refuse__", None):
+            raise TypeError(fn.__ppc_refuse__)
         if getattr(fn, "partitioned", False):
             raise TypeError("a partitioned function cannot be transformed further: partitioning comes last, "
                             "so partition the derived function instead, e.g. "
@@ -311,5 +315,12 @@ def compile(fn=None, *, backend: str = "jax", static_argnums=(), max_stack_depth
     ppc.autobatch, log_joint, ...) run on its backend. A function that recurses on traced values runs
     on the program-counter machine (ppc/passes/pc) with stacks `max_stack_depth` frames deep."""
     if fn is None:
-        return lambda f: Compiled(f, backend, static_argnums, max_stack_depth)
+        return lambda f: compile(f, backend=backend, static_argnums=static_argnums, max_stack_depth=max_stack_depth)
+    if isinstance(fn, Compiled) and type(fn) is not Compiled:  # derived (ppc.grad(f), ...): compiled already
+        static = frozenset((static_argnums,) if isinstance(static_argnums, int) else static_argnums)
+        if backend == fn.backend and static <= fn.static_argnums and max_stack_depth == DEFAULT_MAX_STACK_DEPTH:
+            return fn
+        raise ValueError(f"ppc.compile of a derived function ({fn.__name__}) cannot change its backend, "
+                         "static_argnums or max_stack_depth; give them to the ppc.compile of the function it "
+                         "derives from")
     return Compiled(fn, backend, static_argnums, max_stack_depth)

@@ -119,6 +119,9 @@ def log_joint(model):
                                  f"{tuple(shape)} (for a batch of values, map log_joint with jax.vmap)")
         return built["fn"](*full, *[values[n] for n in names])
     fn.__name__ = f"log_joint_{program.__name__}"
+    fn.__ppc_refuse__ = (f"{fn.__name__} (ppc.log_joint) takes latent values by name and runs from Python, so "
+                         "it cannot be compiled, differentiated or partitioned; use "
+                         "ppc.unconstrained(model, *data).log_density_fn, a compiled function of (theta, *data)")
     return fn
 
 

@@ -250,3 +250,34 @@ def test_call_errors_name_the_argument():
         f(1.0, [1, 2])
     with pytest.raises(TypeError, match="takes its arguments by position .* keyword argument 'b'"):
         ppc.autobatch(double)(np.ones((2, 3)), b=1.0)
+
+
+def sum_sin_squared(x):
+    return np.sum(np.sin(x) ** 2)
+
+
+def test_compiling_a_derived_function_keeps_its_transform():
+    """ppc.compile(ppc.grad(h)) returned h itself (the transform silently dropped); now the
+    derived function, which is compiled already; a change of backend is refused."""
+    x = np.array([0.3, 1.0, 2.0])
+    g = ppc.grad(sum_sin_squared)
+    assert ppc.compile(g) is g
+    np.testing.assert_allclose(ppc.compile(g)(x), np.sin(2 * x), rtol=1e-12)
+    with pytest.raises(ValueError, match="cannot change its backend"):
+        ppc.compile(g, backend="tf")
+
+
+def regression_model(x):
+    w = ppc.Normal(np.zeros(3), 1.0, name="w")
+    return ppc.Normal(x @ w, 1.0, name="y")
+
+
+def test_transforming_log_joint_is_refused_clearly():
+    """log_joint(model) takes values by name from Python: compiling, differentiating or
+    partitioning it failed with an error located inside ppc's own source."""
+    from ppc.partition import Mesh, apply, tile
+    lj = ppc.log_joint(regression_model)
+    message = r"log_joint_regression_model \(ppc.log_joint\) takes latent values by name .*log_density_fn"
+    for transform in (ppc.compile, ppc.grad, lambda f: apply(f, [tile("x", 0, "batch")], Mesh({"batch": 1}))):
+        with pytest.raises(TypeError, match=message):
+            transform(lj)
