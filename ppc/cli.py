@@ -15,6 +15,7 @@ import argparse
 import importlib.util
 import os
 import sys
+import traceback
 
 import numpy as np
 
@@ -101,6 +102,8 @@ def parse_mesh(text: str):
         name, eq, size = part.partition("=")
         if not eq or not size.strip().isdigit():
             raise ValueError(f"expected AXIS=SIZE[,AXIS=SIZE], got {text!r}")
+        if name.strip() in axes:
+            raise ValueError(f"mesh axis {name.strip()!r} is given twice in {text!r}")
         axes[name.strip()] = int(size)
     return Mesh(axes)
 
@@ -121,6 +124,14 @@ STAGES = {"ir": _stage_ir, "partitioned": _stage_partitioned, "batched": _stage_
           "jax": _source_stage("jax"), "tf": _source_stage("tf"),
           **{name: _ad_stage(name) for name in ("jvp", "linear", "transpose", "grad")},
           **{name: _ppl_stage(name) for name in ("condition", "log_joint", "sample", "unconstrained")}}
+# Stages that take a model (a function with random variables) as it is; the others refuse one,
+# as the Python API does, since running, differentiating or batching a model has no meaning.
+MODEL_STAGES = ("condition", "log_joint", "sample", "unconstrained")
+SHOWS_MODELS = ("ir", "canonical") + MODEL_STAGES
+
+
+class UsageError(ValueError):
+    """Bad input on the command line or in the target file: a usage message and exit code 2."""
 
 
 def example_argument(spec: str):
@@ -145,19 +156,45 @@ def _example(t):
 def load_function(target: str):
     path, sep, name = target.rpartition(":")
     if not sep or not path or not name:
-        raise ValueError(f"expected FILE.py:FUNCTION, got {target!r}")
+        raise UsageError(f"expected FILE.py:FUNCTION, got {target!r}")
     if not os.path.exists(path):
-        raise ValueError(f"no such file: {path}")
+        raise UsageError(f"no such file: {path}")
     mod_name = "_ppc_dump_" + os.path.splitext(os.path.basename(path))[0]
     spec = importlib.util.spec_from_file_location(mod_name, path)
     module = importlib.util.module_from_spec(spec)
     sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
     sys.modules[mod_name] = module
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as e:
+        del sys.modules[mod_name]
+        raise UsageError(f"{e.filename or path}:{e.lineno}: syntax error: {e.msg}") from None
+    except Exception as e:
+        del sys.modules[mod_name]
+        raise UsageError(f"{_where(e, path)}: importing it raised {type(e).__name__}: {e}") from None
     fn = getattr(module, name, None)
     if fn is None:
-        raise ValueError(f"{path} defines no function {name!r}")
+        raise UsageError(f"{path} defines no function {name!r}")
     return fn
+
+
+def _where(e: BaseException, path: str) -> str:
+    """`path:LINE` of the last line of `path` that the exception passed through."""
+    lines = [f.lineno for f in traceback.extract_tb(e.__traceback__)
+             if os.path.abspath(f.filename) == os.path.abspath(path)]
+    return f"{path}:{lines[-1]}" if lines else path
+
+
+def _positions(option: str, text: str, specs: list[str]) -> list[int]:
+    """The argument positions `option` names (comma-separated), each one of the --args."""
+    try:
+        out = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise UsageError(f"{option} takes comma-separated integers, got {text!r}") from None
+    for i in out:
+        if not 0 <= i < len(specs):
+            raise UsageError(f"{option} {i} is out of range: --args gives {len(specs)} argument(s)")
+    return out
 
 
 def main(argv=None) -> int:
@@ -166,7 +203,7 @@ def main(argv=None) -> int:
     p.add_argument("--args", default="", help="argument types, e.g. 'f32[10],i32[]' (or int/float/bool)")
     p.add_argument("--stage", default="canonical", choices=sorted(STAGES), help="what to print (default: canonical)")
     p.add_argument("--passes", default=None, help="comma-separated passes to run on the frontend IR instead of --stage")
-    p.add_argument("--static", default="", help="comma-separated positions of static arguments")
+    p.add_argument("--static", default="", help="comma-separated positions of static arguments (int, float or bool)")
     p.add_argument("--observe", default="", help="random variables to condition on (model stages), comma-separated")
     p.add_argument("--mesh", default=None, help="stage partitioned: the device mesh, e.g. batch=4,model=2")
     p.add_argument("--tactic", action="append", default=[],
@@ -174,50 +211,65 @@ def main(argv=None) -> int:
     p.add_argument("--grad", type=int, default=None, metavar="ARGNUM",
                    help="stage partitioned: partition ppc.grad(f, argnums=ARGNUM) instead of f")
     ns = p.parse_args(argv)
+    # The one place errors become messages: bad input is a usage error (exit code 2), a
+    # program ppc cannot compile its source-located error (exit code 1). Anything else is a
+    # bug in ppc, and shows its traceback.
+    try:
+        text = _dump(ns)
+    except UsageError as e:
+        p.error(str(e))
+    except (CompileError, InternalError) as e:
+        print(str(e), file=sys.stderr)
+        return 1
+    sys.stdout.write(text)
+    return 0
 
+
+def _dump(ns) -> str:
     from . import compile as ppc_compile
     from .passes import PASSES, run_passes
+    from .passes.ppl import refuse_model
+    specs = split_top_level(ns.args) if ns.args.strip() else []
     try:
-        args = [example_argument(s) for s in split_top_level(ns.args)] if ns.args.strip() else []
+        args = [example_argument(s) for s in specs]
     except ValueError as e:
-        p.error(f"--args: {e}")
-    try:
-        static = tuple(int(s) for s in ns.static.split(",") if s.strip())
-    except ValueError:
-        p.error("--static takes comma-separated integers")
+        raise UsageError(f"--args: {e}") from None
+    static = _positions("--static", ns.static, specs)
+    for i in static:
+        if specs[i].strip() not in ("int", "float", "bool"):
+            raise UsageError(f"--static {i}: a static argument is a Python scalar (int, float or bool), "
+                             f"not {specs[i].strip()!r}")
     extra = {}
     if ns.stage == "partitioned":
         try:
             extra = {"mesh": parse_mesh(ns.mesh) if ns.mesh else None,
                      "tactics": [parse_tactic(t) for t in ns.tactic]}
         except ValueError as e:
-            p.error(str(e))
+            raise UsageError(str(e)) from None
     elif ns.mesh or ns.tactic or ns.grad is not None:
-        p.error("--mesh, --tactic and --grad go with --stage partitioned")
+        raise UsageError("--mesh, --tactic and --grad go with --stage partitioned")
+    if ns.grad is not None:
+        _positions("--grad", str(ns.grad), specs)
+        if ns.grad in static:
+            raise UsageError(f"--grad {ns.grad}: cannot differentiate with respect to static argument {ns.grad}")
     passes = [s.strip() for s in ns.passes.split(",") if s.strip()] if ns.passes else None
     if passes:
         unknown = [s for s in passes if s not in PASSES]
         if unknown:
-            p.error(f"unknown pass {unknown[0]!r}; known passes: {', '.join(sorted(PASSES))}")
-    try:
-        fn = load_function(ns.target)
-    except ValueError as e:
-        p.error(str(e))
-    try:
-        compiled = ppc_compile(fn, static_argnums=static)
-        if ns.grad is not None:
-            from .ad import grad
-            compiled = grad(compiled, argnums=ns.grad)
-        if passes:
-            text = print_module(run_passes(compiled.ir(*args), passes, verify_each=True))
-        else:
-            observe = [n.strip() for n in ns.observe.split(",") if n.strip()]
-            text = STAGES[ns.stage](compiled, args, observe=observe, **extra)
-    except (CompileError, InternalError) as e:
-        print(str(e), file=sys.stderr)
-        return 1
-    sys.stdout.write(text)
-    return 0
+            raise UsageError(f"unknown pass {unknown[0]!r}; known passes: {', '.join(sorted(PASSES))}")
+    observe = [n.strip() for n in ns.observe.split(",") if n.strip()]
+    if observe and (passes or ns.stage not in MODEL_STAGES):
+        raise UsageError(f"--observe goes with the model stages ({', '.join(MODEL_STAGES)})")
+    fn = load_function(ns.target)
+    compiled = ppc_compile(fn, static_argnums=static)
+    if passes:
+        return print_module(run_passes(compiled.ir(*args), passes, verify_each=True))
+    if ns.stage not in SHOWS_MODELS:
+        refuse_model(compiled.canonical_ir(*args))
+    if ns.grad is not None:
+        from .ad import grad
+        compiled = grad(compiled, argnums=ns.grad)
+    return STAGES[ns.stage](compiled, args, observe=observe, **extra)
 
 
 if __name__ == "__main__":  # pragma: no cover

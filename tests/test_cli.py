@@ -10,6 +10,7 @@ from programs import ROOT
 
 PROG = str(ROOT / "programs" / "logistic_regression.py")
 ARGS = "f32[5],f32[100,5],f32[100]"
+PART = [f"{PROG}:main", "--args", ARGS, "--stage", "partitioned", "--mesh", "batch=4", "--tactic", "tile:X:0:batch"]
 
 
 @pytest.mark.parametrize("stage,expect", [
@@ -55,6 +56,19 @@ def test_matches_golden(capsys):
      "expected tile:NAME:DIM:AXIS or replicate:NAME"),
     ([f"{PROG}:main", "--args", ARGS, "--mesh", "b=2"], "go with --stage partitioned"),
     ([f"{PROG}:main", "--args", ARGS, "--passes", "nope"], "unknown pass 'nope'"),
+    # a gradient argnum out of range, or of a static argument (before: a ValueError traceback from ppc/ad.py)
+    (PART + ["--grad", "7"], "--grad 7 is out of range: --args gives 3 argument(s)"),
+    (PART + ["--grad", "-1"], "--grad -1 is out of range"),
+    ([f"{PROG}:main", "--args", "f32[5],int", "--static", "1", "--stage", "partitioned", "--mesh", "b=2",
+      "--grad", "1"], "cannot differentiate with respect to static argument 1"),
+    # a static argument given an array type (before: a TypeError traceback), or out of range (before: ignored)
+    ([f"{PROG}:main", "--args", ARGS, "--static", "0"], "--static 0: a static argument is a Python scalar"),
+    ([f"{PROG}:main", "--args", ARGS, "--static", "5"], "--static 5 is out of range"),
+    ([f"{PROG}:main", "--args", ARGS, "--static", "x"], "--static takes comma-separated integers"),
+    # a repeated mesh axis (before: the last size won, silently)
+    ([f"{PROG}:main", "--args", ARGS, "--stage", "partitioned", "--mesh", "batch=4,batch=2"],
+     "mesh axis 'batch' is given twice"),
+    ([f"{PROG}:main", "--args", ARGS, "--observe", "y"], "--observe goes with the model stages"),
 ])
 def test_usage_errors(argv, message, capsys):
     with pytest.raises(SystemExit) as e:
@@ -69,6 +83,51 @@ def test_compile_error_exit_code(capsys):
     assert main([f"{PROG}:main", "--args", "f32[4],f32[100,5],f32[100]"]) == 1
     err = capsys.readouterr().err
     assert "logistic_regression.py:" in err and "do not align" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("source,message", [
+    ("def f(x):\n    return x +\n", "bad.py:2: syntax error"),
+    ("import numpy as np\nimport no_such_module_xyz\n", "bad.py:2: importing it raised ModuleNotFoundError"),
+    ("def f(x):\n    return x / 0\n\nf(1)\n", "bad.py:2: importing it raised ZeroDivisionError: division by zero"),
+])
+def test_target_that_does_not_import(source, message, tmp_path, capsys):
+    # a syntax error or an exception in the target file: one line naming the file and line, no traceback
+    (tmp_path / "bad.py").write_text(source)
+    with pytest.raises(SystemExit) as e:
+        main([f"{tmp_path / 'bad.py'}:f", "--args", "f32[3]"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+MODEL = """import ppc
+
+def model(sigma):
+    mu = ppc.Normal(0.0, 5.0)
+    tau = ppc.HalfCauchy(5.0)
+    y = ppc.Normal(mu + tau, sigma)
+    return y
+"""
+
+
+@pytest.mark.parametrize("stage", ["jvp", "linear", "transpose", "grad", "batched", "pc", "jax", "partitioned"])
+def test_model_refused_outside_model_stages(stage, tmp_path, capsys):
+    # as the Python API does: an error at the model's first random variable naming the model
+    # transformations (before: "no jvp/batch rule" at the last one, or for pc a machine and exit code 0)
+    (tmp_path / "m.py").write_text(MODEL)
+    extra = ["--mesh", "b=2"] if stage == "partitioned" else []
+    assert main([f"{tmp_path / 'm.py'}:model", "--args", "float", "--stage", stage, *extra]) == 1
+    err = capsys.readouterr().err
+    assert "m.py:4:" in err and "'model' is a model (its random variable 'mu' is here)" in err
+    assert "ppc.sample(model" in err and "ppc.log_joint(model)" in err and "ppc.infer" in err
+
+
+@pytest.mark.parametrize("stage,expect", [("ir", "func @model("), ("canonical", "func @model("),
+                                          ("log_joint", "func @"), ("sample", "func @")])
+def test_model_stages_take_a_model(stage, expect, tmp_path, capsys):
+    (tmp_path / "m.py").write_text(MODEL)
+    assert main([f"{tmp_path / 'm.py'}:model", "--args", "float", "--stage", stage]) == 0
+    assert expect in capsys.readouterr().out
 
 
 def test_console_script_runs():
