@@ -114,6 +114,61 @@ def test_batched_draws_on_tf_equal_per_member_draws_on_tf():
             np.testing.assert_allclose(np.asarray(g)[i], w, rtol=1e-12)
 
 
+def nan_extrema(x, y):
+    return (np.max(x, axis=0), np.min(x, axis=1), np.max(x, axis=1, keepdims=True), np.min(x, axis=0, keepdims=True),
+            np.max(x), np.min(x), np.argmax(x, axis=0), np.argmin(x, axis=0), np.argmax(x, axis=1),
+            np.argmin(x, axis=1), np.argmax(x), np.argmin(x),
+            np.maximum(x, y), np.minimum(x, y), np.maximum(y, x), np.minimum(y, x))
+
+
+def nan_division(x, y):
+    return x // y, x % y, y // x, y % x
+
+
+SPECIALS = [0.0, -0.0, 1.0, -1.0, 3.7, -3.7, 2.5, 1e-20, -1e-20, 0.1, 1e30, np.inf, -np.inf, np.nan, 3.7]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_nan_and_infinities_agree_with_jax(dtype):
+    """TF's max/min (reductions and elementwise) and argmax/argmin skip NaN where XLA's, and
+    JAX's, propagate it (the first NaN for the arg-reductions); its float floor division is
+    floor(x / y) where JAX's is CPython's divmod (inf // 2 is nan, 3.7 // -inf is -1)."""
+    with np.errstate(over="ignore"):
+        g = np.array(SPECIALS, dtype)
+    x, y = (a.reshape(15, 15) for a in np.meshgrid(g, g))
+    rows = np.random.default_rng(5).permuted(np.tile(g, (6, 1)), axis=1)[:, :8]  # a NaN in some rows only
+    rows[0] = [1.0, 3.0, 3.0, -np.inf, 0.5, 3.0, 1.0, -1.0]  # ties, no NaN
+    rows[1] = -np.inf
+    for args in ((x, y), (rows, rows[::-1].copy())):
+        for got, want in zip(ppc.compile(nan_extrema, backend="tf")(*args), ppc.compile(nan_extrema)(*args)):
+            assert got.dtype == want.dtype
+            np.testing.assert_array_equal(got, want)
+    for got, want in zip(ppc.compile(nan_division, backend="tf")(x, y), ppc.compile(nan_division)(x, y)):
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(np.signbit(got), np.signbit(want))  # signed zeros too
+    assert np.isnan(ppc.compile(nan_division, backend="tf")(np.array([np.inf]), np.array([2.0]))[0][0])
+    a = np.array([[7, -7, 7, -7, 1, 5], [3, 3, -1, 2, 4, -2]])  # integers keep their rules
+    b = np.array([[2, 2, -2, -2, 3, -4], [3, -2, 5, 2, -1, -2]])
+    for fn in (nan_division, nan_extrema):
+        for got, want in zip(ppc.compile(fn, backend="tf")(a, b), ppc.compile(fn)(a, b)):
+            np.testing.assert_array_equal(got, want)
+
+
+def extrema_loss(x, y):
+    return (np.sum(np.max(x, axis=0) * 2.0) + np.sum(np.min(x, axis=1) * 3.0) + np.max(x) - np.min(x)
+            + np.sum(np.maximum(x, y) * np.arange(1.0, 4.0)) + np.sum(np.minimum(x, y) ** 2))
+
+
+def test_max_min_gradients_with_ties_agree_with_jax():
+    x = np.array([[1.0, 3.0, 3.0], [3.0, -2.0, 3.0], [1.0, -2.0, 0.5]])
+    y = np.array([[1.0, 2.0, 4.0], [3.0, -2.0, 0.0], [0.0, -2.0, 0.5]])
+    for dtype in (np.float32, np.float64):
+        got = ppc.grad(ppc.compile(extrema_loss, backend="tf"), argnums=(0, 1))(x.astype(dtype), y.astype(dtype))
+        want = ppc.grad(ppc.compile(extrema_loss), argnums=(0, 1))(x.astype(dtype), y.astype(dtype))
+        for g, w in zip(got, want):
+            np.testing.assert_array_equal(g, w)
+
+
 # ---------------------------------------------------------------------------------- PRNG
 
 def draws(kind, param, n=4000, seed=3, dtype=np.float64):

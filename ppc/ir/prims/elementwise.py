@@ -253,6 +253,24 @@ def _div_t(cx, cts, operands, linear, **attrs):
     return [cx.div(cts[0], operands[1]), None]
 
 
+def _tf_floordiv(a, at):
+    """jnp.floor_divide: on floats JAX's (and CPython's) divmod, (x - fmod(x, y)) / y rounded,
+    one less where fmod's sign differs from y's (so inf // 2 is nan and 3.7 // -inf is -1,
+    where TF's floor(x / y) gives inf and -0); integers keep ppc_tf.floordiv."""
+    x, y = a
+    rem = f"tf.truncatemod({x}, {y})"
+    below = f"tf.cast(tf.not_equal({rem}, 0) & tf.not_equal(tf.sign({y}), tf.sign({rem})), {x}.dtype)"
+    return (f"tf.round(tf.where(tf.equal({y}, 0), {x}, {x} - {rem}) / {y} - {below}) if {x}.dtype.is_floating "
+            f"else ppc_tf.floordiv({x}, {y})")
+
+
+# maximum / minimum as XLA defines them (and JAX gives): a NaN in either operand gives NaN.
+# TF's tf.maximum/minimum drop a NaN second operand (TF compiles XLA's fast min/max), so these
+# select y where it wins or is NaN, else x (a NaN x included); on integers y != y is false.
+_TF_MAX = "tf.where(tf.less({0}, {1}) | tf.not_equal({1}, {1}), {1}, {0})"
+_TF_MIN = "tf.where(tf.less({1}, {0}) | tf.not_equal({1}, {1}), {1}, {0})"
+
+
 BINARY = {
     # name: (kind, jax template, tf template, numpy fold, jvp rule, transpose rule)
     "add": ("numeric", "{0} + {1}", "{0} + {1}", np.add, _binary(lambda cx, tx, ty, x, y, out: cx.add(tx, ty)), _add_t),
@@ -263,15 +281,15 @@ BINARY = {
     # float division (integers use floordiv)
     "div": ("numeric", "{0} / {1}", "{0} / {1}", None,
             _binary(lambda cx, tx, ty, x, y, out: cx.div(cx.sub(tx, cx.mul(ty, out)), y)), _div_t),
-    "floordiv": ("numeric", "jnp.floor_divide({0}, {1})", "ppc_tf.floordiv({0}, {1})", None, _no_tangent, None),
+    "floordiv": ("numeric", "jnp.floor_divide({0}, {1})", _tf_floordiv, None, _no_tangent, None),
     # Python's sign convention; d/dy (x mod y) = -floor(x / y)
     "mod": ("numeric", "jnp.remainder({0}, {1})", "ppc_tf.floormod({0}, {1})", None,
             _binary(lambda cx, tx, ty, x, y, out: cx.sub(
         tx, cx.mul(ty, cx.op("floor", [cx.op("div", [x, y])])))), None),
     "pow": ("numeric", "jnp.power({0}, {1})", "tf.pow({0}, {1})", None, _binary(_pow_jvp), None),
-    "max": ("numeric", "jnp.maximum({0}, {1})", "tf.maximum({0}, {1})", np.maximum,
+    "max": ("numeric", "jnp.maximum({0}, {1})", _TF_MAX, np.maximum,
             _binary(_extremum("gt", "lt")), None),
-    "min": ("numeric", "jnp.minimum({0}, {1})", "tf.minimum({0}, {1})", np.minimum,
+    "min": ("numeric", "jnp.minimum({0}, {1})", _TF_MIN, np.minimum,
             _binary(_extremum("lt", "gt")), None),
     "atan2": ("float", "jnp.arctan2({0}, {1})", "tf.atan2({0}, {1})", np.arctan2,
             _binary(lambda cx, tx, ty, x, y, out: cx.div(

@@ -167,11 +167,34 @@ def _tf_reduce(fn):
     return lambda a, at: f"{fn}({a[0]}, axis={list(at['axes'])})"
 
 
+def _tf_extremum(fn):
+    """reduce_max/min as XLA defines them (and JAX gives): NaN wherever the reduced values hold
+    a NaN, which TF's reductions skip. Integers keep the plain reduction."""
+    def emit(a, at):
+        x, axis = a[0], list(at["axes"])
+        plain = f"{fn}({x}, axis={axis})"
+        return (f"tf.where(tf.reduce_any(tf.math.is_nan({x}), axis={axis}), tf.constant(np.nan, {x}.dtype), {plain}) "
+                f"if {x}.dtype.is_floating else {plain}")
+    return emit
+
+
+def _tf_arg(fn):
+    """argmax/argmin as XLA defines them (and JAX gives): the first NaN where there is one,
+    which TF's skip; else the first extremum."""
+    def emit(a, at):
+        x, axis, dtype = a[0], at["axis"], TF_DTYPE[at["index_dtype"]]
+        plain = f"{fn}({x}, axis={axis})"
+        nan = f"tf.math.is_nan({x})"
+        return (f"tf.cast(tf.where(tf.reduce_any({nan}, axis={axis}), tf.math.argmax(tf.cast({nan}, tf.int8), "
+                f"axis={axis}), {plain}) if {x}.dtype.is_floating else {plain}, {dtype})")
+    return emit
+
+
 REDUCE = {
     "reduce_sum": ("numeric", "jnp.sum({0}, axis={axes})", _tf_reduce("tf.reduce_sum"), np.sum, _sum_jvp, _sum_t),
     "reduce_prod": ("numeric", "jnp.prod({0}, axis={axes})", _tf_reduce("tf.reduce_prod"), np.prod, _prod_jvp, None),
-    "reduce_max": ("numeric", "jnp.max({0}, axis={axes})", _tf_reduce("tf.reduce_max"), np.max, _extremum_jvp, None),
-    "reduce_min": ("numeric", "jnp.min({0}, axis={axes})", _tf_reduce("tf.reduce_min"), np.min, _extremum_jvp, None),
+    "reduce_max": ("numeric", "jnp.max({0}, axis={axes})", _tf_extremum("tf.reduce_max"), np.max, _extremum_jvp, None),
+    "reduce_min": ("numeric", "jnp.min({0}, axis={axes})", _tf_extremum("tf.reduce_min"), np.min, _extremum_jvp, None),
     "reduce_and": ("bool", "jnp.all({0}, axis={axes})", _tf_reduce("tf.reduce_all"), np.all, _no_tangent, None),
     "reduce_or": ("bool", "jnp.any({0}, axis={axes})", _tf_reduce("tf.reduce_any"), np.any, _no_tangent, None),
 }
@@ -194,8 +217,7 @@ for _name, _f in (("argmax", "jnp.argmax"), ("argmin", "jnp.argmin")):
     declare(_name, _arg_rule, jvp=_no_tangent, batch=batching.shifted_axes("axis"), tile=tiling.along_axis,
             cost=costs.arg_reduce,
             jax=(lambda f: lambda a, at: f"{f}({a[0]}, axis={at['axis']}).astype({JNP_DTYPE[at['index_dtype']]})")(_f),
-            tf=(lambda f: lambda a, at: f"tf.cast({f}({a[0]}, axis={at['axis']}), {TF_DTYPE[at['index_dtype']]})")(
-                _f.replace("jnp.", "tf.math.")))
+            tf=_tf_arg(_f.replace("jnp.", "tf.math.")))
 
 
 def _cumulative(x, axis, reverse):
