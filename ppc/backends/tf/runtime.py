@@ -36,7 +36,13 @@ def _nonzero(b):
 
 
 def floordiv(a, b):
-    return tf.math.floordiv(a, _nonzero(b))
+    """Integer a // 0 as jnp.floor_divide gives it on XLA (whose quotient by zero is -1, then
+    floored by the remainder a's sign): -1 for a == 0, else -2."""
+    q = tf.math.floordiv(a, _nonzero(b))
+    if not b.dtype.is_integer:
+        return q
+    by_zero = tf.where(tf.equal(a, 0), -tf.ones_like(q), -2 * tf.ones_like(q))
+    return tf.where(tf.equal(b, 0), by_zero, q)
 
 
 def floormod(a, b):
