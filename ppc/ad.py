@@ -69,8 +69,9 @@ def _param_indices(f: Compiled, args, argnums) -> list[int]:
     """Entry-parameter positions of positional arguments `argnums` (static ones have none)."""
     out = []
     for a in argnums:
-        if not 0 <= a < len(args):
+        if not -len(args) <= a < len(args):
             raise ValueError(f"argnums {a} is out of range for {len(args)} positional arguments")
+        a %= len(args)  # (negative counts from the end, as JAX's)
         if a in f.static_argnums:
             raise ValueError(f"cannot differentiate with respect to static argument {a}")
         out.append(sum(1 for i in range(a) if i not in f.static_argnums))

@@ -281,3 +281,20 @@ def test_transforming_log_joint_is_refused_clearly():
     for transform in (ppc.compile, ppc.grad, lambda f: apply(f, [tile("x", 0, "batch")], Mesh({"batch": 1}))):
         with pytest.raises(TypeError, match=message):
             transform(lj)
+
+
+def weighted_squares(a, b):
+    return np.sum(a * b ** 2)
+
+
+def test_negative_argnums_count_from_the_end():
+    """As JAX's argnums (ppc refused them as out of range)."""
+    import jax
+    a, b = np.arange(3.0), np.full(3, 2.0)
+    want = jax.grad(lambda a, b: jax.numpy.sum(a * b ** 2), argnums=(0, 1))(a, b)
+    np.testing.assert_array_equal(ppc.grad(weighted_squares, argnums=-1)(a, b), np.asarray(want[1]))
+    for g, w in zip(ppc.grad(weighted_squares, argnums=(-2, -1))(a, b), want):
+        np.testing.assert_array_equal(g, np.asarray(w))
+    np.testing.assert_array_equal(ppc.hessian(weighted_squares, argnums=-1)(a, b), np.diag(2 * a))
+    with pytest.raises(ValueError, match="argnums -3 is out of range for 2 positional arguments"):
+        ppc.grad(weighted_squares, argnums=-3)(a, b)
