@@ -38,6 +38,7 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
 import ppc  # noqa: E402
+from ppc.autobatch import shared  # noqa: E402
 import ppc.infer  # noqa: E402
 from ppc.infer.nuts import leapfrog_block, make_nuts  # noqa: E402
 
@@ -143,7 +144,7 @@ class NutsSteps:
         zeros = np.zeros(chains)
         keys = jax.random.split(jax.random.key(0), chains)
         self.args = (q, lp, g, log_eps, np.tile(inv_mass, (chains, 1)), zeros, zeros, zeros, log_eps + np.log(10.0),
-                     keys, np.full(chains, chunk), False, 0.8, args)
+                     keys, np.full(chains, chunk), False, 0.8, shared(args))
         self.chains = chains
         self.leapfrogs = []
 

@@ -45,6 +45,7 @@ if "--numpyro-worker" not in sys.argv:  # (importing ppc turns JAX's 64-bit mode
         jax.config.update("jax_num_cpu_devices", int(sys.argv[sys.argv.index("--devices") + 1]))
     import ppc  # noqa: E402
     import ppc.infer  # noqa: E402
+    from ppc.autobatch import shared  # noqa: E402
 
 
 def datasets(names, dtype="float64"):
@@ -212,7 +213,7 @@ def strategies(X, y, chains, draws, seed):
         for _ in range(2):  # the first call compiles
             t = time.perf_counter()
             res = sampler(q, lp, g, np.full(chains, np.log(0.05)), np.ones((chains, u.size)), zero, zero, zero, zero,
-                          jax.random.split(jax.random.key(seed), chains), np.full(chains, draws), False, 0.8, args)
+                          jax.random.split(jax.random.key(seed), chains), np.full(chains, draws), False, 0.8, shared(args))
             res = [np.asarray(r) for r in res[8:]]
             times.append(time.perf_counter() - t)
         out[strategy] = (times, res)

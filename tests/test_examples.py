@@ -42,3 +42,16 @@ def test_hierarchical_example():
     est = idata.posterior["population"].values.reshape(-1, 3)
     assert np.all(np.abs(est.mean(0) - truth["population"]) < 4 * est.std(0) + 0.02)
     assert float(idata.posterior["concentration"].min()) > 0
+
+
+def test_nuts_benchmark_strategies_runs():
+    """The benchmark's strategy comparison, at its smallest: it runs (it broke once when
+    autobatch's shared-tuple convention changed, with no test to notice) and the two
+    batching strategies draw the same trajectories, which the script itself checks."""
+    import subprocess
+    script = EXAMPLES.parent / "benchmarks" / "nuts.py"
+    out = subprocess.run([sys.executable, str(script), "--strategies", "--chains", "4", "--warmup", "10",
+                          "--samples", "10", "--datasets", "breast_cancer"], capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "breast cancer N=569 D=30        4" in out.stdout

@@ -34,14 +34,17 @@ def check_derivatives(src, args, directory):
     def shifted(eps):
         return compiled(*[a + eps * t if i in pos else a for i, (a, t) in enumerate(zip(args, tangents))])
 
-    # forward mode against central differences, where two step sizes agree (no kink nearby)
-    pairs = [(g, p, m, p2, m2) for g, p, m, p2, m2 in zip(_leaves(tout), _leaves(shifted(1e-6)),
-                                                          _leaves(shifted(-1e-6)), _leaves(shifted(1e-4)),
-                                                          _leaves(shifted(-1e-4))) if g is not None]
-    for g, p, m, p2, m2 in pairs:
+    # forward mode against central differences, where two step sizes agree and so do the
+    # one-sided differences (no kink nearby: at a symmetric one, |x| at 0, both central
+    # differences are 0 whatever the slope)
+    pairs = [(g, p, m, p2, m2, b) for g, p, m, p2, m2, b in zip(
+        _leaves(tout), _leaves(shifted(1e-6)), _leaves(shifted(-1e-6)), _leaves(shifted(1e-4)),
+        _leaves(shifted(-1e-4)), _leaves(shifted(0.0))) if g is not None]
+    for g, p, m, p2, m2, b in pairs:
         fd = (np.asarray(p) - np.asarray(m)) / 2e-6
         fd2 = (np.asarray(p2) - np.asarray(m2)) / 2e-4
-        if np.allclose(fd, fd2, rtol=1e-3, atol=1e-5):
+        ahead, behind = (np.asarray(p2) - np.asarray(b)) / 1e-4, (np.asarray(b) - np.asarray(m2)) / 1e-4
+        if np.allclose(fd, fd2, rtol=1e-3, atol=1e-5) and np.allclose(ahead, behind, rtol=1e-2, atol=1e-3):
             np.testing.assert_allclose(np.asarray(g), fd, rtol=1e-4, atol=1e-5)
     # reverse mode: the transpose identity
     out, vjp_fn = ppc.vjp(f, *args)
