@@ -13,6 +13,7 @@ import numpy as np
 
 from .api import Compiled, LoopLimitError, Specialization, _check_flag, backend_module
 from .frontend.lower import Slot
+from .frontend.values import leaves as _leaves
 from .ir import CompileError, Module, TensorType
 from .passes import run_passes
 from .passes.ppl import refuse_model
@@ -76,12 +77,6 @@ def _param_indices(f: Compiled, args, argnums) -> list[int]:
             raise ValueError(f"cannot differentiate with respect to static argument {a}")
         out.append(sum(1 for i in range(a) if i not in f.static_argnums))
     return out
-
-
-def _leaves(template) -> list:
-    if isinstance(template, (tuple, list)):
-        return [x for t in template for x in _leaves(t)]
-    return [template]
 
 
 def _grad_builder(base: Compiled, argnums, has_aux: bool, with_value: bool, max_iterations: int):

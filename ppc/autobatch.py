@@ -22,6 +22,7 @@ import jax
 
 from .ad import Derived, as_compiled
 from .frontend.lower import Slot
+from .frontend.values import leaves
 from .ir import CompileError, TensorType
 from .ir.callgraph import recursive_call
 from .passes.batch import batch_module
@@ -33,12 +34,6 @@ STRATEGIES = ("program_counter", "local_static")
 
 def _is_array(a) -> bool:
     return hasattr(a, "shape") and hasattr(a, "dtype")
-
-
-def _leaves(tree) -> list:
-    if isinstance(tree, (tuple, list)):
-        return [x for t in tree for x in _leaves(t)]
-    return [tree]
 
 
 def _first(tree):
@@ -85,7 +80,7 @@ class Batched(Derived):
         """Arguments as the compiled program takes them; records which are batched (or
         takes `flags`: a batch split over devices keeps the whole batch's, since one member
         per device would make every size-1 argument look batched)."""
-        arrays = [a for a in _leaves(list(args)) if _is_array(a)]
+        arrays = [a for a in leaves(list(args)) if _is_array(a)]
         if not arrays:
             raise ValueError("autobatch needs at least one array argument with a leading batch axis")
         if any(len(a.shape) == 0 for a in arrays):
@@ -97,7 +92,7 @@ class Batched(Derived):
             raise ValueError(f"batch sizes {sorted({size, *bad})} differ (only size-1 arguments broadcast)")
         for i, a in enumerate(args):
             if isinstance(a, (tuple, list)) and size > 1 and any(
-                    _is_array(x) and x.shape[0] == size for x in _leaves(a)):
+                    _is_array(x) and x.shape[0] == size for x in leaves(a)):
                 raise ValueError(f"argument {i} is a {type(a).__name__} holding arrays with the batch axis "
                                  f"(size {size}): batching inside a {type(a).__name__} is not supported yet; pass "
                                  "those arrays as arguments of their own (a leading axis of size 1 shares one)")

@@ -349,12 +349,16 @@ def outside_support(support: str, x, param_shapes):
     for a simplex), or None: what names the culprit when observed data makes a model's
     density -inf everywhere."""
     x = np.asarray(x)
+    index = _first_outside(lambda: SUPPORT_TESTS[support](x, param_shapes))
+    return None if index is None else (index, x[index])
+
+
+def _first_outside(test):
+    """The index of the first False of the elementwise test `test()` (NaN comparisons
+    quiet), or None."""
     with np.errstate(invalid="ignore"):
-        inside = np.asarray(SUPPORT_TESTS[support](x, param_shapes))
-    if inside.all():
-        return None
-    index = np.unravel_index(int(np.argmin(inside)), inside.shape)
-    return index, x[index]
+        inside = np.asarray(test())
+    return None if inside.all() else np.unravel_index(int(np.argmin(inside)), inside.shape)
 
 
 # Bounds that parameter values set, by distribution: the parameters they read, a test
@@ -370,12 +374,8 @@ def outside_bounds(dist: str, x, params: dict):
     `x` outside the bounds its parameters (by name) set, or None."""
     names, test, _ = PARAMETER_BOUNDS[dist]
     x, *bounds = np.broadcast_arrays(*(np.asarray(a) for a in [x, *(params[n] for n in names)]))
-    with np.errstate(invalid="ignore"):
-        inside = np.asarray(test(x, *bounds))
-    if inside.all():
-        return None
-    index = np.unravel_index(int(np.argmin(inside)), inside.shape)
-    return index, x[index], [b[index] for b in bounds]
+    index = _first_outside(lambda: test(x, *bounds))
+    return None if index is None else (index, x[index], [b[index] for b in bounds])
 
 
 # ----------------------------------------------------------------- declarations
@@ -510,6 +510,29 @@ def _probs_or_logits(kind):
     return choose
 
 
+def _binomial(total_count=1, probs=None):
+    if probs is None:
+        raise TypeError("probs= is required")
+    return "binomial", [total_count, probs]
+
+
+def _mvn(loc=0.0, scale_tril=None):
+    """A number for loc (its default 0.0 too) is every coordinate's, as NumPyro reads it."""
+    if scale_tril is None:
+        raise TypeError("scale_tril= (a lower-triangular matrix) is required")
+    shape = tuple(np.shape(scale_tril))  # (np.shape reads a traced value's .shape)
+    if len(shape) < 2 or shape[-1] != shape[-2]:
+        raise TypeError(f"scale_tril must be a square matrix (or a batch of them), got shape {shape}")
+    if isinstance(loc, (int, float, np.number)):
+        dtype = getattr(scale_tril, "dtype", np.float64)
+        dtype = np.dtype(numpy_dtype(dtype) if isinstance(dtype, str) else dtype)
+        loc = np.full(shape[-1:], loc, dtype if dtype.kind == "f" else np.float64)
+    k = tuple(np.shape(loc))[-1:]
+    if k and k[0] != shape[-1]:
+        raise TypeError(f"loc has {k[0]} coordinates, but scale_tril is {shape[-1]} x {shape[-1]}")
+    return "multivariate_normal", [loc, scale_tril]
+
+
 Normal = _constructor("Normal", lambda loc, scale: ("normal", [loc, scale]))
 HalfNormal = _constructor("HalfNormal", lambda scale=1.0: ("half_normal", [scale]))
 LogNormal = _constructor("LogNormal", lambda loc=0.0, scale=1.0: ("log_normal", [loc, scale]))
@@ -521,29 +544,6 @@ Cauchy = _constructor("Cauchy", lambda loc=0.0, scale=1.0: ("cauchy", [loc, scal
 HalfCauchy = _constructor("HalfCauchy", lambda scale=1.0: ("half_cauchy", [scale]))
 Uniform = _constructor("Uniform", lambda low=0.0, high=1.0: ("uniform", [low, high]))
 Bernoulli = _constructor("Bernoulli", _probs_or_logits("bernoulli"))
-def _binomial(total_count=1, probs=None):
-    if probs is None:
-        raise TypeError("probs= is required")
-    return "binomial", [total_count, probs]
-
-
-def _mvn(loc=0.0, scale_tril=None):
-    """A number for loc (its default 0.0 too) is every coordinate's, as NumPyro reads it."""
-    if scale_tril is None:
-        raise TypeError("scale_tril= (a lower-triangular matrix) is required")
-    shape = tuple(np.shape(scale_tril) if not hasattr(scale_tril, "shape") else scale_tril.shape)
-    if len(shape) < 2 or shape[-1] != shape[-2]:
-        raise TypeError(f"scale_tril must be a square matrix (or a batch of them), got shape {shape}")
-    if isinstance(loc, (int, float, np.number)):
-        dtype = getattr(scale_tril, "dtype", np.float64)
-        dtype = np.dtype(numpy_dtype(dtype) if isinstance(dtype, str) else dtype)
-        loc = np.full(shape[-1:], loc, dtype if dtype.kind == "f" else np.float64)
-    k = tuple(np.shape(loc) if not hasattr(loc, "shape") else loc.shape)[-1:]
-    if k and k[0] != shape[-1]:
-        raise TypeError(f"loc has {k[0]} coordinates, but scale_tril is {shape[-1]} x {shape[-1]}")
-    return "multivariate_normal", [loc, scale_tril]
-
-
 Binomial = _constructor("Binomial", _binomial)
 Poisson = _constructor("Poisson", lambda rate: ("poisson", [rate]))
 Categorical = _constructor("Categorical", _probs_or_logits("categorical"))

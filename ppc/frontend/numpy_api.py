@@ -501,7 +501,7 @@ def _starts(lw, x: Dyn, start_indices, what):
         d = lw.to_dyn(i)
         if d.shape != () or not is_int(d.dtype):
             lw.error(f"{what} start indices must be integer scalars, got {describe(i)}")
-        starts.append(lw.wrap_index(lw.to_dyn(i, INDEX), n).value)
+        starts.append(lw.wrap_index(d, n).value)
     return starts
 
 

@@ -254,9 +254,8 @@ def _from_init(u, init: dict, chains: int):
         else:
             raise ValueError(f"init['{name}'] has shape {v.shape}; the variable's is {tuple(t.shape)} "
                              f"(or {(chains,) + tuple(t.shape)} for one value per chain)")
-    with np.errstate(invalid="ignore", divide="ignore"):  # (values outside a support: reported below)
-        q = np.stack([u.to_unconstrained({n: per_chain[n][c] for n in u.names}, check=False)
-                      for c in range(chains)])
+    # (values outside a support become NaN there: reported below)
+    q = np.stack([u.to_unconstrained({n: per_chain[n][c] for n in u.names}, check=False) for c in range(chains)])
     offsets = np.cumsum([0] + u.sizes)
     for name, lo, hi in zip(u.names, offsets[:-1], offsets[1:]):
         if not np.isfinite(q[:, lo:hi]).all():
