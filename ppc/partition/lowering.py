@@ -53,9 +53,20 @@ class Lowering:
                 combine = f.reduce
         need: dict[tuple[Value, int], tuple[str, ...]] = {}
         for fid, axes in chosen.items():
+            axes = self.held_order(factor_of[fid], axes)
             for v, d in factor_of[fid].members:
-                need[(v, d)] = tuple(axes)
+                need[(v, d)] = axes
         return need, tuple(partial), combine
+
+    def held_order(self, f: Factor, axes: list[str]) -> tuple[str, ...]:
+        """`axes` major to minor as a member of `f` already holds them, so that the op takes
+        its operands as they are (tactic order may differ: `tile(x, 0, a)` then
+        `tile(x, 0, b)` after `b` tiled something else first)."""
+        for v, d in f.members:
+            held = tuple(a for a in self.plan.tiling(v)[d] if a in axes)
+            if len(held) == len(axes):
+                return held
+        return tuple(axes)
 
     def choices(self, op: Op, axis: str) -> list[Factor]:
         """The factors `axis` tiles at `op`. An op runs one iteration space, so an axis tiles
@@ -64,9 +75,10 @@ class Lowering:
         if not op.regions:
             f = choose(self.plan, op, axis)
             return [] if f is None else [f]
-        by_position: dict[Value, list[Factor]] = {}
-        for f in self.plan.factors.get(op, ()):
-            by_position.setdefault(f.members[0][0], []).append(f)
+        results = set(op.results)
+        by_position: dict[Value, list[Factor]] = {}  # keyed by the position's result: an operand
+        for f in self.plan.factors.get(op, ()):      # may start two positions (`while %z, %z`)
+            by_position.setdefault(next(v for v, _ in f.members if v in results), []).append(f)
         return [f for fs in by_position.values() if (f := choose(self.plan, op, axis, fs)) is not None]
 
     @staticmethod
@@ -97,22 +109,23 @@ class Lowering:
                 rest.append(a)
         if rest:
             x = self.emit(region, "all_reduce", x, axes=tuple(rest), reduce=COMBINE[combine])
-        for d in range(len(have)):  # an axis moving between dims: all_to_all
-            if len(have[d]) and have[d][:-1] == tuple(want[d][:len(have[d]) - 1]) and len(want[d]) < len(have[d]):
+        # Every dim first gives up what it holds beyond what it wants (minor-most first: an
+        # axis wanted next on another dim moves there, the rest are gathered); only then are
+        # new cuts taken. Cutting one dim by an axis still cutting another would mix tiles.
+        for d in range(len(have)):
+            while have[d] != tuple(want[d][:len(have[d])]):
                 a = have[d][-1]
-                e = next((e for e in range(len(want)) if e != d and want[e] == have[e] + (a,)), None)
+                e = next((e for e in range(len(want)) if e != d and
+                          tuple(want[e][:len(have[e]) + 1]) == have[e] + (a,)), None)
                 if e is not None:
                     x = self.emit(region, "all_to_all", x, axis=a, parts=mesh.axes[a], split=e, concat=d)
-                    have[d], have[e] = have[d][:-1], have[e] + (a,)
+                    have[e] = have[e] + (a,)
+                else:
+                    x = self.emit(region, "all_gather", x, axis=a, parts=mesh.axes[a], dim=d)
+                have[d] = have[d][:-1]
         for d in range(len(have)):
-            common = 0
-            while common < min(len(have[d]), len(want[d])) and have[d][common] == want[d][common]:
-                common += 1
-            for a in reversed(have[d][common:]):
-                x = self.emit(region, "all_gather", x, axis=a, parts=mesh.axes[a], dim=d)
-            for a in want[d][common:]:
+            for a in want[d][len(have[d]):]:
                 x = self.emit(region, "shard_slice", x, axis=a, parts=mesh.axes[a], dim=d)
-            have[d] = tuple(want[d])
         return x
 
     def operand(self, v: Value, want: Tiling) -> Value:
@@ -154,14 +167,15 @@ class Lowering:
 
     def op(self, op: Op, out: Region):
         need, partial, combine = self.compute(op)
-        operands = [self.operand(v, self.wanted(v, need)) for v in op.operands]
         made = [self.wanted(r, need) for r in op.results]
-        regions = []
-        if op.prim == "while":
+        if op.prim == "while":  # an operand is cut as its position is: one value may start two
             cond, body = op.regions
             carried = [self.wanted(p, need) for p in body.params]
+            operands = [self.operand(v, t) for v, t in zip(op.operands, carried)]
             regions = [self.region(cond, carried, None), self.region(body, carried, carried)]
         else:
+            uses = self.plan.uses.get(op, op.operands)
+            operands = [self.operand(v, self.wanted(u, need)) for v, u in zip(op.operands, uses)]
             regions = [self.region(r, [self.wanted(p, need) for p in r.params], made) for r in op.regions]
         results = [Value(local_type(r.type, t, self.mesh), r.hint) for r, t in zip(op.results, made)]
         attrs = self.local_attrs(op, results)

@@ -59,6 +59,9 @@ class Plan:
     frozen: set[Value] = field(default_factory=set)
     conflicts: list[Conflict] = field(default_factory=list)
     factors: dict[Op, list[Factor]] = field(default_factory=dict)
+    # an op taking one value at two operand positions (`x @ x`): its operands, each later use
+    # a stand-in, so the factors can ask for each position's own cut
+    uses: dict[Op, list[Value]] = field(default_factory=dict)
 
     def tiling(self, v: Value) -> Tiling:
         return tuple(tuple(a) for a in self.axes[v]) if v in self.axes else ((),) * _rank(v)
@@ -88,7 +91,7 @@ class Propagator:
                 continue
             if prim.tile is None:
                 raise CompileError(f"cannot partition '{op.prim}': {MissingRule(op.prim, 'tiling')}", op.loc)
-            self.plan.factors[op] = factors = prim.tile(op)
+            self.plan.factors[op] = factors = prim.tile(self._distinct(op))
             for f in factors:
                 for v, _ in f.members:
                     ops = self.members.setdefault(v, [])
@@ -96,18 +99,36 @@ class Propagator:
                         ops.append(op)
         self.params = {p.hint: p for p in fn.params}
 
+    def _distinct(self, op: Op) -> Op:
+        """`op`, or where it takes one array at two positions, a copy whose later uses are
+        stand-ins (recorded in `plan.uses`): a factor names values, and `x @ x` may need the
+        left `x` cut by rows and the right one whole. Stand-ins are frozen: nothing is
+        decided for them, so they carry no tiling to the rest of the program."""
+        if op.regions or len(set(op.operands)) == len(op.operands):
+            return op  # (a loop's positions are matched by lowering)
+        seen: set[Value] = set()
+        uses = []
+        for v in op.operands:
+            if v in seen and _rank(v):
+                v = Value(v.type, v.hint)
+                self.plan.frozen.add(v)
+            seen.add(v)
+            uses.append(v)
+        self.plan.uses[op] = uses
+        return Op(op.prim, uses, op.attrs, op.results, (), op.loc)
+
     def run(self) -> Plan:
         for k, tactic in enumerate(self.plan.tactics):
+            if not isinstance(tactic, (tile, replicate)):
+                raise TypeError(f"not a tactic: {tactic!r} (use ppc.partition.tile or replicate)")
             v = self._input(tactic)
             if isinstance(tactic, replicate):
                 if any(self.plan.axes.get(v, [])):
                     raise PartitionError(f"{tactic}: an earlier tactic already tiled '{tactic.input_name}' "
                                          f"({self._describe(v)}); earlier decisions stand")
                 self.plan.frozen.add(v)
-            elif isinstance(tactic, tile):
-                self._tile(k, tactic, v)
             else:
-                raise TypeError(f"not a tactic: {tactic!r} (use ppc.partition.tile or replicate)")
+                self._tile(k, tactic, v)
         return self.plan
 
     def _input(self, tactic) -> Value:

@@ -130,8 +130,10 @@ class _Counter:
 
     def op(self, op: Op, trips: int, report: Report) -> tuple[float, float]:
         p = op.prim
-        if p == "constant" or (op.operands and not op.regions and lookup(p).cost is not costs.draw
-                               and all(v in self.folded for v in op.operands)):
+        prim = lookup(p)
+        # a collective or a device's own tile (shard_slice) depends on the device: never folded
+        if p == "constant" or (op.operands and not op.regions and prim.cost is not costs.draw
+                               and not prim.collective and all(v in self.folded for v in op.operands)):
             self.folded.update(op.results)
             return 0.0, 0.0
         if p == "while":
@@ -158,7 +160,7 @@ class _Counter:
                 return self.region(self.module.functions[callee].body, trips, report)
             finally:
                 self.calls.pop()
-        rule = lookup(p).cost
+        rule = prim.cost
         if rule is None:
             raise MissingRule(p, "cost")
         f, t = rule(op)

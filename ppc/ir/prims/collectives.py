@@ -60,5 +60,5 @@ declare("all_to_all", _all_to_all, collective=True,
         jax="lax.all_to_all({0}, {axis!r}, {split}, {concat}, tiled=True)", cost=costs.free)
 declare("shard_slice", lambda x, axis, parts, dim: _resized(x, dim, parts, grow=False), collective=True,
         jax=lambda a, at: (f"lax.dynamic_slice_in_dim({a[0]}, lax.axis_index({at['axis']!r}) * "
-                           f"{a[0]}.shape[{at['dim']}] // {at['parts']}, {a[0]}.shape[{at['dim']}] // {at['parts']}, "
-                           f"{at['dim']})"), cost=costs.free)
+                           f"({a[0]}.shape[{at['dim']}] // {at['parts']}), {a[0]}.shape[{at['dim']}] // {at['parts']}, "
+                           f"{at['dim']}, allow_negative_indices=False)"), cost=costs.free)

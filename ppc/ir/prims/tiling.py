@@ -120,19 +120,26 @@ def transpose(op: Op) -> list[Factor]:
 
 def broadcast_in_dim(op: Op) -> list[Factor]:
     """Operand dims pass to their result dims (unless broadcast from size 1); new result
-    dims are made locally, so a tiling of them stays on the result."""
+    dims are made locally, so a tiling of them stays on the result. New dims come first:
+    where an axis cuts both kinds (a tie, `np.outer(v, v)`), cutting a new dim costs only
+    gathering the operand, which is smaller than the result it would otherwise move."""
     x, out = op.operands[0], op.results[0]
     dims = op.attrs["dims"]
-    factors = [_factor([(x, i), (out, d)]) for i, d in enumerate(dims) if x.type.shape[i] == out.type.shape[d]]
-    factors += [_factor([(out, d)]) for d in range(_rank(out)) if d not in dims]
+    factors = [_factor([(out, d)]) for d in range(_rank(out)) if d not in dims]
+    factors += [_factor([(x, i), (out, d)]) for i, d in enumerate(dims) if x.type.shape[i] == out.type.shape[d]]
     return factors
 
 
 def reshape(op: Op) -> list[Factor]:
     """Groups of operand dims and result dims with equal products; in each, the major-most
-    dims correspond (a tile of the major dim of a merge or split is a contiguous block)."""
+    dims correspond (a tile of the major dim of a merge or split is a contiguous block).
+    Size-1 dims hold no data and are skipped, so `x[None]` and `x[:, None]` keep x's cuts."""
     x, out = op.operands[0], op.results[0]
-    xs, ys = x.type.shape, out.type.shape
+    xd = [d for d, n in enumerate(x.type.shape) if n != 1]
+    yd = [d for d, n in enumerate(out.type.shape) if n != 1]
+    xs, ys = [x.type.shape[d] for d in xd], [out.type.shape[d] for d in yd]
+    if 0 in xs:
+        return []  # no data, nothing to cut (and no group's products ever meet)
     factors, i, j = [], 0, 0
     while i < len(xs) and j < len(ys):
         gi, gj, pi, pj = i, j, xs[i], ys[j]
@@ -143,8 +150,8 @@ def reshape(op: Op) -> list[Factor]:
             else:
                 j += 1
                 pj *= ys[j]
-        if xs[gi] != 1 and ys[gj] != 1 and (xs[gi] % ys[gj] == 0 or ys[gj] % xs[gi] == 0):
-            factors.append(_factor([(x, gi), (out, gj)]))
+        if xs[gi] % ys[gj] == 0 or ys[gj] % xs[gi] == 0:
+            factors.append(_factor([(x, xd[gi]), (out, yd[gj])]))
         i, j = i + 1, j + 1
     return factors
 
