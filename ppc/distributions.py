@@ -14,6 +14,7 @@ then apply to them unchanged.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable
@@ -106,7 +107,9 @@ def log_normal_sample(key, loc, scale):
 
 
 def exponential_log_prob(x, rate):
-    return on_support(x >= 0, np.log(rate) - rate * x)
+    inside = x >= 0
+    x = np.where(inside, x, 0.0)  # (at x = -inf, -rate * x would be +inf, and inf - inf NaN)
+    return on_support(inside, np.log(rate) - rate * x)
 
 
 def exponential_sample(key, rate):
@@ -325,7 +328,10 @@ def inverse_transform(support: str, x, *params):
         k1 = x.shape[-1] - 1
         rest = 1.0 - np.concatenate([np.zeros_like(x[..., :1]), np.cumsum(x[..., :-1], axis=-1)], axis=-1)[..., :-1]
         z = x[..., :-1] / rest
-        return np.log(z) - np.log1p(-z) + np.log(np.arange(k1, 0, -1.0))
+        u = np.log(z) - np.log1p(-z) + np.log(np.arange(k1, 0, -1.0))
+        # the map reads only the first K-1 entries: an event off the simplex would silently
+        # become another one ([.2, .3, .1] -> [.2, .3, .5]), so it is NaN (outside the support)
+        return np.where(on_simplex(x)[..., None], u, np.nan)
     raise ValueError(f"no transform for support {support!r}")
 
 
@@ -487,7 +493,7 @@ def _constructor(public_name, choose):
         try:
             dist, params = choose(*args, **kwargs)
         except TypeError as e:
-            raise TypeError(f"bad call to ppc.{public_name}: {e}") from None
+            raise TypeError(f"bad call to ppc.{public_name}: {_reason(e)}") from None
         return _eager_draw(DISTRIBUTIONS[dist], params)
     construct.__name__ = construct.__qualname__ = public_name
     construct.__doc__ = f"The {public_name} random variable (parameters as in NumPyro)."
@@ -496,10 +502,16 @@ def _constructor(public_name, choose):
         try:
             dist, params = choose(*args, **kwargs)
         except TypeError as e:
-            lw.error(f"bad call to ppc.{public_name}: {e}")
+            lw.error(f"bad call to ppc.{public_name}: {_reason(e)}")
         return lw.random_variable(DISTRIBUTIONS[dist], params, name)
     register_callable(construct, lower)
     return construct
+
+
+def _reason(e: TypeError) -> str:
+    """A bad call's reason without the name of the function that found it ('<lambda>()
+    missing 1 required positional argument' reads 'missing 1 ...'), which the user never wrote."""
+    return re.sub(r"^[\w<>.]+\(\) ", "", str(e))
 
 
 def _probs_or_logits(kind):
@@ -533,7 +545,7 @@ def _mvn(loc=0.0, scale_tril=None):
     return "multivariate_normal", [loc, scale_tril]
 
 
-Normal = _constructor("Normal", lambda loc, scale: ("normal", [loc, scale]))
+Normal = _constructor("Normal", lambda loc=0.0, scale=1.0: ("normal", [loc, scale]))
 HalfNormal = _constructor("HalfNormal", lambda scale=1.0: ("half_normal", [scale]))
 LogNormal = _constructor("LogNormal", lambda loc=0.0, scale=1.0: ("log_normal", [loc, scale]))
 Exponential = _constructor("Exponential", lambda rate=1.0: ("exponential", [rate]))

@@ -28,7 +28,7 @@ class Model:
         self.__name__ = getattr(self.base, "__name__", "model")
         program = _program(self.base)
         names = list(self.observed)
-        types = [TensorType(d.shape, dtype_of_numpy(d.dtype)) for d in map(np.asarray, self.observed.values())]
+        types = [_data_type(n, np.asarray(d)) for n, d in self.observed.items()]
         key = ("conditioned", tuple(zip(names, types)))
         if key not in program.derived:  # (the program depends on the data's names and types, not its values)
             def build(spec: Specialization, args, kwargs):
@@ -53,6 +53,16 @@ class Model:
         return {**inner, **{k: np.asarray(v) for k, v in self.observed.items()}}
 
 
+def _data_type(name: str, data: np.ndarray) -> TensorType:
+    """The IR type of a variable's data; data of no IR dtype (complex, strings, objects
+    such as a None among numbers) is an error naming the variable."""
+    try:
+        return TensorType(data.shape, dtype_of_numpy(data.dtype))
+    except TypeError:
+        raise TypeError(f"condition: the data for '{name}' has dtype {data.dtype}; observed data must be "
+                        "numbers (bool, integer or float)") from None
+
+
 def _program(model) -> Compiled:
     """The compiled program of a model (conditioned models append their data as args)."""
     return model._program if isinstance(model, Model) else as_compiled(model)
@@ -60,6 +70,30 @@ def _program(model) -> Compiled:
 
 def _data(model) -> list:
     return model.data() if isinstance(model, Model) else []
+
+
+class _Fixed(Derived):
+    """A model transformation with the model's static arguments (static_argnums) fixed to
+    given values and left out of its own arguments: a key or theta comes first, so the
+    model's static positions no longer hold, and samplers pass the arguments into compiled
+    code as arrays, where a static one (a size, a flag) cannot travel."""
+
+    def __init__(self, base: Compiled, build, name: str, fixed: dict, **kwargs):
+        super().__init__(base, build, name, **kwargs)
+        self.fixed = fixed
+        self.static_argnums = frozenset()
+
+    def _lower(self, args, kwargs):
+        args = list(args)
+        for i in sorted(self.fixed):
+            args.insert(self.drop_first + i, self.fixed[i])
+        return super()._lower(args, kwargs)
+
+
+def _split_static(program: Compiled, args: list) -> tuple[dict, list]:
+    """(the model's static arguments by position, its other arguments)."""
+    fixed = {i: a for i, a in enumerate(args) if i in program.static_argnums}
+    return fixed, [a for i, a in enumerate(args) if i not in fixed]
 
 
 def on_backend(model, backend: str | None):
@@ -131,17 +165,20 @@ def sample(model, key, *args) -> dict:
     program = _program(model)
     key = typed_key(key)
     full = list(args) + _data(model)
-    if "sample" not in program.derived:  # (one per program: Derived compiles once per specialization)
+    spec = program.specialize(*full)  # (names an unhashable static argument before it is a dict key)
+    fixed, dynamic = _split_static(program, full)
+    which = ("sample",) + tuple((i, type(a), a) for i, a in fixed.items())
+    if which not in program.derived:  # (one per program and static values: it compiles once per specialization)
         names = {}
 
         def build(s, a, k):
             sm, names[id(s)] = sample_module(s.canonical)
             return sm, tuple(Slot(t, False) for t in sm.entry.result_types), False
-        program.derived["sample"] = (Derived(program, build, f"sample_{program.__name__}", drop_first=1,
-                                             models=True), names)
-    fn, names = program.derived["sample"]
-    draws = fn(key, *full)
-    return dict(zip(names[id(program.specialize(*full))], draws))
+        program.derived[which] = (_Fixed(program, build, f"sample_{program.__name__}", fixed, drop_first=1,
+                                         models=True), names)
+    fn, names = program.derived[which]
+    draws = fn(key, *dynamic)
+    return dict(zip(names[id(spec)], draws))
 
 
 def typed_key(key):
@@ -161,13 +198,16 @@ def typed_key(key):
 class Unconstrained:
     """The model's log density as a function of one flat unconstrained vector: what
     gradient-based samplers consume. `log_density(theta)` is a compiled function (and so
-    differentiable with ppc.grad); `to_constrained(theta)` maps back to named values."""
+    differentiable with ppc.grad); `to_constrained(theta)` maps back to named values.
+    `args` are the model's arguments (and data) less its static ones, which the compiled
+    functions here have fixed."""
 
     def __init__(self, model, *args):
         self.program = _program(model)
-        self.args = list(args) + _data(model)
+        full = list(args) + _data(model)
         self.observed = model.observations() if isinstance(model, Model) else {}  # (for ArviZ's observed_data)
-        self.spec = self.program.specialize(*self.args)
+        self.spec = self.program.specialize(*full)
+        self.fixed, self.args = _split_static(self.program, full)
         (self.layout, self.names, self.sizes, self.size, self.dtype, self._parameters, self._density,
          self._values, self.density_ir) = self.memo("unconstrained", self._build)
 
@@ -181,17 +221,17 @@ class Unconstrained:
         names = [n for n, *_ in layout]
         sizes = [int(np.prod(s, dtype=np.int64)) for _, _, s, *_ in layout]
         pm, _ = parameters_module(spec.canonical)
-        parameters = Derived(program, lambda s, a, k: (pm, tuple(Slot(t, False) for t in pm.entry.result_types),
-                                                       False), f"parameters_{program.__name__}", drop_last=len(names),
-                             models=True)
+        parameters = _Fixed(program, lambda s, a, k: (pm, tuple(Slot(t, False) for t in pm.entry.result_types),
+                                                      False), f"parameters_{program.__name__}", self.fixed,
+                            drop_last=len(names), models=True)
         density = unconstrained_module(spec.canonical)
         dtype = np.dtype(numpy_dtype(density.entry.params[0].type.dtype))  # theta's
         values = unconstrained_module(spec.canonical, constrained_out=True)
-        log_density = Derived(program, lambda s, a, k: (density, Slot(density.entry.result_types[0], False), False),
-                              f"log_density_{program.__name__}", drop_first=1, models=True)
-        to_constrained = Derived(program, lambda s, a, k: (values, tuple(Slot(t, False) for t in
-                                                                          values.entry.result_types), False),
-                                 f"to_constrained_{program.__name__}", drop_first=1, models=True)
+        log_density = _Fixed(program, lambda s, a, k: (density, Slot(density.entry.result_types[0], False), False),
+                             f"log_density_{program.__name__}", self.fixed, drop_first=1, models=True)
+        to_constrained = _Fixed(program, lambda s, a, k: (values, tuple(Slot(t, False) for t in
+                                                                         values.entry.result_types), False),
+                                f"to_constrained_{program.__name__}", self.fixed, drop_first=1, models=True)
         return layout, names, sizes, sum(sizes), dtype, parameters, log_density, to_constrained, density
 
     def memo(self, key, make):
@@ -211,9 +251,9 @@ class Unconstrained:
             pm, _ = parameters_module(self.spec.canonical, observed=True)
             body = pm.entry.body
             moving = dependents(body, set(body.params[len(body.params) - len(self.names):]))
-            fn = Derived(self.program, lambda s, a, k: (pm, tuple(Slot(t, False) for t in pm.entry.result_types),
-                                                        False), f"observed_{self.program.__name__}",
-                         drop_last=len(self.names), models=True)
+            fn = _Fixed(self.program, lambda s, a, k: (pm, tuple(Slot(t, False) for t in pm.entry.result_types),
+                                                       False), f"observed_{self.program.__name__}", self.fixed,
+                        drop_last=len(self.names), models=True)
             return fn, [v not in moving for v in body.ops[-1].operands]
         return self.memo("observed_sites", make)
 

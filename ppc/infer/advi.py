@@ -6,7 +6,7 @@ import numpy as np
 from .. import ad
 from ..api import compile as ppc_compile
 from ..ppl import on_backend, unconstrained
-from .common import check_settings, observed_outside_support, progress_bar, to_inference_data
+from .common import check_names, check_settings, observed_outside_support, progress_bar, to_inference_data
 
 
 def make_elbo(logp, num_draws):
@@ -31,6 +31,7 @@ def advi(model, *data, num_steps: int = 2000, num_draws: int = 4, learning_rate:
     check_settings("advi", num_steps=num_steps, num_draws=num_draws, learning_rate=learning_rate,
                    num_samples=num_samples)
     u = unconstrained(on_backend(model, backend), *data)
+    check_names(u)
     loss_and_grad = u.memo(("advi", num_draws), lambda: ad.value_and_grad(
         ppc_compile(make_elbo(u.log_density_fn, num_draws), backend=u.program.backend), argnums=(0, 1)))
     rng = np.random.default_rng(seed)

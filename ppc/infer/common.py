@@ -61,6 +61,18 @@ def progress_bar(total, desc, enabled):
     return tqdm(total=total, desc=desc, leave=False)
 
 
+def check_names(u):
+    """A ValueError for a latent named as one of the InferenceData's dimensions ('chain',
+    'draw', or 'w_dim_0' beside a latent `w` of rank one or more): ArviZ would take it for
+    that dimension's coordinate and drop it from the posterior without a word. Checked
+    before sampling, so no run is lost to it."""
+    dims = {"chain", "draw"} | {f"{name}_dim_{k}" for name, t, *_ in u.layout for k in range(len(t.shape))}
+    clash = next((n for n in u.names if n in dims), None)
+    if clash is not None:
+        raise ValueError(f"the latent random variable '{clash}' has the name of a dimension of ArviZ's "
+                         "InferenceData, which would drop it from the posterior; rename it (name=...)")
+
+
 def to_inference_data(u, thetas, sample_stats, warmup=None):
     """(chain, draw, dim) unconstrained draws -> InferenceData of constrained values;
     `warmup`, (draws, stats) of the same form, lands in ArviZ's warmup groups."""
@@ -156,6 +168,7 @@ def starting_points(u, init, chains: int, rng, value_and_grad):
     leading axis): those values, which must have a finite density."""
     def finite(lp, g):
         return np.isfinite(lp) & np.isfinite(g).all(axis=1)
+    check_names(u)
     if init is not None:
         q = _from_init(u, init, chains)
         lp, g = value_and_grad(q)

@@ -1,0 +1,109 @@
+"""Edge cases of random variables and inference found by testing as a demanding user:
+each test pins a bug that once gave a silent wrong answer or refused a valid model."""
+import jax
+import numpy as np
+import pytest
+
+import ppc
+import ppc.infer
+
+
+def simplex_and_scale():
+    p = ppc.Dirichlet(np.ones(3))
+    s = ppc.HalfNormal(1.0)
+    return p
+
+
+def test_a_value_off_the_simplex_is_outside_the_support_not_renormalized():
+    """The stick-breaking inverse reads only the first K-1 entries, so [.2, .3, .1] once
+    became [.2, .3, .5] without a word, in to_unconstrained and in init=."""
+    u = ppc.unconstrained(simplex_and_scale)
+    good = u.to_unconstrained({"p": np.array([0.2, 0.3, 0.5]), "s": 1.0})
+    np.testing.assert_allclose(u.to_constrained(good)["p"], [0.2, 0.3, 0.5], rtol=1e-12)
+    with pytest.raises(ValueError, match="'p' lies outside the support of Dirichlet"):
+        u.to_unconstrained({"p": np.array([0.2, 0.3, 0.1]), "s": 1.0})
+    with pytest.raises(ValueError, match=r"init\['p'\] lies outside"):
+        ppc.infer.hmc(simplex_and_scale, init={"p": np.array([0.2, 0.3, 0.1]), "s": 1.0}, num_warmup=0,
+                      num_samples=1, chains=1, progress=False, diagnose=False)
+
+
+def sized(n, y):
+    mu = ppc.Normal(np.zeros(n), 1.0)
+    y = ppc.Normal(mu, 1.0)
+    return y
+
+
+def test_a_model_with_static_arguments_runs_through_every_transformation():
+    """A static size (static_argnums) once met a key or theta in its position (sample,
+    unconstrained) or travelled into compiled samplers as an array (hmc, advi, nuts)."""
+    model = ppc.compile(sized, static_argnums=(0,))
+    y = np.array([1.0, 2.0, 3.0])
+    draws = ppc.sample(model, jax.random.key(0), 3, y)
+    assert draws["mu"].shape == (3,) and draws["y"].shape == (3,)
+    assert ppc.sample(model, jax.random.key(0), 2, y[:2])["mu"].shape == (2,)
+    conditioned = ppc.condition(model, y=y)
+    u = ppc.unconstrained(conditioned, 3, y)
+    theta = np.array([0.1, 0.2, 0.3])
+    want = float(ppc.log_joint(conditioned)(3, y, mu=theta))
+    assert float(u.log_density(theta)) == pytest.approx(want, rel=1e-12)
+    np.testing.assert_allclose(ppc.grad(u.log_density_fn)(theta, *u.args), y - 2 * theta, rtol=1e-12)
+    kw = dict(num_samples=5, progress=False)
+    assert ppc.infer.hmc(conditioned, 3, y, num_warmup=5, chains=2, diagnose=False, **kw).posterior.mu.shape == (2, 5, 3)
+    assert ppc.infer.advi(conditioned, 3, y, num_steps=5, **kw).posterior.mu.shape == (1, 5, 3)
+
+
+def exponential(rate):
+    x = ppc.Exponential(rate)
+    return x
+
+
+def test_exponential_at_minus_infinity_is_minus_infinity_not_nan():
+    lj = ppc.log_joint(exponential)
+    assert float(lj(2.0, x=-np.inf)) == -np.inf
+    assert float(lj(2.0, x=-1.0)) == -np.inf
+    assert float(lj(2.0, x=0.5)) == pytest.approx(np.log(2.0) - 1.0, rel=1e-12)
+
+
+def test_observed_data_of_no_ir_dtype_names_the_variable():
+    for data in (np.array(1j), np.array(None), np.array("a")):
+        with pytest.raises(TypeError, match="the data for 'x' has dtype"):
+            ppc.condition(exponential, x=data)
+
+
+def named_like_dimensions():
+    w = ppc.Normal(np.zeros(2), 1.0)
+    w_dim_0 = ppc.Normal(0.0, 1.0)
+    return w
+
+
+def named_draw():
+    draw = ppc.Normal(0.0, 1.0)
+    return draw
+
+
+@pytest.mark.parametrize("model,name", [(named_like_dimensions, "w_dim_0"), (named_draw, "draw")])
+def test_a_latent_named_as_an_inference_data_dimension_is_refused_before_sampling(model, name):
+    """ArviZ took such a latent for a coordinate and dropped it: the posterior lost the
+    variable (or the whole group) without a word."""
+    kw = dict(num_samples=2, progress=False)
+    with pytest.raises(ValueError, match=f"'{name}' has the name of a dimension"):
+        ppc.infer.hmc(model, num_warmup=0, chains=1, diagnose=False, **kw)
+    with pytest.raises(ValueError, match=f"'{name}' has the name of a dimension"):
+        ppc.infer.advi(model, num_steps=1, **kw)
+
+
+def normal_defaults():
+    x = ppc.Normal()
+    y = ppc.Normal(x)
+    return y
+
+
+def test_normal_takes_numpyros_defaults_and_bad_calls_read_plainly():
+    lj = ppc.log_joint(normal_defaults)
+    want = -0.5 * 0.25 - 0.5 * 0.0625 - np.log(2 * np.pi)
+    assert float(lj(x=0.5, y=0.25)) == pytest.approx(want, rel=1e-12)
+    with pytest.raises(TypeError, match=r"bad call to ppc.Gamma: missing 1 required positional argument: "
+                                        r"'concentration'$"):
+        ppc.Gamma()
+    with pytest.raises(TypeError, match=r"^bad call to ppc.Bernoulli: got an unexpected keyword argument 'p'$"):
+        ppc.Bernoulli(p=0.3)
