@@ -177,3 +177,16 @@ def test_reshapes_adding_unit_dims_keep_the_cut():
     assert prims(p, u, v, empty) == []
     for got, want in zip(p(u, v, empty), outer(u, v, empty)):
         np.testing.assert_allclose(np.asarray(got), want, rtol=1e-13)
+
+
+def test_tuple_arguments_are_held_whole():
+    """A function taking a tuple partitions (tuple_get and make_tuple replicate); tiling
+    the tuple itself is refused by name. Was: "cannot partition 'tuple_get'"."""
+    def f(t, z):
+        a, b = t
+        return np.tanh(z * a) + b
+    t, z = (np.float64(2.0), np.arange(8.0)), np.linspace(0.0, 1.0, 8)
+    got = apply(ppc.compile(f), [tile("z", 0, "a")], MESH)(t, z)
+    np.testing.assert_allclose(got, f(t, z), rtol=1e-12)
+    with pytest.raises(ppc.partition.PartitionError, match="'t' has type tuple"):
+        apply(ppc.compile(f), [tile("t", 0, "a")], MESH)(t, z)

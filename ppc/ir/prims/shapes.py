@@ -72,12 +72,13 @@ def _tuple_get_t(cx, cts, operands, linear, index):
 
 declare("tuple_get", lambda t, index: [t.elements[index]], jax="{0}[{index}]", tf="{0}[{index}]",
         jvp=lambda cx, p, t, index: (cx.primal(), [None if t[0] is None else cx.op("tuple_get", [t[0]], index=index)]),
-        transpose=_tuple_get_t, batch=batching.tuple_get, cost=costs.free)
+        transpose=_tuple_get_t, batch=batching.tuple_get, tile=tiling.replicated, cost=costs.free)
 declare("make_tuple", lambda *xs: [TupleType(tuple(xs))], jax=_tuple_expr, tf=_tuple_expr,
         jvp=lambda cx, p, t: (cx.primal(), [None if all(x is None for x in t) else cx.op(
             "make_tuple", [x if x is not None else cx.zeros(ty) for x, ty in zip(t, cx.in_types)])]),
         transpose=lambda cx, cts, ops, lin: [cx.op("tuple_get", [cts[0]], index=i) if f else None
-                                             for i, f in enumerate(lin)], batch=batching.make_tuple, cost=costs.free)
+                                             for i, f in enumerate(lin)], batch=batching.make_tuple, tile=tiling.replicated,
+        cost=costs.free)
 
 
 # --- broadcast, reshape, transpose ---------------------------------------------------------
