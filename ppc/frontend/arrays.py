@@ -28,6 +28,14 @@ INDEX = DEFAULT["int"]  # dtype of dynamic start indices
 _KIND_ORDER = {"bool": 0, "int": 1, "float": 2}
 
 
+def accumulator(dtype: str) -> str:
+    """The dtype NumPy sums and multiplies `dtype` in: bools and integers narrower than
+    64 bits widen (np.sum of an int32 array is int64, of a uint8 array uint64)."""
+    if dtype == "bool" or (is_int(dtype) and dtype not in ("i64", "u64")):
+        return "u64" if dtype.startswith("u") else DEFAULT["int"]
+    return dtype
+
+
 def scalar_aval(v) -> tuple[str, bool]:
     """(dtype, weak) of a static scalar."""
     if isinstance(v, (bool, np.bool_)):
@@ -88,7 +96,10 @@ class ArrayOps:
             info = np.iinfo(_np(dtype))
             if not info.min <= value <= info.max:
                 self.error(f"integer {value} does not fit in {dtype}")
-        return Dyn(self.builder.constant(value, TensorType(tuple(shape), dtype), hint), weak)
+        try:
+            return Dyn(self.builder.constant(value, TensorType(tuple(shape), dtype), hint), weak)
+        except OverflowError:
+            self.error(f"the integer is too large for {dtype}")
 
     def to_dyn(self, x, dtype: str | None = None, weak: bool | None = None) -> Dyn:
         """An IR array for x (converted to `dtype` when given)."""
@@ -182,15 +193,24 @@ class ArrayOps:
 
     # -- shapes
     def norm_axis(self, axis: int, rank: int) -> int:
-        if not isinstance(axis, (int, np.integer)) or not -rank <= axis < max(rank, 1):
+        if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
+            self.error(f"an axis here must be a Python int known at compile time, got {describe(axis)}")
+        if not -rank <= axis < max(rank, 1):
             self.error(f"axis {axis} is out of bounds for an array of rank {rank}")
         return int(axis) % max(rank, 1)
 
     def norm_axes(self, axis, rank) -> tuple[int, ...]:
         if axis is None:
             return tuple(range(rank))
-        axes = axis if isinstance(axis, (tuple, list)) else (axis,)
-        return tuple(sorted(self.norm_axis(a, rank) for a in axes))
+        return tuple(sorted(self.axis_list(axis, rank)))
+
+    def axis_list(self, axis, rank) -> list[int]:
+        """`axis` (an int or a sequence of them) as non-negative axes in the order given;
+        an axis named twice is an error, as in NumPy."""
+        axes = [self.norm_axis(a, rank) for a in (axis if isinstance(axis, (tuple, list)) else (axis,))]
+        if len(set(axes)) != len(axes):
+            self.error(f"repeated axis in {axis}")
+        return axes
 
     def reshape(self, x, shape) -> Dyn:
         x = self.to_dyn(x)
@@ -250,6 +270,8 @@ class ArrayOps:
         axes = self.norm_axes(axis, len(x.shape))
         if prim in ("reduce_max", "reduce_min") and any(x.shape[a] == 0 for a in axes):
             self.error("zero-size array to reduction operation max/min which has no identity")
+        if x.dtype == "bool" and prim in ("reduce_max", "reduce_min"):  # (as NumPy: any and all)
+            prim = "reduce_or" if prim == "reduce_max" else "reduce_and"
         out = Dyn(self.emit(prim, [x.value], x.value.hint, axes=axes), x.weak)
         if keepdims:
             out = self.reshape(out, tuple(1 if i in axes else n for i, n in enumerate(x.shape)))

@@ -385,7 +385,7 @@ class Lowerer(ArrayOps):
     def s_FunctionDef(self, node):
         if node.decorator_list:
             self.error("decorators on nested functions are not supported", node=node)
-        self.env[node.name] = Closure(node, self, [self.expr(d) for d in node.args.defaults])
+        self.env[node.name] = self.closure(node)
 
     def s_If(self, node):
         test = self.truth(self.expr(node.test), node.test)
@@ -931,13 +931,31 @@ class Lowerer(ArrayOps):
         return isinstance(v, bool) or (isinstance(v, Dyn) and v.dtype == "bool")
 
     def e_Compare(self, node):
-        left = self.expr(node.left)
-        result = True
-        for op, right_node in zip(node.ops, node.comparators):
-            right = self.expr(right_node)
-            result = self.logical_and(result, self.compare(op, left, right))
-            left = right
-        return result
+        return self.chain(self.expr(node.left), list(zip(node.ops, node.comparators)))
+
+    def chain(self, left, links):
+        """Python's `a < b < c`: `a < b and b < c` with `b` evaluated once. So each link but
+        the last needs a truth value (an error for non-scalar arrays, as in NumPy), and
+        later links are evaluated only where they are reached, as `boolop` does."""
+        (op, right_node), rest = links[0], links[1:]
+        right = self.expr(right_node)
+        result = self.compare(op, left, right)
+        if not rest:
+            return result
+        t = self.truth(result, right_node)
+        if isinstance(t, bool):
+            return self.chain(right, rest) if t else t
+        if not any(isinstance(n, gast.Call) for _, r in rest for n in gast.walk(r)):
+            w = self.chain(right, rest)
+            if self.is_bool(w):
+                return self.logical("and", t, w)
+
+            def later():
+                return w
+        else:
+            def later():
+                return self.chain(right, rest)
+        return self.conditional(t, later, lambda: t)
 
     def e_IfExp(self, node):
         test = self.truth(self.expr(node.test), node.test)
@@ -978,7 +996,14 @@ class Lowerer(ArrayOps):
         return slice(part(node.lower), part(node.upper), part(node.step))
 
     def e_Lambda(self, node):
-        return Closure(node, self, [self.expr(d) for d in node.args.defaults])
+        return self.closure(node)
+
+    def closure(self, node) -> Closure:
+        """A nested `def` or `lambda`: its defaults are evaluated here, once, as Python does."""
+        defaults = [self.expr(d) for d in node.args.defaults]
+        kwdefaults = {p.id: self.expr(d) for p, d in zip(node.args.kwonlyargs, node.args.kw_defaults)
+                      if d is not None}
+        return Closure(node, self, defaults, kwdefaults)
 
     def e_ListComp(self, node):
         return list(self.comprehension(node))
@@ -1055,11 +1080,12 @@ class Lowerer(ArrayOps):
         return self.elementwise(prim, a, b, result_kind="float" if prim == "div" else None)
 
     def power(self, a, b):
-        if is_static_scalar(b) and not isinstance(b, bool) and b == 2:
-            return self.elementwise("mul", a, a)
-        if is_static_scalar(b) and b == 0.5:
-            return self.elementwise("sqrt", a, result_kind="float")
-        dt, _ = self.promote(a, b)
+        """NumPy's `**`, whose result type is that of both operands (`int_array ** 2.0` is
+        float), squares and square roots included."""
+        dt, weak = self.promote(a, b)
+        if is_static_scalar(b) and not isinstance(b, bool) and b in (2, 0.5):
+            x = self.convert(a, dt, weak)
+            return self.elementwise("mul", x, x) if b == 2 else self.elementwise("sqrt", x, result_kind="float")
         if dt[0] in "iu" and is_static_scalar(b) and b < 0:
             self.error("integers to negative integer powers are not allowed")
         return self.elementwise("pow", a, b)
@@ -1067,12 +1093,11 @@ class Lowerer(ArrayOps):
     def compare(self, op, a, b):
         if contains_bottom(a, b):
             return BOTTOM
-        if isinstance(op, (gast.Is, gast.IsNot, gast.In, gast.NotIn)):
-            if isinstance(a, Dyn) or isinstance(b, Dyn) and not isinstance(op, (gast.Is, gast.IsNot)):
-                if isinstance(op, (gast.Is, gast.IsNot)):
-                    return isinstance(op, gast.IsNot) != (a is b)
-                self.error("'in' on traced arrays is not supported", "use (x == v).any()")
+        if isinstance(op, (gast.Is, gast.IsNot)):
             return PY_COMPARE[type(op)](a, b)
+        if isinstance(op, (gast.In, gast.NotIn)):
+            found = self.contains(b, a)
+            return self.logical_not(found) if isinstance(op, gast.NotIn) else found
         if not isinstance(a, Dyn) and not isinstance(b, Dyn):
             try:
                 return PY_COMPARE[type(op)](a, b)
@@ -1081,6 +1106,24 @@ class Lowerer(ArrayOps):
         prim = {gast.Eq: "eq", gast.NotEq: "ne", gast.Lt: "lt", gast.LtE: "le", gast.Gt: "gt",
                 gast.GtE: "ge"}[type(op)]
         return self.elementwise(prim, a, b, result_kind="bool")
+
+    def contains(self, seq, item):
+        """Python's `item in seq`. A tuple or list holds `item` when one of its elements is
+        `item` or equals it, which for traced values is a run-time test (Python's own `in`
+        would compare IR values by identity); an array holds it as in NumPy, `(seq == item).any()`."""
+        if isinstance(seq, Dyn):
+            return self.reduce("reduce_or", self.compare(gast.Eq(), seq, item))
+        if isinstance(seq, (tuple, list)) and any(isinstance(x, Dyn) for x in leaves((item, seq))):
+            found = False
+            for x in seq:
+                found = self.logical_or(found, x is item or self.truth(self.compare(gast.Eq(), x, item)))
+            return found
+        if isinstance(item, Dyn):
+            self.error(f"'in' needs a tuple, list or array to look in, got {describe(seq)}")
+        try:
+            return item in seq
+        except Exception as e:
+            self.error(f"{type(e).__name__}: {e}")
 
     # ---------------------------------------------------------------- attributes, subscripts
     def attribute(self, base, attr, node):
@@ -1285,37 +1328,44 @@ class Lowerer(ArrayOps):
         parts = [self.make_tuple(x) if isinstance(x, (tuple, list)) else self.to_dyn(x).value for x in tree]
         return self.emit("make_tuple", parts)
 
-    def bind(self, params_node, defaults, args, kwargs, name, node):
+    def bind(self, params_node, defaults, kwdefaults: dict, args, kwargs, name, node):
+        """Python's argument binding: parameter name -> value, in signature order. Extra
+        positional arguments are gathered into a tuple for `*args`."""
         a = params_node
-        if a.vararg is not None or a.kwarg is not None:
-            self.error(f"'{name}' takes *args or **kwargs, which compiled functions do not support",
-                       node=node)
-        names = [p.id for p in a.args]
-        if len(args) > len(names):
+        if a.kwarg is not None:
+            self.error(f"'{name}' takes **kwargs, which compiled functions do not support", node=node)
+        posonly = [p.id for p in a.posonlyargs]
+        names = posonly + [p.id for p in a.args]
+        kwonly = [p.id for p in a.kwonlyargs]
+        if len(args) > len(names) and a.vararg is None:
             self.error(f"{name}() takes {len(names)} positional arguments but {len(args)} were given", node=node)
         bound = dict(zip(names, args))
         for k, v in kwargs.items():
-            if k not in names and k not in [p.id for p in a.kwonlyargs]:
+            if k in posonly:
+                self.error(f"{name}() got a positional-only argument passed as keyword: '{k}'", node=node)
+            if k not in names and k not in kwonly:
                 self.error(f"{name}() got an unexpected keyword argument '{k}'", node=node)
             if k in bound:
                 self.error(f"{name}() got multiple values for argument '{k}'", node=node)
             bound[k] = v
         for p, d in zip(names[len(names) - len(defaults):], defaults):
             bound.setdefault(p, d)
-        for p, d in zip(a.kwonlyargs, a.kw_defaults):
-            if d is not None and p.id not in bound:
-                bound[p.id] = d if not isinstance(d, gast.AST) else self.expr(d)
-        order = names + [p.id for p in a.kwonlyargs]
+        for p, d in kwdefaults.items():
+            bound.setdefault(p, d)
+        order = names + kwonly
         missing = [n for n in order if n not in bound]
         if missing:
             self.error(f"{name}() missing argument '{missing[0]}'", node=node)
+        if a.vararg is not None:
+            bound[a.vararg.id] = tuple(args[len(names):])
+            order = names + [a.vararg.id] + kwonly
         return {n: bound[n] for n in order}
 
     def call_closure(self, clo: Closure, args, kwargs, node):
         if self.inline_depth > 64:
             self.error(f"'{clo.name}' recurses: nested functions are inlined, so they cannot recurse",
                        "define recursive functions at module level", node)
-        bound = self.bind(clo.node.args, clo.defaults, args, kwargs, clo.name, node)
+        bound = self.bind(clo.node.args, clo.defaults, clo.kwdefaults, args, kwargs, clo.name, node)
         definer: Lowerer = clo.env
         inner = Lowerer(self.ctx, definer.src, definer.pyfn, Builder(self.builder.region, self.loc),
                         dict(bound), parent=definer, inline_depth=self.inline_depth + 1)
@@ -1339,9 +1389,7 @@ class Lowerer(ArrayOps):
     def call_user(self, fn, args, kwargs, node):
         src = function_source(fn)
         defaults = list(fn.__defaults__ or ())
-        kwdefaults = fn.__kwdefaults__ or {}
-        bound = self.bind(src.node.args, defaults, args, dict(kwdefaults, **kwargs) if kwdefaults else kwargs,
-                          fn.__name__, node)
+        bound = self.bind(src.node.args, defaults, fn.__kwdefaults__ or {}, args, kwargs, fn.__name__, node)
         for k, v in bound.items():
             if isinstance(v, Undefined):
                 self.error(f"'{v.name}' may be undefined here: {v.why}", node=node)
@@ -1715,10 +1763,11 @@ def lower_entry(fn, args: list, static: set[int] | None = None, kwargs: dict | N
     abstract_args = [abstract(a, i, ()) for i, a in enumerate(args)]
     abstract_kwargs = {k: abstract(v, k, ()) for k, v in (kwargs or {}).items()}
     lw = Lowerer(ctx, src, fn, Builder(Region()), {})
-    kwdefaults = dict(fn.__kwdefaults__ or {})
-    kwdefaults.update(abstract_kwargs)
-    bound = lw.bind(src.node.args, list(fn.__defaults__ or ()), abstract_args, kwdefaults, fn.__name__,
-                    src.node)
+    if src.node.args.vararg is not None:
+        raise CompileError(f"'{fn.__name__}' takes *args, which a compiled entry function cannot",
+                           src.loc(src.node), "name its parameters, or call it from a compiled function")
+    bound = lw.bind(src.node.args, list(fn.__defaults__ or ()), fn.__kwdefaults__ or {}, abstract_args,
+                    abstract_kwargs, fn.__name__, src.node)
     key = _spec_key(fn, bound)
     spec = build_spec(ctx, fn, src, bound, key, src.loc(src.node), entry=True)
     entry_fn = spec.function

@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from ..ir.types import is_float, is_int
-from .arrays import DEFAULT, INDEX, NUMPY_SCALAR, describe
+from .arrays import DEFAULT, INDEX, NUMPY_SCALAR, accumulator, describe
 from .iteration import items_at_compile_time
 from .values import (BOTTOM, AtIndexer, BoundMethod, Dyn, DynRange, Enumerate, Zip, contains_bottom,
                      is_static_scalar)
@@ -133,6 +133,8 @@ def _invoke(lw, handler, name, args, kwargs):
         if "argument" in str(e):
             lw.error(f"bad call to {name}: {e}".replace(handler.__name__ + "()", name + "()"))
         raise
+    except (ValueError, ArithmeticError) as e:  # Python's own, from a call folded at compile time
+        lw.error(f"{name}(): {type(e).__name__}: {e}")
 
 
 def _math_arg(lw, func, a):
@@ -199,9 +201,30 @@ def _static(lw, v, what):
 def _unary(prim, result_kind="float", py=None):
     def handler(lw, x):
         if py is not None and is_static_scalar(x) and not isinstance(x, np.generic):
-            return py(x)
+            out = py(x)
+            if out is not None:
+                return out
         return lw.elementwise(prim, x, result_kind=result_kind)
     return handler
+
+
+def _lenient(py):
+    """`py` folding a number known at compile time, or None where Python raises: math.sqrt(-1.0)
+    is an error, as in Python, but np.sqrt(-1.0) is NaN, so NumPy's functions then emit the op."""
+    def fold(x):
+        try:
+            return py(x)
+        except (ValueError, ArithmeticError):
+            return None
+    return fold
+
+
+def _register_unary(prim, names, py, result_kind="float"):
+    """math.* folds as Python does; the NumPy-like functions fold only where Python agrees."""
+    strict = [n for n in names if n.startswith("math.")]
+    if strict:
+        register(*strict)(_unary(prim, result_kind, py))
+    register(*[n for n in names if n not in strict])(_unary(prim, result_kind, py and _lenient(py)))
 
 
 for _prim, _names, _py in [
@@ -228,7 +251,7 @@ for _prim, _names, _py in [
     ("erf", ["sps.erf", "jss.erf", "math.erf", "jax.lax.erf"], math.erf),
     ("erf_inv", ["sps.erfinv", "jss.erfinv", "jax.lax.erf_inv"], None),
 ]:
-    register(*_names, method=None)(_unary(_prim, "float", _py))
+    _register_unary(_prim, _names, _py)
 
 
 @register("math.log")
@@ -239,18 +262,20 @@ def _math_log(lw, x, base=None):
     return out if base is None else lw.elementwise("div", out, _math_log(lw, base), result_kind="float")
 
 
-@register("np.log2", "jnp.log2", "math.log2")
-def _log2(lw, x):
-    if is_static_scalar(x):
-        return math.log2(x)
-    return lw.elementwise("div", lw.elementwise("log", x, result_kind="float"), math.log(2.0))
+def _log_base(base: float, py):
+    def handler(lw, x):
+        if py is not None and is_static_scalar(x) and not isinstance(x, np.generic):
+            out = py(x)
+            if out is not None:
+                return out
+        return lw.elementwise("div", lw.elementwise("log", x, result_kind="float"), math.log(base))
+    return handler
 
 
-@register("np.log10", "jnp.log10", "math.log10")
-def _log10(lw, x):
-    if is_static_scalar(x):
-        return math.log10(x)
-    return lw.elementwise("div", lw.elementwise("log", x, result_kind="float"), math.log(10.0))
+register("math.log2")(_log_base(2.0, math.log2))
+register("math.log10")(_log_base(10.0, math.log10))
+register("np.log2", "jnp.log2")(_log_base(2.0, _lenient(math.log2)))
+register("np.log10", "jnp.log10")(_log_base(10.0, _lenient(math.log10)))
 
 
 @register("np.exp2", "jnp.exp2")
@@ -272,10 +297,8 @@ def _same_kind(prim, py=None):
 register("np.abs", "np.absolute", "jnp.abs", "jnp.absolute", "builtins.abs", "np.fabs", "jnp.fabs",
          "math.fabs")(_same_kind("abs", abs))
 register("np.sign", "jnp.sign")(_same_kind("sign"))
-register("math.floor")(_same_kind("floor", math.floor))
-register("math.ceil")(_same_kind("ceil", math.ceil))
-register("np.floor", "jnp.floor")(_same_kind("floor", lambda v: float(math.floor(v))))
-register("np.ceil", "jnp.ceil")(_same_kind("ceil", lambda v: float(math.ceil(v))))
+register("np.floor", "jnp.floor")(_same_kind("floor", np.floor))
+register("np.ceil", "jnp.ceil")(_same_kind("ceil", np.ceil))
 register("np.rint", "jnp.rint")(_same_kind("round"))
 register("np.negative", "jnp.negative")(_same_kind("neg", lambda x: -x))
 
@@ -296,15 +319,29 @@ def _py_round(lw, x, ndigits=None):
     return out if ndigits is not None else lw.convert(out, DEFAULT["int"], weak=True)
 
 
-@register("np.trunc", "jnp.trunc", "math.trunc")
+@register("np.trunc", "jnp.trunc")
 def _trunc(lw, x):
     if is_static_scalar(x):
-        return math.trunc(x)
+        return np.trunc(x)
     d = lw.to_dyn(x)
     if not is_float(d.dtype):
         return d
     return lw.select(lw.elementwise("lt", d, 0, result_kind="bool"), lw.elementwise("ceil", d),
                      lw.elementwise("floor", d))
+
+
+def _py_int(rounding, py):
+    """math.floor/ceil/trunc return Python ints, so on a traced scalar a weak int64."""
+    def handler(lw, x):
+        if is_static_scalar(x):
+            return py(x)
+        return lw.convert(rounding(lw, x), DEFAULT["int"], weak=True)
+    return handler
+
+
+register("math.floor")(_py_int(_same_kind("floor"), math.floor))
+register("math.ceil")(_py_int(_same_kind("ceil"), math.ceil))
+register("math.trunc")(_py_int(_trunc, math.trunc))
 
 
 @register("np.square", "jnp.square")
@@ -545,7 +582,10 @@ def _reduction(prim, py=None):
         if py is not None and isinstance(a, (tuple, list)) and all(is_static_scalar(v) for v in a):
             return py(a)
         axis = _static(lw, axis, "axis")
-        return lw.reduce(prim, a, axis, keepdims, _dtype_arg(lw, dtype))
+        a, dt = lw.to_dyn(a), _dtype_arg(lw, dtype)
+        if dt is None and prim in ("reduce_sum", "reduce_prod") and accumulator(a.dtype) != a.dtype:
+            dt = accumulator(a.dtype)
+        return lw.reduce(prim, a, axis, keepdims, dt)
     return handler
 
 
@@ -578,15 +618,18 @@ def _std(lw, a, axis=None, dtype=None, keepdims=False, ddof=0):
 def _arg(prim):
     def handler(lw, a, axis=None, keepdims=False):
         x = lw.to_dyn(a)
+        if x.dtype == "bool":
+            x = lw.convert(x, DEFAULT["int"])
+        shape = x.shape  # with keepdims, every axis reduced stays as size 1
         if axis is None:
-            x, axis = lw.reshape(x, (-1,)), 0
-        axis = lw.norm_axis(_static(lw, axis, "axis"), len(x.shape))
+            x, axis, kept = lw.reshape(x, (-1,)), 0, (1,) * len(shape)
+        else:
+            axis = lw.norm_axis(_static(lw, axis, "axis"), len(shape))
+            kept = tuple(1 if i == axis else n for i, n in enumerate(shape))
         if x.shape[axis] == 0:
             lw.error(f"attempt to get {prim} of an empty sequence")
         out = Dyn(lw.emit(prim, [x.value], axis=axis, index_dtype=DEFAULT["int"]))
-        if keepdims:
-            out = lw.reshape(out, tuple(1 if i == axis else n for i, n in enumerate(x.shape)))
-        return out
+        return lw.reshape(out, kept) if keepdims else out
     return handler
 
 
@@ -784,18 +827,21 @@ def _swapaxes(lw, a, axis1, axis2):
 def _moveaxis(lw, a, source, destination):
     x = lw.to_dyn(a)
     n = len(x.shape)
-    s, d = lw.norm_axis(source, n), lw.norm_axis(destination, n)
-    perm = [i for i in range(n) if i != s]
-    perm.insert(d, s)
+    src, dst = (lw.axis_list(_static(lw, v, "axis"), n) for v in (source, destination))
+    if len(src) != len(dst):
+        lw.error("moveaxis: `source` and `destination` must have the same number of elements")
+    perm = [i for i in range(n) if i not in src]
+    for d, s in sorted(zip(dst, src)):
+        perm.insert(d, s)
     return lw.transpose(x, perm)
 
 
 @register("np.expand_dims", "jnp.expand_dims")
 def _expand_dims(lw, a, axis):
     x = lw.to_dyn(a)
-    axes = axis if isinstance(axis, (tuple, list)) else (axis,)
-    rank = len(x.shape) + len(axes)
-    axes = sorted(lw.norm_axis(_static(lw, ax, "axis"), rank) for ax in axes)
+    axis = _static(lw, axis, "axis")
+    rank = len(x.shape) + (len(axis) if isinstance(axis, (tuple, list)) else 1)
+    axes = lw.norm_axes(axis, rank)
     shape = list(x.shape)
     for ax in axes:
         shape.insert(ax, 1)
@@ -1080,6 +1126,24 @@ def _minmax(py, later_wins, red):
 
 register("builtins.max")(_minmax(builtins.max, "gt", "reduce_max"))
 register("builtins.min")(_minmax(builtins.min, "lt", "reduce_min"))
+
+
+def _pyany(is_any: bool):
+    """any()/all(): the truth of each item in turn (traced ones combine at run time), so
+    the items of an array are its rows, as Python walks it."""
+    def handler(lw, seq):
+        if isinstance(seq, Dyn) and len(seq.shape) == 1:
+            b = seq if seq.dtype == "bool" else lw.elementwise("ne", seq, 0, result_kind="bool")
+            return lw.reduce("reduce_or" if is_any else "reduce_and", b)
+        out = not is_any
+        for x in items_at_compile_time(lw, seq, None, "any() or all()"):
+            out = (lw.logical_or if is_any else lw.logical_and)(out, lw.truth(x))
+        return out
+    return handler
+
+
+register("builtins.any")(_pyany(True))
+register("builtins.all")(_pyany(False))
 
 
 @register("builtins.sum")

@@ -84,7 +84,7 @@ def _find_lambda(tree, code):
              if i.positions.lineno is not None
              and (i.positions.end_lineno, i.positions.end_col_offset) > (i.positions.lineno, i.positions.col_offset)]
     found = [n for n in gast.walk(tree) if isinstance(n, gast.Lambda) and n.lineno == code.co_firstlineno
-             and tuple(a.id for a in n.args.args + n.args.kwonlyargs) == names
+             and tuple(a.id for a in n.args.posonlyargs + n.args.args + n.args.kwonlyargs) == names
              and all(_within(p, n.body) for p in spans)]
     inner = [n for n in found if all(_within(n.body, m.body) for m in found)]
     return inner[0] if len(inner) == 1 else None

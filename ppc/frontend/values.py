@@ -59,8 +59,9 @@ class Closure:
     """A `def` or `lambda` written inside compiled code: inlined where it is called."""
 
     node: Any  # gast.FunctionDef | gast.Lambda
-    env: dict
+    env: Any  # the Lowerer it was defined in
     defaults: list = field(default_factory=list)
+    kwdefaults: dict = field(default_factory=dict)  # evaluated where it was defined, as Python does
 
     @property
     def name(self) -> str:
