@@ -107,3 +107,27 @@ def test_normal_takes_numpyros_defaults_and_bad_calls_read_plainly():
         ppc.Gamma()
     with pytest.raises(TypeError, match=r"^bad call to ppc.Bernoulli: got an unexpected keyword argument 'p'$"):
         ppc.Bernoulli(p=0.3)
+
+
+def returns_nothing(x):
+    mu = ppc.Normal(0.0, 1.0)
+    ppc.Normal(mu + 0.0 * x, 1.0, name="y")
+
+
+def test_a_model_may_return_nothing_as_numpyros_do():
+    """Once refused ("the compiled function returns nothing"); its sites are what counts.
+    A plain function returning nothing is still an error."""
+    from scipy import stats
+    x = np.array([0.5, 1.0, 1.5])
+    got = ppc.log_joint(returns_nothing)(x, mu=0.3, y=x)
+    want = stats.norm.logpdf(0.3) + stats.norm.logpdf(x, 0.3).sum()
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    draws = ppc.sample(returns_nothing, jax.random.key(0), x)
+    assert set(draws) == {"mu", "y"} and np.shape(draws["y"]) == (3,)
+    u = ppc.unconstrained(ppc.condition(returns_nothing, y=x), x)
+    np.testing.assert_allclose(u.log_density(np.array([0.3])), want, rtol=1e-12)
+
+    def nothing(x):
+        y = x + 1.0  # noqa: F841
+    with pytest.raises(ppc.CompileError, match="returns nothing"):
+        ppc.compile(nothing)(x)

@@ -2,6 +2,7 @@
 with a located error. Each case once compiled wrongly or was refused."""
 import math
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -180,3 +181,17 @@ def reductions(x):
 @pytest.mark.parametrize("dtype", [np.int32, np.uint8, np.int64, np.float32, np.bool_])
 def test_reductions_keep_numpys_dtypes_and_shapes(dtype):
     check(reductions, (np.arange(12).reshape(3, 4) % 5).astype(dtype))
+
+
+@pytest.mark.parametrize("backend", ["jax", "tf"])
+@pytest.mark.parametrize("dtype", [np.int32, np.uint8, np.int8, np.uint64, np.bool_, np.float32])
+def test_cumsum_follows_numpy_and_jnp_cumsum_follows_jax(backend, dtype):
+    """np.cumsum of int32 once stayed int32 and wrapped where NumPy's int64 does not; and
+    TF/XLA has no Cumsum kernel for unsigned or 8-bit integers."""
+    def f(x):
+        return np.cumsum(x), x.cumsum(), jnp.cumsum(x)
+    x = (np.array([2**30, 2**30, 2**30, 3]) if dtype == np.int32 else np.array([200, 100, 7, 1])).astype(dtype)
+    want = (np.cumsum(x), x.cumsum(), np.asarray(jnp.cumsum(x)))
+    for got, w in zip(ppc.compile(f, backend=backend)(x), want):
+        assert np.asarray(got).dtype == w.dtype
+        np.testing.assert_array_equal(got, w)

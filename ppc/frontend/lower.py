@@ -85,6 +85,7 @@ class Context:
         self.active: list[Frame] = []  # specializations in progress, outermost first
         self.top_regions: set = set()  # function bodies: where random variables may stand
         self.unnamed: dict = {}  # sample results awaiting the name they are assigned to
+        self.model = False  # whether a random variable or factor was reached: a model
 
     def fresh_name(self, base: str) -> str:
         taken = set(self.functions) | {s.name for s in self.specs.values()}
@@ -1237,6 +1238,7 @@ class Lowerer(ArrayOps):
             self.error("name= must be a string")
         if self.builder.region not in self.ctx.top_regions:
             self.error(nested, hint)
+        self.ctx.model = True
         return True
 
     def random_variable(self, dist, params, name):
@@ -1683,6 +1685,8 @@ def _param_tree(v, name, region):
 
 def _materialize_all(lw, result):
     if result is None:
+        if lw.ctx.model:  # (a model may return nothing, as NumPyro's do: its sites are what counts)
+            return ()
         lw.error("the compiled function returns nothing", "return an array or a tuple of arrays")
     if isinstance(result, (tuple, list)):
         return tuple(_materialize_all(lw, x) for x in result)

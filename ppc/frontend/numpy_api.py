@@ -637,17 +637,24 @@ register("np.argmax", "jnp.argmax", method="argmax")(_arg("argmax"))
 register("np.argmin", "jnp.argmin", method="argmin")(_arg("argmin"))
 
 
-@register("np.cumsum", "jnp.cumsum", method="cumsum")
-def _cumsum(lw, a, axis=None, dtype=None):
-    x = lw.to_dyn(a)
-    if dtype is not None:
-        x = lw.convert(x, _dtype_arg(lw, dtype))
-    elif x.dtype == "bool":
-        x = lw.convert(x, DEFAULT["int"])
-    if axis is None:
-        x, axis = lw.reshape(x, (-1,)), 0
-    axis = lw.norm_axis(_static(lw, axis, "axis"), len(x.shape))
-    return Dyn(lw.emit("cumsum", [x.value], axis=axis, reverse=False), x.weak)
+def _cumsum(widen: bool):
+    """np.cumsum (and x.cumsum()) sums narrow integers in 64 bits, as np.sum does
+    (np.cumsum of an int32 array is int64); jnp.cumsum keeps them, as JAX does."""
+    def lower(lw, a, axis=None, dtype=None):
+        x = lw.to_dyn(a)
+        if dtype is not None:
+            x = lw.convert(x, _dtype_arg(lw, dtype))
+        elif x.dtype == "bool" or (widen and accumulator(x.dtype) != x.dtype):
+            x = lw.convert(x, accumulator(x.dtype))
+        if axis is None:
+            x, axis = lw.reshape(x, (-1,)), 0
+        axis = lw.norm_axis(_static(lw, axis, "axis"), len(x.shape))
+        return Dyn(lw.emit("cumsum", [x.value], axis=axis, reverse=False), x.weak)
+    return lower
+
+
+register("np.cumsum", method="cumsum")(_cumsum(widen=True))
+register("jnp.cumsum")(_cumsum(widen=False))
 
 
 # ------------------------------------------------------------------- linear algebra

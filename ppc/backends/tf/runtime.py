@@ -102,6 +102,17 @@ def triangular_solve(a, b, lower, transpose_a):
     return x[:, 0] if vector else x
 
 
+def cumsum(x, axis, reverse):
+    """tf.cumsum for every dtype: XLA has Cumsum kernels for no unsigned and no 8- or
+    16-bit integers, so those are summed as int64 (the bits of uint64) and cast back,
+    which wraps as summing in their own width would."""
+    if x.dtype in (tf.int32, tf.int64) or x.dtype.is_floating:
+        return tf.cumsum(x, axis=axis, reverse=reverse)
+    wide = tf.bitcast(x, tf.int64) if x.dtype == tf.uint64 else tf.cast(x, tf.int64)
+    out = tf.cumsum(wide, axis=axis, reverse=reverse)
+    return tf.bitcast(out, tf.uint64) if x.dtype == tf.uint64 else tf.cast(out, x.dtype)
+
+
 # --- the program-counter machine -------------------------------------------------------------
 
 def switch(index, branches):

@@ -228,7 +228,7 @@ def _cumulative(x, axis, reverse):
 
 
 declare("cumsum", _cumulative, jax="lax.cumsum({0}, axis={axis}, reverse={reverse})",
-        tf="tf.cumsum({0}, axis={axis}, reverse={reverse})", batch=batching.shifted_axes("axis"),
+        tf="ppc_tf.cumsum({0}, axis={axis}, reverse={reverse})", batch=batching.shifted_axes("axis"),
         tile=tiling.same_shape_except("axis"), cost=costs.cumsum,
         jvp=lambda cx, p, t, axis, reverse: (cx.primal(), [
             None if t[0] is None else cx.op("cumsum", [t[0]], axis=axis, reverse=reverse)]),
