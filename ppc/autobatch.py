@@ -57,8 +57,20 @@ class Batched(Derived):
         if kwargs:
             raise TypeError(f"a batched function takes its arguments by position (each with its batch axis); "
                             f"got keyword argument '{next(iter(kwargs))}'")
+        # (traced, JAX would fail inside ppc's call: on the machine's compile options or its
+        # overflow flag, or on host control flow)
+        traced = any(isinstance(a, jax.core.Tracer) for a in leaves(list(args)))
+        if traced and self.strategy == "program_counter":
+            raise TypeError("a program-counter batched function cannot run under a JAX transformation (jax.jit, "
+                            "jax.vmap, ...): its stack-overflow check runs in Python on the machine's result; "
+                            "call it from Python, with the whole batch")
         args = self._prepare(args)
         with self.prepared():
+            call = recursive_call(self.specialize(*args).canonical) if traced else None
+            if call is not None:
+                raise CompileError("a locally batched recursive function runs its recursion in host Python, so it "
+                                   "cannot run under a JAX transformation (jax.jit, jax.vmap, ...); call it from "
+                                   "Python", call.loc)
             return super().__call__(*args)
 
     @contextlib.contextmanager

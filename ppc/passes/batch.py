@@ -6,11 +6,17 @@ both branches run and `select` picks each member's result. A `while` whose condi
 batched runs while any member is active, each member's values frozen (by `select`) once
 its own condition fails. Calls batch their callee (per pattern of batched arguments).
 
+Members outside a branch they do not take, or outside a loop they have left, still run
+its code, on values their program never computed: so every loop tests its condition on
+the members the code runs for only (`Batch.mask`), or it might never end for them.
+A batched predicate narrows the mask for the loops in its branches; a function with a
+loop called under a mask takes the mask as one more parameter.
+
 Recursion is inherited from host Python (`host=True` control flow; the module runs
 eagerly): running both sides of a branch would recurse forever, so every function takes
 the mask of members it runs for, a branch runs only when some member takes it (with the
 mask narrowed to those members), and loops test their condition on the mask's members
-only, since the others hold values their program never computed.
+only.
 """
 from __future__ import annotations
 
@@ -97,12 +103,31 @@ class Batch:
         self.done: dict[tuple, str] = {}
         # recursion runs on the host: control flow in host Python, masks threaded through calls
         self.host = host
-        self.mask: Value | None = None  # bool[size]: the members the code being built runs for
+        # bool[size]: the members the code being built runs for (None: every member)
+        self.mask: Value | None = None
+        self.looping: dict[str, bool] = {}  # function -> whether it may run a while loop
 
-    def function(self, name: str, flags: tuple[bool, ...]) -> str:
-        """The batched version of `name` (arguments batched as `flags`); it returns every
-        result batched."""
-        key = (name, flags)
+    def may_loop(self, ops) -> bool:
+        """Whether these ops may run a while loop (in their regions or callees): only a
+        loop's code needs the mask, since only a loop may run on without end for members
+        outside it."""
+        for top in ops:
+            for op in [top, *(x for r in top.regions for x in walk_ops(r))]:
+                if op.prim == "while":
+                    return True
+                if op.prim == "call":
+                    name = op.attrs["callee"]
+                    if name not in self.looping:
+                        self.looping[name] = False  # (cuts recursion's cycles)
+                        self.looping[name] = self.may_loop(self.src.functions[name].body.ops)
+                    if self.looping[name]:
+                        return True
+        return False
+
+    def function(self, name: str, flags: tuple[bool, ...], masked: bool) -> str:
+        """The batched version of `name` (arguments batched as `flags`, and with `masked`
+        the mask of the members it runs for last); it returns every result batched."""
+        key = (name, flags, masked)
         if key in self.done:
             return self.done[key]
         new_name = name if not self.done and not self.host else f"{name}_batched{len(self.done)}"
@@ -117,7 +142,8 @@ class Batch:
             if f:
                 batched.add(p)
         caller_mask = self.mask
-        if self.host:  # it runs for the members its caller passes
+        self.mask = None
+        if masked:  # it runs for the members its caller passes
             self.mask = Value(TensorType((self.size,), "bool"), "running")
             params.append(self.mask)
         body = Region(params)
@@ -135,7 +161,7 @@ class Batch:
         body = Region(params)
         b = Builder(body)
         every = b.constant(True, TensorType((self.size,), "bool"), "running")
-        callee = self.function(fn.name, flags)
+        callee = self.function(fn.name, flags, True)
         results = [Value(self.batched_type(t, True), None) for t in fn.result_types]
         b.append(Op("call", params + [every], {"callee": callee}, results))
         b.append(Op("return", results, {}, []))
@@ -157,7 +183,8 @@ class Batch:
         flags = [v in batched for v in op.operands]
         captured = any(v in batched for r in op.regions for v in free_values(r))
         hosted = self.host and (op.regions or op.prim == "call")  # needs the mask, or host control flow
-        if not any(flags) and not captured and not hosted:
+        guarded = self.mask is not None and self.may_loop([op])
+        if not any(flags) and not captured and not hosted and not guarded:
             regions = [clone_region(r, vmap) for r in op.regions]
             results = [Value(r.type, r.hint) for r in op.results]
             b.append(Op(op.prim, [vmap[v] for v in op.operands], op.attrs, results, regions, op.loc))
@@ -176,9 +203,10 @@ class Batch:
     # -- control flow (the registry's if/while/call rules land here) ------------------------
     def batch_call(self, cx: BatchCx, operands, flags):
         op = cx.source_op
-        name = self.function(op.attrs["callee"], tuple(flags))
+        masked = self.host or (self.mask is not None and self.may_loop([op]))
+        name = self.function(op.attrs["callee"], tuple(flags), masked)
         results = [Value(TensorType((self.size,) + r.type.shape, r.type.dtype), r.hint) for r in op.results]
-        if self.host:
+        if masked:
             operands = list(operands) + [self.mask]
         cx.b.append(Op("call", operands, {"callee": name}, results, [], op.loc))
         return results, [True] * len(results)
@@ -207,9 +235,16 @@ class Batch:
             b.append(Op("if", operands, {"host": True} if self.host else {}, results, regions, op.loc))
             return results, out_flags
         # members disagree: run both sides, then each member takes its own side's values
-        then = self.branch(op.regions[0], cx.vmap, cx.batched, b)
-        other = self.branch(op.regions[1], cx.vmap, cx.batched, b)
         pred = operands[0]
+        sides = []
+        for region, taken in zip(op.regions, (pred, None)):
+            outer = self.mask
+            if self.may_loop(region.ops):  # (its loops run for the members taking it only)
+                taken = taken or b.op("not", [pred])
+                self.mask = taken if outer is None else b.op("and", [outer, taken])
+            sides.append(self.branch(region, cx.vmap, cx.batched, b))
+            self.mask = outer
+        then, other = sides
         outs = []
         for (a, fa), (c, fc), r in zip(then, other, op.results):
             a, c = self.lift(b, a, fa), self.lift(b, c, fc)
@@ -239,9 +274,10 @@ class Batch:
                 for a, c, r in zip(*sides, op.results)]
         return outs, [True] * len(outs)
 
-    def host_while(self, cx: BatchCx, operands, flags):
-        """A loop in host Python over batched values: it runs while some running member's
-        condition holds; the body runs for those members and the others keep their values."""
+    def masked_while(self, cx: BatchCx, operands, flags, attrs: dict):
+        """A loop whose condition differs per member (or any loop in host Python): it runs
+        while some member the code runs for holds its condition; the body runs, for those
+        members, with every value batched, and the others keep their values."""
         op = cx.source_op
         cond, body = op.regions
         every = [True] * len(operands)
@@ -249,12 +285,12 @@ class Batch:
         new_cond = self.loop_region(cond, every, vmap, batched)
         cb = Builder(new_cond, op.loc)
         test = cond.ops[-1].operands[0]
-        looping = cb.op("and", [self.mask, self.lift(cb, vmap[test], test in batched)])
+        looping = self.narrow(cb, self.lift(cb, vmap[test], test in batched))
         new_cond.ops.append(Op("yield", [cb.op("reduce_or", [looping], axes=(0,))], {}, []))
         vmap, batched = dict(cx.vmap), set(cx.batched)
         new_body = self.loop_region(cond, every, vmap, batched)  # the test again, then the body
         nb = Builder(new_body, op.loc)
-        active = nb.op("and", [self.mask, self.lift(nb, vmap[test], test in batched)], "active")
+        active = self.narrow(nb, self.lift(nb, vmap[test], test in batched), "active")
         vmap.update(zip(body.params, new_body.params))
         batched.update(body.params)
         outer, self.mask = self.mask, active
@@ -266,8 +302,12 @@ class Batch:
         new_body.ops.append(Op("yield", outs, {}, []))
         inits = [self.lift(cx.b, v, f) for v, f in zip(operands, flags)]
         results = [Value(self.batched_type(r.type, True), r.hint) for r in op.results]
-        cx.b.append(Op("while", inits, {"host": True}, results, [new_cond, new_body], op.loc))
+        cx.b.append(Op("while", inits, attrs, results, [new_cond, new_body], op.loc))
         return results, every
+
+    def narrow(self, b: Builder, taken: Value, hint: str | None = None) -> Value:
+        """The members the code runs for that take a way (`taken`, bool[size])."""
+        return taken if self.mask is None else b.op("and", [self.mask, taken], hint)
 
     def batched_type(self, t, f):
         return TensorType((self.size,) + t.shape, t.dtype) if f else t
@@ -275,7 +315,7 @@ class Batch:
     def batch_while(self, cx: BatchCx, operands, flags):
         op = cx.source_op
         if self.host:
-            return self.host_while(cx, operands, flags)
+            return self.masked_while(cx, operands, flags, {"host": True})
         cond, body = op.regions
         flags = list(flags)
         while True:  # loop values that become batched in the body are batched throughout
@@ -288,33 +328,19 @@ class Batch:
             flags = grown
         cvmap, cbatched = dict(cx.vmap), set(cx.batched)
         new_cond = self.loop_region(cond, flags, cvmap, cbatched)
-        masked = cond.ops[-1].operands[0] in cbatched
-        if masked and not all(flags):  # members stop at different iterations: all values batched
-            flags = [True] * len(flags)
-            vmap, batched = dict(cx.vmap), set(cx.batched)
-            new_body = self.loop_region(body, flags, vmap, batched)
-            cvmap, cbatched = dict(cx.vmap), set(cx.batched)
-            new_cond = self.loop_region(cond, flags, cvmap, cbatched)
+        if cond.ops[-1].operands[0] in cbatched:  # members stop at different iterations
+            attrs = {k: v for k, v in op.attrs.items() if k != "trip_count"}
+            return self.masked_while(cx, operands, [v in cx.batched for v in op.operands], attrs)
         nb, cb = Builder(new_body, op.loc), Builder(new_cond, op.loc)
         outs = [self.lift(nb, vmap[y], y in batched) if f else vmap[y] for y, f in zip(ys, flags)]
         test = cvmap[cond.ops[-1].operands[0]]
-        attrs = dict(op.attrs)
-        if masked:
-            # the body runs for everybody; members whose condition fails keep their values
-            active_map, active_batched = dict(cx.vmap), set(cx.batched)
-            active_map.update(zip(cond.params, new_body.params))
-            active_batched.update(p for p, f in zip(cond.params, flags) if f)
-            self.ops(cond, active_map, active_batched, nb)
-            active = active_map[cond.ops[-1].operands[0]]
-            outs = [nb.op("select", [nb.op("broadcast_in_dim", [active], shape=o.type.shape, dims=(0,)), o, p],
-                          p.hint) for o, p in zip(outs, new_body.params)]
-            test = cb.op("reduce_or", [test], axes=(0,))
-            attrs.pop("trip_count", None)
+        if self.mask is not None and "trip_count" not in op.attrs:  # it runs only if some member runs it
+            test = cb.op("and", [test, cx.b.op("reduce_or", [self.mask], axes=(0,))])
         new_body.ops.append(Op("yield", outs, {}, []))
         new_cond.ops.append(Op("yield", [test], {}, []))
         inits = [self.lift(cx.b, v, fl) if f else v for v, fl, f in zip(operands, [v in cx.batched for v in op.operands], flags)]
         results = [Value(self.batched_type(r.type, f), r.hint) for r, f in zip(op.results, flags)]
-        cx.b.append(Op("while", inits, attrs, results, [new_cond, new_body], op.loc))
+        cx.b.append(Op("while", inits, dict(op.attrs), results, [new_cond, new_body], op.loc))
         return results, flags
 
     def loop_region(self, region: Region, flags, vmap, batched) -> Region:
@@ -330,7 +356,7 @@ def batch_module(module: Module, flags: tuple[bool, ...], size: int) -> Module:
     """The module whose entry is `module`'s entry with the parameters `flags` selects
     carrying a leading batch axis of `size`; every result is batched."""
     bt = Batch(module, size, host=bool(recursive_functions(module)))
-    name = bt.host_entry(module.entry, tuple(flags)) if bt.host else bt.function(module.entry.name, tuple(flags))
+    name = bt.host_entry(module.entry, tuple(flags)) if bt.host else bt.function(module.entry.name, tuple(flags), False)
     out = Module([bt.out[name]] + [f for n, f in bt.out.items() if n != name])
     for fn in out.functions.values():  # calls to functions that were never batched keep them
         for op in walk_ops(fn.body):

@@ -377,8 +377,7 @@ class _Machine:
                     batched.add(v)
             else:
                 raise InternalError("pc", f"{v!r} ({kind}) is read in {blk.label} but has no storage")
-        for op in blk.ops:
-            self.batch_op(b, op, vmap, batched)
+        self.batch_ops(b, blk.ops, vmap, batched, mask)
 
         def store(dest, a, m, frame):
             self.write(b, files, writes, dest, vmap[a], a in batched, m, frame, self.window(a, vmap, batched))
@@ -398,6 +397,14 @@ class _Machine:
                 src = self.materialize(b, op.operands[0], vmap)
                 vmap[x] = b.op("tuple_get", [src], x.hint, **op.attrs)
         return vmap[x]
+
+    def batch_ops(self, b: Builder, ops, vmap: dict, batched: set, mask: Value):
+        """A block's ops for the members in `mask`: the others hold values of other blocks
+        (or none yet), on which a loop might never end, so its loops run for `mask` only."""
+        self.batch.mask = mask
+        for op in ops:
+            self.batch_op(b, op, vmap, batched)
+        self.batch.mask = None
 
     def batch_op(self, b, op, vmap, batched):
         try:
@@ -538,8 +545,7 @@ class _Machine:
                     self.batch_op(b, self.defs[v], inner, inner_batched)
                 else:
                     self.materialize(b, v, inner)
-        for op in blk.ops:
-            self.batch_op(b, op, inner, inner_batched)
+        self.batch_ops(b, blk.ops, inner, inner_batched, mask)
 
         def store(dest, a, m, frame):
             self.write(b, files, writes, dest, inner[a], a in inner_batched, m, frame,
