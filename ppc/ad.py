@@ -12,9 +12,11 @@ from __future__ import annotations
 import numpy as np
 
 from .api import Compiled, LoopLimitError, Specialization, _check_flag, backend_module
+from .frontend.arrays import NUMPY_SCALAR
 from .frontend.lower import Slot
 from .frontend.values import leaves as _leaves
-from .ir import CompileError, Module, TensorType
+from .ir import CompileError, Module, TensorType, TupleType
+from .ir.types import numpy_dtype
 from .passes import run_passes
 from .passes.ppl import refuse_model
 from .passes.ad import DEFAULT_MAX_ITERATIONS, Reverse, differentiable, jvp_module, transpose_function
@@ -182,13 +184,14 @@ def jvp(f, primals, tangents):
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
         raise ValueError(f"jvp got {len(primals)} primals but {len(tangents)} tangents")
+    _refuse_mixed_tuples("jvp", base, primals)
     floats = [_check_tangent(i, p, t) for i, (p, t) in enumerate(zip(primals, tangents)) if _is_float_value(p)]
     return _jvp_function(base, len(floats))(*primals, *floats)
 
 
 def _check_tangent(i: int, primal, tangent):
-    """A tangent of its primal's shape and dtype (a Python number on either side takes
-    the other's), element by element through tuples, as jax.jvp checks."""
+    """A tangent of its primal's shape and dtype (a Python number takes the primal's,
+    a Python float primal is float64), element by element through tuples, as jax.jvp checks."""
     if isinstance(primal, (tuple, list)):
         if not isinstance(tangent, (tuple, list)) or len(tangent) != len(primal):
             raise ValueError(f"jvp: tangent {i} must be a {type(primal).__name__} of {len(primal)} like its primal")
@@ -196,11 +199,22 @@ def _check_tangent(i: int, primal, tangent):
     p_shape, t_shape = np.shape(primal), np.shape(tangent)
     if p_shape != t_shape:
         raise ValueError(f"jvp: tangent {i} has shape {t_shape}, but its primal has shape {p_shape}")
-    if not isinstance(primal, float) and not isinstance(tangent, (int, float)):  # (a Python number: weak)
-        p_dt, t_dt = np.dtype(primal.dtype), np.result_type(tangent)
-        if p_dt != t_dt:
-            raise ValueError(f"jvp: tangent {i} has dtype {t_dt}, but its primal has dtype {p_dt}")
+    p_dt = np.dtype(NUMPY_SCALAR[float] if type(primal) is float else primal.dtype)
+    if type(tangent) in (int, float):  # (weak; NumPy's np.float64 is a float, but not weak)
+        return p_dt.type(tangent)
+    t_dt = np.result_type(tangent)
+    if p_dt != t_dt:
+        raise ValueError(f"jvp: tangent {i} has dtype {t_dt}, but its primal has dtype {p_dt}")
     return tangent
+
+
+def _refuse_mixed_tuples(what: str, base: Compiled, primals) -> None:
+    """A tuple argument is differentiated whole, when all its leaves are floats; one that
+    mixes in integers would get no tangent at all, a silently zero derivative."""
+    for i, p in enumerate(primals):
+        if i not in base.static_argnums and len({_is_float_value(x) for x in _leaves(p)}) == 2:
+            raise ValueError(f"{what}: argument {i} is a tuple mixing float and non-float values, which has no "
+                             "tangent; pass its float and its integer parts as separate arguments")
 
 
 def _is_float_value(v) -> bool:
@@ -222,17 +236,42 @@ class LinearFunction:
         self.source, self._run = backend_module(backend).compile_module(run_passes(lin, ["canonicalize"]), origin)
 
     def __call__(self, *tangents):
+        tangents = _check_linear_args("the linearized function (one tangent per float primal)", tangents,
+                                      self.rev.linear.params[len(self.residuals):])
         out = self._run(*self.residuals, *tangents)
         return _fill_template(_tangent_template(self.out_template), list(out))
 
     def transpose(self):
-        src, run = backend_module(self.backend).compile_module(
-            run_passes(Module([self.rev.transposed]), ["canonicalize"]), "linear_transpose")
+        fn = self.rev.transposed
+        src, run = backend_module(self.backend).compile_module(run_passes(Module([fn]), ["canonicalize"]),
+                                                               "linear_transpose")
         residuals = self.residuals
 
         def transposed(*cotangents):
+            cotangents = _check_linear_args("the transposed function (one cotangent per float result)", cotangents,
+                                            fn.params[len(residuals):])
             return tuple(run(*residuals, *cotangents))
         return transposed
+
+
+def _check_linear_args(what: str, values, params) -> list:
+    """`values` as arguments for `params`: as many, each of its parameter's shape (the
+    compiled program would broadcast a wrong one silently), converted to its dtype (a
+    float64 cotangent of a float32 result would otherwise make float64 cotangents)."""
+    if len(values) != len(params):
+        raise TypeError(f"{what} takes {len(params)} arguments, got {len(values)}")
+    return [_check_linear_arg(what, k, v, p.type) for k, (v, p) in enumerate(zip(values, params))]
+
+
+def _check_linear_arg(what: str, k: int, v, t):
+    if isinstance(t, TupleType):
+        if not isinstance(v, (tuple, list)) or len(v) != len(t.elements):
+            raise ValueError(f"{what}: argument {k} must be a tuple of {len(t.elements)}, like {t}")
+        return tuple(_check_linear_arg(what, k, x, e) for x, e in zip(v, t.elements))
+    if np.shape(v) != t.shape:
+        raise ValueError(f"{what}: argument {k} has shape {np.shape(v)}, but should have {t.shape} ({t})")
+    dtype = numpy_dtype(t.dtype)
+    return v.astype(dtype) if hasattr(v, "astype") else np.asarray(v, dtype)
 
 
 def _fill_template(template, flat: list):
@@ -247,8 +286,9 @@ def _fill_template(template, flat: list):
     return walk(template)
 
 
-def _reverse_at(f, primals, max_iterations):
+def _reverse_at(what: str, f, primals, max_iterations):
     base = as_compiled(f)
+    _refuse_mixed_tuples(what, base, primals)
     spec = base.specialize(*primals)
     entry = spec.canonical.entry
     mask = tuple(differentiable(p) for p in entry.params)
@@ -274,20 +314,24 @@ def _runtime(v):
 def linearize(f, *primals, max_iterations: int = DEFAULT_MAX_ITERATIONS):
     """(f(*primals), f_lin) where f_lin(*tangents) is the derivative at primals: the
     linear program of reverse mode, with its residuals already computed."""
-    base, spec, rev, out, residuals = _reverse_at(f, primals, max_iterations)
+    base, spec, rev, out, residuals = _reverse_at("linearize", f, primals, max_iterations)
     return out, LinearFunction(rev, residuals, spec.template, f"{base.__name__}_lin", base.backend)
 
 
 def vjp(f, *primals, max_iterations: int = DEFAULT_MAX_ITERATIONS):
     """(f(*primals), vjp_fn) where vjp_fn(cotangent) returns one cotangent per float
     primal (None for the others), by transposing the linear program."""
-    base, spec, rev, out, residuals = _reverse_at(f, primals, max_iterations)
+    base, spec, rev, out, residuals = _reverse_at("vjp", f, primals, max_iterations)
     transposed = LinearFunction(rev, residuals, spec.template, f"{base.__name__}_lin", base.backend).transpose()
     float_params = [differentiable(p) for p in spec.canonical.entry.params]
 
     def vjp_fn(cotangent):
         leaves = _leaves(cotangent) if isinstance(spec.template, (tuple, list)) else [cotangent]
-        cts = [c for t, c in zip(_leaves(spec.template), leaves) if isinstance(t, Slot) and differentiable(t.type)]
+        template = _leaves(spec.template)
+        if len(leaves) != len(template):
+            raise ValueError(f"vjp_fn takes a cotangent structured like the function's result: "
+                             f"{len(template)} values, got {len(leaves)}")
+        cts = [c for t, c in zip(template, leaves) if isinstance(t, Slot) and differentiable(t.type)]
         grads = iter(transposed(*cts))
         dyn = iter(float_params)
         result = []
@@ -312,6 +356,7 @@ def linear_transpose(f_lin, *example):
                                                          f"{base.__name__}_t")
 
     def transposed(*cotangents):
+        cotangents = _check_linear_args("the transposed function (one cotangent per result)", cotangents, fn.params)
         return tuple(run(*cotangents))
     return transposed
 
@@ -324,13 +369,16 @@ def hessian(f, argnums: int = 0, max_iterations: int = DEFAULT_MAX_ITERATIONS):
 
     def build(spec: Specialization, args, kwargs):
         gspec = g.specialize(*args, **kwargs)
-        if gspec.flagged:
-            raise CompileError("hessian of a function with a run-time-bounded while loop is not supported yet")
         (i,) = _param_indices(base, args, (argnums,))
         gm = gspec.canonical
+        x = gm.entry.params[i]
+        if not isinstance(x.type, TensorType):
+            raise CompileError(f"hessian with respect to argument '{x.hint}' of type {x.type}: only arrays "
+                               "are supported (pass the tuple's arrays as separate arguments)")
         mask = tuple(k == i for k in range(len(gm.entry.params)))
         jm = run_passes(jvp_module(gm, mask), ["canonicalize"])
-        return _hessian_module(jm, i), Slot(_hessian_type(gm.entry.params[i].type), False), False
+        module = _hessian_module(jm, i, len(gm.entry.result_types), gspec.flagged)
+        return module, Slot(_hessian_type(gm.entry.params[i].type), False), gspec.flagged
     return Derived(base, build, f"hessian_{base.__name__}")
 
 
@@ -338,8 +386,11 @@ def _hessian_type(t):
     return TensorType(t.shape + t.shape, t.dtype)
 
 
-def _hessian_module(jm: Module, i: int) -> Module:
-    """`(params...) -> H`: H[k] = the tangent of grad along the k-th basis vector of param i."""
+def _hessian_module(jm: Module, i: int, n_grad_out: int, flagged: bool) -> Module:
+    """`(params...) -> H`: H[k] = the tangent of grad along the k-th basis vector of param i.
+    The JVP of grad returns grad's `n_grad_out` results (the gradient first, then, when
+    `flagged`, the loop-overflow flag), then their tangents; a flagged Hessian or-s the
+    flags of every row into its own last result, so a loop past max_iterations is caught."""
     from .ir import Builder, Function, Op, Region, Value
     jvp_fn = jm.entry
     n_params = len(jvp_fn.params) - 1
@@ -349,29 +400,31 @@ def _hessian_module(jm: Module, i: int) -> Module:
     rows_t = TensorType((n,) + x_t.shape, x_t.dtype)
     body = Region(params)
     b = Builder(body)
-    idx = TensorType((), "i64")
-    k0, h0 = b.constant(0, idx), b.constant(0, rows_t)
-    cond = Region([Value(idx, "k"), Value(rows_t, "H")])
+    idx, flag_t = TensorType((), "i64"), TensorType((), "bool")
+    carried = [Value(idx, "k"), Value(rows_t, "H")] + ([Value(flag_t, "overflow")] if flagged else [])
+    inits = [b.constant(0, idx), b.constant(0, rows_t)] + ([b.constant(False, flag_t)] if flagged else [])
+    cond = Region([Value(v.type, v.hint) for v in carried])
     cb = Builder(cond)
     cond.ops.append(Op("yield", [cb.op("lt", [cond.params[0], cb.constant(n, idx)])], {}, []))
-    loop = Region([Value(idx, "k"), Value(rows_t, "H")])
+    loop = Region(carried)
     lb = Builder(loop)
-    k, rows = loop.params
+    k, rows = carried[:2]
     onehot = lb.op("eq", [lb.op("iota", [], shape=(n,), dimension=0, dtype="i64"),
                           lb.op("broadcast_in_dim", [k], shape=(n,), dims=())])
     e = lb.op("reshape", [lb.op("convert", [onehot], dtype=x_t.dtype)], "e", shape=x_t.shape)
     outs = [Value(t) for t in jvp_fn.result_types]
     lb.append(Op("call", params + [e], {"callee": jvp_fn.name}, outs))
-    n_grad = (len(outs)) // 2
-    row = lb.op("reshape", [outs[n_grad]], shape=(1,) + x_t.shape)
+    row = lb.op("reshape", [outs[n_grad_out]], shape=(1,) + x_t.shape)
     zero = lb.constant(0, idx)
     rows2 = lb.op("dynamic_update_slice", [rows, row, k] + [zero] * len(x_t.shape), "H")
-    loop.ops.append(Op("yield", [lb.op("add", [k, lb.constant(1, idx)], "k"), rows2], {}, []))
-    res = [Value(idx, "k"), Value(rows_t, "H")]
-    b.append(Op("while", [k0, h0], {"trip_count": n}, res, [cond, loop]))
+    flags = [lb.op("or", [carried[2], outs[n_grad_out - 1]], "overflow")] if flagged else []
+    loop.ops.append(Op("yield", [lb.op("add", [k, lb.constant(1, idx)], "k"), rows2] + flags, {}, []))
+    res = [Value(v.type, v.hint) for v in carried]
+    b.append(Op("while", inits, {"trip_count": n}, res, [cond, loop]))
     hess = b.op("reshape", [res[1]], "hessian", shape=x_t.shape + x_t.shape)
-    b.append(Op("return", [hess], {}, []))
-    fn = Function(f"{jvp_fn.name.removesuffix('_jvp')}_hessian", body, [hess.type])
+    ret = [hess] + res[2:]
+    b.append(Op("return", ret, {}, []))
+    fn = Function(f"{jvp_fn.name.removesuffix('_jvp')}_hessian", body, [v.type for v in ret])
     return run_passes(Module([fn] + list(jm.functions.values())), ["canonicalize"])
 
 

@@ -4,6 +4,7 @@ random ops are pure functions of their key and CSE/DCE treat them like any other
 ppl passes rewrite them (into log densities, draws, or conditioned values)."""
 from __future__ import annotations
 
+from ..diagnostics import CompileError
 from ..registry import ShapeError, declare
 from ..types import TensorType, is_float
 from . import costs, tiling
@@ -81,8 +82,20 @@ declare("random_uniform", _draw, jvp=_no_tangent, batch=_batch_draw, tile=tiling
         jax=lambda a, at: _emit(f"jax.random.uniform({{0}}, {at['shape']}, {_jdt(at['dtype'])})",
                                 f"lambda k: jax.random.uniform(k, {at['shape']}, {_jdt(at['dtype'])})")(a, at),
         tf=lambda a, at: f"ppc_tf.random_uniform({a[0]}, {at['shape']}, {TF_DTYPE[at['dtype']]})", cost=costs.draw)
+
+
+def _gamma_jvp(cx, primals, tangents, **attrs):
+    """A gamma draw depends smoothly on its concentration (jax.random.gamma differentiates
+    it by implicit reparameterization, which ppc lacks): refused, as a zero would be wrong."""
+    if tangents[1] is not None:
+        raise CompileError("cannot differentiate a gamma draw with respect to its concentration (implicit "
+                           "reparameterization is not supported)", cx.source_op.loc,
+                           "wrap the concentration in jax.lax.stop_gradient if its derivative is not wanted")
+    return _no_tangent(cx, primals, tangents)
+
+
 # Gamma(concentration, 1) draws, shaped like the concentration
-declare("random_gamma", _elementwise_draw(None), jvp=_no_tangent, batch=_batch_draw, tile=tiling.replicated,
+declare("random_gamma", _elementwise_draw(None), jvp=_gamma_jvp, batch=_batch_draw, tile=tiling.replicated,
         jax=_emit("jax.random.gamma({0}, {1}, {1}.shape, {1}.dtype)",
                   "lambda k, a: jax.random.gamma(k, a, a.shape, a.dtype)"), tf="ppc_tf.random_gamma({0}, {1})", cost=costs.draw)
 declare("random_poisson", _elementwise_draw("i64"), jvp=_no_tangent, batch=_batch_draw, tile=tiling.replicated,

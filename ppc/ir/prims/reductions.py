@@ -140,15 +140,15 @@ def _extremum_jvp(cx, primals, tangents, axes):
 def _prod_jvp(cx, primals, tangents, axes):
     """d prod(x) = sum_i t_i * prod_{j != i} x_j, computed without dividing by x (exact
     at zeros): the reduced axes are flattened to one of size n, and an n-by-n mask
-    replaces x_i by 1 on the diagonal."""
+    replaces x_i by 1 on the diagonal. An empty product is the constant 1: no tangent."""
     (out,) = cx.primal()
     t = tangents[0]
-    if t is None:
-        return [out], [None]
     x = primals[0]
+    n = int(np.prod([x.type.shape[a] for a in axes], dtype=np.int64))
+    if t is None or n == 0:
+        return [out], [None]
     kept = _kept(axes, x.type.rank)
     kshape = tuple(x.type.shape[i] for i in kept)
-    n = int(np.prod([x.type.shape[a] for a in axes], dtype=np.int64))
 
     def flat(v):
         v = cx.op("transpose", [v], perm=kept + tuple(axes)) if kept + tuple(axes) != tuple(range(v.type.rank)) else v

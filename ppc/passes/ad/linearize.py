@@ -16,6 +16,8 @@ Residuals defined inside control flow are lifted out scope by scope:
 """
 from __future__ import annotations
 
+import re
+
 from ...ir import Builder, CompileError, Function, Module, Op, Region, TensorType, Value, clone_region
 from .algebra import dependents, free_values
 
@@ -211,8 +213,9 @@ class Linearize:
             elif op.prim == "while":
                 self.split_while(op, scope)
             elif op.prim == "call":
-                raise CompileError(f"reverse-mode differentiation through recursive function "
-                                   f"'{op.attrs['callee']}' is not supported", op.loc)
+                name = re.sub(r"_jvp(_\d+)?$", "", op.attrs["callee"])  # (the user's name, not its JVP's)
+                raise CompileError(f"reverse-mode differentiation through recursive function '{name}' is not "
+                                   "supported", op.loc, "forward mode (ppc.jvp) differentiates it")
             else:
                 operands = [self.linear(v, scope) for v in op.operands]
                 results = [Value(r.type, r.hint) for r in op.results]
