@@ -50,7 +50,7 @@ class Derived(Compiled):
         self.__doc__ = base.__doc__
         self.__ppc_function__ = base.__ppc_function__
         self.backend = base.backend
-        self.static_argnums = base.static_argnums
+        self.static_argnums = frozenset(i + drop_first for i in base.static_argnums)  # (its own come first)
         self.max_stack_depth = base.max_stack_depth
         self._cache = {}
         self.derived = {}

@@ -133,11 +133,11 @@ def _unflattener(template, flagged=False, machine=None):
         owner, size, depth = machine
 
         def unflatten(out):
+            owner.stats = MachineStats(size, np.asarray(out[-2]), np.asarray(out[-1]))  # (this run's, overflowed or not)
             if bool(out[-3]):
                 raise StackOverflowError(
                     f"recursion went deeper than max_stack_depth={depth} frames, so no result is "
                     "returned; pass a larger max_stack_depth= to ppc.compile / ppc.autobatch")
-            owner.stats = MachineStats(size, np.asarray(out[-2]), np.asarray(out[-1]))
             return _fill(template, iter(out[:-3]))
         return unflatten
     if flagged:

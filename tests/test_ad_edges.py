@@ -117,3 +117,14 @@ def test_tuple_mixing_floats_and_ints_is_refused_not_zero():
         ppc.vjp(_scaled_pair, (2.0, 3))
     _, t = ppc.jvp(lambda p: p[0] * p[1], ((2.0, 3.0),), ((1.0, 0.0),))
     assert t == 3.0
+
+
+@pytest.mark.parametrize("backend", ["jax", "tf"])
+def test_empty_constants_keep_their_shape(backend):
+    """An empty array constant was emitted as jnp.asarray([]), shape (0,): the gradient
+    of a function of a (0, 3) input came back (0,), and broadcasting against it failed."""
+    import jax.numpy as jnp
+    f = ppc.compile(lambda x: x + jnp.ones((1, 3))[1:] * 2.0, backend=backend)
+    assert np.shape(f(np.zeros((0, 3)))) == (0, 3)
+    g = ppc.grad(ppc.compile(lambda x: jnp.sum(jnp.concatenate([x, jnp.ones((1, 3))]) * 2), backend=backend))
+    assert np.shape(g(np.zeros((0, 3)))) == (0, 3)

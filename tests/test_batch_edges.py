@@ -127,3 +127,17 @@ def test_jax_transformations_around_a_batched_function():
                                                    "under a JAX transformation"):
             wrap(ppc.autobatch(depth, strategy="local_static"))(np.array([[1, 2]]) if wrap is jax.vmap
                                                                  else np.array([1, 2]))
+
+
+def test_stats_describe_the_run_that_overflowed():
+    """After a StackOverflowError, .stats still described the run before it."""
+    def down(n):
+        if n <= 0:
+            return 0
+        return 1 + down(n - 1)
+    f = ppc.autobatch(down, strategy="program_counter", max_stack_depth=8)
+    f(np.array([2, 3]))
+    before = f.stats.runs.sum()
+    with pytest.raises(ppc.StackOverflowError):
+        f(np.array([2, 50]))
+    assert f.stats.runs.sum() != before

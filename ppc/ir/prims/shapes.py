@@ -31,6 +31,8 @@ def _linear_in(n):
 def _emit_constant(_, attrs):
     value, dtype, shape = attrs["value"], attrs["dtype"], attrs["shape"]
     jdt = JNP_DTYPE[dtype]
+    if isinstance(value, np.ndarray) and value.size == 0:  # (a list of nothing keeps no shape)
+        return f"jnp.zeros({tuple(shape)!r}, {jdt})"
     if isinstance(value, np.ndarray):
         return f"jnp.asarray({value.tolist()!r}, {jdt})"
     lit = _py_literal(value)
@@ -46,6 +48,8 @@ def _py_literal(v, np_name="jnp") -> str:
 def _emit_constant_tf(_, attrs):
     value, dtype, shape = attrs["value"], attrs["dtype"], attrs["shape"]
     tdt = TF_DTYPE[dtype]
+    if isinstance(value, np.ndarray) and value.size == 0:
+        return f"tf.zeros({list(shape)}, {tdt})"
     if isinstance(value, np.ndarray):
         lit = repr(value.tolist()).replace("inf", "np.inf").replace("nan", "np.nan")
         return f"tf.constant({lit}, {tdt})"
