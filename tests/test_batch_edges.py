@@ -141,3 +141,22 @@ def test_stats_describe_the_run_that_overflowed():
     with pytest.raises(ppc.StackOverflowError):
         f(np.array([2, 50]))
     assert f.stats.runs.sum() != before
+
+
+def rec_shared(pair, n):
+    a, b = pair
+    if n == 0:
+        return np.sum(a)
+    return rec_shared(pair, n - 1) + b[n % 3]
+
+
+@pytest.mark.parametrize("strategy", ["program_counter", "local_static"])
+def test_an_entry_taking_a_tuple_may_call_itself(strategy):
+    """The entry's recursive calls were built against its flat signature before its tuple
+    parameter was made: AttributeError deep in pc/blocks.py (and under ppc.compile too)."""
+    from ppc.autobatch import shared
+    pair = (np.arange(3.0), np.array([10.0, 20.0, 30.0]))
+    assert ppc.compile(rec_shared)(pair, 3) == rec_shared(pair, 3)
+    ns = np.array([0, 3, 5])
+    got = ppc.autobatch(rec_shared, strategy=strategy)(shared(pair), ns)
+    np.testing.assert_array_equal(got, [rec_shared(pair, n) for n in ns])

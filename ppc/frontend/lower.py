@@ -1775,10 +1775,35 @@ def lower_entry(fn, args: list, static: set[int] | None = None, kwargs: dict | N
     key = _spec_key(fn, bound)
     spec = build_spec(ctx, fn, src, bound, key, src.loc(src.node), entry=True)
     entry_fn = spec.function
+    if any(isinstance(v, (tuple, list)) for v in bound.values()) and _calls(ctx, entry_fn.name):
+        entry_fn = _flat_callee(ctx, entry_fn)
     _tuple_params(entry_fn, bound)
     order = [entry_fn.name] + [n for n in ctx.functions if n != entry_fn.name]
     module = Module([ctx.functions[n] for n in order])
     return _prune(module), spec.template
+
+
+def _calls(ctx, name: str) -> bool:
+    return any(op.prim == "call" and op.attrs["callee"] == name
+               for f in ctx.functions.values() for op in walk_ops(f.body))
+
+
+def _flat_callee(ctx, fn: Function) -> Function:
+    """An entry taking tuples that calls itself: its calls pass the tuples' leaves, so its
+    body keeps that flat signature under a new name, and the entry (whose tuple
+    parameters `_tuple_params` then makes) calls it."""
+    inner = ctx.fresh_name(f"{fn.name}_flat")
+    for f in ctx.functions.values():
+        for op in walk_ops(f.body):
+            if op.prim == "call" and op.attrs["callee"] == fn.name:
+                op.attrs["callee"] = inner
+    ctx.functions[inner] = Function(inner, fn.body, fn.result_types)
+    params = [Value(p.type, p.hint) for p in fn.body.params]
+    results = [Value(t) for t in fn.result_types]
+    body = Region(params, [Op("call", params, {"callee": inner}, results), Op("return", results, {}, [])])
+    entry = Function(fn.name, body, fn.result_types)
+    ctx.functions[fn.name] = entry
+    return entry
 
 
 def _tuple_params(fn: Function, bound: dict):
