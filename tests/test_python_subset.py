@@ -195,3 +195,16 @@ def test_cumsum_follows_numpy_and_jnp_cumsum_follows_jax(backend, dtype):
     for got, w in zip(ppc.compile(f, backend=backend)(x), want):
         assert np.asarray(got).dtype == w.dtype
         np.testing.assert_array_equal(got, w)
+
+
+@pytest.mark.parametrize("backend", ["jax", "tf"])
+def test_int32_sums_that_numpy_keeps_in_int32_wrap_as_numpys(backend):
+    """Builtin sum over an int32 array and einsum stay int32 in NumPy (and in the IR); the
+    JAX backend's jnp.sum widened them to int64 at run time, so the result disagreed with
+    both NumPy and the TF backend."""
+    def f(x):
+        return sum(x), np.einsum("i,i->", x, x)
+    x = np.array([2**30, 2**30, 3], np.int32)
+    for got, want in zip(ppc.compile(f, backend=backend)(x), f(x)):
+        assert np.asarray(got).dtype == np.asarray(want).dtype == np.int32
+        assert got == want

@@ -191,8 +191,8 @@ def _tf_arg(fn):
 
 
 REDUCE = {
-    "reduce_sum": ("numeric", "jnp.sum({0}, axis={axes})", _tf_reduce("tf.reduce_sum"), np.sum, _sum_jvp, _sum_t),
-    "reduce_prod": ("numeric", "jnp.prod({0}, axis={axes})", _tf_reduce("tf.reduce_prod"), np.prod, _prod_jvp, None),
+    "reduce_sum": ("numeric", "jnp.sum({0}, axis={axes}, promote_integers=False)", _tf_reduce("tf.reduce_sum"), np.sum, _sum_jvp, _sum_t),
+    "reduce_prod": ("numeric", "jnp.prod({0}, axis={axes}, promote_integers=False)", _tf_reduce("tf.reduce_prod"), np.prod, _prod_jvp, None),
     "reduce_max": ("numeric", "jnp.max({0}, axis={axes})", _tf_extremum("tf.reduce_max"), np.max, _extremum_jvp, None),
     "reduce_min": ("numeric", "jnp.min({0}, axis={axes})", _tf_extremum("tf.reduce_min"), np.min, _extremum_jvp, None),
     "reduce_and": ("bool", "jnp.all({0}, axis={axes})", _tf_reduce("tf.reduce_all"), np.all, _no_tangent, None),
