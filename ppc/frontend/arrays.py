@@ -295,7 +295,8 @@ class ArrayOps:
 
     # -- indexing
     def index(self, x: Dyn, idx) -> Dyn:
-        """NumPy basic indexing: ints (static or traced), slices, None, Ellipsis."""
+        """NumPy indexing: ints (static or traced), slices, None, Ellipsis, and one integer
+        array (a `take`)."""
         items = list(idx) if isinstance(idx, tuple) else [idx]
         if sum(i is Ellipsis for i in items) > 1:
             self.error("an index can only have a single ellipsis ('...')")
@@ -307,6 +308,9 @@ class ArrayOps:
             items[k:k + 1] = [slice(None)] * (len(x.shape) - n_real)
         else:
             items += [slice(None)] * (len(x.shape) - n_real)
+        arrays = [k for k, i in enumerate(items) if is_index_array(i)]
+        if arrays:
+            return self.index_by_array(x, items, arrays)
 
         start, limit, stride, rev_axes, dyn_starts = [], [], [], [], []
         out_shape = []  # final shape, with None entries inserted and int axes dropped
@@ -331,9 +335,9 @@ class ArrayOps:
                 dyn_starts.append(None)
                 out_shape.append(size)
             elif isinstance(item, Dyn):
-                if item.shape != () or not is_int(item.dtype):
-                    self.error("only integer scalars, slices, None and ... can index arrays here",
-                               hint="for an integer-array index use jnp.take(x, idx, axis)")
+                if not is_int(item.dtype):
+                    self.error(f"only integers, slices, None, ... and integer arrays can index arrays here, "
+                               f"got {describe(item)}", hint="for a boolean mask keep the shape with np.where(mask, x, 0)")
                 start.append(0), limit.append(n), stride.append(1)
                 dyn_starts.append(item)
             elif isinstance(item, (int, np.integer)) and not isinstance(item, bool):
@@ -365,8 +369,49 @@ class ArrayOps:
         out = self.reshape(Dyn(v, x.weak), tuple(out_shape))
         return out
 
+    def index_by_array(self, x: Dyn, items: list, arrays: list[int]) -> Dyn:
+        """x[items] where items[k] is an integer array: the rest of the index first, then a
+        take along the axis the array indexes. As in NumPy, the array's axes stand where it
+        does unless other integers in the index are apart from it: then they come first."""
+        if len(arrays) > 1:
+            self.error("only one integer-array index is supported here",
+                       hint="for x[i, j] with integer arrays of one shape write "
+                            "x.reshape(-1)[i * x.shape[1] + j] (non-negative i, j)")
+        k = arrays[0]
+        rest = self.index(x, tuple(items[:k] + [slice(None)] + items[k + 1:]))
+        axis = sum(1 for i in items[:k] if i is None or isinstance(i, slice))
+        out = self.take(rest, items[k], axis)
+        advanced = [j for j, i in enumerate(items) if i is not None and not isinstance(i, slice)]
+        if advanced[-1] - advanced[0] + 1 == len(advanced):
+            return out
+        r = len(out.shape) - len(rest.shape) + 1
+        front = tuple(range(axis, axis + r))
+        return self.transpose(out, front + tuple(d for d in range(len(out.shape)) if d not in front))
+
+    def take(self, x: Dyn, idx, axis: int) -> Dyn:
+        """x's elements along `axis` at the integer array idx: negatives count from the end
+        once; a traced index still out of range gives jnp.take's fill (NaN for floats), a
+        static one is an error, as a static integer index is."""
+        i = self.to_dyn(idx)
+        if i.dtype == "bool":
+            self.error("boolean-mask indexing is not supported: its result's shape depends on the data",
+                       hint="keep the shape with np.where(mask, x, 0) (then sum, or mask the log density)")
+        if not is_int(i.dtype):
+            self.error(f"arrays used as indices must be of integer type, got {i.dtype}")
+        n = x.shape[axis]
+        if not isinstance(idx, Dyn) and not any(isinstance(v, Dyn) for v in leaves(idx)):
+            bad = [int(v) for v in np.ravel(idx) if not -n <= v < n]
+            if bad:
+                self.error(f"index {bad[0]} is out of bounds for axis {axis} with size {n}")
+        i = self.convert(i, INDEX)
+        return Dyn(self.emit("take", [x.value, i.value], x.value.hint, axis=axis, mode="fill"), x.weak)
+
     def wrap_index(self, i: Dyn, n: int) -> Dyn:
-        """Python's negative indices for a traced index (out-of-range indices clamp, as in JAX)."""
+        """Python's negative indices for a traced index (out-of-range indices clamp, as in JAX).
+        Only `x.at[i]` updates reach here with an array i: they have no scatter yet."""
+        if i.shape:
+            self.error("x.at[i] updates with an integer array i are not supported yet",
+                       hint="for .add sum one-hot rows: x + ((i[:, None] == np.arange(len(x))) * v[:, None]).sum(0)")
         i = self.convert(i, INDEX)
         if i.nonneg:
             return i
@@ -377,6 +422,11 @@ class ArrayOps:
         if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
             return int(v)
         self.error(f"{what} must be a Python int known at compile time, got {describe(v)}")
+
+
+def is_index_array(item) -> bool:
+    """An index item that is an array (traced, NumPy or a list), not a scalar."""
+    return (isinstance(item, Dyn) and item.shape != ()) or isinstance(item, (np.ndarray, list))
 
 
 def describe(v) -> str:

@@ -922,8 +922,8 @@ def _take(lw, a, indices, axis=None):
     if axis is None:
         x, axis = lw.reshape(x, (-1,)), 0
     axis = lw.norm_axis(_static(lw, axis, "axis"), len(x.shape))
-    if isinstance(indices, Dyn) and indices.shape:
-        lw.error("take with an array of indices is not supported yet", "index with one integer at a time")
+    if isinstance(indices, (np.ndarray, list)) or (isinstance(indices, Dyn) and indices.shape):
+        return lw.take(x, indices, axis)
     idx = (slice(None),) * axis + (indices,)
     return lw.index(x, idx)
 

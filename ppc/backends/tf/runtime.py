@@ -341,3 +341,49 @@ def random_categorical(key, logits):
     """Category indices (int64) along the last axis of `logits`, by the Gumbel-max trick."""
     u = _unit(key, _per_key(key, logits), logits.dtype, _DRAW, True)
     return tf.argmax(logits - tf.math.log(-tf.math.log(u)), axis=-1, output_type=tf.int64)
+
+
+# --- indexing by an integer array (ppc/ir/prims/gather.py) ------------------------------------
+
+def _wrapped(idx, n):
+    """int64 indices with negatives counted from the end once, and whether each is in range.
+    tf.gather and tf.math.unsorted_segment_sum raise on CPU for a bad index: none is passed."""
+    idx = tf.cast(idx, tf.int64)
+    idx = tf.where(idx < 0, idx + n, idx)
+    return idx, (idx >= 0) & (idx < n)
+
+
+def _fill_value(dtype, mode):
+    """jnp.take's fill for an out-of-range index (mode "fill"), or zero."""
+    if mode == "zero":
+        return tf.zeros([], dtype)
+    if dtype.is_floating:
+        return tf.constant(math.nan, dtype)
+    if dtype == tf.bool:
+        return tf.constant(True)
+    return tf.constant(dtype.max if dtype.is_unsigned else dtype.min, dtype)
+
+
+def take(x, idx, axis, mode):
+    """jnp.take(x, idx, axis, mode="fill"), or a zero fill: out-of-range indices read
+    element 0 (where there is one) and are then replaced by the fill."""
+    n = x.shape[axis]
+    idx, inside = _wrapped(idx, n)
+    shape = x.shape[:axis] + idx.shape + x.shape[axis + 1:]
+    fill = tf.fill(shape, _fill_value(x.dtype, mode))
+    if n == 0:
+        return fill
+    out = tf.gather(x, tf.where(inside, idx, tf.zeros_like(idx)), axis=axis)
+    mask = tf.reshape(inside, [1] * axis + idx.shape.as_list() + [1] * (x.shape.rank - axis - 1))
+    return tf.where(tf.broadcast_to(mask, shape), out, fill)
+
+
+def scatter_add(ct, idx, axis, size):
+    """Zeros of length `size` along `axis` with each slice of ct added at its index
+    (repeats accumulate); out-of-range indices are dropped (segment id -1)."""
+    k, rank = idx.shape.rank, ct.shape.rank
+    idx, inside = _wrapped(idx, size)
+    first = list(range(axis, axis + k)) + list(range(axis)) + list(range(axis + k, rank))
+    summed = tf.math.unsorted_segment_sum(tf.transpose(ct, first), tf.where(inside, idx, -tf.ones_like(idx)), size)
+    back = list(range(1, axis + 1)) + [0] + list(range(axis + 1, summed.shape.rank))
+    return tf.transpose(summed, back)
