@@ -152,10 +152,32 @@ def test_hierarchical_model_log_joint(backend):
     (lambda x, i: x[x > 0], "boolean-mask indexing is not supported"),
     (lambda x, i: x[x.astype(np.float32)], "integer type"),
     (lambda x, i: x[[0, 7]], "index 7 is out of bounds"),
-    (lambda x, i: x.at[i].add(1.0), "x.at.i. updates with an integer array"),
+    (lambda x, i: x.at[i].set(1.0), "x.at.i. updates with an integer array i are supported for .add only"),
+    (lambda x, i: x.at[i, 0].add(1.0), "full slices"),
 ])
 def test_refusals_are_clear(src, message):
     with pytest.raises(CompileError, match=message) as e:
         ppc.compile(src)(np.ones((3, 3)), np.array([0, 1]))
     if "boolean" in message:
         assert "np.where" in str(e.value)
+
+
+def segment_sums(x, g, y):
+    return x.at[g].add(y), x.at[g].add(1.0), jnp.zeros((2, 4)).at[:, g].add(y)
+
+
+@pytest.mark.parametrize("backend", ["jax", "tf"])
+def test_add_at_an_integer_array_accumulates_as_jax(backend):
+    """x.at[idx].add(v): repeated indices accumulate, negatives count from the end once,
+    out of range is dropped; its gradient and a batch of it agree with JAX."""
+    x, g, y = np.zeros(4), np.array([0, 2, 2, -1, 7]), np.arange(1.0, 6.0)
+    for got, want in zip(ppc.compile(segment_sums, backend=backend)(x, g, y), jax.jit(segment_sums)(x, g, y)):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+
+    def loss(y):
+        return jnp.sum(jnp.sin(jnp.zeros(4).at[g].add(y)) ** 2)
+    np.testing.assert_allclose(ppc.grad(ppc.compile(loss, backend=backend))(y), jax.grad(loss)(y), rtol=1e-10)
+    rng = np.random.default_rng(0)
+    Y, G = rng.normal(size=(3, 5)), rng.integers(-4, 6, size=(3, 5))
+    batched = ppc.autobatch(ppc.compile(lambda y, g: jnp.zeros(4).at[g].add(y), backend=backend))(Y, G)
+    np.testing.assert_allclose(batched, [jnp.zeros(4).at[G[i]].add(Y[i]) for i in range(3)], rtol=1e-12)

@@ -408,10 +408,12 @@ class ArrayOps:
 
     def wrap_index(self, i: Dyn, n: int) -> Dyn:
         """Python's negative indices for a traced index (out-of-range indices clamp, as in JAX).
-        Only `x.at[i]` updates reach here with an array i: they have no scatter yet."""
+        Only `x.at[i]` updates other than .add reach here with an array i: with repeated
+        indices their result would depend on the order of the writes."""
         if i.shape:
-            self.error("x.at[i] updates with an integer array i are not supported yet",
-                       hint="for .add sum one-hot rows: x + ((i[:, None] == np.arange(len(x))) * v[:, None]).sum(0)")
+            self.error("x.at[i] updates with an integer array i are supported for .add only",
+                       hint="x.at[i].add(v) accumulates at repeated indices; for .set write "
+                            "np.where(np.isin(np.arange(len(x)), i), ..., x) or a loop")
         i = self.convert(i, INDEX)
         if i.nonneg:
             return i

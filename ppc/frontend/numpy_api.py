@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from ..ir.types import is_float, is_int
-from .arrays import DEFAULT, INDEX, NUMPY_SCALAR, accumulator, describe
+from .arrays import DEFAULT, INDEX, NUMPY_SCALAR, accumulator, describe, is_index_array
 from .iteration import items_at_compile_time
 from .values import (BOTTOM, AtIndexer, BoundMethod, Dyn, DynRange, Enumerate, Zip, contains_bottom,
                      is_static_scalar)
@@ -1052,12 +1052,30 @@ def at_update(lw, at: AtIndexer, how, *args, **kwargs):
         return lw.index(x, at.index)
     if len(args) != 1:
         lw.error(f"x.at[...].{how}(value) takes one value")
+    items = list(at.index) if isinstance(at.index, tuple) else [at.index]
+    if how == "add" and any(is_index_array(i) for i in items):
+        return _add_at_array(lw, x, items, args[0])
     old = lw.index(x, at.index)
     v = lw.broadcast_to(lw.to_dyn(args[0], x.dtype), old.shape)
     if how != "set":
         prim = {"add": "add", "mul": "mul", "multiply": "mul", "min": "min", "max": "max"}[how]
         v = lw.elementwise(prim, old, v)
     return _write(lw, x, at.index, v)
+
+
+def _add_at_array(lw, x: Dyn, items: list, value) -> Dyn:
+    """x.at[:, ..., idx].add(v) with an integer array idx (after full slices only): a
+    scatter_add, so repeated indices accumulate and out-of-range ones are dropped, as in
+    JAX (negatives count from the end once)."""
+    k = next(j for j, i in enumerate(items) if is_index_array(i))
+    if any(j != k and not (isinstance(i, slice) and i == slice(None)) for j, i in enumerate(items)):
+        lw.error("x.at[...].add with an integer array takes full slices (:) beside the array and nothing else",
+                 hint="move the indexed axis with np.moveaxis, or index the other axes first")
+    region = lw.index(x, tuple(items))  # (its shape, and a static index's bounds checked)
+    v = lw.broadcast_to(lw.to_dyn(value, x.dtype), region.shape)
+    i = lw.convert(lw.to_dyn(items[k]), INDEX)
+    added = Dyn(lw.emit("scatter_add", [v.value, i.value], axis=k, size=x.shape[k]), x.weak)
+    return lw.elementwise("add", x, added)
 
 
 def _write(lw, x: Dyn, idx, v: Dyn) -> Dyn:
