@@ -11,7 +11,7 @@ XLA program.
 
 Scheduling: blocks are numbered cheapest first. Each step runs the cheaper block most
 members are at, so members move through their bookkeeping together, while the costliest
-block (a gradient evaluation) waits until it holds 3/4 of the running members, or half
+block (a gradient evaluation) waits until it holds 7/8 of the running members, or half
 of them when its work is small against what every step writes (machine.py, `schedule`
 and `gather`).
 """

@@ -30,7 +30,7 @@ from ..batch import Batch
 from .blocks import STORED, Branch, Call, Jump, Program, Return, jumps, term_operands, unit, work
 
 PC = TensorType((), "i32")
-GATHER_RATIO = 150  # see _Machine.gather
+GATHER_RATIO = 30  # see _Machine.gather
 
 
 @dataclass
@@ -277,15 +277,17 @@ class _Machine:
     def gather(self) -> tuple[int, int]:
         """The share (part, whole) of the running members the costliest block waits for.
         Waiting costs steps of other blocks, and every step pays for the machine's
-        writes; running early wastes the block's empty slots. So: 3/4 when the block's
+        writes; running early wastes the block's empty slots. So: 7/8 when the block's
         work per member is at least GATHER_RATIO times the elements a step writes per
-        member, else 1/2. Measured on NUTS's logistic regression, 128 chains: breast
-        cancer (ratio 35) took 15% fewer steps and 7% less time at 1/2 than at 3/4; the
-        synthetic data (ratio 560) with per-chain warmup ran its leapfrog block 8,451
-        times at 1/2 against 7,108 at 3/4, and took longer."""
+        member, else 1/2. Measured (2026-12-07) on NUTS's logistic regression, 128 chains
+        on two devices, 200 + 200 draws: breast cancer (ratio 67, leaves in pairs) at 1/2,
+        3/4, 7/8 and all members: leapfrog utilization 0.67, 0.74, 0.76 and 0.77, compiled
+        runs 6.6-7.7 s at 1/2 against 6.1-6.9 s at 7/8 (four each); the synthetic data set
+        (ratio above 500) 0.98 and 22.7-23.1 s at 3/4 and 7/8 alike. Fibonacci of 1,000
+        members (ratio 0.75) takes 4,047 steps at 1/2 and 5,251 at 7/8."""
         written = sum(n * int(np.prod(key[1], dtype=np.int64)) for key, n in self.prog.writes.items())
         costliest = work([op for x in unit(self.prog.blocks[-1]) for op in x.ops])
-        return (3, 4) if costliest >= GATHER_RATIO * max(1, written) else (1, 2)
+        return (7, 8) if costliest >= GATHER_RATIO * max(1, written) else (1, 2)
 
     def row(self, b: Builder, per_block: list, which: Value) -> Value:
         """A write channel's row: a constant per block, looked up by the block that ran
