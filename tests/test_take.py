@@ -148,7 +148,6 @@ def test_hierarchical_model_log_joint(backend):
 
 
 @pytest.mark.parametrize("src, message", [
-    (lambda x, i: x[i, i], "only one integer-array index"),
     (lambda x, i: x[x > 0], "boolean-mask indexing is not supported"),
     (lambda x, i: x[x.astype(np.float32)], "integer type"),
     (lambda x, i: x[[0, 7]], "index 7 is out of bounds"),
@@ -181,3 +180,42 @@ def test_add_at_an_integer_array_accumulates_as_jax(backend):
     Y, G = rng.normal(size=(3, 5)), rng.integers(-4, 6, size=(3, 5))
     batched = ppc.autobatch(ppc.compile(lambda y, g: jnp.zeros(4).at[g].add(y), backend=backend))(Y, G)
     np.testing.assert_allclose(batched, [jnp.zeros(4).at[G[i]].add(Y[i]) for i in range(3)], rtol=1e-12)
+
+
+MULTI = {
+    "adjacent": lambda x, i, j, k: x[i, j],
+    "apart": lambda x, i, j, k: x[i, :, k],
+    "last_two": lambda x, i, j, k: x[:, j, k],
+    "an_int_between": lambda x, i, j, k: x[i, 0, k],
+    "an_int_first": lambda x, i, j, k: x[1, j, k],
+    "slice_between": lambda x, i, j, k: x[i, 1:3, k],
+    "all_three": lambda x, i, j, k: x[i, j, k],
+}
+
+
+@pytest.mark.parametrize("backend", ["jax", "tf"])
+@pytest.mark.parametrize("name", sorted(MULTI))
+def test_several_integer_arrays_index_as_numpy(backend, name):
+    """Several integer arrays (and ints beside them) broadcast together; their axes stand
+    where they do when adjacent, else first, as in NumPy. Once refused."""
+    f = MULTI[name]
+    x = np.arange(60.0).reshape(3, 4, 5)
+    args = (x, np.array([0, 2, -1, 1]), np.array([[1], [3]]), np.array([4, 0, 2, 1]))
+    got, want = ppc.compile(f, backend=backend)(*args), f(*args)
+    assert np.shape(got) == want.shape
+    np.testing.assert_array_equal(got, want)
+
+
+def test_several_integer_arrays_fill_out_of_range_and_differentiate():
+    x = np.arange(60.0).reshape(3, 4, 5)
+    got = ppc.compile(lambda x, i, j: x[i, j])(x, np.array([0, 3]), np.array([1, -5]))
+    np.testing.assert_array_equal(got[0], x[0, 1])
+    assert np.isnan(got[1]).all()  # 3 is out of range for axis 0 (so is -5 for axis 1)
+    i, j = np.array([0, 2, 2]), np.array([[1], [3]])
+
+    def loss(x):
+        return jnp.sum(jnp.sin(x[i, j]) ** 2)
+    np.testing.assert_allclose(ppc.grad(loss)(x), jax.grad(loss)(x), rtol=1e-12)
+    batched = ppc.autobatch(lambda x, i, j: x[i, j], strategy="local_static")
+    I, J = np.array([[0, 1], [2, -1]]), np.array([[3, 0], [1, 2]])
+    np.testing.assert_array_equal(batched(x[None], I, J), [x[I[0], J[0]], x[I[1], J[1]]])

@@ -374,9 +374,7 @@ class ArrayOps:
         take along the axis the array indexes. As in NumPy, the array's axes stand where it
         does unless other integers in the index are apart from it: then they come first."""
         if len(arrays) > 1:
-            self.error("only one integer-array index is supported here",
-                       hint="for x[i, j] with integer arrays of one shape write "
-                            "x.reshape(-1)[i * x.shape[1] + j] (non-negative i, j)")
+            return self.index_by_arrays(x, items)
         k = arrays[0]
         rest = self.index(x, tuple(items[:k] + [slice(None)] + items[k + 1:]))
         axis = sum(1 for i in items[:k] if i is None or isinstance(i, slice))
@@ -388,22 +386,58 @@ class ArrayOps:
         front = tuple(range(axis, axis + r))
         return self.transpose(out, front + tuple(d for d in range(len(out.shape)) if d not in front))
 
-    def take(self, x: Dyn, idx, axis: int) -> Dyn:
-        """x's elements along `axis` at the integer array idx: negatives count from the end
-        once; a traced index still out of range gives jnp.take's fill (NaN for floats), a
-        static one is an error, as a static integer index is."""
-        i = self.to_dyn(idx)
+    def index_by_arrays(self, x: Dyn, items: list) -> Dyn:
+        """x[i, j, ...] with several integer arrays, and integers beside them (advanced
+        indices too, as in NumPy): the indexed axes merged into one and taken at the
+        arrays' broadcast flat position; an index out of range in any axis maps past the
+        end, so the take fills. The result's axes stand where the advanced indices do when
+        those are adjacent, else first, as in NumPy."""
+        adv = [j for j, i in enumerate(items) if i is not None and not isinstance(i, slice)]
+        rest = self.index(x, tuple(slice(None) if j in adv else i for j, i in enumerate(items)))
+        idx = [self.checked_index(items[j], rest.shape[j], j) for j in adv]  # (item j is axis j of rest)
+        shape = self.broadcast_shapes(*[i.shape for i in idx])
+        flat, inside, size = None, None, 1
+        for j, i in zip(reversed(adv), reversed(idx)):  # row-major: the last axis varies fastest
+            n = rest.shape[j]
+            w = self.broadcast_to(self.convert(i, INDEX), shape)
+            w = self.select(self.elementwise("lt", w, 0, result_kind="bool"), self.elementwise("add", w, n), w)
+            ok = self.elementwise("and", self.elementwise("ge", w, 0, result_kind="bool"),
+                                  self.elementwise("lt", w, n, result_kind="bool"))
+            inside = ok if inside is None else self.elementwise("and", inside, ok)
+            term = self.elementwise("mul", w, size)
+            flat = term if flat is None else self.elementwise("add", flat, term)
+            size *= n
+        flat = self.select(inside, flat, size)
+        others = [d for d in range(len(rest.shape)) if d not in adv]
+        merged = self.reshape(self.transpose(rest, tuple(adv) + tuple(others)),
+                              (size,) + tuple(rest.shape[d] for d in others))
+        out = Dyn(self.emit("take", [merged.value, flat.value], x.value.hint, axis=0, mode="fill"), x.weak)
+        if adv[-1] - adv[0] + 1 != len(adv):
+            return out
+        r, at = len(shape), adv[0]  # adjacent: the index's axes move to where the first one stood
+        perm = tuple(range(r, r + at)) + tuple(range(r)) + tuple(range(r + at, len(out.shape)))
+        return self.transpose(out, perm)
+
+    def checked_index(self, item, n: int, axis: int) -> Dyn:
+        """An integer index (array or scalar) as a traced value; a static one out of range
+        for size n is an error, as NumPy's is."""
+        i = self.to_dyn(item)
         if i.dtype == "bool":
             self.error("boolean-mask indexing is not supported: its result's shape depends on the data",
                        hint="keep the shape with np.where(mask, x, 0) (then sum, or mask the log density)")
         if not is_int(i.dtype):
             self.error(f"arrays used as indices must be of integer type, got {i.dtype}")
-        n = x.shape[axis]
-        if not isinstance(idx, Dyn) and not any(isinstance(v, Dyn) for v in leaves(idx)):
-            bad = [int(v) for v in np.ravel(idx) if not -n <= v < n]
+        if not isinstance(item, Dyn) and not any(isinstance(v, Dyn) for v in leaves(item)):
+            bad = [int(v) for v in np.ravel(item) if not -n <= v < n]
             if bad:
                 self.error(f"index {bad[0]} is out of bounds for axis {axis} with size {n}")
-        i = self.convert(i, INDEX)
+        return i
+
+    def take(self, x: Dyn, idx, axis: int) -> Dyn:
+        """x's elements along `axis` at the integer array idx: negatives count from the end
+        once; a traced index still out of range gives jnp.take's fill (NaN for floats), a
+        static one is an error, as a static integer index is."""
+        i = self.convert(self.checked_index(idx, x.shape[axis], axis), INDEX)
         return Dyn(self.emit("take", [x.value, i.value], x.value.hint, axis=axis, mode="fill"), x.weak)
 
     def wrap_index(self, i: Dyn, n: int) -> Dyn:
