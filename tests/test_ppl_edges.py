@@ -4,6 +4,7 @@ import jax
 import numpy as np
 import pytest
 
+import data.rv_models as R
 import ppc
 import ppc.infer
 
@@ -133,31 +134,21 @@ def test_a_model_may_return_nothing_as_numpyros_do():
         ppc.compile(nothing)(x)
 
 
-def beta_rv(a, b):
-    p = ppc.Beta(a, b)
-    return p
-
-
-def dirichlet_rv(c):
-    d = ppc.Dirichlet(c)
-    return d
-
-
 def test_beta_and_dirichlet_draws_with_tiny_concentrations_are_finite_and_right():
     """Both gamma draws of a float32 Beta(0.05, 0.05) underflowed to 0 about 0.03% of the
     time: 0 / 0 = NaN. Draws now come from log-gamma draws; their distribution is
     NumPy's (two-sample KS), in float64 where NumPy's draws are exact enough to compare."""
     from scipy import stats
     n = 100_000
-    p32 = np.asarray(ppc.sample(beta_rv, jax.random.key(0), np.full(n, 0.05, np.float32), np.float32(0.05))["p"])
+    p32 = np.asarray(ppc.sample(R.beta, jax.random.key(0), np.full(n, 0.05, np.float32), np.float32(0.05))["x"])
     assert p32.dtype == np.float32 and np.isfinite(p32).all()
-    d32 = np.asarray(ppc.sample(dirichlet_rv, jax.random.key(1), np.full((n // 4, 3), 0.05, np.float32))["d"])
+    d32 = np.asarray(ppc.sample(R.dirichlet, jax.random.key(1), np.full((n // 4, 3), 0.05, np.float32))["x"])
     assert np.isfinite(d32).all() and np.allclose(d32.sum(-1), 1.0, atol=1e-5)
     rng = np.random.default_rng(0)
     for a, b in ((0.05, 0.05), (3.0, 0.2)):
-        p = np.asarray(ppc.sample(beta_rv, jax.random.key(2), np.full(n, a), b)["p"])
+        p = np.asarray(ppc.sample(R.beta, jax.random.key(2), np.full(n, a), b)["x"])
         assert stats.ks_2samp(p, rng.beta(a, b, n)).pvalue > 1e-3
     c = np.array([0.05, 0.5, 2.0])
-    d = np.asarray(ppc.sample(dirichlet_rv, jax.random.key(3), np.tile(c, (n, 1)))["d"])
+    d = np.asarray(ppc.sample(R.dirichlet, jax.random.key(3), np.tile(c, (n, 1)))["x"])
     want = rng.dirichlet(c, n)
     assert min(stats.ks_2samp(d[:, i], want[:, i]).pvalue for i in range(3)) > 1e-3
