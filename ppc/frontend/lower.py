@@ -915,16 +915,17 @@ class Lowerer(ArrayOps):
         t = self.truth(v, first)
         if isinstance(t, bool):
             return self.boolop(is_and, rest) if t == is_and else v
-        if not any(isinstance(n, gast.Call) for r in rest for n in gast.walk(r)):
-            w = self.boolop(is_and, rest)
+        return self.short_circuit(is_and, v, t, rest, lambda: self.boolop(is_and, rest))
+
+    def short_circuit(self, is_and: bool, v, t, later_nodes, later):
+        """`v and later()` (or `v or later()`) where v's truth t is traced: two bools combine
+        with one op; otherwise, or when the later operands call functions (which may
+        recurse), a conditional evaluates them only where they are reached."""
+        if not any(isinstance(n, gast.Call) for r in later_nodes for n in gast.walk(r)):
+            w = later()
             if self.is_bool(v) and self.is_bool(w):
                 return self.logical("and" if is_and else "or", t, w)
-
-            def later():
-                return w
-        else:
-            def later():
-                return self.boolop(is_and, rest)
+            later = lambda: w  # noqa: E731  (evaluated once, above)
         return self.conditional(t, later, lambda: v) if is_and else self.conditional(t, lambda: v, later)
 
     @staticmethod
@@ -946,17 +947,7 @@ class Lowerer(ArrayOps):
         t = self.truth(result, right_node)
         if isinstance(t, bool):
             return self.chain(right, rest) if t else t
-        if not any(isinstance(n, gast.Call) for _, r in rest for n in gast.walk(r)):
-            w = self.chain(right, rest)
-            if self.is_bool(w):
-                return self.logical("and", t, w)
-
-            def later():
-                return w
-        else:
-            def later():
-                return self.chain(right, rest)
-        return self.conditional(t, later, lambda: t)
+        return self.short_circuit(True, result, t, [r for _, r in rest], lambda: self.chain(right, rest))
 
     def e_IfExp(self, node):
         test = self.truth(self.expr(node.test), node.test)
@@ -1775,7 +1766,7 @@ def lower_entry(fn, args: list, static: set[int] | None = None, kwargs: dict | N
     key = _spec_key(fn, bound)
     spec = build_spec(ctx, fn, src, bound, key, src.loc(src.node), entry=True)
     entry_fn = spec.function
-    if any(isinstance(v, (tuple, list)) for v in bound.values()) and _calls(ctx, entry_fn.name):
+    if any(isinstance(v, (tuple, list)) for v in bound.values()):
         entry_fn = _flat_callee(ctx, entry_fn)
     _tuple_params(entry_fn, bound)
     order = [entry_fn.name] + [n for n in ctx.functions if n != entry_fn.name]
@@ -1783,20 +1774,17 @@ def lower_entry(fn, args: list, static: set[int] | None = None, kwargs: dict | N
     return _prune(module), spec.template
 
 
-def _calls(ctx, name: str) -> bool:
-    return any(op.prim == "call" and op.attrs["callee"] == name
-               for f in ctx.functions.values() for op in walk_ops(f.body))
-
-
 def _flat_callee(ctx, fn: Function) -> Function:
     """An entry taking tuples that calls itself: its calls pass the tuples' leaves, so its
     body keeps that flat signature under a new name, and the entry (whose tuple
-    parameters `_tuple_params` then makes) calls it."""
+    parameters `_tuple_params` then makes) calls it. An entry nothing calls stays as it is."""
+    calls = [op for f in ctx.functions.values() for op in walk_ops(f.body)
+             if op.prim == "call" and op.attrs["callee"] == fn.name]
+    if not calls:
+        return fn
     inner = ctx.fresh_name(f"{fn.name}_flat")
-    for f in ctx.functions.values():
-        for op in walk_ops(f.body):
-            if op.prim == "call" and op.attrs["callee"] == fn.name:
-                op.attrs["callee"] = inner
+    for op in calls:
+        op.attrs["callee"] = inner
     ctx.functions[inner] = Function(inner, fn.body, fn.result_types)
     params = [Value(p.type, p.hint) for p in fn.body.params]
     results = [Value(t) for t in fn.result_types]

@@ -198,13 +198,18 @@ def _static(lw, v, what):
 
 # ------------------------------------------------------------------- elementwise
 
+def _folded(py, x):
+    """`py(x)` for a Python number known at compile time, or None: not foldable here (or
+    where `py`, lenient, declines)."""
+    if py is not None and is_static_scalar(x) and not isinstance(x, np.generic):
+        return py(x)
+    return None
+
+
 def _unary(prim, result_kind="float", py=None):
     def handler(lw, x):
-        if py is not None and is_static_scalar(x) and not isinstance(x, np.generic):
-            out = py(x)
-            if out is not None:
-                return out
-        return lw.elementwise(prim, x, result_kind=result_kind)
+        out = _folded(py, x)
+        return out if out is not None else lw.elementwise(prim, x, result_kind=result_kind)
     return handler
 
 
@@ -264,11 +269,9 @@ def _math_log(lw, x, base=None):
 
 def _log_base(base: float, py):
     def handler(lw, x):
-        if py is not None and is_static_scalar(x) and not isinstance(x, np.generic):
-            out = py(x)
-            if out is not None:
-                return out
-        return lw.elementwise("div", lw.elementwise("log", x, result_kind="float"), math.log(base))
+        out = _folded(py, x)
+        return out if out is not None else lw.elementwise(
+            "div", lw.elementwise("log", x, result_kind="float"), math.log(base))
     return handler
 
 
@@ -1071,9 +1074,8 @@ def _add_at_array(lw, x: Dyn, items: list, value) -> Dyn:
     if any(j != k and not (isinstance(i, slice) and i == slice(None)) for j, i in enumerate(items)):
         lw.error("x.at[...].add with an integer array takes full slices (:) beside the array and nothing else",
                  hint="move the indexed axis with np.moveaxis, or index the other axes first")
-    region = lw.index(x, tuple(items))  # (its shape, and a static index's bounds checked)
-    v = lw.broadcast_to(lw.to_dyn(value, x.dtype), region.shape)
-    i = lw.convert(lw.to_dyn(items[k]), INDEX)
+    i = lw.convert(lw.checked_index(items[k], x.shape[k], k), INDEX)
+    v = lw.broadcast_to(lw.to_dyn(value, x.dtype), x.shape[:k] + i.shape + x.shape[k + 1:])
     added = Dyn(lw.emit("scatter_add", [v.value, i.value], axis=k, size=x.shape[k]), x.weak)
     return lw.elementwise("add", x, added)
 
