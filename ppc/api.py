@@ -46,6 +46,8 @@ class Specialization:
     # what other modules build on this specialization (a model's unconstrained density, a
     # sampler compiled around it), kept with it so a second run reuses their compiled code
     derived: dict = field(default_factory=dict)
+    # a closure's program (Lifted): the enclosing program's values it takes after its arguments
+    captured: list = field(default_factory=list)
 
 
 def _leaf_signature(v):
@@ -307,6 +309,37 @@ class Compiled:
         spec = self.specialize(*args, **kwargs)
         self._executable(spec)
         return spec.source
+
+
+class Lifted(Compiled):
+    """A function defined inside compiled code (a lambda over traced values) made a
+    program of its own, so that ppc.grad and the other transforms compiled code runs can
+    take it. It exists only while the enclosing program compiles: see
+    `frontend.lower.lower_closure`, which also says what it reads from there."""
+
+    def __init__(self, closure):
+        self.closure = closure
+        self.__name__ = self.__qualname__ = closure.name
+        self.__doc__ = None
+        self.__ppc_function__ = None
+        self.backend = "jax"  # (never run: its IR is called from the enclosing program)
+        self.static_argnums = frozenset()
+        self.max_stack_depth = DEFAULT_MAX_STACK_DEPTH
+        self._cache = {}
+        self.derived = {}
+
+    def _split(self, args, kwargs):
+        return list(args), dict(kwargs)
+
+    def specialize(self, *args, **kwargs) -> Specialization:
+        key = self._key(list(args), kwargs)
+        spec = self._cache.get(key)
+        if spec is None:
+            from .frontend.lower import lower_closure
+            ir, template, captured = lower_closure(self.closure, list(args), dict(kwargs))
+            spec = Specialization(ir, run_passes(ir, ["canonicalize"]), template, captured=captured)
+            self._cache[key] = spec
+        return spec
 
 
 def compile(fn=None, *, backend: str = "jax", static_argnums=(), max_stack_depth: int = DEFAULT_MAX_STACK_DEPTH):

@@ -329,13 +329,13 @@ def test_grad_written_inline_in_compiled_code():
 def test_transforms_inside_compiled_code_need_static_arguments():
     w, x = np.ones(3), np.ones((2, 3))
 
-    def closure(w, x):
-        return ppc.grad(lambda v: _tanh_loss(v, x))(w)
+    def batched_closure(w, x):
+        return ppc.autobatch(lambda v: _tanh_loss(v, x))(w[None])
 
     def forward(w, x):
         return ppc.jvp(_tanh_loss, (w, x), (w, x))[1]
-    with pytest.raises(CompileError, match="ppc.grad inside compiled code needs arguments known at compile time"):
-        ppc.compile(closure)(w, x)
+    with pytest.raises(CompileError, match="ppc.autobatch inside compiled code needs arguments known at compile time"):
+        ppc.compile(batched_closure)(w, x)
     with pytest.raises(CompileError, match="ppc.jvp is not supported inside compiled code"):
         ppc.compile(forward)(w, x)
 

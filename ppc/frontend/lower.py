@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import gast
 import numpy as np
 
-from ..ir import (Builder, CompileError, Function, Module, Op, Region, ShapeError, TensorType,
-                  TupleType, Value, clone_region, walk_ops)
+from ..ir import (Builder, CompileError, Function, InternalError, Module, Op, Region, ShapeError,
+                  TensorType, TupleType, Value, clone_region, walk_ops)
 from .arrays import DEFAULT, ArrayOps, describe, promote_pair, scalar_aval
 from .iteration import indexed, items_at_compile_time, static_items, unrolled_items
 from .source import SourceInfo, function_source
@@ -1207,6 +1207,11 @@ class Lowerer(ArrayOps):
                        node)
         if contains_bottom(tuple(args), tuple(kwargs.values())):
             return BOTTOM
+        if args and isinstance(args[0], Closure) and name != "ppc.autobatch":
+            if name == "ppc.compile":  # (compiled code inlines a nested function as it is)
+                return args[0]
+            from ..api import Lifted
+            args = (Lifted(args[0]),) + tuple(args[1:])
         for a in list(args) + list(kwargs.values()):
             if not _host_static(a):
                 what = ("a function defined inside compiled code" if isinstance(a, Closure)
@@ -1284,6 +1289,10 @@ class Lowerer(ArrayOps):
         these argument types, add its functions to the module, and call its entry."""
         if contains_bottom(tuple(args), tuple(kwargs.values())):
             return BOTTOM
+        if _reads_enclosing(func):
+            if kwargs:
+                args, kwargs = self.positional(func, args, kwargs, node), {}
+            _forget(func)  # (built afresh at each call: it reads the enclosing program's values now, as Python does)
         try:
             module, template, flagged = func.__ppc_call_ir__(
                 [_example(a) for a in args], {k: _example(v) for k, v in kwargs.items()})
@@ -1301,11 +1310,12 @@ class Lowerer(ArrayOps):
                     op.attrs = dict(op.attrs, callee=renames[op.attrs["callee"]])
             self.ctx.functions[copy.name] = copy
         operands = []
-        for a in list(args) + list(kwargs.values()):
-            if isinstance(a, (tuple, list)) and _dyn_leaves(a):
+        for a in list(args) + list(kwargs.values()):  # (Python numbers arrive as traced scalars, as in lower_entry)
+            if isinstance(a, (tuple, list)):
                 operands.append(self.make_tuple(a))
-            elif isinstance(a, Dyn):
-                operands.append(a.value)
+            elif isinstance(a, Dyn) or is_static_scalar(a):
+                operands.append(self.to_dyn(a).value)
+        operands += _captured_operands(func, [_example(a) for a in args], {k: _example(v) for k, v in kwargs.items()})
         # a derived function built for fixed types (a model's density has its latents' dtype)
         # may not match these arguments: say so here rather than build an ill-typed call
         for p, x in zip(module.entry.params, operands):
@@ -1316,6 +1326,24 @@ class Lowerer(ArrayOps):
         results = [Value(t) for t in module.entry.result_types]
         self.builder.append(Op("call", operands, {"callee": renames[module.entry.name]}, results))
         return _fill(template, iter(results))
+
+    def positional(self, func, args, kwargs, node) -> list:
+        """Keyword arguments to a transform of a closure, passed by position (its program's
+        parameters are its positional ones, then what it reads from where it was defined)."""
+        clo = func
+        while not hasattr(clo, "closure"):
+            clo = clo.base
+        a = clo.closure.node.args
+        names = [p.id for p in a.posonlyargs + a.args]
+        out = list(args)
+        for name in names[len(args):]:
+            if name not in kwargs:
+                break
+            out.append(kwargs.pop(name))
+        if kwargs:
+            self.error(f"{func.__name__}: pass {', '.join(map(repr, kwargs))} by position (a transform of a "
+                       "function defined inside compiled code takes its positional parameters only)", node=node)
+        return out
 
     def make_tuple(self, tree) -> Value:
         parts = [self.make_tuple(x) if isinstance(x, (tuple, list)) else self.to_dyn(x).value for x in tree]
@@ -1388,6 +1416,8 @@ class Lowerer(ArrayOps):
                 self.error(f"'{v.name}' may be undefined here: {v.why}", node=node)
         if contains_bottom(*bound.values()):  # (only while probing a recursive result type)
             return BOTTOM
+        if any(_reads_enclosing(v) for v in leaves(tuple(bound.values()))):
+            return self.inline_user(fn, src, bound, node)
         key = _spec_key(fn, bound)
         spec = self.ctx.specs.get(key)
         if spec is None:
@@ -1404,6 +1434,20 @@ class Lowerer(ArrayOps):
         self.builder.append(Op("call", operands, {"callee": spec.name}, results))
         it = iter(results)
         return _fill(spec.template, it)
+
+    def inline_user(self, fn, src, bound, node):
+        """A module-level function given a function that reads the caller's values (a lambda
+        over traced arrays, or ppc.grad of one) is inlined, as nested functions are: an IR
+        function of its own could not see those values."""
+        if self.inline_depth > 64:
+            self.error(f"'{fn.__name__}' recurses while passing a function defined inside compiled code; such "
+                       "calls are inlined, so they cannot recurse",
+                       "pass the function's traced values as arguments instead", node)
+        inner = Lowerer(self.ctx, src, fn, Builder(self.builder.region, self.loc), dict(bound),
+                        inline_depth=self.inline_depth + 1)
+        out = inner.function_body(src.node.body)
+        self.at(node)
+        return out
 
     def widen_recursive_constants(self, fn, bound, traced):
         """The arguments for a new specialization of `fn`. When `fn` is re-entered while a
@@ -1740,23 +1784,11 @@ def lower_entry(fn, args: list, static: set[int] | None = None, kwargs: dict | N
     src = function_source(fn)
     ctx = Context()
 
-    def abstract(v, pos, path):
-        if pos in static:
-            return v
-        if isinstance(v, (tuple, list)):
-            return tuple(abstract(x, pos, path + (i,)) for i, x in enumerate(v))
-        if isinstance(v, (bool, int, float)) and not isinstance(v, np.generic):
-            dt, weak = _sa(v)
-            return Dyn(Value(TensorType((), dt)), weak)
-        if hasattr(v, "shape") and hasattr(v, "dtype"):
-            dt = "key" if "key" in str(v.dtype) else dtype_of_numpy(v.dtype)
-            return Dyn(Value(TensorType(tuple(v.shape), dt)), False)
-        raise CompileError(f"argument {pos} of '{fn.__name__}' is {describe(v)}; compiled functions take "
-                           "arrays, numbers and tuples of them", src.loc(src.node),
-                           "mark other arguments static with static_argnums")
+    def abstract(v, pos):
+        return v if pos in static else _abstract_arg(v, pos, fn.__name__, src.loc(src.node))
 
-    abstract_args = [abstract(a, i, ()) for i, a in enumerate(args)]
-    abstract_kwargs = {k: abstract(v, k, ()) for k, v in (kwargs or {}).items()}
+    abstract_args = [abstract(a, i) for i, a in enumerate(args)]
+    abstract_kwargs = {k: abstract(v, k) for k, v in (kwargs or {}).items()}
     lw = Lowerer(ctx, src, fn, Builder(Region()), {})
     if src.node.args.vararg is not None:
         raise CompileError(f"'{fn.__name__}' takes *args, which a compiled entry function cannot",
@@ -1772,6 +1804,108 @@ def lower_entry(fn, args: list, static: set[int] | None = None, kwargs: dict | N
     order = [entry_fn.name] + [n for n in ctx.functions if n != entry_fn.name]
     module = Module([ctx.functions[n] for n in order])
     return _prune(module), spec.template
+
+
+def _abstract_arg(v, pos, name: str, loc):
+    """An entry argument as the frontend sees it: a traced Dyn for an array or a number
+    (tuples of them stay tuples)."""
+    from .arrays import scalar_aval as _sa
+    from ..ir import dtype_of_numpy
+    if isinstance(v, (tuple, list)):
+        return tuple(_abstract_arg(x, pos, name, loc) for x in v)
+    if isinstance(v, (bool, int, float)) and not isinstance(v, np.generic):
+        dt, weak = _sa(v)
+        return Dyn(Value(TensorType((), dt)), weak)
+    if hasattr(v, "shape") and hasattr(v, "dtype"):
+        dt = "key" if "key" in str(v.dtype) else dtype_of_numpy(v.dtype)
+        return Dyn(Value(TensorType(tuple(v.shape), dt)), False)
+    raise CompileError(f"argument {pos} of '{name}' is {describe(v)}; compiled functions take "
+                       "arrays, numbers and tuples of them", loc, "mark other arguments static with static_argnums")
+
+
+def lower_closure(clo: Closure, args: list, kwargs: dict) -> tuple[Module, object, list[Value]]:
+    """A function defined inside compiled code as a program of its own, for a transform
+    to apply to (ppc.grad(lambda v: loss(v, x))): closure conversion. Its body is lowered
+    where it was defined, so it reads the enclosing program's values as Python would; each
+    such value becomes a parameter after its own, and the values themselves (the
+    enclosing program's) are returned for the call to pass. A transform then treats them
+    as the constants they are inside the closure, and a derivative of the whole program
+    still flows through them."""
+    definer: Lowerer = clo.env
+    ctx = Context()
+    loc = definer.src.loc(clo.node)
+    region = Region()
+    ctx.top_regions.add(region)
+    lw = Lowerer(ctx, definer.src, definer.pyfn, Builder(region, loc), {}, parent=definer)
+    bound = lw.bind(clo.node.args, clo.defaults, clo.kwdefaults,
+                    [_abstract_arg(a, i, clo.name, loc) for i, a in enumerate(args)],
+                    {k: _abstract_arg(v, k, clo.name, loc) for k, v in kwargs.items()}, clo.name, clo.node)
+    lw.env = {name: _param_tree(v, name, region) for name, v in bound.items()}
+    if isinstance(clo.node, gast.Lambda):
+        result = lw.expr(clo.node.body)
+    else:
+        result = lw.function_body(clo.node.body)
+    result = _materialize_all(lw, result)
+    template = _result_template(result, clo, definer.src)
+    vals = lw.materialize(template, result) if _has_slot(template) else []
+    lw.builder.append(Op("return", vals, {}, []))
+    fn = Function(ctx.fresh_name(clo.name.strip("<>")), region, [v.type for v in vals])
+    _tuple_params(fn, bound)
+    captured = _capture_free_values(fn)
+    module = _prune(Module([fn] + list(ctx.functions.values())))
+    for other in list(module.functions.values())[1:]:
+        if _capture_free_values(other):  # (calls pass only their arguments: nothing else reaches them)
+            raise InternalError(f"frontend: function '{other.name}' reads values of the program calling "
+                                f"'{clo.name}'")
+    return module, template, captured
+
+
+def _capture_free_values(fn: Function) -> list[Value]:
+    """The values `fn` reads but does not define, each replaced by a new trailing
+    parameter; returned in parameter order."""
+    defined = set(fn.body.params)
+    for op in walk_ops(fn.body):
+        defined.update(op.results)
+        for r in op.regions:
+            defined.update(r.params)
+    free: dict[Value, Value] = {}
+    for op in walk_ops(fn.body):
+        for k, v in enumerate(op.operands):
+            if v not in defined:
+                if v not in free:
+                    free[v] = Value(v.type, v.hint)
+                    fn.body.params.append(free[v])
+                op.operands[k] = free[v]
+    return list(free)
+
+
+def _reads_enclosing(v) -> bool:
+    """Whether `v` is a function that reads the values of the program where it was made: a
+    nested function, or a transform of one (ppc.grad(lambda ...))."""
+    if isinstance(v, Closure):
+        return True
+    while v is not None and not hasattr(v, "closure"):
+        v = getattr(v, "base", None) if hasattr(v, "__ppc_call_ir__") else None
+    return v is not None
+
+
+def _forget(func) -> None:
+    """Drop what a transform of a closure built, down to the closure's own program."""
+    while func is not None:
+        func._cache.clear()
+        func = getattr(func, "base", None)
+
+
+def _captured_operands(func, args: list, kwargs: dict) -> list[Value]:
+    """For a transform of a closure (`Lifted`, see lower_closure): the enclosing program's
+    values its program takes after its own arguments."""
+    while not hasattr(func, "closure"):
+        base = getattr(func, "base", None)
+        if base is None:
+            return []
+        args = args[getattr(func, "drop_first", 0):len(args) - getattr(func, "drop_last", 0)]
+        func = base
+    return func.specialize(*args, **kwargs).captured
 
 
 def _flat_callee(ctx, fn: Function) -> Function:

@@ -67,6 +67,8 @@ class Closure:
     def name(self) -> str:
         return getattr(self.node, "name", "<lambda>")
 
+    __name__ = name  # (read like a Python function's in messages)
+
 
 @dataclass(eq=False)
 class BoundMethod:
