@@ -1,9 +1,12 @@
 """ppc.autobatch: run a single-example program on a whole batch at once.
 
 Every array argument has a leading batch axis; one of size 1 (and any Python number) is
-shared by all members and stays unbatched inside; every result is batched. A tuple or
-list argument is shared: each array in it has a leading axis of size 1 (`shared` adds
-it); arrays batched inside one are refused, not yet supported.
+shared by all members and stays unbatched inside; every result is batched. In a tuple or
+list argument (nested too) each array is batched or shared by the same rule, on its own:
+a state tuple may mix per-member arrays with shared ones (`shared` gives every array in
+a tree the leading axis of size 1). The member program then takes such a tuple's leaves
+as parameters of their own (`_flatten_params`), so both strategies see arrays only; the
+compiled entry still takes the tuple (`_retuple`).
 
 - `strategy="program_counter"` (the default) runs the program, recursion included, on
   the program-counter machine (ppc/passes/pc): each member at its own block, one XLA
@@ -17,14 +20,16 @@ it); arrays batched inside one are refused, not yet supported.
 from __future__ import annotations
 
 import contextlib
+import inspect
 
 import jax
 
 from .ad import Derived, as_compiled
 from .frontend.lower import Slot
 from .frontend.values import leaves
-from .ir import CompileError, TensorType
+from .ir import CompileError, Function, Module, Op, TensorType, TupleType, Value, clone_region, walk_ops
 from .ir.callgraph import recursive_call
+from .passes import run_passes
 from .passes.batch import batch_module
 from .passes.pc import DEFAULT_MAX_STACK_DEPTH
 from .passes.ppl import refuse_model
@@ -91,50 +96,85 @@ class Batched(Derived):
     def _prepare(self, args, flags=None):
         """Arguments as the compiled program takes them; records which are batched (or
         takes `flags`: a batch split over devices keeps the whole batch's, since one member
-        per device would make every size-1 argument look batched)."""
-        arrays = [a for a in leaves(list(args)) if _is_array(a)]
+        per device would make every size-1 argument look batched). An array is batched when
+        its leading axis is the batch size (or the batch size is 1), else shared; in a tuple
+        or list each array is, on its own: the argument's flag is then a tuple of flags in
+        its shape (False when none of its arrays is batched)."""
+        arrays = [(i, path, a) for i, x in enumerate(args) for path, a in _paths(x) if _is_array(a)]
         if not arrays:
             raise ValueError("autobatch needs at least one array argument with a leading batch axis")
-        if any(len(a.shape) == 0 for a in arrays):
-            raise ValueError("every array argument of a batched function (and every array in a tuple or list "
-                             "argument) needs a leading batch axis")
-        size = max(a.shape[0] for a in arrays)
-        bad = [a.shape[0] for a in arrays if a.shape[0] not in (1, size)]
-        if bad:
-            raise ValueError(f"batch sizes {sorted({size, *bad})} differ (only size-1 arguments broadcast)")
-        for i, a in enumerate(args):
-            if isinstance(a, (tuple, list)) and size > 1 and any(
-                    _is_array(x) and x.shape[0] == size for x in leaves(a)):
-                raise ValueError(f"argument {i} is a {type(a).__name__} holding arrays with the batch axis "
-                                 f"(size {size}): batching inside a {type(a).__name__} is not supported yet; pass "
-                                 "those arrays as arguments of their own (a leading axis of size 1 shares one)")
+        for i, path, a in arrays:
+            if len(a.shape) == 0:
+                raise ValueError("every array argument of a batched function (and every array in a tuple or list "
+                                 f"argument) needs a leading batch axis: {self._describe(i, path)} is a scalar array")
+        size = max(a.shape[0] for _, _, a in arrays)
+        if any(a.shape[0] not in (1, size) for _, _, a in arrays):
+            first = {}  # each leading size other than 1: the first array with it
+            for i, path, a in arrays:
+                if a.shape[0] != 1:
+                    first.setdefault(a.shape[0], (i, path))
+            which = ", ".join(f"{self._describe(*first[n])} has a leading axis of {n}" for n in sorted(first))
+            raise ValueError(f"batch sizes {sorted(first)} differ (only size-1 arguments broadcast): {which}")
         # a size-1 argument is shared by every member: it is passed unbatched (never copied)
-        self._flags = flags or tuple(_is_array(a) and (a.shape[0] == size or size == 1) for a in args)
+        self._flags = flags or tuple(_flag(a, size) for a in args)
         self._size = size
-        return [a if f else _first(a) for a, f in zip(args, self._flags)]
+        return [_select(a, f) for a, f in zip(args, self._flags)]
+
+    def _describe(self, i, path=()) -> str:
+        """Argument i (by name where the signature has one), or an element of it at `path`."""
+        try:
+            names = [n for n, p in inspect.signature(self.__ppc_function__).parameters.items()
+                     if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        except (TypeError, ValueError):
+            names = []
+        out = f"argument {i}" + (f" ('{names[i]}')" if i < len(names) else "")
+        return out + (" element " + "".join(f"[{k}]" for k in path) if path else "")
+
+    def _flat_flags(self) -> list:
+        """The flags of the dynamic arguments, a tuple argument's batched leaves each one."""
+        dyn = [f for i, f in enumerate(self._flags) if i not in self.base.static_argnums]
+        return [x for f in dyn for x in (leaves(f) if isinstance(f, tuple) else [f])]
+
+    def _layout(self) -> list:
+        """Per dynamic argument: None, or (a tuple with batched leaves) its shape (`_shape`)."""
+        return [_shape(f) if isinstance(f, tuple) else None
+                for i, f in enumerate(self._flags) if i not in self.base.static_argnums]
 
     def _key(self, args, kwargs):
         return (self._flags, self._size) + super()._key(args, kwargs)
 
     def _entry_flags(self, module) -> list[bool]:
-        """Which entry parameters of the member program carry a batch axis."""
-        dyn = [f for i, f in enumerate(self._flags) if i not in self.base.static_argnums]
-        return [isinstance(p.type, TensorType) and f for p, f in zip(module.entry.params, dyn)]
+        """Which entry parameters of the member program carry a batch axis (a tuple with
+        batched leaves has had them made parameters of their own: `_flatten_params`)."""
+        return [isinstance(p.type, TensorType) and bool(f) for p, f in zip(module.entry.params, self._flat_flags())]
 
     def _lower(self, args, kwargs):
-        member = [jax.ShapeDtypeStruct(tuple(a.shape[1:]), a.dtype) if f else a for a, f in zip(args, self._flags)]
+        member = [_member(a, f) for a, f in zip(args, self._flags)]
         spec = self.base.specialize(*member, **kwargs)
         refuse_model(spec.canonical)
         if spec.flagged:
             raise CompileError("autobatch of a function that records while loops for reverse mode is not supported")
         template = _batched_template(spec.template, self._size)
+        module, layout = spec.canonical, self._layout()
+        if any(t is not None for t in layout):  # tuples with batched leaves: each leaf a parameter
+            module = run_passes(_flatten_params(module, layout), ["canonicalize"])
         if self.strategy == "program_counter":  # the machine is built from the member program
-            return spec.canonical, template, False
-        return batch_module(spec.canonical, tuple(self._entry_flags(spec.canonical)), self._size), template, False
+            return module, template, False
+        out = batch_module(module, tuple(self._entry_flags(module)), self._size)
+        _retuple(out.entry, layout)
+        return out, template, False
 
     def _attach_machine(self, spec):
         if self.strategy == "program_counter":
             self._machine(spec, self._entry_flags(spec.canonical), self._size, squeeze=False)
+            layout = self._layout()
+            if any(t is not None for t in layout):  # (the machine takes the tuples, as the function does)
+                spec.flat_machine = spec.machine.entry
+                entry = spec.flat_machine
+                body = clone_region(entry.body, {})
+                fn = Function(entry.name, body, entry.result_types)
+                _retuple(fn, layout)
+                spec.machine = Module([fn])
 
     def __ppc_call_ir__(self, args, kwargs):
         if self.strategy == "program_counter":
@@ -147,6 +187,116 @@ class Batched(Derived):
             raise CompileError("a locally batched recursive function runs its recursion in host Python, so it "
                                "cannot be called from compiled code; call it from Python", call.loc)
         return ir
+
+
+def _paths(tree, path=()):
+    """(path, leaf) for every leaf of a tree of tuples and lists."""
+    if isinstance(tree, (tuple, list)):
+        return [x for k, t in enumerate(tree) for x in _paths(t, path + (k,))]
+    return [(path, tree)]
+
+
+def _leaf_flags(tree, size):
+    if isinstance(tree, (tuple, list)):
+        return tuple(_leaf_flags(t, size) for t in tree)
+    return _is_array(tree) and (tree.shape[0] == size or size == 1)
+
+
+def _flag(a, size):
+    """Whether an argument is batched: an array as its leading axis says; a tuple or list,
+    leaf by leaf (a tuple of flags in its shape), or False when no leaf is."""
+    if isinstance(a, (tuple, list)):
+        f = _leaf_flags(a, size)
+        return f if any(leaves(f)) else False
+    return _leaf_flags(a, size)
+
+
+def _select(a, f):
+    """An argument as the batched program takes it: shared arrays without their size-1 axis."""
+    if isinstance(f, tuple):
+        return type(a)(_select(x, g) for x, g in zip(a, f))
+    return a if f else _first(a)
+
+
+def _member(a, f):
+    """An argument (as `_select` gives it) as one member sees it."""
+    if isinstance(f, tuple):
+        return type(a)(_member(x, g) for x, g in zip(a, f))
+    return jax.ShapeDtypeStruct(tuple(a.shape[1:]), a.dtype) if f else a
+
+
+def _take_members(a, f, n):
+    """An argument's first n members (its batched arrays' first n rows; shared ones whole)."""
+    if isinstance(f, tuple):
+        return type(a)(_take_members(x, g, n) for x, g in zip(a, f))
+    return a[:n] if f else a
+
+
+def _shape(f):
+    """A tuple argument's shape as its IR type has it (empty tuples hold no value, so they
+    are dropped), leaves as True."""
+    if isinstance(f, tuple):
+        return tuple(_shape(x) for x in f if not isinstance(x, tuple) or leaves(x))
+    return True
+
+
+def _flatten_params(module: Module, layout) -> Module:
+    """A copy of `module` whose entry takes the leaves of each tuple parameter `layout`
+    marks as parameters of their own (in order), and remakes the tuple from them (the
+    canonicalizer then folds its `tuple_get`s into the leaves)."""
+    functions = [Function(f.name, clone_region(f.body, {}), f.result_types) for f in module.functions.values()]
+    entry = functions[0]
+    params, prologue, subst = [], [], {}
+    for p, shape in zip(entry.params, layout):
+        if shape is None:
+            params.append(p)
+            continue
+
+        def remake(t, hint):
+            if isinstance(t, TupleType):
+                v = Value(t, hint)
+                prologue.append(Op("make_tuple", [remake(e, hint) for e in t.elements], {}, [v]))
+                return v
+            leaf = Value(t, hint)
+            params.append(leaf)
+            return leaf
+        subst[p] = remake(p.type, p.hint)
+    for op in walk_ops(entry.body):
+        op.operands = [subst.get(v, v) for v in op.operands]
+    entry.body.params = params
+    entry.body.ops = prologue + entry.body.ops
+    return Module(functions)
+
+
+def _retuple(fn: Function, layout):
+    """The entry of a batched program built from `_flatten_params`'s: it takes each tuple
+    again (of the leaves' batched types) and reads its leaves with `tuple_get`s."""
+    old = iter(list(fn.body.params))
+    params, prologue = [], []
+
+    def take(shape):
+        return [take(x) for x in shape] if isinstance(shape, tuple) else next(old)
+
+    def type_of(tree):
+        return TupleType(tuple(type_of(x) for x in tree)) if isinstance(tree, list) else tree.type
+
+    def unpack(tree, src):
+        for k, x in enumerate(tree):
+            v = Value(type_of(x), src.hint) if isinstance(x, list) else x
+            prologue.append(Op("tuple_get", [src], {"index": k}, [v]))
+            if isinstance(x, list):
+                unpack(x, v)
+    for shape in layout:
+        if shape is None:
+            params.append(next(old))
+            continue
+        tree = take(shape)
+        first = leaves(tree)[0] if leaves(tree) else None
+        p = Value(type_of(tree), first.hint if first is not None else None)
+        params.append(p)
+        unpack(tree, p)
+    fn.body.params = params
+    fn.body.ops = prologue + fn.body.ops
 
 
 def _batched_template(t, size):

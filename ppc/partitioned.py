@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from .ad import as_compiled
 from .api import Compiled, Specialization, _to_runtime, backend_module
-from .autobatch import Batched
+from .autobatch import Batched, _take_members
+from .frontend.values import leaves
 from .ir import CompileError, Function, Module, Op, Value, clone_region, print_module
 from .partition.lowering import lower
 from .partition.mesh import Mesh
@@ -67,6 +68,12 @@ class Partitioned:
             if isinstance(base, Batched) and base.strategy == "program_counter":
                 spec = self._machines(args, kwargs)
             else:
+                if isinstance(base, Batched) and any(isinstance(f, tuple) for f in base._flags):
+                    i = next(i for i, f in enumerate(base._flags) if isinstance(f, tuple))
+                    raise PartitionError(f"{base._describe(i)} of {self.__name__} is a {type(pos[i]).__name__} "
+                                         "holding batched arrays: partitioning a local_static batch of one is not "
+                                         "supported; pass those arrays as arguments of their own, or partition "
+                                         "ppc.autobatch(f, strategy='program_counter')")
                 b = base.specialize(*args, **kwargs)
                 if b.machine is not None:
                     raise CompileError(f"{self.__name__} recurses on traced values, so it runs on the program-counter "
@@ -91,10 +98,12 @@ class Partitioned:
         if size % extent:
             raise PartitionError(f"a batch of {size} members does not split evenly over {'x'.join(axes)} "
                                  f"({extent} devices)")
-        local = base._prepare([a[:size // extent] if f else a for a, f in zip(args, flags)], flags)
+        local = base._prepare([_take_members(a, f, size // extent) for a, f in zip(args, flags)], flags)
         with base.prepared():
             b = base.specialize(*local, **kwargs)
-        machine = b.machine.entry
+        # (a tuple holding batched arrays: the machine that takes its leaves one by one,
+        # each tiled as its own flag says; __call__ passes them so)
+        machine = getattr(b, "flat_machine", None) or b.machine.entry
         entry = Function(machine.name, clone_region(machine.body, {}), machine.result_types)
         params = base._entry_flags(b.canonical)
         # a whole tuple (the data) is held by every device: one empty spec covers all its leaves
@@ -139,7 +148,11 @@ class Partitioned:
         spec, pos, kw = self._lookup(args, kwargs)
         run = self._executable(spec)
         base = self.base
-        runtime = [_to_runtime(a) for i, a in enumerate(pos) if i not in base.static_argnums]
+        runtime = []
+        for i, a in enumerate(pos):
+            if i not in base.static_argnums:  # (a tuple holding batched arrays goes leaf by leaf: _machines)
+                flat = isinstance(base, Batched) and isinstance(base._flags[i], tuple)
+                runtime += [_to_runtime(x) for x in leaves(a)] if flat else [_to_runtime(a)]
         runtime += [_to_runtime(v) for v in kw.values()]
         out = run(*backend_module("jax").lay_out(runtime, spec.jax_mesh, spec.in_tilings))
         b = spec.base

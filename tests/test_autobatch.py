@@ -178,16 +178,16 @@ def tuple_sum(pair, w):
 @pytest.mark.parametrize("strategy", ["local_static", "program_counter"])
 def test_batched_function_with_shared_tuple_argument(strategy):
     """A tuple is shared by every member, its arrays given a leading axis of 1 as any
-    shared array is (`shared` adds it). Arrays batched inside a tuple are refused: they
-    were once taken whole by every member, a silent wrong answer."""
+    shared array is (`shared` adds it); one whose arrays have the batch axis is batched
+    (they were once taken whole by every member, a silent wrong answer)."""
     pair = (np.ones(3), np.arange(3.0))
     ws = np.random.default_rng(4).normal(size=(4, 3))
     f = ppc.autobatch(tuple_sum, strategy=strategy)
     got = f(shared(pair), ws)
     np.testing.assert_allclose(got, [tuple_sum(pair, w) for w in ws])
-    with pytest.raises(ValueError, match="argument 0 is a tuple holding arrays with the batch axis \\(size 4\\): "
-                                         "batching inside a tuple is not supported yet"):
-        f((np.ones((4, 3)), np.ones((1, 3))), ws)
+    firsts = np.random.default_rng(5).normal(size=(4, 3))
+    got = f((firsts, np.ones((1, 3))), ws)
+    np.testing.assert_allclose(got, [tuple_sum((a, np.ones(3)), w) for a, w in zip(firsts, ws)])
     with pytest.raises(ValueError, match=r"batch sizes \[3, 4\] differ"):
         f(pair, ws)  # (its arrays' first axes read as batch axes)
 
