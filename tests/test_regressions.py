@@ -298,3 +298,16 @@ def test_negative_argnums_count_from_the_end():
     np.testing.assert_array_equal(ppc.hessian(weighted_squares, argnums=-1)(a, b), np.diag(2 * a))
     with pytest.raises(ValueError, match="argnums -3 is out of range for 2 positional arguments"):
         ppc.grad(weighted_squares, argnums=-3)(a, b)
+
+
+# -- array constants holding infinities or NaN --------------------------------------------
+
+def plus_non_finite(x):
+    return x + np.array([np.inf, 1.0, np.nan, -np.inf]), np.where(x > 0, np.array([np.inf, -np.inf, 0.0, 2.0]), x)
+
+
+@pytest.mark.parametrize("backend", ["jax", "tf"])
+def test_array_constants_with_infinities_and_nan(backend):
+    # (the JAX source named `inf` unqualified: NameError when it ran)
+    x = np.array([1.0, -2.0, 3.0, 0.5])
+    assert_tree_close(ppc.compile(plus_non_finite, backend=backend)(x), plus_non_finite(x))

@@ -34,7 +34,7 @@ def _emit_constant(_, attrs):
     if isinstance(value, np.ndarray) and value.size == 0:  # (a list of nothing keeps no shape)
         return f"jnp.zeros({tuple(shape)!r}, {jdt})"
     if isinstance(value, np.ndarray):
-        return f"jnp.asarray({value.tolist()!r}, {jdt})"
+        return f"jnp.asarray({_list_literal(value, 'jnp')}, {jdt})"
     lit = _py_literal(value)
     return f"{jdt}({lit})" if shape == () else f"jnp.full({shape!r}, {lit}, {jdt})"
 
@@ -45,14 +45,21 @@ def _py_literal(v, np_name="jnp") -> str:
     return repr(v)
 
 
+def _list_literal(value: np.ndarray, np_name: str) -> str:
+    """A dense constant as a nested list, infinities and NaN named in the emitted module."""
+    lit = repr(value.tolist())
+    if value.dtype.kind == "f" and not np.isfinite(value).all():
+        lit = lit.replace("inf", f"{np_name}.inf").replace("nan", f"{np_name}.nan")
+    return lit
+
+
 def _emit_constant_tf(_, attrs):
     value, dtype, shape = attrs["value"], attrs["dtype"], attrs["shape"]
     tdt = TF_DTYPE[dtype]
     if isinstance(value, np.ndarray) and value.size == 0:
         return f"tf.zeros({list(shape)}, {tdt})"
     if isinstance(value, np.ndarray):
-        lit = repr(value.tolist()).replace("inf", "np.inf").replace("nan", "np.nan")
-        return f"tf.constant({lit}, {tdt})"
+        return f"tf.constant({_list_literal(value, 'np')}, {tdt})"
     lit = _py_literal(value, "np")
     return f"tf.constant({lit}, {tdt})" if shape == () else f"tf.fill({list(shape)}, tf.constant({lit}, {tdt}))"
 
