@@ -16,6 +16,7 @@ from .frontend.arrays import NUMPY_SCALAR
 from .frontend.lower import Slot
 from .frontend.values import leaves as _leaves
 from .ir import CompileError, Module, TensorType, TupleType
+from .ir.callgraph import recursive_functions
 from .ir.types import numpy_dtype
 from .passes import run_passes
 from .passes.ppl import refuse_model
@@ -293,8 +294,12 @@ def _reverse_at(what: str, f, primals, max_iterations):
     entry = spec.canonical.entry
     mask = tuple(differentiable(p) for p in entry.params)
     rev = Reverse(spec.canonical, mask, max_iterations)
-    _, run = backend_module(base.backend).compile_module(run_passes(Module([rev.primal]), ["canonicalize"]),
-                                                         f"{base.__name__}_primal")
+    primal = run_passes(_reachable(Module([rev.primal] + rev.callees)), ["canonicalize"])
+    if recursive_functions(primal):
+        raise CompileError(f"ppc.{what} of '{base.__name__}': it calls a function that recurses on traced values, "
+                           "which runs on the program-counter machine; ppc.grad, ppc.value_and_grad and ppc.jvp "
+                           "take such functions, ppc.vjp and ppc.linearize not yet")
+    _, run = backend_module(base.backend).compile_module(primal, f"{base.__name__}_primal")
     dyn = [p for i, p in enumerate(primals) if i not in base.static_argnums]
     out = list(run(*[_runtime(p) for p in dyn]))
     n_out = len(entry.result_types)
@@ -428,6 +433,11 @@ def _hessian_module(jm: Module, i: int, n_grad_out: int, flagged: bool) -> Modul
     return run_passes(Module([fn] + list(jm.functions.values())), ["canonicalize"])
 
 
+def _reachable(module: Module) -> Module:
+    from .frontend.lower import _prune
+    return _prune(module)
+
+
 def stage_text(f: Compiled, args, stage: str) -> str:
     """The `jvp`, `linear`, `transpose` or `grad` stage of f at these arguments, as text
     (with respect to every float argument; `grad` seeds the first result with ones)."""
@@ -439,8 +449,8 @@ def stage_text(f: Compiled, args, stage: str) -> str:
         return print_module(run_passes(jvp_module(module, mask), ["canonicalize"]))
     rev = Reverse(module, mask)
 
-    def alone(fn):
-        return print_module(run_passes(Module([fn]), ["canonicalize"]))
+    def alone(fn):  # (with the functions it calls: a recursion on integers has no tangent)
+        return print_module(run_passes(_reachable(Module([fn] + rev.callees)), ["canonicalize"]))
     if stage == "linear":
         return alone(rev.primal) + "\n" + alone(rev.linear)
     if stage == "transpose":

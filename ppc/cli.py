@@ -12,6 +12,7 @@ Argument specs are IR types (`f32[10,3]`, `i32[]`, `tuple<f32[2], f32[2]>`) or t
 from __future__ import annotations
 
 import argparse
+import importlib.machinery
 import importlib.util
 import os
 import sys
@@ -53,7 +54,7 @@ def _ppl_stage(name):
             module = condition_module(module, list(observe))
         if name == "condition":
             if not observe:
-                raise CompileError("--stage condition needs --observe NAME[,NAME]")
+                raise UsageError("--stage condition needs --observe NAME[,NAME]")
             return print_module(module)
         if name == "log_joint":
             return print_module(log_joint_module(module)[0])
@@ -86,7 +87,7 @@ def _stage_partitioned(c, args, observe=(), mesh=None, tactics=()):
     """The per-device program under a strategy, and what the simulator predicts for it."""
     from .partition import apply
     if mesh is None:
-        raise CompileError("--stage partitioned needs --mesh AXIS=SIZE[,AXIS=SIZE] and --tactic options")
+        raise UsageError("--stage partitioned needs --mesh AXIS=SIZE[,AXIS=SIZE] and --tactic options")
     p = apply(c, list(tactics), mesh)
     r = p.simulate(*args)
     moved = ", ".join(f"{k} {v} B" for k, v in r.collective_bytes().items() if v) or "none"
@@ -159,8 +160,12 @@ def load_function(target: str):
         raise UsageError(f"expected FILE.py:FUNCTION, got {target!r}")
     if not os.path.exists(path):
         raise UsageError(f"no such file: {path}")
+    if os.path.isdir(path):
+        raise UsageError(f"{path} is a directory, not a Python file")
     mod_name = "_ppc_dump_" + os.path.splitext(os.path.basename(path))[0]
-    spec = importlib.util.spec_from_file_location(mod_name, path)
+    # (an explicit loader, so a file not named .py loads too rather than giving no spec)
+    spec = importlib.util.spec_from_file_location(mod_name, path,
+                                                  loader=importlib.machinery.SourceFileLoader(mod_name, path))
     module = importlib.util.module_from_spec(spec)
     sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
     sys.modules[mod_name] = module
@@ -169,7 +174,7 @@ def load_function(target: str):
     except SyntaxError as e:
         del sys.modules[mod_name]
         raise UsageError(f"{e.filename or path}:{e.lineno}: syntax error: {e.msg}") from None
-    except Exception as e:
+    except (Exception, SystemExit) as e:  # (SystemExit: a script that exits when imported)
         del sys.modules[mod_name]
         raise UsageError(f"{_where(e, path)}: importing it raised {type(e).__name__}: {e}") from None
     fn = getattr(module, name, None)
@@ -261,7 +266,10 @@ def _dump(ns) -> str:
     if observe and (passes or ns.stage not in MODEL_STAGES):
         raise UsageError(f"--observe goes with the model stages ({', '.join(MODEL_STAGES)})")
     fn = load_function(ns.target)
-    compiled = ppc_compile(fn, static_argnums=static)
+    try:
+        compiled = ppc_compile(fn, static_argnums=static)
+    except (TypeError, ValueError) as e:  # not a function ppc compiles (a class, a number, a partitioned one)
+        raise UsageError(f"{ns.target}: {e}") from None
     if passes:
         return print_module(run_passes(compiled.ir(*args), passes, verify_each=True))
     if ns.stage not in SHOWS_MODELS:

@@ -17,7 +17,8 @@ from programs import PROGRAMS, load, random_args
 
 LINEAR = {"add", "sub", "neg", "mul", "div", "select", "convert", "broadcast_in_dim", "reshape", "transpose",
           "slice", "pad", "rev", "dynamic_slice", "dynamic_update_slice", "concatenate", "reduce_sum", "cumsum",
-          "dot_general", "tuple_get", "make_tuple", "triangular_solve", "if", "while", "take", "scatter_add"}
+          "dot_general", "tuple_get", "make_tuple", "triangular_solve", "if", "while", "take", "scatter_add",
+          "scatter"}
 
 
 def test_every_primitive_has_a_jvp_rule():

@@ -111,8 +111,8 @@ class Emitter:
                 raise MissingRule(op.prim, f"{self.dialect.name} emission")
             if isinstance(template, str):
                 expr = template.format(*args, args=", ".join(args), **attrs)
-            else:
-                expr = template(args, attrs)
+            else:  # a callable template also sees its operands' types (a backend may lack a dtype's op)
+                expr = template(args, {**attrs, "operand_types": [v.type for v in op.operands]})
         results = [self.define(r) for r in op.results]
         if prim.tuple_result:
             lhs = ", ".join(results) + ("," if len(results) == 1 else "")

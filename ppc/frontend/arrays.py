@@ -441,13 +441,13 @@ class ArrayOps:
         return Dyn(self.emit("take", [x.value, i.value], x.value.hint, axis=axis, mode="fill"), x.weak)
 
     def wrap_index(self, i: Dyn, n: int) -> Dyn:
-        """Python's negative indices for a traced index (out-of-range indices clamp, as in JAX).
-        Only `x.at[i]` updates other than .add reach here with an array i: with repeated
-        indices their result would depend on the order of the writes."""
+        """Python's negative indices for a traced scalar index (out-of-range indices clamp, as
+        in JAX). Integer arrays never reach here: indexing takes them (`take`) and `x.at[i]`
+        updates scatter them (numpy_api._update_at_array)."""
         if i.shape:
-            self.error("x.at[i] updates with an integer array i are supported for .add only",
-                       hint="x.at[i].add(v) accumulates at repeated indices; for .set write "
-                            "np.where(np.isin(np.arange(len(x)), i), ..., x) or a loop")
+            self.error(f"a traced integer array {i.type} cannot be used as a single index here",
+                       hint="index with it directly (x[i], x.at[i].set/add/mul/min/max(v)), "
+                            "after full slices (:) only for updates")
         i = self.convert(i, INDEX)
         if i.nonneg:
             return i

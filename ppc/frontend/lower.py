@@ -1139,7 +1139,9 @@ class Lowerer(ArrayOps):
                 return BoundMethod(base, attr)
             self.error(f"arrays have no supported attribute '{attr}'",
                        f"supported: shape, ndim, size, dtype, T, at, {', '.join(sorted(METHODS))}", node)
-        if isinstance(base, AtIndexer) and attr in AT_METHODS:
+        if isinstance(base, AtIndexer):
+            if attr not in AT_METHODS:
+                self.error(f"x.at[...] has no update '.{attr}'", f"supported: {', '.join(AT_METHODS)}", node)
             if base.index is None:
                 self.error("write x.at[index].set(value)", node=node)
             return BoundMethod(base, attr)

@@ -1056,8 +1056,8 @@ def at_update(lw, at: AtIndexer, how, *args, **kwargs):
     if len(args) != 1:
         lw.error(f"x.at[...].{how}(value) takes one value")
     items = list(at.index) if isinstance(at.index, tuple) else [at.index]
-    if how == "add" and any(is_index_array(i) for i in items):
-        return _add_at_array(lw, x, items, args[0])
+    if any(is_index_array(i) for i in items):
+        return _update_at_array(lw, x, items, args[0], how)
     old = lw.index(x, at.index)
     v = lw.broadcast_to(lw.to_dyn(args[0], x.dtype), old.shape)
     if how != "set":
@@ -1066,18 +1066,49 @@ def at_update(lw, at: AtIndexer, how, *args, **kwargs):
     return _write(lw, x, at.index, v)
 
 
-def _add_at_array(lw, x: Dyn, items: list, value) -> Dyn:
-    """x.at[:, ..., idx].add(v) with an integer array idx (after full slices only): a
-    scatter_add, so repeated indices accumulate and out-of-range ones are dropped, as in
-    JAX (negatives count from the end once)."""
+_AT_ARRAY = {"set": "set", "add": "add", "mul": "mul", "multiply": "mul", "min": "min", "max": "max"}
+
+
+def _update_at_array(lw, x: Dyn, items: list, value, how: str) -> Dyn:
+    """x.at[:, ..., idx].set/add/mul/min/max(v) with an integer array idx (after full
+    slices only). Negatives count from the end once; out-of-range indices are dropped, as
+    in JAX. .add is a scatter_add (repeated indices accumulate); .mul/.min/.max a scatter
+    (they combine, as JAX's scatter_mul/min/max); .set writes the last of repeated indices
+    (as NumPy's x[idx] = v), on every backend alike: a max-scatter of the updates'
+    positions names each written element's winner, a take of v at the winners writes it."""
+    combine = _AT_ARRAY.get(how)
+    if combine is None:
+        lw.error(f"x.at[...].{how} is not supported with an integer array index",
+                 hint="use .set, .add, .mul, .min or .max")
     k = next(j for j, i in enumerate(items) if is_index_array(i))
     if any(j != k and not (isinstance(i, slice) and i == slice(None)) for j, i in enumerate(items)):
-        lw.error("x.at[...].add with an integer array takes full slices (:) beside the array and nothing else",
+        lw.error(f"x.at[...].{how} with an integer array takes full slices (:) beside the array and nothing else",
                  hint="move the indexed axis with np.moveaxis, or index the other axes first")
-    i = lw.convert(lw.checked_index(items[k], x.shape[k], k), INDEX)
+    if combine in ("mul", "min", "max") and x.dtype == "bool":
+        lw.error(f"x.at[idx].{how} with an integer array idx needs a numeric array, got bool",
+                 hint="convert with x.astype(np.int32) first")
+    n = x.shape[k]
+    i = lw.convert(lw.checked_index(items[k], n, k), INDEX)
     v = lw.broadcast_to(lw.to_dyn(value, x.dtype), x.shape[:k] + i.shape + x.shape[k + 1:])
-    added = Dyn(lw.emit("scatter_add", [v.value, i.value], axis=k, size=x.shape[k]), x.weak)
-    return lw.elementwise("add", x, added)
+    if combine == "add":
+        added = Dyn(lw.emit("scatter_add", [v.value, i.value], axis=k, size=n), x.weak)
+        return lw.elementwise("add", x, added)
+    if v.dtype != x.dtype:
+        v = lw.convert(v, x.dtype)
+    if combine != "set":
+        return Dyn(lw.emit("scatter", [x.value, v.value, i.value], x.value.hint, axis=k, combine=combine), x.weak)
+    m = int(np.prod(i.shape))
+    if m == 0:
+        return x
+    position = lw.reshape(Dyn(lw.emit("iota", [], shape=(m,), dimension=0, dtype="i64"), False), i.shape)
+    nobody = lw.const(-1, "i64", (n,))
+    winner = Dyn(lw.emit("scatter", [nobody.value, position.value, i.value], axis=0, combine="max"), False)
+    hit = lw.elementwise("ge", winner, 0, result_kind="bool")
+    at = lw.select(hit, winner, m)  # (no winner: out of range, so the take fills and the select drops it)
+    flat = lw.reshape(v, x.shape[:k] + (m,) + x.shape[k + 1:])
+    written = Dyn(lw.emit("take", [flat.value, at.value], x.value.hint, axis=k, mode="fill"), x.weak)
+    mask = Dyn(lw.emit("broadcast_in_dim", [hit.value], shape=x.shape, dims=(k,)), False)
+    return Dyn(lw.emit("select", [mask.value, written.value, x.value], x.value.hint), x.weak)
 
 
 def _write(lw, x: Dyn, idx, v: Dyn) -> Dyn:

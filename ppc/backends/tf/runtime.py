@@ -41,6 +41,8 @@ def floordiv(a, b):
     q = tf.math.floordiv(a, _nonzero(b))
     if not b.dtype.is_integer:
         return q
+    if b.dtype.is_unsigned:  # XLA's unsigned quotient by zero: every bit set
+        return tf.where(tf.equal(b, 0), tf.fill(tf.shape(q), tf.constant(b.dtype.max, b.dtype)), q)
     by_zero = tf.where(tf.equal(a, 0), -tf.ones_like(q), -2 * tf.ones_like(q))
     return tf.where(tf.equal(b, 0), by_zero, q)
 
@@ -78,7 +80,14 @@ def dot_general(x, y, dimension_numbers):
         sy[b] = sx[a]
     out = [sx[i] for i in xb] + [s for i, s in enumerate(sx) if i not in xc and i not in xb] + \
           [s for i, s in enumerate(sy) if i not in yc and i not in yb]
-    return tf.einsum(f"{''.join(sx)},{''.join(sy)}->{''.join(out)}", x, y)
+    spec = f"{''.join(sx)},{''.join(sy)}->{''.join(out)}"
+    if x.dtype in (tf.int32, tf.int64) or x.dtype.is_floating:
+        return tf.einsum(spec, x, y)
+    # XLA has no Einsum kernel for unsigned or 8-/16-bit integers: multiply and sum in
+    # int64 (uint64 as its bits) and cast back, which wraps as their own width would
+    wide = [tf.bitcast(v, tf.int64) if v.dtype == tf.uint64 else tf.cast(v, tf.int64) for v in (x, y)]
+    out = tf.einsum(spec, *wide)
+    return tf.bitcast(out, tf.uint64) if x.dtype == tf.uint64 else tf.cast(out, x.dtype)
 
 
 def iota(dtype, shape, dimension):
@@ -387,3 +396,35 @@ def scatter_add(ct, idx, axis, size):
     summed = tf.math.unsorted_segment_sum(tf.transpose(ct, first), tf.where(inside, idx, -tf.ones_like(idx)), size)
     back = list(range(1, axis + 1)) + [0] + list(range(axis + 1, summed.shape.rank))
     return tf.transpose(summed, back)
+
+
+_SEGMENT = {"mul": tf.math.unsorted_segment_prod, "min": tf.math.unsorted_segment_min,
+            "max": tf.math.unsorted_segment_max}
+_COMBINE = {"mul": tf.multiply, "min": tf.minimum, "max": tf.maximum}
+
+
+def scatter(x, v, idx, axis, combine):
+    """x.at[idx].multiply/min/max(v, mode="drop") along `axis`: the updates at each index
+    combined (segment ids, out-of-range ones -1, so dropped), then combined with x where
+    an update landed (elsewhere x exactly). Floats as XLA's max/min: a NaN among the
+    contenders gives NaN (TF's segment reductions skip it), and a segment of -inf only
+    has max -inf (TF starts from the lowest finite value; +inf for min alike)."""
+    n, k, rank = int(x.shape[axis]), idx.shape.rank, v.shape.rank
+    idx, inside = _wrapped(idx, n)
+    seg = tf.where(inside, idx, -tf.ones_like(idx))
+    first = list(range(axis, axis + k)) + list(range(axis)) + list(range(axis + k, rank))
+    back = list(range(1, axis + 1)) + [0] + list(range(axis + 1, x.shape.rank))
+    vt = tf.transpose(v, first)
+
+    def per_index(values, reduce):
+        return tf.transpose(reduce(values, seg, n), back)
+    combined = per_index(vt, _SEGMENT[combine])
+    hit = tf.math.unsorted_segment_sum(tf.ones_like(seg), seg, n) > 0
+    hit = tf.broadcast_to(tf.reshape(hit, [1] * axis + [n] + [1] * (x.shape.rank - axis - 1)), x.shape)
+    out = _COMBINE[combine](x, combined)
+    if combine != "mul" and x.dtype.is_floating:
+        extreme = tf.constant(-math.inf if combine == "max" else math.inf, x.dtype)
+        count = lambda b: per_index(tf.cast(b, x.dtype), tf.math.unsorted_segment_sum)  # noqa: E731
+        out = tf.where(count(tf.not_equal(vt, extreme)) > 0, out, _COMBINE[combine](x, extreme))
+        out = tf.where((count(tf.math.is_nan(vt)) > 0) | tf.math.is_nan(x), tf.constant(math.nan, x.dtype), out)
+    return tf.where(hit, out, x)

@@ -66,12 +66,24 @@ def _one_plus(cx, v):
     return cx.add(cx.full(1.0, v.type), v)
 
 
+def _tf_by_dtype(template, unsigned=None, bool_=None):
+    """A TF template that differs where TF has no kernel for the operands' dtype (tf.negative,
+    tf.abs and tf.sign take no unsigned integers, the ordered comparisons no bools): the
+    emitter gives callable templates their operand types."""
+    def emit(a, at):
+        dt = at["operand_types"][0].dtype
+        special = bool_ if dt == "bool" else unsigned if dt.startswith("u") else None
+        return (special or template).format(*a)
+    return emit
+
+
 UNARY = {
     # name: (kind, jax template, tf template, numpy fold, jvp rule)
-    "abs": ("numeric", "jnp.abs({0})", "tf.abs({0})", np.abs,
+    "abs": ("numeric", "jnp.abs({0})", _tf_by_dtype("tf.abs({0})", unsigned="{0}"), np.abs,
             # (as JAX's: the slope at 0 is +1)
             _tangent(lambda cx, t, x, out: cx.op("select", [cx.op("ge", [x, cx.zeros(x.type)]), t, cx.neg(t)]))),
-    "sign": ("numeric", "jnp.sign({0})", "tf.sign({0})", np.sign, _no_tangent),
+    "sign": ("numeric", "jnp.sign({0})", _tf_by_dtype("tf.sign({0})", unsigned="tf.cast(tf.not_equal({0}, 0), {0}.dtype)"),
+             np.sign, _no_tangent),
     "floor": ("float", "jnp.floor({0})", "tf.floor({0})", np.floor, _no_tangent),
     "ceil": ("float", "jnp.ceil({0})", "tf.math.ceil({0})", np.ceil, _no_tangent),
     "round": ("float", "jnp.round({0})", "tf.round({0})", np.round, _no_tangent),
@@ -176,7 +188,7 @@ def _neg_t(cx, cts, operands, linear, **attrs):
     return [cx.neg(cts[0])]
 
 
-declare("neg", _unary_rule("numeric"), jax="-{0}", tf="-{0}", fold=np.negative, jvp=_linear_jvp, transpose=_neg_t,
+declare("neg", _unary_rule("numeric"), jax="-{0}", tf=_tf_by_dtype("-{0}", unsigned="tf.zeros_like({0}) - {0}"), fold=np.negative, jvp=_linear_jvp, transpose=_neg_t,
         batch=batching.elementwise, tile=tiling.elementwise, cost=costs.per_element(1, 0))
 
 
@@ -269,6 +281,8 @@ def _tf_floordiv(a, at):
 # select y where it wins or is NaN, else x (a NaN x included); on integers y != y is false.
 _TF_MAX = "tf.where(tf.less({0}, {1}) | tf.not_equal({1}, {1}), {1}, {0})"
 _TF_MIN = "tf.where(tf.less({1}, {0}) | tf.not_equal({1}, {1}), {1}, {0})"
+# TF orders no bools: compare them as 0/1 integers, as NumPy and XLA order them
+_TF_BOOL_CMP = "tf.{}(tf.cast({{0}}, tf.int8), tf.cast({{1}}, tf.int8))"
 
 
 BINARY = {
@@ -307,10 +321,10 @@ BINARY = {
     "shift_right": ("int", "jnp.right_shift({0}, {1})", "tf.bitwise.right_shift({0}, {1})", None, _no_tangent, None),
     "eq": ("compare", "{0} == {1}", "tf.equal({0}, {1})", np.equal, _no_tangent, None),
     "ne": ("compare", "{0} != {1}", "tf.not_equal({0}, {1})", np.not_equal, _no_tangent, None),
-    "lt": ("compare", "{0} < {1}", "tf.less({0}, {1})", np.less, _no_tangent, None),
-    "le": ("compare", "{0} <= {1}", "tf.less_equal({0}, {1})", np.less_equal, _no_tangent, None),
-    "gt": ("compare", "{0} > {1}", "tf.greater({0}, {1})", np.greater, _no_tangent, None),
-    "ge": ("compare", "{0} >= {1}", "tf.greater_equal({0}, {1})", np.greater_equal, _no_tangent, None),
+    "lt": ("compare", "{0} < {1}", _tf_by_dtype("tf.less({0}, {1})", bool_=_TF_BOOL_CMP.format("less")), np.less, _no_tangent, None),
+    "le": ("compare", "{0} <= {1}", _tf_by_dtype("tf.less_equal({0}, {1})", bool_=_TF_BOOL_CMP.format("less_equal")), np.less_equal, _no_tangent, None),
+    "gt": ("compare", "{0} > {1}", _tf_by_dtype("tf.greater({0}, {1})", bool_=_TF_BOOL_CMP.format("greater")), np.greater, _no_tangent, None),
+    "ge": ("compare", "{0} >= {1}", _tf_by_dtype("tf.greater_equal({0}, {1})", bool_=_TF_BOOL_CMP.format("greater_equal")), np.greater_equal, _no_tangent, None),
 }
 for _name, (_kind, _jax, _tf, _fold, _jvp, _transpose) in BINARY.items():
     declare(_name, _binary_rule(_kind), jax=_jax, tf=_tf, fold=_fold, jvp=_jvp, transpose=_transpose,

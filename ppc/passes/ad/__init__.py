@@ -30,6 +30,8 @@ class Reverse:
         self.linearized, self.n_res = linearize_module(self.jvp, self.n_params, self.n_out, max_iterations)
         primal, linear = self.linearized.functions.values()
         self.primal, self.linear = primal, linear
+        # functions the primal still calls: callees without tangents (a recursion on integers)
+        self.callees = [f for f in self.jvp.functions.values() if f is not self.jvp.entry]
         self.transposed = transpose_function(linear, self.n_res)
         # which results have tangents (float results), in order
         self.float_outs = [i for i, t in enumerate(entry.result_types) if differentiable(t)]
@@ -62,7 +64,7 @@ class Reverse:
         b.append(Op("return", ret, {}, []))
         name = f"{self.jvp.entry.name.removesuffix('_jvp')}_vjp"
         fn = Function(name, body, [v.type for v in ret])
-        return _drop_constant_flag(canonicalize(Module([fn, self.primal, self.transposed])))
+        return _drop_constant_flag(canonicalize(Module([fn, self.primal, self.transposed] + self.callees)))
 
 
 def _drop_constant_flag(module: Module) -> tuple[Module, bool]:
