@@ -23,6 +23,15 @@ def _run(name, argv):
     return ns["main"](argv)
 
 
+def test_hmc_by_hand_example(capsys, backend):
+    # the script itself checks two batched chains against NumPy running the same function
+    kept, acceptance = _run("hmc_by_hand", ["--chains", "32", "--draws", "120", "--backend", backend])
+    assert "the batched draws equal eager NumPy's" in capsys.readouterr().out
+    assert 0.6 < acceptance <= 1.0
+    # the data were drawn with weights (1, -2, 0.5)
+    assert np.all(np.abs(kept.mean(0) - [1.0, -2.0, 0.5]) < 4 * kept.std(0) + 0.1)
+
+
 def test_eight_schools_example(capsys):
     summaries = _run("eight_schools", ["--chains", "16", "--warmup", "500", "--samples", "1000", "--quiet"])
     for method, summary in summaries.items():  # NUTS and HMC
