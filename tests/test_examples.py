@@ -64,3 +64,14 @@ def test_nuts_benchmark_strategies_runs():
                          timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "breast cancer N=569 D=30        4" in out.stdout
+
+
+def test_samplers_benchmark_runs():
+    """The hand-written-sampler benchmark at its smallest: it runs, and every system's
+    draws agree with jax.vmap's (the script checks, and exits non-zero if not)."""
+    import subprocess
+    script = EXAMPLES.parent / "benchmarks" / "samplers.py"
+    out = subprocess.run([sys.executable, str(script), "--chains", "3", "--draws", "10", "--repeats", "1"],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "every system's draws equal jax.vmap's" in out.stdout and "ppc local static" in out.stdout
