@@ -15,7 +15,7 @@ from .api import Compiled, LoopLimitError, Specialization, _check_flag, backend_
 from .frontend.arrays import NUMPY_SCALAR
 from .frontend.lower import Slot
 from .frontend.values import leaves as _leaves
-from .ir import CompileError, Module, TensorType, TupleType
+from .ir import CompileError, Module, Op, TensorType, TupleType, Value
 from .ir.callgraph import recursive_functions
 from .ir.types import numpy_dtype
 from .passes import run_passes
@@ -139,6 +139,28 @@ def value_and_grad(f, argnums=0, has_aux: bool = False, max_iterations: int = DE
     base = as_compiled(f)
     _check_argnums(base, argnums)
     return Derived(base, _grad_builder(base, argnums, has_aux, True, max_iterations), f"value_and_grad_{base.__name__}")
+
+
+def value_and_grad_with_overflow(f, max_iterations: int = DEFAULT_MAX_ITERATIONS):
+    """((f(x), grad f(x)), overflow): value_and_grad of f in its first argument whose
+    loop-limit flag is an ordinary last result rather than a check Python makes after the
+    call, so that compiled code (a sampler's transition) can call it and carry the flag
+    out itself. `overflow` is True where a `while` loop ran past `max_iterations` (the
+    gradient is then wrong); always False for a function without one."""
+    base = as_compiled(f)
+    inner = _grad_builder(base, 0, False, True, max_iterations)
+
+    def build(spec: Specialization, args, kwargs):
+        module, template, flagged = inner(spec, args, kwargs)
+        if not flagged:
+            entry = module.entry
+            no = Value(TensorType((), "bool"))
+            entry.body.ops.insert(len(entry.body.ops) - 1, Op("constant", [], {"value": False, "shape": (),
+                                                                               "dtype": "bool"}, [no]))
+            entry.body.terminator.operands.append(no)
+            entry.result_types.append(no.type)
+        return module, (template, Slot(TensorType((), "bool"), False)), False
+    return Derived(base, build, f"value_grad_overflow_{base.__name__}")
 
 
 def _check_argnums(base, argnums):

@@ -1,7 +1,7 @@
 """Hamiltonian Monte Carlo with a fixed number of leapfrog steps.
 
-The HMC transition itself is plain Python compiled by ppc (it calls ppc.grad of the
-model's density inside compiled code); a chunk of transitions runs as one XLA program,
+The HMC transition itself is plain Python compiled by ppc (it calls the value and gradient
+of the model's density inside compiled code); a chunk of transitions runs as one XLA program,
 chains run side by side as members of ppc's local static batching, and a progress bar
 advances per chunk.
 """
@@ -12,36 +12,42 @@ import math
 import numpy as np
 
 from .. import ad
+from ..api import LoopLimitError
 from ..api import compile as ppc_compile
 from ..autobatch import autobatch
+from ..passes.ad import DEFAULT_MAX_ITERATIONS
 from ..ppl import on_backend, unconstrained
 from .common import check_convergence, check_settings, dual_averaging, progress_bar, starting_points, to_inference_data
 
 
-def make_hmc_chunk(logp, grad_logp, num_leapfrog):
+def make_hmc_chunk(value_and_grad, num_leapfrog):
     """A function running a chunk of HMC transitions, adapting the step size when
     `adapt` is true. Random numbers (momenta, log-uniforms, step-size jitters) come in
     as arrays; jittering the step size keeps a fixed number of leapfrog steps from
-    resonating with the target's periods."""
+    resonating with the target's periods. `value_and_grad` also says whether a `while`
+    loop in the density ran past its recorded iterations (the gradient is then wrong: the
+    proposal is rejected, and the statistics say so)."""
 
     def hmc_chunk(theta, lp, g, log_step, x_bar, h_bar, t, mu, momenta, log_us, jitters, adapt, target, data):
         n = momenta.shape[0]
         thetas = np.zeros((n, theta.shape[0]), dtype=theta.dtype)
-        stats = np.zeros((n, 3), dtype=theta.dtype)  # acceptance probability, step size, lp
+        stats = np.zeros((n, 4), dtype=theta.dtype)  # acceptance probability, step size, lp, overflow
         for i in range(n):
             eps = np.exp(log_step) * jitters[i]
             p0 = momenta[i]
             q = theta
             gq = g
             p = p0 + 0.5 * eps * gq
+            lp_new = lp
+            overflow = False
             for _ in range(num_leapfrog):
                 q = q + eps * p
-                gq = grad_logp(q, *data)
+                (lp_new, gq), over = value_and_grad(q, *data)
+                overflow = overflow | over
                 p = p + eps * gq
             p = p - 0.5 * eps * gq
-            lp_new = logp(q, *data)
             log_ratio = lp_new - 0.5 * np.dot(p, p) - lp + 0.5 * np.dot(p0, p0)
-            log_ratio = np.where(np.isnan(log_ratio), -np.inf, log_ratio)
+            log_ratio = np.where(np.isnan(log_ratio) | overflow, -np.inf, log_ratio)
             accept_prob = np.exp(np.minimum(log_ratio, 0.0))
             used_step = eps
             if log_us[i] < log_ratio:
@@ -51,24 +57,23 @@ def make_hmc_chunk(logp, grad_logp, num_leapfrog):
             if adapt:
                 t, h_bar, log_step, x_bar = dual_averaging(t, h_bar, x_bar, mu, target, accept_prob)
             thetas = thetas.at[i].set(theta)
-            stats = stats.at[i].set(np.stack([accept_prob, used_step, lp]))
+            stats = stats.at[i].set(np.stack([accept_prob, used_step, lp, 1.0 * overflow]))
         return theta, lp, g, log_step, x_bar, h_bar, t, thetas, stats
     return hmc_chunk
 
 
-def build_hmc(u, num_leapfrog: int):
+def build_hmc(u, num_leapfrog: int, max_iterations: int):
     """(the chunk kernel batched over chains, the density's gradient): compiled once per
-    model, data types and number of leapfrog steps."""
-    logp = u.log_density_fn
-    grad = ad.grad(logp)
-    kernel = ppc_compile(make_hmc_chunk(logp, grad, num_leapfrog), backend=u.program.backend)
-    return autobatch(kernel, strategy="local_static"), grad  # chains are batch members
+    model, data types, number of leapfrog steps and loop limit."""
+    vg = ad.value_and_grad_with_overflow(u.log_density_fn, max_iterations)
+    kernel = ppc_compile(make_hmc_chunk(vg, num_leapfrog), backend=u.program.backend)
+    return autobatch(kernel, strategy="local_static"), ad.grad(u.log_density_fn, max_iterations=max_iterations)
 
 
 def hmc(model, *data, num_warmup: int = 500, num_samples: int = 1000, num_leapfrog: int = 10,
         step_size: float | None = None, target_accept: float = 0.8, chains: int = 4, seed: int = 0,
         jitter: float = 0.3, chunk: int = 50, progress: bool = True, backend: str | None = None,
-        init: dict | None = None, diagnose: bool = True):
+        init: dict | None = None, diagnose: bool = True, max_iterations: int = DEFAULT_MAX_ITERATIONS):
     """Hamiltonian Monte Carlo with a fixed number of leapfrog steps; the step size is
     adapted by dual averaging during warmup (unless `step_size` is given) and jittered
     uniformly by +-`jitter` at each transition. Observed data
@@ -76,11 +81,12 @@ def hmc(model, *data, num_warmup: int = 500, num_samples: int = 1000, num_leapfr
     (chain, draw, ...) and sample_stats (acceptance_rate, step_size, lp). It runs on the
     model's backend, or on `backend` when given. Chains start as ppc.infer.nuts's do
     (uniform(-2, 2) on the unconstrained scale, or `init`); `diagnose` checks convergence
-    as nuts does."""
+    as nuts does, and `max_iterations` bounds a model's `while` loops as nuts's does."""
     check_settings("hmc", chains=chains, num_warmup=num_warmup, num_samples=num_samples, chunk=chunk,
                    num_leapfrog=num_leapfrog, target_accept=target_accept, step_size=step_size, jitter=jitter)
     u = unconstrained(on_backend(model, backend), *data)
-    batched_kernel, grad = u.memo(("hmc", num_leapfrog), lambda: build_hmc(u, num_leapfrog))
+    batched_kernel, grad = u.memo(("hmc", num_leapfrog, max_iterations),
+                                  lambda: build_hmc(u, num_leapfrog, max_iterations))
     rng = np.random.default_rng(seed)
     dtype = u.dtype
     d = u.size
@@ -107,6 +113,11 @@ def hmc(model, *data, num_warmup: int = 500, num_samples: int = 1000, num_leapfr
         out = batched_kernel(theta, lp, g, log_step, x_bar, h_bar, t, mu, momenta, log_us, jitters, bool(adapt),
                              float(target_accept), chain_data)
         theta, lp, g, log_step, x_bar, h_bar, t, thetas, st = (np.asarray(o) for o in out)
+        if (st[:, :n, 3] > 0.5).any():
+            raise LoopLimitError(f"hmc: a while loop in the model ran more than max_iterations={max_iterations} "
+                                 "iterations while differentiating its density in a transition (chain "
+                                 f"{int(np.argwhere(st[:, :n, 3] > 0.5)[0][0])}), so that gradient would be "
+                                 "wrong; pass a larger max_iterations= to ppc.infer.hmc")
         if done >= num_warmup:
             draws.append(thetas[:, :n])
             stats.append(st[:, :n])
