@@ -483,5 +483,5 @@ def stage_text(f: Compiled, args, stage: str) -> str:
     raise ValueError(f"unknown AD stage {stage!r}")
 
 
-__all__ = ["grad", "value_and_grad", "jvp", "vjp", "linearize", "linear_transpose", "hessian",
+__all__ = ["grad", "value_and_grad", "value_and_grad_with_overflow", "jvp", "vjp", "linearize", "linear_transpose", "hessian",
            "LinearFunction", "LoopLimitError"]
