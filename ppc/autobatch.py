@@ -23,6 +23,7 @@ import contextlib
 import inspect
 
 import jax
+import numpy as np
 
 from .ad import Derived, as_compiled
 from .frontend.lower import Slot
@@ -31,14 +32,15 @@ from .ir import CompileError, Function, Module, Op, TensorType, TupleType, Value
 from .ir.callgraph import recursive_call
 from .passes import run_passes
 from .passes.batch import batch_module
-from .passes.pc import DEFAULT_MAX_STACK_DEPTH
 from .passes.ppl import refuse_model
 
 STRATEGIES = ("program_counter", "local_static")
 
 
 def _is_array(a) -> bool:
-    return hasattr(a, "shape") and hasattr(a, "dtype")
+    """(A NumPy scalar, np.float32(0.5) or np.float64(x.mean()), is a number, shared as
+    Python numbers are; a 0-d array is an array without a batch axis.)"""
+    return hasattr(a, "shape") and hasattr(a, "dtype") and not isinstance(a, np.generic)
 
 
 def _first(tree):
@@ -154,10 +156,15 @@ class Batched(Derived):
         refuse_model(spec.canonical)
         if spec.flagged:
             raise CompileError("autobatch of a function that records while loops for reverse mode is not supported")
-        template = _batched_template(spec.template, self._size)
+        template = _batched_template(_split_tuple_slots(spec.template), self._size)
         module, layout = spec.canonical, self._layout()
+        flat_results = any(isinstance(t, TupleType) for t in module.entry.result_types)
+        if flat_results:  # a tuple result (ppc.grad of a tuple argument): each leaf a result
+            module = _flatten_results(module)
         if any(t is not None for t in layout):  # tuples with batched leaves: each leaf a parameter
-            module = run_passes(_flatten_params(module, layout), ["canonicalize"])
+            module = _flatten_params(module, layout)
+        if flat_results or any(t is not None for t in layout):
+            module = run_passes(module, ["canonicalize"])
         if self.strategy == "program_counter":  # the machine is built from the member program
             return module, template, False
         out = batch_module(module, tuple(self._entry_flags(module)), self._size)
@@ -268,6 +275,39 @@ def _flatten_params(module: Module, layout) -> Module:
     return Module(functions)
 
 
+def _flatten_results(module: Module) -> Module:
+    """A copy of `module` whose entry returns the leaves of each tuple result (in order) as
+    results of their own (the canonicalizer folds the `tuple_get`s into the leaves), as the
+    template `_split_tuple_slots` gives reads them."""
+    functions = [Function(f.name, clone_region(f.body, {}), f.result_types) for f in module.functions.values()]
+    entry = functions[0]
+    ret = entry.body.ops[-1]
+    ops = []
+
+    def split(v):
+        if not isinstance(v.type, TupleType):
+            return [v]
+        out = []
+        for k, t in enumerate(v.type.elements):
+            e = Value(t, v.hint)
+            ops.append(Op("tuple_get", [v], {"index": k}, [e]))
+            out.extend(split(e))
+        return out
+    results = [x for v in ret.operands for x in split(v)]
+    entry.body.ops = entry.body.ops[:-1] + ops + [Op("return", results, {}, [], (), ret.loc)]
+    entry.result_types = [v.type for v in results]
+    return Module(functions)
+
+
+def _split_tuple_slots(t):
+    """A template whose tuple-typed slots are tuples of slots (see `_flatten_results`)."""
+    if isinstance(t, Slot) and isinstance(t.type, TupleType):
+        return tuple(_split_tuple_slots(Slot(e, t.weak)) for e in t.type.elements)
+    if isinstance(t, (tuple, list)):
+        return type(t)(_split_tuple_slots(x) for x in t)
+    return t
+
+
 def _retuple(fn: Function, layout):
     """The entry of a batched program built from `_flatten_params`'s: it takes each tuple
     again (of the leaves' batched types) and reads its leaves with `tuple_get`s."""
@@ -307,15 +347,18 @@ def _batched_template(t, size):
     return t
 
 
-def autobatch(f, strategy: str = "program_counter", max_stack_depth: int = DEFAULT_MAX_STACK_DEPTH):
+def autobatch(f, strategy: str = "program_counter", max_stack_depth: int | None = None):
     """The function on batches: inputs gain a leading batch axis; results are batched.
     `max_stack_depth` bounds the recursion depth of the program-counter machine (deeper
-    recursion raises StackOverflowError, never a wrong answer)."""
+    recursion raises StackOverflowError, never a wrong answer); by default the compiled
+    function's own (`ppc.compile(f, max_stack_depth=...)`), else DEFAULT_MAX_STACK_DEPTH."""
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
+    base = as_compiled(f)
+    if max_stack_depth is None:
+        max_stack_depth = base.max_stack_depth
     if not isinstance(max_stack_depth, int) or max_stack_depth < 1:
         raise ValueError(f"max_stack_depth must be a positive int, got {max_stack_depth!r}")
-    base = as_compiled(f)
     batched = Batched(base, None, f"batched_{base.__name__}")  # Batched._lower builds the IR itself
     batched.strategy, batched.max_stack_depth = strategy, max_stack_depth
     return batched

@@ -160,3 +160,29 @@ def test_an_entry_taking_a_tuple_may_call_itself(strategy):
     ns = np.array([0, 3, 5])
     got = ppc.autobatch(rec_shared, strategy=strategy)(shared(pair), ns)
     np.testing.assert_array_equal(got, [rec_shared(pair, n) for n in ns])
+
+
+def countdown(n):
+    if n <= 0:
+        return 0
+    return 1 + countdown(n - 1)
+
+
+def test_autobatch_keeps_the_compiled_functions_stack_depth():
+    # (autobatch of ppc.compile(f, max_stack_depth=8) used the default of 128)
+    f = ppc.autobatch(ppc.compile(countdown, max_stack_depth=8))
+    np.testing.assert_array_equal(f(np.array([3, 5])), [3, 5])
+    with pytest.raises(ppc.StackOverflowError, match="max_stack_depth"):
+        f(np.array([3, 20]))
+    wider = ppc.autobatch(ppc.compile(countdown, max_stack_depth=8), max_stack_depth=32)
+    np.testing.assert_array_equal(wider(np.array([3, 20])), [3, 20])
+
+
+def test_numpy_scalars_are_shared_as_numbers():
+    # (np.float32(0.5) was refused as "a scalar array" where 0.5 is shared)
+    f = ppc.autobatch(lambda x, s: x * s)
+    x = np.arange(6.0).reshape(3, 2)
+    np.testing.assert_allclose(f(x, np.float64(x.mean())), x * x.mean())
+    np.testing.assert_allclose(f(x.astype(np.float32), np.float32(2.0)), 2 * x)
+    with pytest.raises(ValueError, match="scalar array"):
+        f(x, np.array(2.0))

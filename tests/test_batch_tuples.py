@@ -175,7 +175,9 @@ def test_wrong_leading_sizes_name_the_argument():
     with pytest.raises(ValueError, match=r"argument 0 \('state'\) element \[1\]\[0\] has a leading axis of 2"):
         ppc.autobatch(nested)((np.ones((B, 3)), (np.ones((2, 2)), np.ones(B)), 1.0), x)
     with pytest.raises(ValueError, match=r"leading batch axis: argument 0 \('state'\) element \[1\] is a scalar"):
-        f((np.ones((B, 3)), np.float64(1.0)), x)
+        f((np.ones((B, 3)), np.array(1.0)), x)
+    # a NumPy scalar is a number, shared by every member as a Python number is
+    np.testing.assert_allclose(f((np.ones((B, 3)), np.float64(2.0)), x), f((np.ones((B, 3)), 2.0), x))
     with pytest.raises(ValueError, match=r"batch sizes \[4, 5\] differ .*: argument 0 \('state'\) element \[0\] has a "
                                          r"leading axis of 4, argument 1 \('x'\) has a leading axis of 5"):
         f((np.ones((B, 3)), np.ones(B)), np.ones((5, 3)))

@@ -70,3 +70,23 @@ def test_a_loop_past_max_iterations_in_a_transition_raises(sampler):
 def test_a_loop_past_max_iterations_at_a_starting_point_raises():
     with pytest.raises(ppc.LoopLimitError, match=r"max_iterations=2 .* at a starting point"):
         ppc.infer.nuts(ppc.condition(iterative, obs=OBS), max_iterations=2, **SETTINGS)
+
+
+def newton_loss(w):
+    return newton_sqrt(np.sum(w * w) + 1.0)
+
+
+def sampler_step(w, step):
+    (value, g), overflow = ppc.ad.value_and_grad_with_overflow(newton_loss)(w)
+    return np.where(overflow, np.nan, w + step * g), value
+
+
+def test_your_own_compiled_code_gets_the_loop_flag_as_a_value():
+    w = np.array([0.5, -1.0, 2.0])
+    new, value = ppc.compile(sampler_step)(w, 0.1)
+    norm = np.sqrt(np.sum(w * w) + 1.0)
+    np.testing.assert_allclose(new, w + 0.1 * w / norm, rtol=1e-10)
+    np.testing.assert_allclose(value, norm, rtol=1e-10)
+    # a plain ppc.grad of the same loss inside compiled code says what to use instead
+    with pytest.raises(ppc.CompileError, match="value_and_grad_with_overflow"):
+        ppc.compile(lambda w: ppc.grad(newton_loss)(w))(w)

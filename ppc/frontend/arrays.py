@@ -26,6 +26,8 @@ def kind(dtype: str) -> str:
 
 INDEX = DEFAULT["int"]  # dtype of dynamic start indices
 _KIND_ORDER = {"bool": 0, "int": 1, "float": 2}
+_SLICE_HINT = ("a window at a traced offset is jax.lax.dynamic_slice(x, (i,), (size,)) "
+               "(written back with jax.lax.dynamic_update_slice)")
 
 
 def accumulator(dtype: str) -> str:
@@ -174,6 +176,9 @@ class ArrayOps:
         """Apply a same-type elementwise primitive after promotion and broadcasting.
         result_kind: "float" to move integer inputs to floating point first (exp, /),
         "bool" for comparisons."""
+        if any(self.aval(x)[1] == "key" for x in xs):
+            self.error(f"PRNG keys have no arithmetic or math ('{prim}' of a key)",
+                       "make new keys with jax.random.split(key, n) (or jax.random.key(seed))")
         if result_kind == "float" and dtype is None:
             dt, _ = self.promote(*xs)
             if not is_float(dt):
@@ -321,7 +326,7 @@ class ArrayOps:
                 continue
             n = x.shape[axis]
             if isinstance(item, slice):
-                lo, hi, st = (self.static_int(v, "a slice bound") if v is not None else None
+                lo, hi, st = (self.static_int(v, "a slice bound", _SLICE_HINT) if v is not None else None
                               for v in (item.start, item.stop, item.step))
                 lo, hi, st = slice(lo, hi, st).indices(n)
                 if st > 0:
@@ -454,10 +459,10 @@ class ArrayOps:
         neg = self.elementwise("lt", i, 0, result_kind="bool")
         return self.select(neg, self.elementwise("add", i, n), i)
 
-    def static_int(self, v, what: str) -> int:
+    def static_int(self, v, what: str, hint: str | None = None) -> int:
         if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
             return int(v)
-        self.error(f"{what} must be a Python int known at compile time, got {describe(v)}")
+        self.error(f"{what} must be a Python int known at compile time, got {describe(v)}", hint)
 
 
 def is_index_array(item) -> bool:

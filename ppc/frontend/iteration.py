@@ -15,7 +15,7 @@ from typing import Any, Callable
 import gast
 
 from .arrays import describe
-from .values import Dyn, DynRange, Enumerate, Zip
+from .values import BOTTOM, Dyn, DynRange, Enumerate, Zip
 
 STATIC_SEQUENCES = (tuple, list, str, range)
 
@@ -42,6 +42,8 @@ def static_items(seq) -> list | None:
 
 def indexed(lw, seq, node) -> Indexed:
     """`seq` as an indexed walk (see the module's docstring)."""
+    if seq is BOTTOM:  # a recursive call's result while its type is inferred: unknown items
+        return Indexed(1, lambda k: BOTTOM, False)
     if isinstance(seq, Dyn):
         if not seq.shape:
             lw.error("cannot iterate over a 0-d array", node=node)

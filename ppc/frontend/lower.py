@@ -15,6 +15,7 @@ from __future__ import annotations
 import builtins
 import inspect
 import operator
+import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -1191,12 +1192,16 @@ class Lowerer(ArrayOps):
         handled, out = call_builtin_or_numpy(self, func, args, kwargs)
         if handled:
             return out
-        if inspect.isfunction(func):
+        mod = getattr(func, "__module__", None) or ""
+        # (a library's Python function, jax.random.bernoulli or jnp.interp, is no user code:
+        # compiling its source would fail inside the library, far from the user's line)
+        if inspect.isfunction(func) and mod.partition(".")[0] not in _LIBRARIES:
             return self.call_user(func, args, kwargs, node)
         name = getattr(func, "__qualname__", None) or describe(func)
-        mod = getattr(func, "__module__", None) or ""
-        self.error(f"calling {mod + '.' if mod else ''}{name} is not supported in compiled code",
-                   "see the README for the supported NumPy/jax.numpy/math functions", node)
+        mod = _public_module(func, mod, name)
+        hint = ("supported from jax.random: " + ", ".join(_JAX_RANDOM) if mod.startswith("jax.random")
+                else "see the README for the supported NumPy/jax.numpy/math functions")
+        self.error(f"calling {mod + '.' if mod else ''}{name} is not supported in compiled code", hint, node)
 
     def call_host_transform(self, func, args, kwargs, node):
         """`ppc.grad(loss)` (see `_host_transform`) with arguments known at compile time:
@@ -1298,12 +1303,16 @@ class Lowerer(ArrayOps):
         try:
             module, template, flagged = func.__ppc_call_ir__(
                 [_example(a) for a in args], {k: _example(v) for k, v in kwargs.items()})
+        except _UnknownResult:
+            return BOTTOM
         except CompileError as e:
             self.error(f"cannot build {getattr(func, '__name__', 'this function')} here: {e.message}", node=node)
         if flagged:
             self.error(f"{func.__name__} records a while loop for reverse mode; inside compiled code its "
-                       "loop-limit check cannot run", "call it from Python, or give the loop a static trip count",
-                       node)
+                       "loop-limit check cannot run",
+                       "use ppc.ad.value_and_grad_with_overflow(f), which returns the flag for your code to "
+                       "check ((value, grad), overflow), call it from Python, or give the loop a static trip "
+                       "count", node)
         renames = {name: self.ctx.fresh_name(name) for name in module.functions}
         for fn in module.functions.values():
             copy = Function(renames[fn.name], clone_region(fn.body, {}), fn.result_types)
@@ -1524,6 +1533,24 @@ class _Abstract:
 _HOST_TRANSFORMS: dict = {}
 
 
+# top-level packages whose functions compiled code calls only through numpy_api's table
+_LIBRARIES = frozenset({"jax", "jaxlib", "numpy", "scipy", "tensorflow", "optax", "numpyro", "flax", "torch"})
+_JAX_RANDOM = ("key", "split", "normal", "uniform", "gamma", "poisson", "categorical", "binomial")
+
+
+def _public_module(func, mod: str, name: str) -> str:
+    """Where a library function is read from: jax.random for jax._src.random.core."""
+    if "._src" not in mod:
+        return mod
+    parts = mod.replace("._src", "").split(".")
+    while parts:
+        m = sys.modules.get(".".join(parts))
+        if m is not None and getattr(m, name, None) is func:
+            return ".".join(parts)
+        parts.pop()
+    return mod
+
+
 def _host_transform(func):
     """For ppc's function transformations, whether compiled code runs them on the host, at
     compile time, when their arguments are known then (functions, ints, tuples): True for
@@ -1531,10 +1558,12 @@ def _host_transform(func):
     returns a function compiled code knows how to call; False for jvp, vjp, linearize and
     linear_transpose, which take arrays and run from Python only. None for anything else."""
     if not _HOST_TRANSFORMS:
-        from ..ad import grad, hessian, jvp, linear_transpose, linearize, value_and_grad, vjp
+        from ..ad import (grad, hessian, jvp, linear_transpose, linearize, value_and_grad,
+                          value_and_grad_with_overflow, vjp)
         from ..api import compile
         from ..autobatch import autobatch
-        _HOST_TRANSFORMS.update({f: True for f in (grad, value_and_grad, hessian, autobatch, compile)})
+        _HOST_TRANSFORMS.update({f: True for f in (grad, value_and_grad, value_and_grad_with_overflow, hessian,
+                                                   autobatch, compile)})
         _HOST_TRANSFORMS.update({f: False for f in (jvp, vjp, linearize, linear_transpose)})
     try:
         return _HOST_TRANSFORMS.get(func)
@@ -1819,7 +1848,11 @@ def _abstract_arg(v, pos, name: str, loc):
         dt, weak = _sa(v)
         return Dyn(Value(TensorType((), dt)), weak)
     if hasattr(v, "shape") and hasattr(v, "dtype"):
-        dt = "key" if "key" in str(v.dtype) else dtype_of_numpy(v.dtype)
+        try:
+            dt = "key" if "key" in str(v.dtype) else dtype_of_numpy(v.dtype)
+        except TypeError:
+            raise CompileError(f"argument {pos} of '{name}' has dtype {v.dtype}, which compiled code does not "
+                               "take", loc, "bool, integers and float16/32/64 are supported") from None
         return Dyn(Value(TensorType(tuple(v.shape), dt)), False)
     raise CompileError(f"argument {pos} of '{name}' is {describe(v)}; compiled functions take "
                        "arrays, numbers and tuples of them", loc, "mark other arguments static with static_argnums")
@@ -1847,6 +1880,8 @@ def lower_closure(clo: Closure, args: list, kwargs: dict) -> tuple[Module, objec
         result = lw.expr(clo.node.body)
     else:
         result = lw.function_body(clo.node.body)
+    if contains_bottom(result):  # it reads a recursive call's result whose type is still inferred
+        raise _UnknownResult()
     result = _materialize_all(lw, result)
     template = _result_template(result, clo, definer.src)
     vals = lw.materialize(template, result) if _has_slot(template) else []
@@ -1860,6 +1895,12 @@ def lower_closure(clo: Closure, args: list, kwargs: dict) -> tuple[Module, objec
             raise InternalError(f"frontend: function '{other.name}' reads values of the program calling "
                                 f"'{clo.name}'")
     return module, template, captured
+
+
+class _UnknownResult(Exception):
+    """A function defined inside compiled code, given to a transform (ppc.grad(lambda v:
+    ...)), reads a recursive call's result while that result's type is still inferred:
+    the call's result is unknown (BOTTOM) too, until the next pass."""
 
 
 def _capture_free_values(fn: Function) -> list[Value]:

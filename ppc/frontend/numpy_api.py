@@ -148,10 +148,10 @@ def _math_arg(lw, func, a):
 
 
 def call_method(lw, bm: BoundMethod, args, kwargs):
+    if contains_bottom(tuple(args), tuple(kwargs.values())):  # (a recursive call's result, still unknown)
+        return BOTTOM
     if isinstance(bm.obj, AtIndexer):
         return at_update(lw, bm.obj, bm.name, *args, **kwargs)
-    if contains_bottom(tuple(args), tuple(kwargs.values())):
-        return BOTTOM
     return _invoke(lw, METHODS[bm.name], "." + bm.name, [bm.obj] + list(args), kwargs)
 
 
@@ -515,8 +515,15 @@ def _logsumexp(lw, a, axis=None, keepdims=False, b=None):
 
 @register("jax.nn.softmax", "sps.softmax", "jss.softmax")
 def _softmax(lw, x, axis=-1):
+    """As JAX and SciPy compute it: exp(x - max) over its sum (so an infinite entry makes
+    the whole slice NaN, as theirs; exp(x - logsumexp) gave 0 beside it)."""
     x = lw.to_dyn(x)
-    return lw.elementwise("exp", lw.elementwise("sub", x, _logsumexp(lw, x, axis, keepdims=True)))
+    if not is_float(x.dtype):
+        x = lw.convert(x, DEFAULT["float"])
+    m = lw.reduce("reduce_max", x, axis, keepdims=True)
+    m = Dyn(lw.emit("stop_gradient", [m.value]), m.weak)  # the shift cancels: no derivative
+    e = lw.elementwise("exp", lw.elementwise("sub", x, m))
+    return lw.elementwise("div", e, lw.reduce("reduce_sum", e, axis, keepdims=True))
 
 
 @register("jax.nn.log_softmax", "sps.log_softmax")
@@ -1368,10 +1375,15 @@ def _rpoisson(lw, key, lam, shape=None, dtype=None):
 
 
 @register("jax.random.categorical")
-def _rcategorical(lw, key, logits, axis=-1):
+def _rcategorical(lw, key, logits, axis=-1, shape=None):
     x = lw.to_dyn(logits)
     if lw.norm_axis(axis, len(x.shape)) != len(x.shape) - 1:
         lw.error("jax.random.categorical here draws along the last axis only")
+    if shape is not None:  # (as JAX draws them: from the logits broadcast to shape + (k,))
+        shape = _shape_arg(lw, shape)
+        if len(shape) < len(x.shape) - 1 or lw.broadcast_shapes(shape, x.shape[:-1]) != shape:
+            lw.error(f"jax.random.categorical: shape {shape} does not take the logits' batch shape {x.shape[:-1]}")
+        x = lw.broadcast_to(x, shape + x.shape[-1:])
     return Dyn(lw.emit("random_categorical", [_key_arg(lw, key).value, x.value]))
 
 
