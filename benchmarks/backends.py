@@ -133,13 +133,14 @@ class NutsSteps:
     def __init__(self, backend, X, y, step_size, inv_mass, chains, chunk=10):
         model = ppc.condition(ppc.compile(logistic_model, backend=backend), y=y)
         u = ppc.unconstrained(model, X)
-        vg = ppc.value_and_grad(u.log_density_fn)
+        vg = ppc.ad.value_and_grad_with_overflow(u.log_density_fn)
         self.sampler = ppc.autobatch(ppc.compile(make_nuts(vg, 10, chunk), backend=backend),
                                      strategy="program_counter", max_stack_depth=12)
         rng = np.random.default_rng(1)
         q = rng.normal(scale=0.1, size=(chains, u.size))
         args = tuple(np.asarray(a) for a in u.args)
-        lp, g = (np.asarray(o) for o in ppc.autobatch(vg, strategy="local_static")(q, *[a[None] for a in args]))
+        (lp, g), _ = ppc.autobatch(vg, strategy="local_static")(q, *[a[None] for a in args])
+        lp, g = np.asarray(lp), np.asarray(g)
         log_eps = np.full(chains, np.log(step_size))
         zeros = np.zeros(chains)
         keys = jax.random.split(jax.random.key(0), chains)

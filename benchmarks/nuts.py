@@ -201,10 +201,11 @@ def strategies(X, y, chains, draws, seed):
     from ppc.infer.nuts import make_nuts
     from ppc.ppl import unconstrained
     u = unconstrained(ppc.condition(logistic_ppc, y=y), X)
-    vg = ad.value_and_grad(u.log_density_fn)
+    vg = ad.value_and_grad_with_overflow(u.log_density_fn)
     args = tuple(np.asarray(a) for a in u.args)
     q = np.random.default_rng(seed).normal(size=(chains, u.size)) * 0.1
-    lp, g = (np.asarray(v) for v in ppc.autobatch(vg, strategy="local_static")(q, *[a[None] for a in args]))
+    (lp, g), _ = ppc.autobatch(vg, strategy="local_static")(q, *[a[None] for a in args])
+    lp, g = np.asarray(lp), np.asarray(g)
     zero = np.zeros(chains)
     out = {}
     for strategy in ("program_counter", "local_static"):
