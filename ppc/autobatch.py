@@ -147,8 +147,12 @@ class Batched(Derived):
 
     def _entry_flags(self, module) -> list[bool]:
         """Which entry parameters of the member program carry a batch axis (a tuple with
-        batched leaves has had them made parameters of their own: `_flatten_params`)."""
-        return [isinstance(p.type, TensorType) and bool(f) for p, f in zip(module.entry.params, self._flat_flags())]
+        batched leaves has had them made parameters of their own: `_flatten_params`). A
+        closure's program (api.Lifted) takes the values it reads from the program around it
+        last: every member reads the same, so they are shared."""
+        flags = self._flat_flags()
+        flags += [False] * (len(module.entry.params) - len(flags))
+        return [isinstance(p.type, TensorType) and bool(f) for p, f in zip(module.entry.params, flags)]
 
     def _lower(self, args, kwargs):
         member = [_member(a, f) for a, f in zip(args, self._flags)]
@@ -335,7 +339,7 @@ def _retuple(fn: Function, layout):
         p = Value(type_of(tree), first.hint if first is not None else None)
         params.append(p)
         unpack(tree, p)
-    fn.body.params = params
+    fn.body.params = params + list(old)  # (and a closure's values from around it: api.Lifted)
     fn.body.ops = prologue + fn.body.ops
 
 

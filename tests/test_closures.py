@@ -142,7 +142,23 @@ def test_python_numbers_and_keywords_reach_derived_functions():
 
 
 def batched_lambda(w, x):
-    return ppc.autobatch(lambda v: loss(v, x))(w[None])
+    return ppc.autobatch(lambda v: loss(v, x))(w[None])  # (program counter: refused inside compiled code)
+
+
+def batched_closure(ws, x):
+    return ppc.autobatch(lambda v: loss(v, x), strategy="local_static")(ws)
+
+
+def test_autobatch_of_a_closure_over_traced_values():
+    ws = np.stack([W, 2 * W, -W])
+    want = [loss(v, X) for v in ws]
+    np.testing.assert_allclose(ppc.compile(batched_closure)(ws, X), want, rtol=1e-12)
+    # its derivative in the value it reads, and the whole batched again over members
+    g = ppc.grad(lambda ws, x: jnp.sum(batched_closure(ws, x)), argnums=1)(ws, X)
+    np.testing.assert_allclose(g, sum(jax.grad(loss, argnums=1)(v, X) for v in ws), rtol=1e-12)
+    xs = np.stack([X, X + 1.0])
+    got = ppc.autobatch(batched_closure, strategy="local_static")(np.stack([ws, ws]), xs)
+    np.testing.assert_allclose(got, [[loss(v, x) for v in ws] for x in xs], rtol=1e-12)
 
 
 def model_lambda(w, x):
@@ -158,7 +174,7 @@ def unknown_keyword(w, x):
 
 
 @pytest.mark.parametrize("fn, message", [
-    (batched_lambda, "ppc.autobatch inside compiled code needs arguments known at compile time"),
+    (batched_lambda, "a program-counter batched function cannot be called from compiled code"),
     (model_lambda, "is a model"),
     (vector_lambda, "needs a function returning a float scalar"),
     (unknown_keyword, "pass 'scale' by position"),

@@ -1214,7 +1214,7 @@ class Lowerer(ArrayOps):
                        node)
         if contains_bottom(tuple(args), tuple(kwargs.values())):
             return BOTTOM
-        if args and isinstance(args[0], Closure) and name != "ppc.autobatch":
+        if args and isinstance(args[0], Closure):
             if name == "ppc.compile":  # (compiled code inlines a nested function as it is)
                 return args[0]
             from ..api import Lifted
