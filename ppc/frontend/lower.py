@@ -1199,7 +1199,8 @@ class Lowerer(ArrayOps):
             return self.call_user(func, args, kwargs, node)
         name = getattr(func, "__qualname__", None) or describe(func)
         mod = _public_module(func, mod, name)
-        hint = ("supported from jax.random: " + ", ".join(_JAX_RANDOM) if mod.startswith("jax.random")
+        from .numpy_api import registered
+        hint = ("supported from jax.random: " + ", ".join(registered("jax.random")) if mod.startswith("jax.random")
                 else "see the README for the supported NumPy/jax.numpy/math functions")
         self.error(f"calling {mod + '.' if mod else ''}{name} is not supported in compiled code", hint, node)
 
@@ -1535,7 +1536,6 @@ _HOST_TRANSFORMS: dict = {}
 
 # top-level packages whose functions compiled code calls only through numpy_api's table
 _LIBRARIES = frozenset({"jax", "jaxlib", "numpy", "scipy", "tensorflow", "optax", "numpyro", "flax", "torch"})
-_JAX_RANDOM = ("key", "split", "normal", "uniform", "gamma", "poisson", "categorical", "binomial")
 
 
 def _public_module(func, mod: str, name: str) -> str:

@@ -96,6 +96,11 @@ def _strong(v):
     return v
 
 
+def registered(prefix: str) -> list[str]:
+    """The names registered under a module path (`registered("jax.random")`: key, split, ...)."""
+    return [n[len(prefix) + 1:] for names, _ in _PENDING for n in names if n.startswith(prefix + ".")]
+
+
 def register_callable(obj, handler):
     """Map a Python callable (not named by module path) to a lowering handler."""
     _PENDING_OBJECTS.append((obj, handler))
