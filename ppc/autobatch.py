@@ -26,7 +26,7 @@ import jax
 import numpy as np
 
 from .ad import Derived, as_compiled
-from .frontend.lower import Slot
+from .frontend.lower import Slot, split_tuple_slots
 from .frontend.values import leaves
 from .ir import CompileError, Function, Module, Op, TensorType, TupleType, Value, clone_region, walk_ops
 from .ir.callgraph import recursive_call
@@ -159,8 +159,10 @@ class Batched(Derived):
         spec = self.base.specialize(*member, **kwargs)
         refuse_model(spec.canonical)
         if spec.flagged:
-            raise CompileError("autobatch of a function that records while loops for reverse mode is not supported")
-        template = _batched_template(_split_tuple_slots(spec.template), self._size)
+            raise CompileError("autobatch of a function that records while loops for reverse mode is not supported: "
+                               "batch ppc.ad.value_and_grad_with_overflow(f) instead, which returns the loop-limit "
+                               "flag as a result ((value, grad), overflow) for you to check")
+        template = _batched_template(split_tuple_slots(spec.template), self._size)
         module, layout = spec.canonical, self._layout()
         flat_results = any(isinstance(t, TupleType) for t in module.entry.result_types)
         if flat_results:  # a tuple result (ppc.grad of a tuple argument): each leaf a result
@@ -282,7 +284,7 @@ def _flatten_params(module: Module, layout) -> Module:
 def _flatten_results(module: Module) -> Module:
     """A copy of `module` whose entry returns the leaves of each tuple result (in order) as
     results of their own (the canonicalizer folds the `tuple_get`s into the leaves), as the
-    template `_split_tuple_slots` gives reads them."""
+    template `split_tuple_slots` gives reads them."""
     functions = [Function(f.name, clone_region(f.body, {}), f.result_types) for f in module.functions.values()]
     entry = functions[0]
     ret = entry.body.ops[-1]
@@ -301,15 +303,6 @@ def _flatten_results(module: Module) -> Module:
     entry.body.ops = entry.body.ops[:-1] + ops + [Op("return", results, {}, [], (), ret.loc)]
     entry.result_types = [v.type for v in results]
     return Module(functions)
-
-
-def _split_tuple_slots(t):
-    """A template whose tuple-typed slots are tuples of slots (see `_flatten_results`)."""
-    if isinstance(t, Slot) and isinstance(t.type, TupleType):
-        return tuple(_split_tuple_slots(Slot(e, t.weak)) for e in t.type.elements)
-    if isinstance(t, (tuple, list)):
-        return type(t)(_split_tuple_slots(x) for x in t)
-    return t
 
 
 def _retuple(fn: Function, layout):

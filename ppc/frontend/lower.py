@@ -1337,7 +1337,14 @@ class Lowerer(ArrayOps):
                            "convert the argument (x.astype(...)) to the type the function was built for", node)
         results = [Value(t) for t in module.entry.result_types]
         self.builder.append(Op("call", operands, {"callee": renames[module.entry.name]}, results))
-        return _fill(template, iter(results))
+        # (a gradient with respect to a tuple is one tuple-typed result: its leaves, one by one)
+        return _fill(split_tuple_slots(template), iter([x for r in results for x in self.untuple(r)]))
+
+    def untuple(self, v: Value) -> list[Value]:
+        if not isinstance(v.type, TupleType):
+            return [v]
+        parts = [self.emit("tuple_get", [v], index=k) for k in range(len(v.type.elements))]
+        return [x for part in parts for x in self.untuple(part)]
 
     def positional(self, func, args, kwargs, node) -> list:
         """Keyword arguments to a transform of a closure, passed by position (its program's
@@ -1835,6 +1842,15 @@ def lower_entry(fn, args: list, static: set[int] | None = None, kwargs: dict | N
     order = [entry_fn.name] + [n for n in ctx.functions if n != entry_fn.name]
     module = Module([ctx.functions[n] for n in order])
     return _prune(module), spec.template
+
+
+def split_tuple_slots(t):
+    """A template whose tuple-typed slots are tuples of slots, one per element."""
+    if isinstance(t, Slot) and isinstance(t.type, TupleType):
+        return tuple(split_tuple_slots(Slot(e, t.weak)) for e in t.type.elements)
+    if isinstance(t, (tuple, list)):
+        return type(t)(split_tuple_slots(x) for x in t)
+    return t
 
 
 def _abstract_arg(v, pos, name: str, loc):

@@ -6,7 +6,7 @@ import numpy as np
 from .. import ad
 from ..api import compile as ppc_compile
 from ..ppl import on_backend, unconstrained
-from .common import check_names, check_settings, observed_outside_support, progress_bar, to_inference_data
+from .common import as_arrays, check_names, check_settings, observed_outside_support, progress_bar, to_inference_data
 
 
 def make_elbo(logp, num_draws):
@@ -36,7 +36,7 @@ def advi(model, *data, num_steps: int = 2000, num_draws: int = 4, learning_rate:
         ppc_compile(make_elbo(u.log_density_fn, num_draws), backend=u.program.backend), argnums=(0, 1)))
     rng = np.random.default_rng(seed)
     dtype = u.dtype
-    args = tuple(np.asarray(a) for a in u.args)
+    args = as_arrays(tuple(u.args))
     params = (np.zeros(u.size, dtype), np.full(u.size, -1.0, dtype))
     # the rate decays tenfold over the run, so the noisy gradients settle
     opt = optax.adam(optax.exponential_decay(learning_rate, num_steps, 0.1))

@@ -12,6 +12,15 @@ from ..autobatch import autobatch, shared
 DA_GAMMA, DA_T0, DA_KAPPA = 0.05, 10.0, 0.75
 
 
+def as_arrays(data, lead: bool = False):
+    """A model's data as NumPy arrays, tuples and lists of them kept as they are (each
+    array its own shape); with `lead`, each array gains a leading axis of size 1, shared
+    by every chain of a batched sampler."""
+    if isinstance(data, (tuple, list)):
+        return type(data)(as_arrays(d, lead) for d in data)
+    return np.asarray(data)[None] if lead else np.asarray(data)
+
+
 def _count(least):
     return (lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= least,
             f"an integer >= {least}")

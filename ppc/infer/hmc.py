@@ -17,7 +17,7 @@ from ..api import compile as ppc_compile
 from ..autobatch import autobatch
 from ..passes.ad import DEFAULT_MAX_ITERATIONS
 from ..ppl import on_backend, unconstrained
-from .common import check_convergence, check_settings, dual_averaging, progress_bar, starting_points, to_inference_data
+from .common import as_arrays, check_convergence, check_settings, dual_averaging, progress_bar, starting_points, to_inference_data
 
 
 def make_hmc_chunk(value_and_grad, num_leapfrog):
@@ -90,7 +90,7 @@ def hmc(model, *data, num_warmup: int = 500, num_samples: int = 1000, num_leapfr
     rng = np.random.default_rng(seed)
     dtype = u.dtype
     d = u.size
-    chain_data = tuple(np.asarray(a)[None] for a in u.args)  # size 1: shared by every chain
+    chain_data = as_arrays(tuple(u.args), lead=True)  # size 1: shared by every chain
     theta, lp, g = starting_points(u, init, chains, rng, lambda q: (
         np.array([float(u.log_density(th)) for th in q], dtype=dtype),
         np.stack([np.asarray(grad(th, *u.args)) for th in q]).astype(dtype)))

@@ -38,7 +38,7 @@ from ..autobatch import autobatch
 from ..passes.ad import DEFAULT_MAX_ITERATIONS
 from ..passes.pc.blocks import work
 from ..ppl import on_backend, unconstrained
-from .common import (SamplerWarning, check_convergence, check_settings, dual_averaging, progress_bar,
+from .common import (SamplerWarning, as_arrays, check_convergence, check_settings, dual_averaging, progress_bar,
                      starting_points, to_inference_data)
 
 DIVERGENCE = 1000.0  # an energy error beyond this ends the trajectory as divergent
@@ -369,7 +369,7 @@ def nuts(model, *data, num_warmup: int = 1000, num_samples: int = 1000, chains: 
 
     rng = np.random.default_rng(seed)
     dtype, d = u.dtype, u.size
-    chain_data = tuple(np.asarray(a)[None] for a in u.args)  # size 1: shared by every chain
+    chain_data = as_arrays(tuple(u.args), lead=True)  # size 1: shared by every chain
 
     def start(q):
         (lp, g), overflow = first(q, *chain_data)
