@@ -8,6 +8,7 @@ import pytest
 
 import ppc
 import ppc.infer
+from test_loop_models import halvings
 
 rng = np.random.default_rng(11)
 X = rng.normal(size=(5, 3))
@@ -55,17 +56,10 @@ def test_grad_with_respect_to_a_tuple_inside_compiled_code():
     np.testing.assert_allclose(summed, want[0] + want[1])
 
 
-def _halve(s):
-    r = s
-    while r > 1.0:
-        r = r / 2.0
-    return r
-
-
 def test_autobatch_of_a_loop_gradient_points_to_the_flagged_gradient():
     with pytest.raises(ppc.CompileError, match="value_and_grad_with_overflow"):
-        ppc.autobatch(ppc.grad(_halve))(np.array([3.0, 9.0]))
-    (value, grad), overflow = ppc.autobatch(ppc.ad.value_and_grad_with_overflow(_halve))(np.array([3.0, 9.0]))
+        ppc.autobatch(ppc.grad(halvings))(np.array([3.0, 9.0]))
+    (value, grad), overflow = ppc.autobatch(ppc.ad.value_and_grad_with_overflow(halvings))(np.array([3.0, 9.0]))
     np.testing.assert_allclose(value, [0.75, 0.5625])
     np.testing.assert_allclose(grad, [0.25, 0.0625])
     assert not np.asarray(overflow).any()
