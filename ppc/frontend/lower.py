@@ -23,7 +23,7 @@ import gast
 import numpy as np
 
 from ..ir import (Builder, CompileError, Function, InternalError, Module, Op, Region, ShapeError,
-                  TensorType, TupleType, Value, clone_region, walk_ops)
+                  TensorType, TupleType, Value, clone_region, dtype_of_numpy, walk_ops)
 from .arrays import DEFAULT, ArrayOps, describe, promote_pair, scalar_aval
 from .iteration import indexed, items_at_compile_time, static_items, unrolled_items
 from .source import SourceInfo, function_source
@@ -1349,10 +1349,7 @@ class Lowerer(ArrayOps):
     def positional(self, func, args, kwargs, node) -> list:
         """Keyword arguments to a transform of a closure, passed by position (its program's
         parameters are its positional ones, then what it reads from where it was defined)."""
-        clo = func
-        while not hasattr(clo, "closure"):
-            clo = clo.base
-        a = clo.closure.node.args
+        a = _lifted(func).closure.node.args
         names = [p.id for p in a.posonlyargs + a.args]
         out = list(args)
         for name in names[len(args):]:
@@ -1816,8 +1813,6 @@ def lower_entry(fn, args: list, static: set[int] | None = None, kwargs: dict | N
     positions in `static` are baked in; parameters not passed take their defaults as
     compile-time constants). Returns the module and the result template. The entry
     function's parameters are the traced arguments in signature order."""
-    from .arrays import scalar_aval as _sa
-    from ..ir import dtype_of_numpy
     static = static or set()
     src = function_source(fn)
     ctx = Context()
@@ -1856,12 +1851,10 @@ def split_tuple_slots(t):
 def _abstract_arg(v, pos, name: str, loc):
     """An entry argument as the frontend sees it: a traced Dyn for an array or a number
     (tuples of them stay tuples)."""
-    from .arrays import scalar_aval as _sa
-    from ..ir import dtype_of_numpy
     if isinstance(v, (tuple, list)):
         return tuple(_abstract_arg(x, pos, name, loc) for x in v)
     if isinstance(v, (bool, int, float)) and not isinstance(v, np.generic):
-        dt, weak = _sa(v)
+        dt, weak = scalar_aval(v)
         return Dyn(Value(TensorType((), dt)), weak)
     if hasattr(v, "shape") and hasattr(v, "dtype"):
         try:
@@ -1938,14 +1931,18 @@ def _capture_free_values(fn: Function) -> list[Value]:
     return list(free)
 
 
+def _lifted(func):
+    """The closure's program (api.Lifted) a transform was made from, down its bases; None
+    for a transform of a function defined outside compiled code."""
+    while func is not None and not hasattr(func, "closure"):
+        func = getattr(func, "base", None)
+    return func
+
+
 def _reads_enclosing(v) -> bool:
     """Whether `v` is a function that reads the values of the program where it was made: a
     nested function, or a transform of one (ppc.grad(lambda ...))."""
-    if isinstance(v, Closure):
-        return True
-    while v is not None and not hasattr(v, "closure"):
-        v = getattr(v, "base", None) if hasattr(v, "__ppc_call_ir__") else None
-    return v is not None
+    return isinstance(v, Closure) or (hasattr(v, "__ppc_call_ir__") and _lifted(v) is not None)
 
 
 def _forget(func) -> None:

@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 
+from ..api import LoopLimitError
 from ..autobatch import autobatch, shared
 
 # Dual averaging constants (Hoffman & Gelman 2014, as in Stan)
@@ -167,6 +168,16 @@ def _constrained(u, thetas):
 
 
 INIT_TRIES = 100  # random starting points drawn per chain before giving up (as Stan)
+
+
+def check_overflow(sampler: str, overflow, max_iterations: int, where: str):
+    """LoopLimitError when a chain's gradient ran a `while` loop past its recorded
+    iterations (`overflow` per chain, or per chain and draw)."""
+    if overflow.any():
+        chain = int(np.argwhere(overflow)[0][0])
+        raise LoopLimitError(f"{sampler}: a while loop in the model ran more than max_iterations={max_iterations} "
+                             f"iterations while differentiating its density {where} (chain {chain}), so that "
+                             f"gradient would be wrong; pass a larger max_iterations= to ppc.infer.{sampler}")
 
 
 def starting_points(u, init, chains: int, rng, value_and_grad):

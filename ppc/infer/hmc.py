@@ -12,12 +12,12 @@ import math
 import numpy as np
 
 from .. import ad
-from ..api import LoopLimitError
 from ..api import compile as ppc_compile
 from ..autobatch import autobatch
 from ..passes.ad import DEFAULT_MAX_ITERATIONS
 from ..ppl import on_backend, unconstrained
-from .common import as_arrays, check_convergence, check_settings, dual_averaging, progress_bar, starting_points, to_inference_data
+from .common import (as_arrays, check_convergence, check_overflow, check_settings, dual_averaging, progress_bar,
+                     starting_points, to_inference_data)
 
 
 def make_hmc_chunk(value_and_grad, num_leapfrog):
@@ -113,11 +113,7 @@ def hmc(model, *data, num_warmup: int = 500, num_samples: int = 1000, num_leapfr
         out = batched_kernel(theta, lp, g, log_step, x_bar, h_bar, t, mu, momenta, log_us, jitters, bool(adapt),
                              float(target_accept), chain_data)
         theta, lp, g, log_step, x_bar, h_bar, t, thetas, st = (np.asarray(o) for o in out)
-        if (st[:, :n, 3] > 0.5).any():
-            raise LoopLimitError(f"hmc: a while loop in the model ran more than max_iterations={max_iterations} "
-                                 "iterations while differentiating its density in a transition (chain "
-                                 f"{int(np.argwhere(st[:, :n, 3] > 0.5)[0][0])}), so that gradient would be "
-                                 "wrong; pass a larger max_iterations= to ppc.infer.hmc")
+        check_overflow("hmc", st[:, :n, 3] > 0.5, max_iterations, "in a transition")
         if done >= num_warmup:
             draws.append(thetas[:, :n])
             stats.append(st[:, :n])

@@ -32,14 +32,13 @@ import jax
 import numpy as np
 
 from .. import ad, partition
-from ..api import LoopLimitError
 from ..api import compile as ppc_compile
 from ..autobatch import autobatch
 from ..passes.ad import DEFAULT_MAX_ITERATIONS
 from ..passes.pc.blocks import work
 from ..ppl import on_backend, unconstrained
-from .common import (SamplerWarning, as_arrays, check_convergence, check_settings, dual_averaging, progress_bar,
-                     starting_points, to_inference_data)
+from .common import (SamplerWarning, as_arrays, check_convergence, check_overflow, check_settings, dual_averaging,
+                     progress_bar, starting_points, to_inference_data)
 
 DIVERGENCE = 1000.0  # an energy error beyond this ends the trajectory as divergent
 MACHINE_CHAINS = 16  # the fewest chains mesh="auto" gives a device (see chain_mesh)
@@ -186,16 +185,6 @@ def make_nuts(value_and_grad, max_tree_depth: int, chunk: int, paired_leaves: bo
 
 # run_chain's per-chain arguments: a mesh splits these, the rest every device holds whole
 PER_CHAIN = ("q", "lp", "g", "log_eps", "inv_mass", "x_bar", "h_bar", "t", "mu", "key", "count")
-
-
-def check_overflow(overflow, max_iterations: int, where: str):
-    """LoopLimitError when a chain's gradient ran a `while` loop past its recorded
-    iterations (`overflow` per chain, or per chain and draw)."""
-    if overflow.any():
-        chain = int(np.argwhere(overflow)[0][0])
-        raise LoopLimitError(f"nuts: a while loop in the model ran more than max_iterations={max_iterations} "
-                             f"iterations while differentiating its density {where} (chain {chain}), so that "
-                             "gradient would be wrong; pass a larger max_iterations= to ppc.infer.nuts")
 
 
 def named_stats(chunks) -> dict:
@@ -373,7 +362,7 @@ def nuts(model, *data, num_warmup: int = 1000, num_samples: int = 1000, chains: 
 
     def start(q):
         (lp, g), overflow = first(q, *chain_data)
-        check_overflow(np.asarray(overflow), max_iterations, "at a starting point")
+        check_overflow("nuts", np.asarray(overflow), max_iterations, "at a starting point")
         return np.asarray(lp).astype(dtype), np.asarray(g).astype(dtype)
     q, lp, g = starting_points(u, init, chains, rng, start)
     target = np.full(1, target_accept, dtype)  # shared by every chain (a Python float would widen float32)
@@ -405,7 +394,7 @@ def nuts(model, *data, num_warmup: int = 1000, num_samples: int = 1000, chains: 
             q, lp, g, log_eps, x_bar, h_bar, t = (np.asarray(o) for o in out[:7])
             keys = out[7]
             chunk_draws, chunk_stats = np.asarray(out[8])[:, :n], np.asarray(out[9])[:, :n]
-            check_overflow(np.isnan(chunk_stats[..., 0]), max_iterations, "in a transition")
+            check_overflow("nuts", np.isnan(chunk_stats[..., 0]), max_iterations, "in a transition")
             runs, served = runs + run.stats.runs, served + run.stats.served
             leapfrogs += int(chunk_stats[..., 1].sum())
             if shared:
