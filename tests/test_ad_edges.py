@@ -91,19 +91,6 @@ def test_gamma_draw_is_not_silently_constant_in_its_concentration():
     np.testing.assert_allclose(ppc.grad(stopped)(a, jax.random.key(0)), [1.0, 1.0])
 
 
-def _power_series(x, n):
-    if n <= 0:
-        return x
-    return x * _power_series(x, n - 1) + 1.0
-
-
-def test_reverse_mode_through_recursion_names_the_users_function():
-    # the error named the JVP's internal function '_power_series_jvp'
-    with pytest.raises(ppc.CompileError, match="recursive function '_power_series' is not supported"):
-        ppc.grad(_power_series)(2.0, 3)
-    np.testing.assert_allclose(ppc.jvp(_power_series, (2.0, 3), (1.0, 0))[1], 37.0)  # 4x^3 + 2x + 1
-
-
 def _scaled_pair(p):
     x, n = p
     return x * n * 2.0

@@ -45,6 +45,6 @@ declare("while", None, regions=("cond", "body"), tuple_result=True, jax=_unless_
     tf=_unless_host(_host_while, lambda a, at: f"tf.while_loop(lambda *c: {at['cond']}(*c)[0], {at['body']}, ({', '.join(a)},))"),
     jvp=_structured_jvp, transpose=_structured_transpose, batch=structured, tile=tiling.while_)
 declare("call", None, tuple_result=True, jax="{callee}({args})", tf="{callee}({args})", jvp=_structured_jvp,
-        batch=structured)
+        transpose=_structured_transpose, batch=structured)
 declare("yield", None, terminator=True, cost=costs.free)
 declare("return", None, terminator=True, cost=costs.free)

@@ -3,12 +3,13 @@ primal and a linear program (linearize), and transposition of the linear program
 (transpose). Reverse mode is transpose after linearize; `vjp_modules` composes them."""
 from __future__ import annotations
 
-from ...ir import Builder, Function, Module, Op, Region, Value
+from ...ir import Builder, Function, Module, Op, Region, Value, walk_ops
 from ..canonicalize import canonicalize
 from ..manager import register_pass
 from .algebra import Cx
-from .jvp import differentiable, jvp_module
+from .jvp import differentiable, jvp_module, jvp_with_origins
 from .linearize import DEFAULT_MAX_ITERATIONS, linearize_module
+from .recursion import Recursion
 from .transpose import transpose_function
 
 
@@ -26,13 +27,19 @@ class Reverse:
         entry = module.entry
         self.n_params, self.n_out = len(entry.params), len(entry.result_types)
         self.mask = tuple(m and differentiable(p) for m, p in zip(mask, entry.params))
-        self.jvp = canonicalize(jvp_module(module, self.mask))
-        self.linearized, self.n_res = linearize_module(self.jvp, self.n_params, self.n_out, max_iterations)
+        jvp, origins = jvp_with_origins(module, self.mask)
+        self.jvp = canonicalize(jvp)
+        recursion = Recursion(module, self.jvp, origins, max_iterations)
+        self.linearized, self.n_res = linearize_module(self.jvp, self.n_params, self.n_out, max_iterations,
+                                                       recursion)
         primal, linear = self.linearized.functions.values()
         self.primal, self.linear = primal, linear
-        # functions the primal still calls: callees without tangents (a recursion on integers)
-        self.callees = [f for f in self.jvp.functions.values() if f is not self.jvp.entry]
-        self.transposed = transpose_function(linear, self.n_res)
+        self.transposed = transpose_function(linear, self.n_res, recursion=recursion)
+        # functions the programs call: callees without tangents (a recursion on integers),
+        # recursive functions, their JVPs and VJPs
+        called = {op.attrs["callee"] for f in self.jvp.functions.values() for op in walk_ops(f.body) if op.prim == "call"}
+        self.callees = [f for f in self.jvp.functions.values() if f is not self.jvp.entry or f.name in called]
+        self.callees += [f for n, f in recursion.functions.items() if n not in self.jvp.functions]
         # which results have tangents (float results), in order
         self.float_outs = [i for i, t in enumerate(entry.result_types) if differentiable(t)]
 

@@ -76,10 +76,12 @@ def free_values(region) -> set[Value]:
     return used - defined
 
 
-def dependents(region, seeds: set) -> set:
+def dependents(region, seeds: set, arity=None) -> set:
     """`seeds` plus every value in `region` computed from them (through nested regions;
     loop-carried values to a fixpoint). In a JVP program seeded with the tangent
-    inputs these are the values linear in the tangents."""
+    inputs these are the values linear in the tangents. `arity(callee)` gives, for the
+    JVP of a recursive function, (primal parameters, primal results): the primal results
+    of such a call depend on its primal operands only."""
     s = seeds
     for op in region.ops:
         if op.prim == "while":
@@ -88,8 +90,8 @@ def dependents(region, seeds: set) -> set:
             while True:
                 for params in (cond.params, body.params):
                     s.update(p for p, f in zip(params, flags) if f)
-                dependents(cond, s)
-                dependents(body, s)
+                dependents(cond, s, arity)
+                dependents(body, s, arity)
                 grown = [f or y in s for f, y in zip(flags, body.ops[-1].operands)]
                 if grown == flags:
                     break
@@ -97,9 +99,15 @@ def dependents(region, seeds: set) -> set:
             s.update(r for r, f in zip(op.results, flags) if f)
         elif op.prim == "if":
             for r in op.regions:
-                dependents(r, s)
+                dependents(r, s, arity)
             s.update(res for i, res in enumerate(op.results)
                      if any(r.ops[-1].operands[i] in s for r in op.regions))
+        elif op.prim == "call" and arity is not None and arity(op.attrs["callee"]) is not None:
+            n_params, n_results = arity(op.attrs["callee"])
+            if any(v in s for v in op.operands[:n_params]):
+                s.update(op.results)
+            elif any(v in s for v in op.operands):
+                s.update(op.results[n_results:])
         elif any(v in s for v in op.operands):
             s.update(op.results)
     return s

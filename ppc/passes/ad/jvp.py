@@ -187,6 +187,12 @@ class Jvp:
 def jvp_module(module: Module, mask: tuple[bool, ...] | None = None) -> Module:
     """The module whose entry is the JVP of `module`'s entry; `mask` picks the entry
     parameters with tangents (default: every float parameter)."""
+    return jvp_with_origins(module, mask)[0]
+
+
+def jvp_with_origins(module: Module, mask: tuple[bool, ...] | None = None) -> tuple[Module, dict[str, str]]:
+    """`jvp_module`, and the name of the function each JVP function differentiates
+    (reverse mode calls the originals of recursive functions for their primal results)."""
     entry = module.entry
     if mask is None:
         mask = tuple(differentiable(p) for p in entry.params)
@@ -195,7 +201,7 @@ def jvp_module(module: Module, mask: tuple[bool, ...] | None = None) -> Module:
     name = j.function(entry.name, mask)
     out = Module([j.out[name]] + [f for n, f in j.out.items() if n != name])
     _add_called_originals(out, module)
-    return out
+    return out, {jvp_name: name for (name, _), jvp_name in j.done.items()}
 
 
 def _add_called_originals(out: Module, src: Module):

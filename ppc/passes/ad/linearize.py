@@ -13,10 +13,10 @@ Residuals defined inside control flow are lifted out scope by scope:
   same in every iteration is instead recomputed in the linear loop from its inputs. A loop with
   a static trip count gets a stack of exactly that size; other loops get `max_iterations`
   slots, and running past them raises an error instead of giving a wrong derivative.
+
+A call of a recursive function's JVP stays a call on both sides (see recursion.py).
 """
 from __future__ import annotations
-
-import re
 
 from ...ir import Builder, CompileError, Function, Module, Op, Region, TensorType, Value, clone_region
 from .algebra import dependents, free_values
@@ -132,9 +132,14 @@ class _Loop(_Scope):
 
 
 class Linearize:
-    def __init__(self, fn: Function, n_known: int, n_out: int, max_iterations: int = DEFAULT_MAX_ITERATIONS):
+    """`recursion` (a recursion.Recursion) splits calls of recursive functions; `within`
+    names the recursive function being split, if any."""
+
+    def __init__(self, fn: Function, n_known: int, n_out: int, max_iterations: int = DEFAULT_MAX_ITERATIONS,
+                 recursion=None, within: str | None = None):
         self.fn, self.n_known, self.n_out, self.max_iterations = fn, n_known, n_out, max_iterations
-        self.unknown = dependents(fn.body, set(fn.params[n_known:]))
+        self.recursion, self.within = recursion, within
+        self.unknown = dependents(fn.body, set(fn.params[n_known:]), recursion and recursion.arity)
         self.kmap: dict[Value, Value] = {}
         self.lmap: dict[Value, Value] = {}
         self.scope_of: dict[Value, _Scope] = {}
@@ -161,7 +166,7 @@ class Linearize:
         self.scope_of[new] = scope
 
     # -- the walk
-    def run(self) -> tuple[Function, Function, int]:
+    def run(self, primal_name: str | None = None, linear_name: str | None = None) -> tuple[Function, Function, int]:
         fn = self.fn
         primal_body, linear_body = Region(), Region()
         top = _Top(self, Builder(primal_body), Builder(linear_body))
@@ -187,8 +192,9 @@ class Linearize:
         outs = [self.known(v) for v in known_outs] + [k for k, _ in top.residuals] + [overflow]
         top.known.append(Op("return", outs, {}, []))
         linear_body.params = [p for _, p in top.residuals] + tangent_params
-        primal = Function(f"{fn.name.removesuffix('_jvp')}_primal", primal_body, [v.type for v in outs])
-        linear = Function(f"{fn.name.removesuffix('_jvp')}_lin", linear_body, [v.type for v in touts])
+        base = fn.name.removesuffix('_jvp')
+        primal = Function(primal_name or f"{base}_primal", primal_body, [v.type for v in outs])
+        linear = Function(linear_name or f"{base}_lin", linear_body, [v.type for v in touts])
         return primal, linear, len(top.residuals)
 
     def any_flag(self, top: _Top) -> Value:
@@ -213,9 +219,7 @@ class Linearize:
             elif op.prim == "while":
                 self.split_while(op, scope)
             elif op.prim == "call":
-                name = re.sub(r"_jvp(_\d+)?$", "", op.attrs["callee"])  # (the user's name, not its JVP's)
-                raise CompileError(f"reverse-mode differentiation through recursive function '{name}' is not "
-                                   "supported", op.loc, "forward mode (ppc.jvp) differentiates it")
+                self.split_call(op, scope)
             else:
                 operands = [self.linear(v, scope) for v in op.operands]
                 results = [Value(r.type, r.hint) for r in op.results]
@@ -233,6 +237,25 @@ class Linearize:
             self.def_op[r] = new
         if op.prim == "constant":
             self.constants[results[0]] = new
+
+    def split_call(self, op: Op, scope: _Scope):
+        """A call of a recursive function's JVP: the primal side calls the original function,
+        the linear side calls the JVP again with the primal arguments as residuals (its
+        transpose calls the function's VJP; see recursion.py)."""
+        callee = op.attrs["callee"]
+        arity = self.recursion.arity(callee) if self.recursion else None
+        if arity is None:
+            raise CompileError(f"internal (linearize): a call of '{callee}' reads tangents, but it is no JVP of a "
+                               "recursive function", op.loc)
+        n_params, n_out = arity
+        outs = [Value(r.type, r.hint) for r in op.results[:n_out]]
+        scope.known.append(Op("call", [self.known(v) for v in op.operands[:n_params]],
+                              {"callee": self.recursion.original(callee)}, outs, [], op.loc))
+        for old, new in zip(op.results, outs):
+            self.define_known(old, new, scope)
+        results = [Value(r.type, r.hint) for r in op.results]
+        scope.linear.append(Op("call", [self.linear(v, scope) for v in op.operands], op.attrs, results, [], op.loc))
+        self.lmap.update(zip(op.results[n_out:], results[n_out:]))
 
     def split_if(self, op: Op, scope: _Scope):
         if op.operands[0] in self.unknown:
@@ -273,6 +296,10 @@ class Linearize:
         if any(v in self.unknown for inner in cond.ops for v in inner.operands):
             raise CompileError("internal: a loop condition depends on tangents", op.loc)
         trip = op.attrs.get("trip_count")
+        if trip is None and self.within:
+            raise CompileError(f"reverse-mode differentiation through recursive function '{self.within}': its "
+                               "`while` loop on traced values is not supported", op.loc,
+                               "a `for` loop over range() is; forward mode (ppc.jvp) differentiates it")
         slots = trip if trip is not None else self.max_iterations
         idx = "i64"
         counter, j = Value(TensorType((), idx), "k"), Value(TensorType((), idx), "j")
@@ -343,10 +370,10 @@ class Linearize:
         self.lmap.update(zip([r for r, u in zip(op.results, unknown) if u], lin_results[1:]))
 
 
-def linearize_module(jvp: Module, n_known: int, n_out: int,
-                     max_iterations: int = DEFAULT_MAX_ITERATIONS) -> tuple[Module, int]:
+def linearize_module(jvp: Module, n_known: int, n_out: int, max_iterations: int = DEFAULT_MAX_ITERATIONS,
+                     recursion=None) -> tuple[Module, int]:
     """Split the JVP entry (first `n_known` parameters primals, first `n_out` results
     primal) into `@f_primal(p) -> (outs..., residuals..., overflow)` and
     `@f_lin(residuals..., t) -> touts`; also returns the number of residuals."""
-    primal, linear, n_res = Linearize(jvp.entry, n_known, n_out, max_iterations).run()
+    primal, linear, n_res = Linearize(jvp.entry, n_known, n_out, max_iterations, recursion).run()
     return Module([primal, linear]), n_res

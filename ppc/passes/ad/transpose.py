@@ -37,8 +37,8 @@ def _ordered_free(regions, linear) -> list[Value]:
 
 
 class Transpose:
-    def __init__(self, linear: set):
-        self.linear = linear
+    def __init__(self, linear: set, recursion=None):
+        self.linear, self.recursion = linear, recursion
 
     def accumulate(self, cx: Cx, ct: dict, v: Value, c):
         if c is not None and v in self.linear:
@@ -147,6 +147,25 @@ class Transpose:
         return [None] * len(op.operands)
 
 
+    def transpose_call(self, cx: TransposeCx, cts):
+        """A linear call of a recursive function's JVP (linearize writes them) runs that
+        function's VJP on the same primal arguments."""
+        op = cx.source_op
+        callee = op.attrs["callee"]
+        arity = self.recursion.arity(callee) if self.recursion else None
+        if arity is None:
+            raise CompileError(f"cannot transpose a call of '{callee}'", op.loc)
+        n_params, n_out = arity
+        if any(v in self.linear for v in op.operands[:n_params]):
+            raise CompileError(f"cannot transpose a call of '{callee}' whose primal arguments are linear", op.loc)
+        tangents = op.operands[n_params:]
+        out_cts = [c if c is not None else cx.zeros(r.type) for c, r in zip(cts[n_out:], op.results[n_out:])]
+        results = [Value(v.type, f"{v.hint}_bar" if v.hint else None) for v in tangents]
+        cx.b.append(Op("call", [cx.fmap[v] for v in op.operands[:n_params]] + out_cts,
+                       {"callee": self.recursion.vjp_of(callee)}, results, [], op.loc))
+        return [None] * n_params + results
+
+
 class _Const:
     def __init__(self, op: Op):
         self.attrs_value, self.type = op.attrs["value"], op.results[0].type
@@ -165,8 +184,9 @@ def _counted_loop_bound(cond: Region):
     return None
 
 
-def transpose_function(fn: Function, n_nonlinear: int, name: str | None = None) -> Function:
-    """`fn(nonlinear..., linear...) -> outs` becomes `(nonlinear..., outs_bar...) -> linear_bar...`."""
+def transpose_function(fn: Function, n_nonlinear: int, name: str | None = None, recursion=None) -> Function:
+    """`fn(nonlinear..., linear...) -> outs` becomes `(nonlinear..., outs_bar...) -> linear_bar...`;
+    `recursion` (a recursion.Recursion) transposes calls of recursive functions' JVPs."""
     linear = dependents(fn.body, set(fn.params[n_nonlinear:]))
     fmap = {}
     params = []
@@ -177,7 +197,7 @@ def transpose_function(fn: Function, n_nonlinear: int, name: str | None = None) 
     ct_params = [Value(v.type, f"{v.hint}_bar" if v.hint else "ct") for v in ret.operands]
     body = Region(params + ct_params)
     b = Builder(body)
-    tr = Transpose(linear)
+    tr = Transpose(linear, recursion)
     ct: dict = {}
     for v, c in zip(ret.operands, ct_params):
         tr.accumulate(Cx(b), ct, v, c)
