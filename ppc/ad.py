@@ -252,22 +252,19 @@ def _is_float_value(v) -> bool:
 class LinearFunction:
     """The linear map t -> df(x)[t] at a fixed x: the linear program with its residuals."""
 
-    def __init__(self, rev: Reverse, residuals, out_template, origin: str, backend: str):
-        self.rev, self.residuals, self.out_template = rev, list(residuals), out_template
-        self.backend = backend
-        lin = Module([rev.linear])
-        self.source, self._run = backend_module(backend).compile_module(run_passes(lin, ["canonicalize"]), origin)
+    def __init__(self, rev: Reverse, residuals, out_template, base: Compiled):
+        self.rev, self.residuals, self.out_template, self.base = rev, list(residuals), out_template, base
+        self._run = _program(Module([rev.linear] + rev.callees), base, f"{base.__name__}_lin")
 
     def __call__(self, *tangents):
         tangents = _check_linear_args("the linearized function (one tangent per float primal)", tangents,
                                       self.rev.linear.params[len(self.residuals):])
         out = self._run(*self.residuals, *tangents)
-        return _fill_template(_tangent_template(self.out_template), list(out))
+        return _fill_template(_tangent_template(self.out_template), out)
 
     def transpose(self):
         fn = self.rev.transposed
-        src, run = backend_module(self.backend).compile_module(run_passes(Module([fn]), ["canonicalize"]),
-                                                               "linear_transpose")
+        run = _program(Module([fn] + self.rev.callees), self.base, "linear_transpose")
         residuals = self.residuals
 
         def transposed(*cotangents):
@@ -316,12 +313,7 @@ def _reverse_at(what: str, f, primals, max_iterations):
     entry = spec.canonical.entry
     mask = tuple(differentiable(p) for p in entry.params)
     rev = Reverse(spec.canonical, mask, max_iterations)
-    primal = run_passes(_reachable(Module([rev.primal] + rev.callees)), ["canonicalize"])
-    if recursive_functions(primal):
-        raise CompileError(f"ppc.{what} of '{base.__name__}': it calls a function that recurses on traced values, "
-                           "which runs on the program-counter machine; ppc.grad, ppc.value_and_grad and ppc.jvp "
-                           "take such functions, ppc.vjp and ppc.linearize not yet")
-    _, run = backend_module(base.backend).compile_module(primal, f"{base.__name__}_primal")
+    run = _program(Module([rev.primal] + rev.callees), base, f"{base.__name__}_primal")
     dyn = [p for i, p in enumerate(primals) if i not in base.static_argnums]
     out = list(run(*[_runtime(p) for p in dyn]))
     n_out = len(entry.result_types)
@@ -333,6 +325,30 @@ def _reverse_at(what: str, f, primals, max_iterations):
     return base, spec, rev, _fill_template(spec.template, results), residuals
 
 
+def _program(module: Module, base: Compiled, origin: str):
+    """A function running `module`'s entry (with the functions it calls) and returning its
+    results as a list: compiled, or, where it recurses on traced values, the
+    program-counter machine with a batch of one (as `ppc.compile` runs recursion), whose
+    stack overflow is an error."""
+    from .api import StackOverflowError
+    from .passes.pc import machine_module
+    module = run_passes(_reachable(module), ["canonicalize"])
+    compile_module = backend_module(base.backend).compile_module
+    if not recursive_functions(module):
+        run = compile_module(module, origin)[1]
+        return lambda *args: list(run(*args))
+    machine, _ = machine_module(module, [False] * len(module.entry.params), 1, base.max_stack_depth, squeeze=True)
+    run = compile_module(machine, origin, machine=True)[1]
+
+    def run_machine(*args):
+        out = list(run(*args))
+        if bool(out[-3]):
+            raise StackOverflowError(f"recursion went deeper than max_stack_depth={base.max_stack_depth} frames, so "
+                                     "no result is returned; pass a larger max_stack_depth= to ppc.compile")
+        return out[:-3]
+    return run_machine
+
+
 def _runtime(v):
     from .api import _to_runtime
     return _to_runtime(v)
@@ -342,14 +358,14 @@ def linearize(f, *primals, max_iterations: int = DEFAULT_MAX_ITERATIONS):
     """(f(*primals), f_lin) where f_lin(*tangents) is the derivative at primals: the
     linear program of reverse mode, with its residuals already computed."""
     base, spec, rev, out, residuals = _reverse_at("linearize", f, primals, max_iterations)
-    return out, LinearFunction(rev, residuals, spec.template, f"{base.__name__}_lin", base.backend)
+    return out, LinearFunction(rev, residuals, spec.template, base)
 
 
 def vjp(f, *primals, max_iterations: int = DEFAULT_MAX_ITERATIONS):
     """(f(*primals), vjp_fn) where vjp_fn(cotangent) returns one cotangent per float
     primal (None for the others), by transposing the linear program."""
     base, spec, rev, out, residuals = _reverse_at("vjp", f, primals, max_iterations)
-    transposed = LinearFunction(rev, residuals, spec.template, f"{base.__name__}_lin", base.backend).transpose()
+    transposed = LinearFunction(rev, residuals, spec.template, base).transpose()
     float_params = [differentiable(p) for p in spec.canonical.entry.params]
 
     def vjp_fn(cotangent):

@@ -118,8 +118,7 @@ def test_jvp_matches_central_differences(name, backend):
         np.testing.assert_allclose(np.asarray(got), fd, rtol=1e-5, atol=1e-5)
 
 
-# ppc.vjp of a recursion is refused (ppc.grad takes it: tests/test_grad_recursion.py)
-@pytest.mark.parametrize("name", [n for n in DIFFERENTIABLE if not n.startswith("recursion_")])
+@pytest.mark.parametrize("name", DIFFERENTIABLE)
 def test_vjp_is_the_transpose_of_jvp(name, backend):
     f, args = program_and_args(name, backend)
     rng = np.random.default_rng(1)

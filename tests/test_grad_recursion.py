@@ -188,9 +188,17 @@ def test_loops_inside_the_recursion():
     assert ppc.jvp(while_in_recursion, (3.0, 2), (1.0, 0))[1] == pytest.approx(0.125)
 
 
-def test_vjp_and_linearize_still_refuse_with_a_pointer_to_grad():
-    with pytest.raises(ppc.CompileError, match="ppc.grad, ppc.value_and_grad and ppc.jvp take such functions"):
-        ppc.vjp(tree, 0.7, 3)
+def test_vjp_linearize_and_linear_transpose():
+    """Their primal, linear and transposed programs recurse, so each runs on the machine."""
+    want = float(jax.grad(tree_jax)(0.7, 4))
+    out, vjp_fn = ppc.vjp(tree, 0.7, 4)
+    assert float(out) == pytest.approx(tree(0.7, 4), rel=1e-12)
+    assert float(vjp_fn(2.0)[0]) == pytest.approx(2 * want, rel=1e-12) and vjp_fn(2.0)[1] is None
+    out, f_lin = ppc.linearize(tree, 0.7, 4)
+    assert float(f_lin(3.0)) == pytest.approx(3 * want, rel=1e-12)
+    assert float(ppc.linear_transpose(f_lin)(1.5)[0]) == pytest.approx(1.5 * want, rel=1e-12)
+    with pytest.raises(ppc.StackOverflowError, match="max_stack_depth=3"):
+        ppc.vjp(ppc.compile(tree, max_stack_depth=3), 0.7, 5)
 
 
 # -- generated programs -----------------------------------------------------------------
