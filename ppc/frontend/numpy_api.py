@@ -672,6 +672,42 @@ register("np.cumsum", method="cumsum")(_cumsum(widen=True))
 register("jnp.cumsum")(_cumsum(widen=False))
 
 
+@register("np.searchsorted", "jnp.searchsorted", method="searchsorted")
+def _searchsorted(lw, a, v, side="left", sorter=None, *, method=None):
+    """The index where each element of `v` would go in the sorted 1-d `a`: for side "left"
+    the count of a's elements below it, for "right" those not above it. Composed from a
+    broadcast comparison and an integer sum over a's axis (O(len(a) * v.size), exact, and
+    batched and partitioned as those are). NaN sorts last, as in NumPy: a NaN in `v` goes
+    after a's numbers (left) or after everything (right). The result is the index int
+    (int64), as NumPy's; jnp.searchsorted's int32 is widened. `method=` (jnp's choice of
+    algorithm) changes nothing here."""
+    if sorter is not None:
+        lw.error("searchsorted with sorter= is not supported in compiled code",
+                 "sort first and search the sorted array: np.searchsorted(a[sorter], v)")
+    side = _static(lw, side, "searchsorted's side")
+    if not isinstance(side, str) or side not in ("left", "right"):
+        lw.error(f"searchsorted's side must be 'left' or 'right', got {describe(side)}")
+    x = lw.to_dyn(a)
+    if len(x.shape) != 1:
+        lw.error(f"searchsorted needs a 1-d sorted array to search, got one of shape {x.shape}",
+                 "search each row on its own (a loop, or ppc.autobatch over the rows)")
+    q = lw.to_dyn(v)
+    q = lw.reshape(q, q.shape + (1,))  # against every element of a, along a new last axis
+    nan_q = lw.elementwise("ne", q, q, result_kind="bool") if is_float(q.dtype) else None
+    if side == "left":  # a[i] < v, NaN above every number
+        hit = lw.elementwise("lt", x, q, result_kind="bool")
+        if nan_q is not None:
+            if is_float(x.dtype):
+                num_x = Dyn(lw.emit("not", [lw.elementwise("ne", x, x, result_kind="bool").value]))
+                nan_q = lw.elementwise("and", nan_q, num_x, result_kind="bool")
+            hit = lw.elementwise("or", hit, nan_q, result_kind="bool")
+    else:  # a[i] <= v, NaN above every number and equal to NaN
+        hit = lw.elementwise("le", x, q, result_kind="bool")
+        if nan_q is not None:
+            hit = lw.elementwise("or", hit, nan_q, result_kind="bool")
+    return lw.reduce("reduce_sum", hit, -1, dtype=DEFAULT["int"])
+
+
 # ------------------------------------------------------------------- linear algebra
 
 def matmul(lw, a, b):
