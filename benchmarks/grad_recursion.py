@@ -1,0 +1,117 @@
+#!/usr/bin/env python
+"""The gradient of a recursive function: ppc.grad against what a JAX user has.
+
+The function is a binary tree recursion on a float, `tree(x, d)`, with 2^d-ish calls at
+depth d. ppc compiles the recursion once, for every depth: its gradient is a recursive
+VJP run on the program-counter machine, which recomputes each call's primal when its
+cotangent arrives (ppc/passes/ad/recursion.py), so it does about d times the calls'
+work. JAX's choices: `jax.jit(jax.grad(f), static_argnums=1)`, where Python unrolls the
+recursion while tracing, so each depth is a new program of 2^d calls inlined, compiled
+anew; and `jax.grad` without jit, which runs op by op. ppc can unroll too, when the depth
+is a static argument (`ppc.compile(tree, static_argnums=1)`). The script checks the three
+gradients agree, then prints the first call (compilation included) and the median of
+later calls, per depth. Each depth is a new argument value for JAX (a recompile) and the
+same program for ppc.
+
+A second table batches it: members at depths drawn from 0 to the largest depth, whose
+gradients ppc.autobatch runs as one program-counter machine (each member at its own
+place in the recursion), against a loop over members calling the jitted gradient of each
+member's depth (compiled once per distinct depth, which the first call includes): JAX
+cannot vmap a Python recursion whose depth differs between members.
+
+    python benchmarks/grad_recursion.py                 # depths 4, 8, 12; batches of 100, 1000
+    python benchmarks/grad_recursion.py --depths 6,10 --batches 10,100 --repeats 7
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import statistics
+import sys
+import time
+
+HERE = pathlib.Path(__file__).resolve().parent
+os.environ["JAX_ENABLE_COMPILATION_CACHE"] = "false"  # every compile is timed afresh
+sys.path.insert(0, str(HERE.parent))
+
+import numpy as np  # noqa: E402
+
+import ppc  # noqa: E402  (turns JAX's 64-bit mode on)
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+
+
+def tree(x, d):
+    if d <= 0:
+        return np.sin(x)
+    return tree(x * 0.9, d - 1) * tree(x + 0.1, d - 2) + x
+
+
+def tree_jax(x, d):
+    if d <= 0:
+        return jnp.sin(x)
+    return tree_jax(x * 0.9, d - 1) * tree_jax(x + 0.1, d - 2) + x
+
+
+def calls(d):
+    return 1 if d <= 0 else 1 + calls(d - 1) + calls(d - 2)
+
+
+def timed(f, repeats):
+    t = time.perf_counter()
+    out = float(f())
+    first = time.perf_counter() - t
+    later = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        f()
+        later.append(time.perf_counter() - t)
+    return out, first, statistics.median(later)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--depths", default="4,8,12")
+    ap.add_argument("--batches", default="100,1000")
+    ap.add_argument("--repeats", type=int, default=5)
+    args = ap.parse_args()
+    x = 0.3
+    ours = ppc.grad(tree)
+    unrolled = ppc.grad(ppc.compile(tree, static_argnums=1))  # (the depth static: Python unrolls it, as under jit)
+    jitted = jax.jit(jax.grad(tree_jax), static_argnums=1)
+    eager = jax.grad(tree_jax)
+    print("| depth | calls | ppc.grad first s | ppc.grad later ms | jit(grad) first s | jit(grad) later ms "
+          "| grad, no jit, ms | ppc static depth: first s, later ms | ppc / jit later |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---|---:|")
+    for d in [int(v) for v in args.depths.split(",")]:
+        g1, f1, l1 = timed(lambda: ours(x, d), args.repeats)
+        g2, f2, l2 = timed(lambda: jitted(x, d), args.repeats)
+        g3, _, l3 = timed(lambda: eager(x, d), max(1, args.repeats // 2))
+        g4, f4, l4 = timed(lambda: unrolled(x, d), args.repeats)
+        if not all(np.isclose(g1, g, rtol=1e-10) for g in (g2, g3, g4)):
+            raise SystemExit(f"depth {d}: the gradients differ: ppc {g1}, jit {g2}, eager {g3}, ppc static {g4}")
+        print(f"| {d} | {calls(d)} | {f1:.2f} | {1e3 * l1:.2f} | {f2:.2f} | {1e3 * l2:.3f} | {1e3 * l3:.1f} "
+              f"| {f4:.2f}, {1e3 * l4:.3f} | {l1 / l2:.0f} |")
+    top = max(int(v) for v in args.depths.split(","))
+    batched = ppc.autobatch(ppc.grad(tree))
+    print()
+    print(f"| members (depths 0-{top}) | ppc.autobatch first s | later s | loop of jit(grad) first s | later s "
+          "| loop / ppc, later |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    for n in [int(v) for v in args.batches.split(",")]:
+        rng = np.random.default_rng(n)
+        xs, ds = rng.uniform(-1, 1, n), rng.integers(0, top + 1, n)
+        loop_jit = jax.jit(jax.grad(tree_jax), static_argnums=1)  # (fresh: its compiles are in the first call)
+        _, f1, l1 = timed(lambda: batched(xs, ds)[0], max(1, args.repeats // 2))
+        _, f2, l2 = timed(lambda: [loop_jit(x, int(d)) for x, d in zip(xs, ds)][0], max(1, args.repeats // 2))
+        got = np.asarray(batched(xs, ds))
+        want = np.array([float(loop_jit(x, int(d))) for x, d in zip(xs, ds)])
+        if not np.allclose(got, want, rtol=1e-10):
+            raise SystemExit(f"{n} members: the batched gradients differ from the loop's")
+        print(f"| {n} | {f1:.2f} | {l1:.3f} | {f2:.2f} | {l2:.3f} | {l2 / l1:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
