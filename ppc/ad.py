@@ -254,7 +254,8 @@ class LinearFunction:
 
     def __init__(self, rev: Reverse, residuals, out_template, base: Compiled):
         self.rev, self.residuals, self.out_template, self.base = rev, list(residuals), out_template, base
-        self._run = _program(Module([rev.linear] + rev.callees), base, f"{base.__name__}_lin")
+        self.backend = base.backend
+        self.source, self._run = _program(Module([rev.linear] + rev.callees), base, f"{base.__name__}_lin")
 
     def __call__(self, *tangents):
         tangents = _check_linear_args("the linearized function (one tangent per float primal)", tangents,
@@ -264,7 +265,7 @@ class LinearFunction:
 
     def transpose(self):
         fn = self.rev.transposed
-        run = _program(Module([fn] + self.rev.callees), self.base, "linear_transpose")
+        _, run = _program(Module([fn] + self.rev.callees), self.base, "linear_transpose")
         residuals = self.residuals
 
         def transposed(*cotangents):
@@ -313,7 +314,7 @@ def _reverse_at(what: str, f, primals, max_iterations):
     entry = spec.canonical.entry
     mask = tuple(differentiable(p) for p in entry.params)
     rev = Reverse(spec.canonical, mask, max_iterations)
-    run = _program(Module([rev.primal] + rev.callees), base, f"{base.__name__}_primal")
+    _, run = _program(Module([rev.primal] + rev.callees), base, f"{base.__name__}_primal")
     dyn = [p for i, p in enumerate(primals) if i not in base.static_argnums]
     out = list(run(*[_runtime(p) for p in dyn]))
     n_out = len(entry.result_types)
@@ -326,8 +327,8 @@ def _reverse_at(what: str, f, primals, max_iterations):
 
 
 def _program(module: Module, base: Compiled, origin: str):
-    """A function running `module`'s entry (with the functions it calls) and returning its
-    results as a list: compiled, or, where it recurses on traced values, the
+    """(source, run): `run` runs `module`'s entry (with the functions it calls) and returns
+    its results as a list: compiled, or, where it recurses on traced values, the
     program-counter machine with a batch of one (as `ppc.compile` runs recursion), whose
     stack overflow is an error."""
     from .api import StackOverflowError
@@ -335,10 +336,10 @@ def _program(module: Module, base: Compiled, origin: str):
     module = run_passes(_reachable(module), ["canonicalize"])
     compile_module = backend_module(base.backend).compile_module
     if not recursive_functions(module):
-        run = compile_module(module, origin)[1]
-        return lambda *args: list(run(*args))
+        source, run = compile_module(module, origin)
+        return source, lambda *args: list(run(*args))
     machine, _ = machine_module(module, [False] * len(module.entry.params), 1, base.max_stack_depth, squeeze=True)
-    run = compile_module(machine, origin, machine=True)[1]
+    source, run = compile_module(machine, origin, machine=True)
 
     def run_machine(*args):
         out = list(run(*args))
@@ -346,7 +347,7 @@ def _program(module: Module, base: Compiled, origin: str):
             raise StackOverflowError(f"recursion went deeper than max_stack_depth={base.max_stack_depth} frames, so "
                                      "no result is returned; pass a larger max_stack_depth= to ppc.compile")
         return out[:-3]
-    return run_machine
+    return source, run_machine
 
 
 def _runtime(v):

@@ -1,6 +1,7 @@
 """Edge cases of derivatives found by probing ppc.grad/jvp/hessian against jax and finite
 differences: each test pins a bug that was fixed."""
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -79,16 +80,36 @@ def test_prod_over_an_empty_axis_has_zero_derivative():
 
 
 def _gamma_draws(a, key):
-    return np.sum(jax.random.gamma(key, a))
+    return np.sum(jax.random.gamma(key, a) * np.arange(1.0, 1.0 + a.shape[0]))
 
 
-def test_gamma_draw_is_not_silently_constant_in_its_concentration():
-    # the derivative was 0 (jax.grad gives the implicit reparameterization gradient)
-    a = np.array([0.5, 2.0])
-    with pytest.raises(ppc.CompileError, match="gamma draw with respect to its concentration"):
-        ppc.grad(_gamma_draws)(a, jax.random.key(0))
+def _gamma_draws_jax(a, key):
+    return jnp.sum(jax.random.gamma(key, a) * jnp.arange(1.0, 1.0 + a.shape[0]))
+
+
+def _one_draw(a, key):
+    return jax.random.gamma(key, a)
+
+
+def test_gamma_draw_in_its_concentration_by_implicit_reparameterization():
+    # once 0 (silently), then refused; jax.grad gives the implicit reparameterization gradient
+    a, key = np.array([0.05, 0.5, 2.0, 7.0]), jax.random.key(0)
+    np.testing.assert_allclose(ppc.grad(_gamma_draws)(a, key), jax.grad(_gamma_draws_jax)(a, key), rtol=1e-10)
     stopped = lambda a, key: _gamma_draws(jax.lax.stop_gradient(a), key) + np.sum(a)  # noqa: E731
-    np.testing.assert_allclose(ppc.grad(stopped)(a, jax.random.key(0)), [1.0, 1.0])
+    np.testing.assert_allclose(ppc.grad(stopped)(a, key), np.ones(4))
+    # E[x] = a for Gamma(a, 1), so the pathwise derivatives average to 1
+    keys = jax.random.split(jax.random.key(1), 4000)
+    grads = ppc.autobatch(ppc.grad(lambda a, k: _one_draw(a, k)))(np.full(4000, 2.0), keys)
+    assert abs(float(np.mean(grads)) - 1.0) < 0.05
+    with pytest.raises(ppc.CompileError, match="gamma draw twice"):
+        ppc.hessian(lambda a, k: np.sum(_one_draw(a, k)))(a, key)
+
+
+def test_gamma_draw_gradient_on_tf_is_the_implicit_one_at_tfs_draw():
+    a, key = np.array([0.5, 2.0, 7.0]), jax.random.key(2)
+    draws = np.asarray(ppc.compile(_one_draw, backend="tf")(a, key))
+    got = ppc.grad(ppc.compile(_gamma_draws, backend="tf"))(a, key)
+    np.testing.assert_allclose(got, jax.lax.random_gamma_grad(a, draws) * np.arange(1.0, 4.0), rtol=1e-8)
 
 
 def _scaled_pair(p):

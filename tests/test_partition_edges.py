@@ -147,22 +147,55 @@ def test_one_value_at_two_positions_of_a_matmul():
             np.testing.assert_allclose(np.asarray(got), want, rtol=1e-12)
 
 
-def lower_triangle(x):
-    return x * (np.arange(64)[:, None] >= np.arange(64)[None, :])
+def hlo_collective_bytes(p, *args):
+    """Payload bytes by collective in the compiled HLO, and in `p.simulate`."""
+    from ppc.partition.simulator import hlo_collectives
+    report = p.simulate(*args).collective_bytes()
+    exe = p._executable(p.specialize(*args)).lower(*args).compile()
+    hlo = {k: 0 for k in report}
+    for c in hlo_collectives(exe.as_text()):
+        hlo[c.prim] += c.payload
+    return report, hlo
+
+
+def triangle_and_transpose(x):
+    mask = np.arange(64)[:, None] >= np.arange(64)[None, :]
+    return x * mask + mask.T
 
 
 def test_collectives_of_constant_values_are_simulated():
-    # the mask is made from constants alone, but its all_to_all runs (XLA folds no collective)
-    from ppc.partition.simulator import hlo_collectives
+    # the mask is made from constants alone, held as its transpose is wanted, and the
+    # all_to_all moving its cut for `x * mask` runs (XLA folds no collective)
     x = np.random.default_rng(4).normal(size=(64, 64))
-    p = apply(ppc.compile(lower_triangle), [tile("x", 0, "a")], MESH)
-    np.testing.assert_array_equal(np.asarray(p(x)), lower_triangle(x))
-    exe = p._executable(p.specialize(x)).lower(x).compile()
-    hlo = {k: 0 for k in p.simulate(x).collective_bytes()}
-    for c in hlo_collectives(exe.as_text()):
-        hlo[c.prim] += c.payload
-    assert sum(hlo.values()) > 0
-    assert p.simulate(x).collective_bytes() == hlo
+    p = apply(ppc.compile(triangle_and_transpose), [tile("x", 0, "a")], MESH)
+    np.testing.assert_array_equal(np.asarray(p(x)), triangle_and_transpose(x))
+    assert "all_to_all" in prims(p, x)
+    simulated, hlo = hlo_collective_bytes(p, x)
+    assert hlo["all_to_all"] == 64 * 16  # the bool mask's tile
+    assert simulated == hlo
+
+
+def scatter_loss(x, i, v):
+    return np.sum(x.at[i].set(v) * 2.0 + x.at[i].max(v) * x.at[i].mul(v))
+
+
+@pytest.mark.parametrize("tactics", [[tile("x", 0, "a")], [tile("x", 1, "a"), tile("i", 0, "b")],
+                                     [tile("v", 1, "a"), tile("x", 0, "b")]])
+def test_a_value_made_whole_is_not_gathered_again(tactics):
+    """A scatter runs whole and its result is sliced to the plan's tiling; a use wanting it
+    whole takes the scatter's result, not an all_gather of the slice (in the gradients XLA
+    removed that gather, and the simulator counted 256 bytes the program never moved)."""
+    rng = np.random.default_rng(7)
+    x, i, v = rng.normal(size=(8, 4)), np.array([1, 3, 3, -1, 9, 0]), rng.normal(size=(6, 4))
+    for f in (ppc.grad(scatter_loss, argnums=(0, 2)), ppc.hessian(scatter_loss, argnums=2)):
+        p = apply(f, tactics, MESH)
+        for got, want in zip(p(x, i, v), f(x, i, v)):
+            np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-12)
+        simulated, hlo = hlo_collective_bytes(p, x, i, v)
+        assert simulated == hlo
+        ops = list(walk_ops(p.ir(x, i, v).entry.body))
+        sliced = {r for op in ops if op.prim == "shard_slice" for r in op.results}
+        assert not [op for op in ops if op.prim == "all_gather" and op.operands[0] in sliced]
 
 
 def outer(u, v, empty):

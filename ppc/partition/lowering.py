@@ -11,6 +11,10 @@ conversion is the cheapest sequence of collectives (ppc/ir/prims/collectives.py)
     a moves from dim d to dim e                     all_to_all
     a tiles dim d, wanted whole                     all_gather (minor-most axis first)
     wanted tiled over a, held whole                 shard_slice (no traffic)
+
+Every tiling a value passes through is remembered, and a conversion starts from the one
+nearest what is wanted: a value an op made whole and the plan holds tiled is sliced from
+that whole value when wanted whole or cut otherwise, never gathered back.
 """
 from __future__ import annotations
 
@@ -28,7 +32,8 @@ class Lowering:
         self.plan, self.mesh = plan, plan.mesh
         self.env: dict[Value, Value] = {}        # original value -> its local value
         self.home: dict[Value, Region] = {}       # original value -> the lowered region defining it
-        self.converted: dict[tuple, Value] = {}   # (value, tiling) -> the converted local value
+        self.held: dict[Value, dict[Tiling, Value]] = {}  # value -> each tiling a local value
+                                                          # already holds it in -> that value
         self.splats: dict[Value, Op] = {}         # values made by a splat constant
 
     # --- what each op needs ----------------------------------------------------------------
@@ -94,9 +99,11 @@ class Lowering:
         return out
 
     def convert(self, region: Region, x: Value, have: Tiling, want: Tiling,
-                partial: tuple[str, ...] = (), combine: str | None = None) -> Value:
+                partial: tuple[str, ...] = (), combine: str | None = None,
+                held: dict[Tiling, Value] | None = None) -> Value:
         """`x`, one device's tile of a value tiled `have` (and partial over `partial`), as
-        its tile under `want`."""
+        its tile under `want`. `held`, if given, gains each tiling the value passes through
+        once it is no longer partial (the first local value holding it that way stands)."""
         have = [tuple(a) for a in have]
         mesh = self.mesh
         rest = []
@@ -109,6 +116,8 @@ class Lowering:
                 rest.append(a)
         if rest:
             x = self.emit(region, "all_reduce", x, axes=tuple(rest), reduce=COMBINE[combine])
+        seen = (lambda x: held.setdefault(tuple(have), x)) if held is not None else (lambda x: x)
+        seen(x)
         # Every dim first gives up what it holds beyond what it wants (minor-most first: an
         # axis wanted next on another dim moves there, the rest are gathered); only then are
         # new cuts taken. Cutting one dim by an axis still cutting another would mix tiles.
@@ -123,28 +132,35 @@ class Lowering:
                 else:
                     x = self.emit(region, "all_gather", x, axis=a, parts=mesh.axes[a], dim=d)
                 have[d] = have[d][:-1]
+                seen(x)
         for d in range(len(have)):
             for a in want[d][len(have[d]):]:
                 x = self.emit(region, "shard_slice", x, axis=a, parts=mesh.axes[a], dim=d)
+                have[d] = have[d] + (a,)
+                seen(x)
         return x
 
     def operand(self, v: Value, want: Tiling) -> Value:
         """`v` tiled as `want`. The conversion goes where `v` is defined, so a loop converts
         what it reads from outside once, before it starts, and every device runs it (a
-        collective under a branch only some devices take would never complete)."""
+        collective under a branch only some devices take would never complete). It starts
+        from the tiling `v` is already held in that is nearest `want`: one that `want` only
+        cuts further is sliced, with no traffic (a value an op made whole and the plan
+        holds tiled is not gathered back), else the plan's."""
         have = self.plan.tiling(v)
         if have == want:
             return self.env[v]
-        key = (v, want)
-        if key not in self.converted:
+        held = self.held.setdefault(v, {have: self.env[v]})
+        if want not in held:
             made = self.splats.get(v)
             if made is not None:  # a splat is made at whatever size is wanted: no traffic
                 local = Value(local_type(v.type, want, self.mesh), v.hint)
                 self.home[v].ops.append(Op("constant", [], dict(made.attrs, shape=local.type.shape), [local]))
-                self.converted[key] = local
+                held[want] = local
             else:
-                self.converted[key] = self.convert(self.home[v], self.env[v], have, want)
-        return self.converted[key]
+                start = max((t for t in held if refines(want, t)), key=lambda t: sum(map(len, t)), default=have)
+                self.convert(self.home[v], held[start], start, want, held=held)
+        return held[want]
 
     # --- ops and regions -------------------------------------------------------------------
 
@@ -188,7 +204,8 @@ class Lowering:
                                                   f"{[str(r.type) for r in results]}")
         out.ops.append(new)
         for r, local, t in zip(op.results, results, made):
-            self.env[r] = self.convert(out, local, t, self.plan.tiling(r), partial, combine)
+            self.held[r] = {}
+            self.env[r] = self.convert(out, local, t, self.plan.tiling(r), partial, combine, self.held[r])
             self.home[r] = out
         if op.prim == "constant" and not getattr(op.attrs["value"], "ndim", 0):
             self.splats[op.results[0]] = op
@@ -206,6 +223,11 @@ class Lowering:
             attrs["limit"] = tuple(lim if n == m else lim - (n - m) for lim, n, m in
                                    zip(attrs["limit"], full, results[0].type.shape))
         return attrs
+
+
+def refines(want: Tiling, have: Tiling) -> bool:
+    """Whether a value tiled `have` becomes one tiled `want` by cutting alone (shard_slice)."""
+    return all(tuple(w[:len(h)]) == tuple(h) for w, h in zip(want, have))
 
 
 def lower(plan: Plan) -> tuple[Module, list[Tiling], list[Tiling]]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from ..diagnostics import CompileError
 from ..registry import ShapeError, declare
 from ..types import TensorType, is_float
-from . import costs, tiling
+from . import batching, costs, tiling
 from .common import JNP_DTYPE, TF_DTYPE, tensor
 
 
@@ -85,19 +85,35 @@ declare("random_uniform", _draw, jvp=_no_tangent, batch=_batch_draw, tile=tiling
 
 
 def _gamma_jvp(cx, primals, tangents, **attrs):
-    """A gamma draw depends smoothly on its concentration (jax.random.gamma differentiates
-    it by implicit reparameterization, which ppc lacks): refused, as a zero would be wrong."""
-    if tangents[1] is not None:
-        raise CompileError("cannot differentiate a gamma draw with respect to its concentration (implicit "
-                           "reparameterization is not supported)", cx.source_op.loc,
-                           "wrap the concentration in jax.lax.stop_gradient if its derivative is not wanted")
-    return _no_tangent(cx, primals, tangents)
+    """A gamma draw x moves smoothly with its concentration a while its key holds the
+    uniforms fixed: implicit reparameterization (Figurnov et al. 2018), dx/da =
+    -(dF/da)(x; a) / f(x; a) for the gamma CDF F and density f, as jax.random.gamma
+    differentiates it."""
+    (x,) = cx.primal()
+    t = tangents[1]
+    return [x], [None if t is None else cx.mul(t, cx.op("random_gamma_grad", [primals[1], x]))]
+
+
+def _gamma_grad(a, x):
+    if tensor(a) != tensor(x) or not is_float(a.dtype):
+        raise ShapeError(f"random_gamma_grad needs a float concentration and draws of its type, got {a} and {x}")
+    return [a]
+
+
+def _gamma_grad_jvp(cx, primals, tangents, **attrs):
+    raise CompileError("cannot differentiate a gamma draw twice with respect to its concentration (its first "
+                       "derivative comes from XLA's random_gamma_grad, which has none; jax.random.gamma has no "
+                       "second derivative either)", cx.source_op.loc)
 
 
 # Gamma(concentration, 1) draws, shaped like the concentration
 declare("random_gamma", _elementwise_draw(None), jvp=_gamma_jvp, batch=_batch_draw, tile=tiling.replicated,
         jax=_emit("jax.random.gamma({0}, {1}, {1}.shape, {1}.dtype)",
                   "lambda k, a: jax.random.gamma(k, a, a.shape, a.dtype)"), tf="ppc_tf.random_gamma({0}, {1})", cost=costs.draw)
+# dx/da of Gamma(a, 1) draws x (the gamma draw's derivative; see _gamma_jvp)
+declare("random_gamma_grad", _gamma_grad, jvp=_gamma_grad_jvp, batch=batching.elementwise, tile=tiling.elementwise,
+        jax="lax.random_gamma_grad({0}, {1})", tf="tf.raw_ops.RandomGammaGrad(alpha={0}, sample={1})",
+        cost=costs.estimated(costs.per_element(200, 20)))
 declare("random_poisson", _elementwise_draw("i64"), jvp=_no_tangent, batch=_batch_draw, tile=tiling.replicated,
         jax=_emit("jax.random.poisson({0}, {1}, {1}.shape, jnp.int64)",
                   "lambda k, r: jax.random.poisson(k, r, r.shape, jnp.int64)"), tf="ppc_tf.random_poisson({0}, {1})", cost=costs.draw)
