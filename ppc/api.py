@@ -119,7 +119,7 @@ class MachineStats:
 
 
 def _check_flag(flag):
-    if bool(flag):
+    if np.any(flag):  # (one per member in a batch)
         raise LoopLimitError(
             "a while loop ran more iterations than reverse-mode differentiation recorded "
             "(max_iterations); the derivative would be wrong, so none is returned. Pass a larger "
@@ -140,7 +140,9 @@ def _unflattener(template, flagged=False, machine=None):
                 raise StackOverflowError(
                     f"recursion went deeper than max_stack_depth={depth} frames, so no result is "
                     "returned; pass a larger max_stack_depth= to ppc.compile / ppc.autobatch")
-            return _fill(template, iter(out[:-3]))
+            if flagged:
+                _check_flag(out[-4])
+            return _fill(template, iter(out[:-4] if flagged else out[:-3]))
         return unflatten
     if flagged:
         def unflatten(out):
@@ -249,12 +251,11 @@ class Compiled:
     def _machine(self, spec: Specialization, flags, size: int, squeeze: bool):
         from .passes.pc import machine_module
         spec.machine, spec.program = machine_module(spec.canonical, flags, size, self.max_stack_depth, squeeze)
-        spec.unflatten = _unflattener(spec.template, machine=(self, size, self.max_stack_depth))
+        spec.unflatten = _unflattener(spec.template, spec.flagged, machine=(self, size, self.max_stack_depth))
 
     def _lower(self, args, kwargs):
         """(IR module, result template, flagged) for these arguments."""
-        ir, template = lower_entry(self.__ppc_function__, args, set(self.static_argnums), kwargs)
-        return ir, template, False
+        return lower_entry(self.__ppc_function__, args, set(self.static_argnums), kwargs)
 
     def _executable(self, spec: Specialization):
         if spec.executable is None:

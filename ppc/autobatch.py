@@ -158,10 +158,6 @@ class Batched(Derived):
         member = [_member(a, f) for a, f in zip(args, self._flags)]
         spec = self.base.specialize(*member, **kwargs)
         refuse_model(spec.canonical)
-        if spec.flagged:
-            raise CompileError("autobatch of a function that records while loops for reverse mode is not supported: "
-                               "batch ppc.ad.value_and_grad_with_overflow(f) instead, which returns the loop-limit "
-                               "flag as a result ((value, grad), overflow) for you to check")
         template = _batched_template(split_tuple_slots(spec.template), self._size)
         module, layout = spec.canonical, self._layout()
         flat_results = any(isinstance(t, TupleType) for t in module.entry.result_types)
@@ -171,11 +167,12 @@ class Batched(Derived):
             module = _flatten_params(module, layout)
         if flat_results or any(t is not None for t in layout):
             module = run_passes(module, ["canonicalize"])
+        # (a loop-limit flag stays the last result, one per member: any raised is an error)
         if self.strategy == "program_counter":  # the machine is built from the member program
-            return module, template, False
+            return module, template, spec.flagged
         out = batch_module(module, tuple(self._entry_flags(module)), self._size)
         _retuple(out.entry, layout)
-        return out, template, False
+        return out, template, spec.flagged
 
     def _attach_machine(self, spec):
         if self.strategy == "program_counter":

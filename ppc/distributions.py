@@ -423,7 +423,7 @@ def _lowered(fn, types) -> Module:
     """`fn` lowered to IR for arguments of these types (canonical, cached)."""
     from .frontend import lower_entry
     from .passes import run_passes
-    module, _ = lower_entry(fn, [_abstract(t) for t in types])
+    module, _, _ = lower_entry(fn, [_abstract(t) for t in types])
     return run_passes(module, ["canonicalize"])
 
 

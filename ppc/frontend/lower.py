@@ -25,6 +25,7 @@ import numpy as np
 from ..ir import (Builder, CompileError, Function, InternalError, Module, Op, Region, ShapeError,
                   TensorType, TupleType, Value, clone_region, dtype_of_numpy, walk_ops)
 from .arrays import DEFAULT, ArrayOps, describe, promote_pair, scalar_aval
+from .flags import thread_flags
 from .iteration import indexed, items_at_compile_time, static_items, unrolled_items
 from .source import SourceInfo, function_source
 from .values import (BOTTOM, AtIndexer, BoundMethod, Closure, Dyn, DynRange, Undefined, contains_bottom,
@@ -1308,12 +1309,6 @@ class Lowerer(ArrayOps):
             return BOTTOM
         except CompileError as e:
             self.error(f"cannot build {getattr(func, '__name__', 'this function')} here: {e.message}", node=node)
-        if flagged:
-            self.error(f"{func.__name__} records a while loop for reverse mode; inside compiled code its "
-                       "loop-limit check cannot run",
-                       "use ppc.ad.value_and_grad_with_overflow(f), which returns the flag for your code to "
-                       "check ((value, grad), overflow), call it from Python, or give the loop a static trip "
-                       "count", node)
         renames = {name: self.ctx.fresh_name(name) for name in module.functions}
         for fn in module.functions.values():
             copy = Function(renames[fn.name], clone_region(fn.body, {}), fn.result_types)
@@ -1337,6 +1332,8 @@ class Lowerer(ArrayOps):
                            "convert the argument (x.astype(...)) to the type the function was built for", node)
         results = [Value(t) for t in module.entry.result_types]
         self.builder.append(Op("call", operands, {"callee": renames[module.entry.name]}, results))
+        if flagged:  # (the loop-limit flag of a gradient recording a while loop: the program's own, see flags.py)
+            self.builder.append(Op("loop_limit", [results.pop()], {}, [], [], self.loc))
         # (a gradient with respect to a tuple is one tuple-typed result: its leaves, one by one)
         return _fill(split_tuple_slots(template), iter([x for r in results for x in self.untuple(r)]))
 
@@ -1808,11 +1805,12 @@ def _join_templates(a, b, fn, src):
 
 
 def lower_entry(fn, args: list, static: set[int] | None = None, kwargs: dict | None = None
-                ) -> tuple[Module, object]:
+                ) -> tuple[Module, object, bool]:
     """Lower `fn` for these example arguments (arrays, Python scalars, tuples of them;
     positions in `static` are baked in; parameters not passed take their defaults as
-    compile-time constants). Returns the module and the result template. The entry
-    function's parameters are the traced arguments in signature order."""
+    compile-time constants). Returns the module, the result template and whether the
+    entry returns a loop-limit flag last (flags.py). The entry function's parameters are
+    the traced arguments in signature order."""
     static = static or set()
     src = function_source(fn)
     ctx = Context()
@@ -1835,8 +1833,8 @@ def lower_entry(fn, args: list, static: set[int] | None = None, kwargs: dict | N
         entry_fn = _flat_callee(ctx, entry_fn)
     _tuple_params(entry_fn, bound)
     order = [entry_fn.name] + [n for n in ctx.functions if n != entry_fn.name]
-    module = Module([ctx.functions[n] for n in order])
-    return _prune(module), spec.template
+    module, flagged = thread_flags(_prune(Module([ctx.functions[n] for n in order])))
+    return module, spec.template, flagged
 
 
 def split_tuple_slots(t):

@@ -46,5 +46,8 @@ declare("while", None, regions=("cond", "body"), tuple_result=True, jax=_unless_
     jvp=_structured_jvp, transpose=_structured_transpose, batch=structured, tile=tiling.while_)
 declare("call", None, tuple_result=True, jax="{callee}({args})", tf="{callee}({args})", jvp=_structured_jvp,
         transpose=_structured_transpose, batch=structured)
+# A loop-limit flag raised where compiled code calls a gradient that records a while loop;
+# the frontend makes every raise a result again (frontend/flags.py), so none reaches a pass
+declare("loop_limit", lambda flag: [], effect=True)
 declare("yield", None, terminator=True, cost=costs.free)
 declare("return", None, terminator=True, cost=costs.free)
