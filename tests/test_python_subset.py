@@ -208,3 +208,20 @@ def test_int32_sums_that_numpy_keeps_in_int32_wrap_as_numpys(backend):
     for got, want in zip(ppc.compile(f, backend=backend)(x), f(x)):
         assert np.asarray(got).dtype == np.asarray(want).dtype == np.int32
         assert got == want
+
+
+def copies(x, n):
+    y = x.copy()
+    z = np.copy(y) * 2
+    return y + z + jnp.copy(z), np.copy(n), np.copy(3)
+
+
+@pytest.mark.parametrize("backend", ["jax", "tf"])
+def test_copies_are_the_array_itself(backend):
+    """x.copy(), np.copy and jnp.copy were refused ("no supported attribute 'copy'"), a
+    NumPy habit; arrays cannot change in compiled code, so a copy is the array."""
+    x, n = np.array([1.0, 2.0], np.float32), np.int32(4)
+    for got, want in zip(ppc.compile(copies, backend=backend)(x, n), copies(x, n)):
+        assert np.asarray(got).dtype == np.asarray(want).dtype
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_allclose(ppc.grad(lambda x: np.sum(x.copy() ** 2))(np.array([1.0, 2.0])), [2.0, 4.0])

@@ -1065,6 +1065,13 @@ def _eye(lw, N, M=None, k=0, dtype=None):
     return lw.const(np.eye(N, M, k), _dtype_arg(lw, dtype) or DEFAULT["float"], (N, M))
 
 
+@register("np.copy", "jnp.copy", method="copy")
+def _copy(lw, a, order="K", subok=False):
+    """Arrays in compiled code are values that nothing can change, so a copy is the array
+    itself (NumPy's copy exists to survive later writes, which compiled code refuses)."""
+    return _np_array(lw, a)
+
+
 @register("np.array", "np.asarray")
 def _np_array(lw, obj, dtype=None, copy=None):
     # NumPy builds arrays from Python numbers at their full type (float64, int64)
