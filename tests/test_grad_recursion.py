@@ -238,3 +238,184 @@ def test_generated_recursive_programs_against_jax_grad(base, step1, step2, combi
     got = ppc.grad(ours, argnums=1)(n, x)
     want = jax.grad(theirs, argnums=1)(n, x)
     np.testing.assert_allclose(float(got), float(want), rtol=1e-9, atol=1e-12)
+
+
+# -- reverse mode's own program names ---------------------------------------------------
+
+def scale_twice(x, n):
+    return scale_twice_vjp(x, n) * 2.0
+
+
+def scale_twice_vjp(x, n):
+    if n <= 0:
+        return x
+    return scale_twice_vjp(x * x, n - 1) + 1.0
+
+
+def squares_jax(x, n):
+    if n <= 0:
+        return x
+    return squares_jax(x * x, n - 1) + 1.0
+
+
+def halve_primal(x, n):
+    return halve_primal_primal(x, n) * 0.5
+
+
+def halve_primal_primal(x, n):
+    if n <= 0:
+        return x
+    return halve_primal_primal(x * x, n - 1) + 1.0
+
+
+def twice_lin(x, n):
+    return twice_lin_lin_t(x, n) * 2.0
+
+
+def twice_lin_lin_t(x, n):
+    if n <= 0:
+        return x
+    return twice_lin_lin_t(x * x, n - 1) + 1.0
+
+
+def test_recursive_callees_named_like_the_entrys_programs():
+    """The recursive functions travel with the entry's primal, linear, transposed and VJP
+    programs, so those take names clear of theirs (`f` calling a recursive `f_vjp` got the
+    gradient of the wrong program, `f` calling `f_primal` crashed in the machine)."""
+    want = float(jax.grad(squares_jax)(0.6, 3))
+    assert float(ppc.grad(scale_twice)(0.6, 3)) == pytest.approx(2 * want, rel=1e-12)
+    assert float(ppc.grad(halve_primal)(0.6, 3)) == pytest.approx(0.5 * want, rel=1e-12)
+    assert float(ppc.grad(twice_lin)(0.6, 3)) == pytest.approx(2 * want, rel=1e-12)
+    value, g = ppc.value_and_grad(scale_twice)(0.6, 3)
+    assert float(value) == pytest.approx(2 * squares_jax(0.6, 3)) and float(g) == pytest.approx(2 * want, rel=1e-12)
+    out, vjp_fn = ppc.vjp(scale_twice, 0.6, 3)
+    assert float(vjp_fn(1.0)[0]) == pytest.approx(2 * want, rel=1e-12)
+
+
+def early_exit(x, n):
+    """A `for` loop over a static range() that leaves early (`return`, `break`) has no trip
+    count, but at most its range's length of iterations: stacks of that size serve it."""
+    if n <= 0:
+        return x
+    for i in range(1, 9, 2):
+        if x > i * 0.25:
+            return early_exit(x - 0.4, n - 1) * x
+        x = np.sin(x) * 1.1
+        if x < -0.5:
+            break
+    return x + 1.0
+
+
+def early_exit_jax(x, n):
+    if n <= 0:
+        return x
+    for i in range(1, 9, 2):
+        if x > i * 0.25:
+            return early_exit_jax(x - 0.4, n - 1) * x
+        x = jnp.sin(x) * 1.1
+        if x < -0.5:
+            break
+    return x + 1.0
+
+
+def traced_range_in_recursion(x, n):
+    if n <= 0:
+        return x
+    for i in range(n):
+        x = np.sin(x) + 0.5
+    return traced_range_in_recursion(x, n - 1) * x
+
+
+def test_loops_that_leave_early_inside_the_recursion():
+    xs = [0.9, 2.3, -0.7, 0.3, -0.2]
+    for x in xs:
+        assert float(ppc.grad(early_exit)(x, 3)) == pytest.approx(float(jax.grad(early_exit_jax)(x, 3)), rel=1e-12)
+    for strategy in ["program_counter", "local_static"]:
+        got = ppc.autobatch(ppc.grad(early_exit), strategy=strategy)(np.array(xs), np.array([3, 2, 3, 1, 0]))
+        want = [float(jax.grad(early_exit_jax)(x, n)) for x, n in zip(xs, [3, 2, 3, 1, 0])]
+        np.testing.assert_allclose(np.asarray(got), want, rtol=1e-12)
+    # grad of grad: the linear loop runs the range's length, idle past the count, so its
+    # transpose has a static trip count too
+    for x in [0.9, -0.7, 0.3]:
+        assert float(ppc.grad(ppc.grad(early_exit))(x, 2)) == pytest.approx(
+            float(jax.grad(jax.grad(early_exit_jax))(x, 2)), rel=1e-10)
+    # a range() of a traced bound still has no bound: refused at the loop, naming what it is
+    with pytest.raises(ppc.CompileError) as info:
+        ppc.grad(traced_range_in_recursion)(0.3, 2)
+    assert "range() of a traced bound" in info.value.message
+    assert info.value.loc.line == traced_range_in_recursion.__code__.co_firstlineno + 3
+
+
+def doublings(x, n):
+    """How many doublings take x past 1: an integer from a float, so no tangent."""
+    if x > 1.0 or n > 50:
+        return n
+    return doublings(x * 2.0, n + 1)
+
+
+def scaled_by_doublings(x):
+    return x * doublings(x, 0)
+
+
+def above(x, n):
+    if n <= 0:
+        return x > 0.5, n
+    return above(x * 1.5, n - 1)
+
+
+def gated(x, n):
+    """The recursion's float result only decides a branch: its tangent is dead."""
+    k = 0.0
+    if n > 1:
+        if power_series(x, n) > 2.0:
+            k = 1.0
+    flag, m = above(x, n)
+    if flag:
+        k = k + m
+    return x * k
+
+
+def test_recursions_whose_tangents_nobody_reads():
+    # (each reached linearize as a call reading tangents and giving none: an internal error)
+    assert float(ppc.grad(scaled_by_doublings)(0.1)) == pytest.approx(4.0)
+    assert float(ppc.grad(scaled_by_doublings)(0.3)) == pytest.approx(2.0)
+    for x, n in [(0.9, 3), (0.2, 3), (0.3, 1), (0.6, 0)]:
+        k = float(power_series(x, n) > 2.0) if n > 1 else 0.0
+        flag, m = above(x, n)
+        assert float(ppc.grad(gated)(x, n)) == pytest.approx(k + (m if flag else 0.0))
+    got = ppc.autobatch(ppc.grad(gated))(np.array([0.9, 0.2, 0.3]), np.array([3, 3, 1]))
+    np.testing.assert_allclose(np.asarray(got), [float(ppc.grad(gated)(x, n)) for x, n in [(0.9, 3), (0.2, 3), (0.3, 1)]])
+
+
+def pair_walk(p, n):
+    x, y = p
+    if n <= 0:
+        return x * y
+    return pair_walk((y, x * 0.5 + y), n - 1) + np.cos(x)
+
+
+def pair_walk_jax(p, n):
+    x, y = p
+    if n <= 0:
+        return x * y
+    return pair_walk_jax((y, x * 0.5 + y), n - 1) + jnp.cos(x)
+
+
+def pair_walk_of(x, n):
+    return pair_walk((x, x * 2.0), n)
+
+
+@pytest.mark.xfail(strict=True, raises=AttributeError,
+                   reason="the gradient of a tuple argument is a tuple result, which the program-counter machine "
+                          "(api.Compiled._attach_machine) does not flatten as autobatch does: pc/blocks.py _widest "
+                          "reads .shape of a TupleType")
+def test_gradient_of_a_tuple_argument_of_a_recursion():
+    got = ppc.grad(pair_walk)((0.3, 0.7), 3)
+    want = jax.grad(pair_walk_jax)((0.3, 0.7), 3)
+    np.testing.assert_allclose([float(g) for g in got], [float(w) for w in want], rtol=1e-12)
+
+
+def test_a_tuple_passed_inside_the_program_to_a_recursion():
+    got = float(ppc.grad(pair_walk_of)(0.3, 3))
+    want = float(jax.grad(lambda x, n: pair_walk_jax((x, x * 2.0), n))(0.3, 3))
+    assert got == pytest.approx(want, rel=1e-12)

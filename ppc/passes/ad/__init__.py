@@ -8,8 +8,8 @@ from ..canonicalize import canonicalize
 from ..manager import register_pass
 from .algebra import Cx
 from .jvp import differentiable, jvp_module, jvp_with_origins
-from .linearize import DEFAULT_MAX_ITERATIONS, linearize_module
-from .recursion import Recursion
+from .linearize import DEFAULT_MAX_ITERATIONS, Linearize, linearize_module
+from .recursion import Recursion, drop_dead_tangent_calls
 from .transpose import transpose_function
 
 
@@ -28,13 +28,14 @@ class Reverse:
         self.n_params, self.n_out = len(entry.params), len(entry.result_types)
         self.mask = tuple(m and differentiable(p) for m, p in zip(mask, entry.params))
         jvp, origins = jvp_with_origins(module, self.mask)
-        self.jvp = canonicalize(jvp)
+        self.jvp = drop_dead_tangent_calls(canonicalize(jvp), origins, module)
         recursion = Recursion(module, self.jvp, origins, max_iterations)
-        self.linearized, self.n_res = linearize_module(self.jvp, self.n_params, self.n_out, max_iterations,
-                                                       recursion)
-        primal, linear = self.linearized.functions.values()
+        names = self.names = recursion.entry_names
+        primal, linear, self.n_res = Linearize(self.jvp.entry, self.n_params, self.n_out, max_iterations,
+                                               recursion).run(names["primal"], names["lin"])
+        self.linearized = Module([primal, linear])
         self.primal, self.linear = primal, linear
-        self.transposed = transpose_function(linear, self.n_res, recursion=recursion)
+        self.transposed = transpose_function(linear, self.n_res, names["lin_t"], recursion)
         # functions the programs call: callees without tangents (a recursion on integers),
         # recursive functions, their JVPs and VJPs
         called = {op.attrs["callee"] for f in self.jvp.functions.values() for op in walk_ops(f.body) if op.prim == "call"}
@@ -69,8 +70,7 @@ class Reverse:
             overflow = b.op("or", [overflow, results[i]], "overflow")
         ret = [results[i] if kind == "out" else grads[i] for kind, i in layout] + [overflow]
         b.append(Op("return", ret, {}, []))
-        name = f"{self.jvp.entry.name.removesuffix('_jvp')}_vjp"
-        fn = Function(name, body, [v.type for v in ret])
+        fn = Function(self.names["vjp"], body, [v.type for v in ret])
         return _drop_constant_flag(canonicalize(Module([fn, self.primal, self.transposed] + self.callees)))
 
 

@@ -18,6 +18,8 @@ A call of a recursive function's JVP stays a call on both sides (see recursion.p
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ...ir import Builder, CompileError, Function, Module, Op, Region, TensorType, Value, clone_region
 from .algebra import dependents, free_values
 
@@ -290,17 +292,62 @@ class Linearize:
         scope.linear.append(Op("if", [pred], {}, lin_results, [br.linear.region for br in branches], op.loc))
         self.lmap.update(zip([r for r, u in zip(op.results, unknown) if u], lin_results))
 
+    def static_bound(self, op: Op) -> int | None:
+        """At most how many iterations a loop without a trip count runs, when its condition
+        says so: `lt %i, C` (and-ed with anything: a `for` loop over a static range() that
+        `break`s or `return`s) on a counter starting at a constant and stepping by a positive
+        constant. None when it cannot tell."""
+        cond, body = op.regions
+
+        def const(v, ops):
+            for d in ops:
+                if v in d.results:
+                    return d.attrs["value"] if d.prim == "constant" else None
+            c = self.constants.get(self.kmap.get(v))
+            return None if c is None else c.attrs["value"]
+
+        def integer(x):
+            x = np.asarray(x) if x is not None else None
+            return int(x) if x is not None and x.shape == () and x.dtype.kind in "iu" else None
+
+        def tests(t):
+            for d in cond.ops:
+                if t in d.results:
+                    if d.prim == "and":
+                        return [c for u in d.operands for c in tests(u)]
+                    if d.prim == "lt" and d.operands[0] in cond.params:
+                        return [(cond.params.index(d.operands[0]), integer(const(d.operands[1], cond.ops)))]
+            return []
+        best = None
+        for k, bound in tests(cond.ops[-1].operands[0]):
+            nxt = body.ops[-1].operands[k]
+            step = None
+            for d in body.ops:
+                if nxt in d.results and d.prim == "add" and body.params[k] in d.operands:
+                    other = [u for u in d.operands if u is not body.params[k]]
+                    step = integer(const(other[0], body.ops)) if len(other) == 1 else None
+            start = integer(const(op.operands[k], ()))
+            if bound is None or step is None or step <= 0 or start is None:
+                continue
+            n = max(0, -(-(bound - start) // step))
+            best = n if best is None else min(best, n)
+        return best
+
     def split_while(self, op: Op, scope: _Scope):
         cond, body = op.regions
         unknown = [p in self.unknown for p in body.params]
         if any(v in self.unknown for inner in cond.ops for v in inner.operands):
             raise CompileError("internal: a loop condition depends on tangents", op.loc)
         trip = op.attrs.get("trip_count")
-        if trip is None and self.within:
-            raise CompileError(f"reverse-mode differentiation through recursive function '{self.within}': its "
-                               "`while` loop on traced values is not supported", op.loc,
-                               "a `for` loop over range() is; forward mode (ppc.jvp) differentiates it")
-        slots = trip if trip is not None else self.max_iterations
+        # (in programs with recursion, whose VJPs cannot record a loop without a bound)
+        bounded = self.static_bound(op) if trip is None and self.recursion and self.recursion.recursive else None
+        if trip is None and bounded is None and self.within:
+            raise CompileError(f"reverse-mode differentiation through recursive function '{self.within}': a loop "
+                               "whose trip count is known only at run time (a `while` loop on traced values, or a "
+                               "`for` loop over range() of a traced bound) is not supported there", op.loc,
+                               "a `for` loop over range() with a static bound is; forward mode (ppc.jvp) "
+                               "differentiates it")
+        slots = trip if trip is not None else bounded if bounded is not None else self.max_iterations
         idx = "i64"
         counter, j = Value(TensorType((), idx), "k"), Value(TensorType((), idx), "j")
         known_params = [Value(p.type, p.hint) for p, u in zip(body.params, unknown) if not u]
@@ -343,6 +390,13 @@ class Linearize:
             raise CompileError("internal: a loop condition reads a tangent", op.loc)
         new_cond.params = known_cparams + [Value(counter.type, "k")] + \
             [Value(p.type, p.hint) for _, p, _ in loop.stacks] + [Value(p.type, p.hint) for _, p, _ in loop.flags]
+        if trip is None and bounded is None:
+            # the recording loop stops one iteration past its slots, where the overflow flag
+            # is set: a loop that would never end (a latent at inf) ends as a loop-limit error
+            cb = Builder(new_cond, op.loc)
+            last = new_cond.ops.pop()
+            room = cb.op("le", [new_cond.params[len(known_cparams)], cb.constant(slots, counter.type)])
+            cb.append(Op("yield", [cb.op("and", [last.operands[0], room])], {}, []))
         sb = scope.known
         inits = [self.known(v) for v, u in zip(op.operands, unknown) if not u]
         inits += [sb.constant(0, counter.type)]
@@ -355,19 +409,42 @@ class Linearize:
         for old, new in zip([r for r, u in zip(op.results, unknown) if not u], known_results):
             self.define_known(old, new, scope)
         self.scope_of[count] = scope
-        if trip is None:
+        if trip is None and bounded is None:
             over = sb.op("gt", [count, sb.constant(slots, counter.type)], "overflow")
             self.flags.append(scope.export(over))
         # linear loop: j from 0 while j < count
         lb = scope.linear
-        bound = lb.constant(trip, counter.type) if trip is not None else scope.lift(count)
+        lin_attrs = op.attrs
+        if trip is not None:
+            bound = lb.constant(trip, counter.type)
+        elif bounded is not None:  # `slots` iterations, those past the count doing nothing: a
+            # static trip count, which the transposed loop keeps (its own derivative needs it)
+            _guard(loop.linear.region, scope.lift(count))
+            bound, lin_attrs = lb.constant(slots, counter.type), {**op.attrs, "trip_count": slots}
+        else:
+            bound = scope.lift(count)
         lcond = Region([Value(counter.type, "j")] + [Value(p.type, p.hint) for p in lin_params])
         lcond.ops.append(Op("lt", [lcond.params[0], bound], {}, [Value(TensorType((), "bool"))]))
         lcond.ops.append(Op("yield", [lcond.ops[0].results[0]], {}, []))
         lin_inits = [lb.constant(0, counter.type)] + [self.linear(v, scope) for v, u in zip(op.operands, unknown) if u]
         lin_results = [Value(counter.type, "j")] + [Value(r.type, r.hint) for r, u in zip(op.results, unknown) if u]
-        lb.append(Op("while", lin_inits, op.attrs, lin_results, [lcond, loop.linear.region], op.loc))
+        lb.append(Op("while", lin_inits, lin_attrs, lin_results, [lcond, loop.linear.region], op.loc))
         self.lmap.update(zip([r for r, u in zip(op.results, unknown) if u], lin_results[1:]))
+
+
+def _guard(body: Region, count: Value):
+    """Make a linear loop body `(j, values...) { ...; yield j + 1, values'... }` do its
+    work only while j < count, passing its values through after that."""
+    j, ret = body.params[0], body.ops[-1]
+    step = next(o for o in body.ops if ret.operands[0] in o.results)
+    keep = {step} | {o for o in body.ops if o.prim == "constant" and any(r in step.operands for r in o.results)}
+    then = Region([], [o for o in body.ops[:-1] if o not in keep] + [Op("yield", ret.operands[1:], {}, [])])
+    passing = Region([], [Op("yield", body.params[1:], {}, [])])
+    pred = Value(TensorType((), "bool"))
+    results = [Value(v.type, v.hint) for v in ret.operands[1:]]
+    body.ops = [o for o in body.ops if o in keep] + [
+        Op("lt", [j, count], {}, [pred]), Op("if", [pred], {}, results, [then, passing], loc=ret.loc),
+        Op("yield", [ret.operands[0]] + results, {}, [], loc=ret.loc)]
 
 
 def linearize_module(jvp: Module, n_known: int, n_out: int, max_iterations: int = DEFAULT_MAX_ITERATIONS,

@@ -15,7 +15,9 @@ The program-counter machine runs the result like any recursion.
 """
 from __future__ import annotations
 
-from ...ir import Builder, Function, Module, Op, Region, Value, walk_ops
+from ...ir import Builder, Function, Module, Op, Region, Value, clone_region, walk_ops
+from ...ir.callgraph import recursive_functions
+from ..canonicalize import canonicalize
 from .linearize import Linearize
 from .transpose import transpose_function
 
@@ -30,8 +32,12 @@ class Recursion:
         self.max_iterations = max_iterations
         self.functions: dict[str, Function] = {}  # what the split programs call, built or brought
         self.vjps: dict[str, str] = {}
-        entry = source.entry.name  # (and the names reverse mode gives the entry's programs)
-        self.used = set(source.functions) | set(jvp.functions) | {f"{entry}_{s}" for s in ("primal", "lin", "lin_t", "vjp")}
+        self.used = set(source.functions) | set(jvp.functions)
+        self.recursive = bool(recursive_functions(source))
+        # the names of the entry's own programs, first: clear of every function the programs
+        # call (a user's recursive `f_vjp` called by `f` travels with them)
+        entry = source.entry.name
+        self.entry_names = {s: self.fresh(f"{entry}_{s}") for s in ("primal", "lin", "lin_t", "vjp")}
 
     def arity(self, callee: str) -> tuple[int, int] | None:
         """(primal parameters, primal results) of a JVP function; None for other callees."""
@@ -85,3 +91,36 @@ class Recursion:
         for fn in (Function(name, body, [v.type for v in grads]), primal, transposed):
             self.functions[fn.name] = fn
         return name
+
+
+def drop_dead_tangent_calls(jvp: Module, origins: dict[str, str], source: Module) -> Module:
+    """`jvp` (canonical) with each call of a JVP function whose tangent results nobody
+    reads (a recursion returning only integers, or whose float result only decides a
+    branch) made a call of the original function, and canonical again. Canonicalize
+    cannot drop such dead tangent code itself, since it cannot change the callee's
+    signature; linearize needs it gone (an op that reads tangents yields some)."""
+    while True:
+        changed = False
+        for fn in list(jvp.functions.values()):
+            used = {v for op in walk_ops(fn.body) for v in op.operands}
+            for op in walk_ops(fn.body):
+                callee = op.attrs.get("callee") if op.prim == "call" else None
+                if callee not in origins or callee not in jvp.functions:
+                    continue
+                original = source.functions[origins[callee]]
+                n_params, n_out = len(original.params), len(original.result_types)
+                if any(r in used for r in op.results[n_out:]):
+                    continue
+                op.attrs = {**op.attrs, "callee": original.name}
+                op.operands, op.results = op.operands[:n_params], op.results[:n_out]
+                todo = [original.name]
+                while todo:  # the original and its callees travel with the JVP module
+                    n = todo.pop()
+                    if n not in jvp.functions:
+                        f = source.functions[n]
+                        jvp.functions[n] = Function(n, clone_region(f.body, {}), f.result_types)
+                        todo += [o.attrs["callee"] for o in walk_ops(f.body) if o.prim == "call"]
+                changed = True
+        if not changed:
+            return jvp
+        jvp = canonicalize(jvp)
