@@ -15,8 +15,8 @@ import numpy as np
 
 from .frontend import lower_entry
 from .frontend.arrays import NUMPY_SCALAR
-from .frontend.lower import Slot
-from .ir import Module
+from .frontend.lower import Slot, flatten_tuple_results, split_tuple_slots
+from .ir import Module, TupleType
 from .ir.callgraph import recursive_functions
 from .passes import run_passes
 from .passes.pc import DEFAULT_MAX_STACK_DEPTH
@@ -249,9 +249,14 @@ class Compiled:
             self._machine(spec, [False] * len(spec.canonical.entry.params), 1, squeeze=True)
 
     def _machine(self, spec: Specialization, flags, size: int, squeeze: bool):
+        """(The machine's registers hold arrays: a tuple result, a gradient with respect to a
+        tuple, leaves the entry as its leaves.)"""
         from .passes.pc import machine_module
-        spec.machine, spec.program = machine_module(spec.canonical, flags, size, self.max_stack_depth, squeeze)
-        spec.unflatten = _unflattener(spec.template, spec.flagged, machine=(self, size, self.max_stack_depth))
+        module, template = spec.canonical, spec.template
+        if any(isinstance(t, TupleType) for t in module.entry.result_types):
+            module, template = run_passes(flatten_tuple_results(module), ["canonicalize"]), split_tuple_slots(template)
+        spec.machine, spec.program = machine_module(module, flags, size, self.max_stack_depth, squeeze)
+        spec.unflatten = _unflattener(template, spec.flagged, machine=(self, size, self.max_stack_depth))
 
     def _lower(self, args, kwargs):
         """(IR module, result template, flagged) for these arguments."""

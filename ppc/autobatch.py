@@ -26,7 +26,7 @@ import jax
 import numpy as np
 
 from .ad import Derived, as_compiled
-from .frontend.lower import Slot, split_tuple_slots
+from .frontend.lower import Slot, flatten_tuple_results, split_tuple_slots
 from .frontend.values import leaves
 from .ir import CompileError, Function, Module, Op, TensorType, TupleType, Value, clone_region, walk_ops
 from .ir.callgraph import recursive_call
@@ -162,7 +162,7 @@ class Batched(Derived):
         module, layout = spec.canonical, self._layout()
         flat_results = any(isinstance(t, TupleType) for t in module.entry.result_types)
         if flat_results:  # a tuple result (ppc.grad of a tuple argument): each leaf a result
-            module = _flatten_results(module)
+            module = flatten_tuple_results(module)
         if any(t is not None for t in layout):  # tuples with batched leaves: each leaf a parameter
             module = _flatten_params(module, layout)
         if flat_results or any(t is not None for t in layout):
@@ -275,30 +275,6 @@ def _flatten_params(module: Module, layout) -> Module:
         op.operands = [subst.get(v, v) for v in op.operands]
     entry.body.params = params
     entry.body.ops = prologue + entry.body.ops
-    return Module(functions)
-
-
-def _flatten_results(module: Module) -> Module:
-    """A copy of `module` whose entry returns the leaves of each tuple result (in order) as
-    results of their own (the canonicalizer folds the `tuple_get`s into the leaves), as the
-    template `split_tuple_slots` gives reads them."""
-    functions = [Function(f.name, clone_region(f.body, {}), f.result_types) for f in module.functions.values()]
-    entry = functions[0]
-    ret = entry.body.ops[-1]
-    ops = []
-
-    def split(v):
-        if not isinstance(v.type, TupleType):
-            return [v]
-        out = []
-        for k, t in enumerate(v.type.elements):
-            e = Value(t, v.hint)
-            ops.append(Op("tuple_get", [v], {"index": k}, [e]))
-            out.extend(split(e))
-        return out
-    results = [x for v in ret.operands for x in split(v)]
-    entry.body.ops = entry.body.ops[:-1] + ops + [Op("return", results, {}, [], (), ret.loc)]
-    entry.result_types = [v.type for v in results]
     return Module(functions)
 
 

@@ -225,3 +225,13 @@ def test_copies_are_the_array_itself(backend):
         assert np.asarray(got).dtype == np.asarray(want).dtype
         np.testing.assert_array_equal(got, want)
     np.testing.assert_allclose(ppc.grad(lambda x: np.sum(x.copy() ** 2))(np.array([1.0, 2.0])), [2.0, 4.0])
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int16, np.bool_])
+def test_means_of_narrow_integers_do_not_wrap(dtype):
+    """np.mean summed in the input dtype: the mean of four uint8 200s was 8.0, of int8 100s -28."""
+    def stats(x):
+        return np.mean(x), x.mean(axis=0), np.var(x), np.std(x)
+    x = np.full((4, 2), 1 if dtype == np.bool_ else 100 if dtype == np.int8 else 200).astype(dtype)
+    for got, want in zip(ppc.compile(stats)(x), stats(x)):
+        np.testing.assert_allclose(got, want)

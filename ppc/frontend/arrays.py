@@ -286,6 +286,8 @@ class ArrayOps:
         x = self.to_dyn(x)
         axes = self.norm_axes(axis, len(x.shape))
         count = int(np.prod([x.shape[a] for a in axes]))
+        if x.dtype == "bool" or is_int(x.dtype):  # (NumPy sums integers in float64: no wrap-around)
+            x = self.convert(x, DEFAULT["float"])
         s = self.reduce("reduce_sum", x, axes, keepdims)
         return self.elementwise("div", s, float(count), result_kind="float")
 

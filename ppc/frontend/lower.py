@@ -1837,6 +1837,30 @@ def lower_entry(fn, args: list, static: set[int] | None = None, kwargs: dict | N
     return module, spec.template, flagged
 
 
+def flatten_tuple_results(module: Module) -> Module:
+    """A copy of `module` whose entry returns the leaves of each tuple result (in order) as
+    results of their own (the canonicalizer folds the `tuple_get`s into the leaves), as the
+    template `split_tuple_slots` gives reads them."""
+    functions = [Function(f.name, clone_region(f.body, {}), f.result_types) for f in module.functions.values()]
+    entry = functions[0]
+    ret = entry.body.ops[-1]
+    ops = []
+
+    def split(v):
+        if not isinstance(v.type, TupleType):
+            return [v]
+        out = []
+        for k, t in enumerate(v.type.elements):
+            e = Value(t, v.hint)
+            ops.append(Op("tuple_get", [v], {"index": k}, [e]))
+            out.extend(split(e))
+        return out
+    results = [x for v in ret.operands for x in split(v)]
+    entry.body.ops = entry.body.ops[:-1] + ops + [Op("return", results, {}, [], (), ret.loc)]
+    entry.result_types = [v.type for v in results]
+    return Module(functions)
+
+
 def split_tuple_slots(t):
     """A template whose tuple-typed slots are tuples of slots, one per element."""
     if isinstance(t, Slot) and isinstance(t.type, TupleType):

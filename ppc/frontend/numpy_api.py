@@ -1466,3 +1466,7 @@ def _solve_triangular(lw, a, b, trans=0, lower=False, unit_diagonal=False, overw
         lw.error(f"unsupported trans={trans!r}")
     x = lw.emit("triangular_solve", [a2.value, b2.value], lower=bool(lower), transpose_a=transpose)
     return Dyn(lw.emit("reshape", [x], shape=b2.shape[:-1]) if columns else x)
+
+
+# more of NumPy, by family; each registers its functions on import
+from . import linalg, numpy_more, sorting  # noqa: E402, F401

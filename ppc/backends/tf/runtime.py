@@ -428,3 +428,59 @@ def scatter(x, v, idx, axis, combine):
         out = tf.where(count(tf.not_equal(vt, extreme)) > 0, out, _COMBINE[combine](x, extreme))
         out = tf.where((count(tf.math.is_nan(vt)) > 0) | tf.math.is_nan(x), tf.constant(math.nan, x.dtype), out)
     return tf.where(hit, out, x)
+
+
+def lu(a):
+    """The `lu` primitive (ppc/ir/prims/linalg.py): TF's own tf.linalg.lu has no XLA
+    kernel, so the generated code calls this (k steps of a tf.while_loop, each pivoting and eliminating one
+    column of every matrix of the batch at once). Same conventions as JAX's: the packed
+    factor and the int32 permutation; the first of equal pivots wins (as LAPACK's idamax)."""
+    k = a.shape[-1]
+    nb = a.shape.rank - 2
+    rows = tf.range(k)
+
+    def body(j, a, perm):
+        col = tf.gather(a, j, axis=-1)  # [..., k]
+        mag = tf.where(rows >= j, tf.abs(col), tf.cast(-1, a.dtype))
+        p = tf.argmax(mag, axis=-1, output_type=tf.int32)[..., None]
+        src = tf.where(rows == j, p, tf.where(rows == p, j, rows))  # rows j and p swapped
+        a = tf.gather(a, src, axis=nb, batch_dims=nb)
+        perm = tf.gather(perm, src, axis=nb, batch_dims=nb)
+        col = tf.gather(a, j, axis=-1)
+        pivot = tf.gather(col, j, axis=-1)[..., None]
+        lower = tf.where(rows > j, tf.math.divide_no_nan(col, pivot), tf.zeros_like(col))
+        row = tf.where(rows > j, tf.gather(a, j, axis=-2), tf.zeros_like(col))
+        a = a - lower[..., :, None] * row[..., None, :]
+        a = tf.where((rows[:, None] > j) & (rows[None, :] == j), lower[..., :, None], a)
+        return j + 1, a, perm
+
+    perm = tf.broadcast_to(rows, a.shape[:-1])
+    _, a, perm = tf.while_loop(lambda j, *_: j < k, body, (tf.constant(0, tf.int32), a, perm))
+    return a, perm
+
+
+_SORT_BITS = {tf.float16: (tf.int16, 0x7FFF), tf.float32: (tf.int32, 0x7FFFFFFF),
+              tf.float64: (tf.int64, 0x7FFFFFFFFFFFFFFF)}
+
+
+def sort(x, axis):
+    """The `sort` primitive (ppc/ir/prims/sorting.py): (values, int64 permutation) along
+    `axis`, stable, NaN last and -0.0 equal to 0.0. Floats sort by an integer key: -0.0
+    made 0.0 and every NaN the positive one, bitcast, the negative ones' magnitude bits
+    flipped, so that integer order is NumPy's float order."""
+    rank = x.shape.rank
+    swap = list(range(rank))
+    swap[axis], swap[-1] = swap[-1], swap[axis]  # (its own inverse)
+    xs = x if axis == rank - 1 else tf.transpose(x, swap)
+    key = xs
+    if xs.dtype in _SORT_BITS:
+        bits, mask = _SORT_BITS[xs.dtype]
+        canon = tf.where(tf.math.is_nan(xs), tf.constant(math.nan, xs.dtype),
+                         tf.where(tf.equal(xs, 0), tf.zeros_like(xs), xs))
+        b = tf.bitcast(canon, bits)
+        key = tf.where(b < 0, tf.bitwise.bitwise_xor(b, tf.constant(mask, bits)), b)
+    perm = tf.cast(tf.argsort(key, axis=-1, stable=True), tf.int64)
+    values = tf.gather(xs, perm, axis=-1, batch_dims=rank - 1)
+    if axis != rank - 1:
+        values, perm = tf.transpose(values, swap), tf.transpose(perm, swap)
+    return values, perm

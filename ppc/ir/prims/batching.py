@@ -165,3 +165,15 @@ def triangular_solve(cx, operands, batched, lower, transpose_a):
     solved = cx.b.op("triangular_solve", [a, flat], lower=lower, transpose_a=transpose_a)
     back = cx.b.op("reshape", [solved], shape=(k, t.shape[0]) + t.shape[2:])
     return [cx.b.op("transpose", [back], perm=(1, 0) + tuple(range(2, t.rank)))], [True]
+
+
+def leading_batch(cx, operands, batched, **attrs):
+    """Primitives that take any number of leading batch axes (cholesky, lu): the member
+    axis is one more, in front; every result is batched."""
+    results = cx.b.op_n(cx.prim, _lift_all(cx, operands, batched), **attrs)
+    return results, [True] * len(results)
+
+
+def sort(cx, operands, batched, axis):
+    """sort: the sorted axis moves past the batch axis; values and permutation are batched."""
+    return cx.b.op_n("sort", operands, axis=axis + 1), [True, True]

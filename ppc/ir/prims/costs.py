@@ -79,3 +79,32 @@ def cumsum(op: Op):
 def arg_reduce(op: Op):
     """About 9 flops per compared element (a variadic reduce carrying value and index)."""
     return 9.0 * (op.operands[0].type.size - op.results[0].type.size), 0.0
+
+
+def _matrices(op: Op):
+    t = op.operands[0].type
+    k = t.shape[-1]
+    return (t.size // (k * k) if k else 0), k
+
+
+@estimated
+def cholesky(op: Op):
+    """k^3 / 3 flops per k x k matrix, the textbook count (XLA lowers it to a LAPACK or
+    cuSOLVER call, or a blocked loop, whose counts have no closed form)."""
+    m, k = _matrices(op)
+    return m * k ** 3 / 3.0, float(m * k)  # (a square root per column)
+
+
+@estimated
+def lu(op: Op):
+    """2 k^3 / 3 flops per k x k matrix, the textbook count of LU with partial pivoting."""
+    m, k = _matrices(op)
+    return m * 2.0 * k ** 3 / 3.0, 0.0
+
+
+@estimated
+def sort(op: Op):
+    """XLA's price for a sort: n * ceil(log2 n) comparisons over the operand's n elements
+    (as HloCostAnalysis counts a comparison sort, whatever its axis)."""
+    n = op.operands[0].type.size
+    return float(n * max(0, math.ceil(math.log2(n)))) if n > 1 else 0.0, 0.0

@@ -188,3 +188,17 @@ def while_(op: Op) -> list[Factor]:
     and in the results; the condition's verdict is a scalar."""
     cond, body = op.regions
     return _carried([op.operands, op.results, cond.params, body.params, body.terminator.operands])
+
+
+def matrix_batch(op: Op) -> list[Factor]:
+    """Ops on batches of matrices [..., k, k] (cholesky, lu): the batch axes pass through to
+    every result (lu's permutation [..., k] too); each matrix is whole."""
+    x = op.operands[0]
+    return [_factor([(x, d)] + [(r, d) for r in op.results]) for d in range(_rank(x) - 2)]
+
+
+def sort(op: Op) -> list[Factor]:
+    """sort: the sorted axis is whole; every other dim tiles the operand and both results alike."""
+    x = op.operands[0]
+    axis = op.attrs["axis"]
+    return [_factor([(x, d)] + [(r, d) for r in op.results]) for d in range(_rank(x)) if d != axis]
