@@ -408,6 +408,9 @@ def linear_transpose(f_lin, *example):
 def hessian(f, argnums: int = 0, max_iterations: int = DEFAULT_MAX_ITERATIONS):
     """The Hessian by forward over reverse, as one compiled program: a loop over the
     basis directions e_k of argument `argnums`, each row the JVP of grad f along e_k."""
+    if not isinstance(argnums, int) or isinstance(argnums, bool):
+        raise TypeError(f"ppc.hessian takes one argument position (an int) as argnums, got {argnums!r}: for "
+                        "several arguments, pass them as one array (np.concatenate) and split it inside")
     base = as_compiled(f)
     g = grad(base, argnums, max_iterations=max_iterations)
 

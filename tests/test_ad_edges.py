@@ -136,3 +136,9 @@ def test_empty_constants_keep_their_shape(backend):
     assert np.shape(f(np.zeros((0, 3)))) == (0, 3)
     g = ppc.grad(ppc.compile(lambda x: jnp.sum(jnp.concatenate([x, jnp.ones((1, 3))]) * 2), backend=backend))
     assert np.shape(g(np.zeros((0, 3)))) == (0, 3)
+
+
+def test_hessian_with_several_argnums_is_a_clear_error():
+    # (a TypeError from deep inside: "'<=' not supported between instances of 'int' and 'tuple'")
+    with pytest.raises(TypeError, match="one argument position"):
+        ppc.hessian(lambda a, b: a * b, argnums=(0, 1))(1.0, 2.0)

@@ -235,3 +235,24 @@ def test_means_of_narrow_integers_do_not_wrap(dtype):
     x = np.full((4, 2), 1 if dtype == np.bool_ else 100 if dtype == np.int8 else 200).astype(dtype)
     for got, want in zip(ppc.compile(stats)(x), stats(x)):
         np.testing.assert_allclose(got, want)
+
+
+def masked_reductions(x, m):
+    return (np.sum(x, where=m), np.sum(x, axis=1, where=m), np.mean(x, where=m), np.mean(x, axis=0, where=m),
+            np.max(x, where=m, initial=-10.0), np.min(x, axis=1, where=m, initial=100.0), np.prod(x, where=m),
+            np.sum(x, initial=5.0), np.any(x > 4, where=m), np.all(x > 0, where=m), x.sum(where=m),
+            np.mean(np.array([1, 2, 3]), where=np.array([True, False, True])), np.mean(x, where=np.zeros_like(m)))
+
+
+@pytest.mark.parametrize("backend", ["jax", "tf"])
+def test_reductions_take_where_and_initial(backend):
+    """where= and initial= were refused: a masked likelihood's habit (np.mean(x, where=mask))."""
+    x = np.array([[1.0, -2.0, 3.0], [4.0, 5.0, -6.0]])
+    with np.errstate(invalid="ignore"):
+        want = masked_reductions(x, x > 0)
+    for got, w in zip(ppc.compile(masked_reductions, backend=backend)(x, x > 0), want):
+        assert np.asarray(got).dtype == np.asarray(w).dtype
+        np.testing.assert_allclose(got, w)
+    np.testing.assert_allclose(ppc.grad(lambda x: np.mean(x ** 2, where=x > 0))(x), np.where(x > 0, x / 2, 0.0))
+    with pytest.raises(ppc.CompileError, match="where= needs initial="):
+        ppc.compile(lambda x: np.max(x, where=x > 0))(x)

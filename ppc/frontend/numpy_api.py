@@ -590,17 +590,30 @@ def _xlogy(lw, x, y):
 
 # ------------------------------------------------------------------- reductions
 
+# what `where=` fills the left-out elements with, and how `initial=` joins the result
+_IDENTITY = {"reduce_sum": (0, "add"), "reduce_prod": (1, "mul"), "reduce_max": (None, "max"),
+             "reduce_min": (None, "min"), "reduce_and": (True, "and"), "reduce_or": (False, "or")}
+
+
 def _reduction(prim, py=None):
     def handler(lw, a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
-        if out is not None or initial is not None or where is not None:
-            lw.error("out=, initial= and where= are not supported in reductions")
-        if py is not None and isinstance(a, (tuple, list)) and all(is_static_scalar(v) for v in a):
+        if out is not None:
+            lw.error("out= is not supported in reductions", "use the result")
+        if py is not None and isinstance(a, (tuple, list)) and all(is_static_scalar(v) for v in a) \
+                and initial is None and where is None:
             return py(a)
         axis = _static(lw, axis, "axis")
         a, dt = lw.to_dyn(a), _dtype_arg(lw, dtype)
         if dt is None and prim in ("reduce_sum", "reduce_prod") and accumulator(a.dtype) != a.dtype:
             dt = accumulator(a.dtype)
-        return lw.reduce(prim, a, axis, keepdims, dt)
+        fill, join = _IDENTITY[prim]
+        if where is not None:  # (NumPy: the left-out elements count as the reduction's identity)
+            if fill is None and initial is None:
+                lw.error(f"{prim.removeprefix('reduce_')} with where= needs initial= (the value of an empty "
+                         "reduction), as in NumPy")
+            a = lw.select(where, a, lw.convert(lw.to_dyn(initial if fill is None else fill), a.dtype))
+        out = lw.reduce(prim, a, axis, keepdims, dt)
+        return out if initial is None else lw.elementwise(join, out, initial)
     return handler
 
 
@@ -613,11 +626,19 @@ register("np.any", "jnp.any", method="any")(_reduction("reduce_or", builtins.any
 
 
 @register("np.mean", "jnp.mean", method="mean")
-def _mean(lw, a, axis=None, dtype=None, keepdims=False):
+def _mean(lw, a, axis=None, dtype=None, keepdims=False, *, where=None):
     x = lw.to_dyn(a)
     if dtype is not None:
         x = lw.convert(x, _dtype_arg(lw, dtype))
-    return lw.mean(x, _static(lw, axis, "axis"), keepdims)
+    axis = _static(lw, axis, "axis")
+    if where is None:
+        return lw.mean(x, axis, keepdims)
+    if x.dtype == "bool" or is_int(x.dtype):
+        x = lw.convert(x, DEFAULT["float"])
+    total = lw.reduce("reduce_sum", lw.select(where, x, lw.convert(lw.to_dyn(0), x.dtype)), axis, keepdims)
+    count = lw.reduce("reduce_sum", lw.convert(lw.broadcast_to(lw.to_dyn(where), x.shape), x.dtype), axis,
+                      keepdims)
+    return lw.elementwise("div", total, count)  # (no element left: 0/0, NaN, as NumPy)
 
 
 @register("np.var", "jnp.var", method="var")
