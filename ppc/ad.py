@@ -19,6 +19,7 @@ from .ir import CompileError, Module, Op, TensorType, TupleType, Value
 from .ir.callgraph import recursive_functions
 from .ir.types import numpy_dtype
 from .passes import run_passes
+from .passes.flags import thread_flags
 from .passes.ppl import refuse_model
 from .passes.ad import DEFAULT_MAX_ITERATIONS, Reverse, differentiable, jvp_module, transpose_function
 
@@ -330,14 +331,21 @@ def _program(module: Module, base: Compiled, origin: str):
     """(source, run): `run` runs `module`'s entry (with the functions it calls) and returns
     its results as a list: compiled, or, where it recurses on traced values, the
     program-counter machine with a batch of one (as `ppc.compile` runs recursion), whose
-    stack overflow is an error."""
+    stack overflow is an error; so is a loop past its recorded iterations inside a
+    recursive function's VJP (a raised flag, passes/flags.py)."""
     from .api import StackOverflowError
     from .passes.pc import machine_module
-    module = run_passes(_reachable(module), ["canonicalize"])
+    module, raised = thread_flags(_reachable(module))
+    module = run_passes(module, ["canonicalize"])
     compile_module = backend_module(base.backend).compile_module
+
+    def checked(out):
+        if raised:
+            _check_flag(out.pop())
+        return out
     if not recursive_functions(module):
         source, run = compile_module(module, origin)
-        return source, lambda *args: list(run(*args))
+        return source, lambda *args: checked(list(run(*args)))
     machine, _ = machine_module(module, [False] * len(module.entry.params), 1, base.max_stack_depth, squeeze=True)
     source, run = compile_module(machine, origin, machine=True)
 
@@ -346,7 +354,7 @@ def _program(module: Module, base: Compiled, origin: str):
         if bool(out[-3]):
             raise StackOverflowError(f"recursion went deeper than max_stack_depth={base.max_stack_depth} frames, so "
                                      "no result is returned; pass a larger max_stack_depth= to ppc.compile")
-        return out[:-3]
+        return checked(out[:-3])
     return source, run_machine
 
 

@@ -1,6 +1,6 @@
 """Gradients that record `while` loops, called from compiled code: the loop-limit flag of
 each call is threaded out of the branches, loops and functions around it
-(ppc/frontend/flags.py) and checked when the compiled program returns, as a gradient's
+(ppc/passes/flags.py) and checked when the compiled program returns, as a gradient's
 own flag is; batched by both strategies. Checked against closed forms and jax.grad."""
 import jax
 import jax.numpy as jnp

@@ -24,8 +24,8 @@ import numpy as np
 
 from ..ir import (Builder, CompileError, Function, InternalError, Module, Op, Region, ShapeError,
                   TensorType, TupleType, Value, clone_region, dtype_of_numpy, walk_ops)
+from ..passes.flags import thread_flags
 from .arrays import DEFAULT, ArrayOps, describe, promote_pair, scalar_aval
-from .flags import thread_flags
 from .iteration import indexed, items_at_compile_time, static_items, unrolled_items
 from .source import SourceInfo, function_source
 from .values import (BOTTOM, AtIndexer, BoundMethod, Closure, Dyn, DynRange, Undefined, contains_bottom,

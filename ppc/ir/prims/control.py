@@ -46,8 +46,9 @@ declare("while", None, regions=("cond", "body"), tuple_result=True, jax=_unless_
     jvp=_structured_jvp, transpose=_structured_transpose, batch=structured, tile=tiling.while_)
 declare("call", None, tuple_result=True, jax="{callee}({args})", tf="{callee}({args})", jvp=_structured_jvp,
         transpose=_structured_transpose, batch=structured)
-# A loop-limit flag raised where compiled code calls a gradient that records a while loop;
-# the frontend makes every raise a result again (frontend/flags.py), so none reaches a pass
+# A loop-limit flag raised where compiled code calls a gradient that records a while loop
+# (or inside a recursive function's VJP); passes/flags.py makes every raise a result again
+# before any other pass runs
 declare("loop_limit", lambda flag: [], effect=True)
 declare("yield", None, terminator=True, cost=costs.free)
 declare("return", None, terminator=True, cost=costs.free)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ...ir import Builder, Function, Module, Op, Region, Value, walk_ops
 from ..canonicalize import canonicalize
+from ..flags import thread_flags
 from ..manager import register_pass
 from .algebra import Cx
 from .jvp import differentiable, jvp_module, jvp_with_origins
@@ -71,7 +72,16 @@ class Reverse:
         ret = [results[i] if kind == "out" else grads[i] for kind, i in layout] + [overflow]
         b.append(Op("return", ret, {}, []))
         fn = Function(self.names["vjp"], body, [v.type for v in ret])
-        return _drop_constant_flag(canonicalize(Module([fn, self.primal, self.transposed] + self.callees)))
+        module, raised = thread_flags(Module([fn, self.primal, self.transposed] + self.callees))
+        if raised:  # (loops inside recursive functions' VJPs: their flags join the overflow result)
+            entry = module.entry
+            ret = entry.body.ops[-1]
+            *rest, own, theirs = ret.operands
+            joined = Value(own.type, "overflow")
+            entry.body.ops.insert(len(entry.body.ops) - 1, Op("or", [own, theirs], {}, [joined]))
+            ret.operands = rest + [joined]
+            entry.result_types = entry.result_types[:-1]
+        return _drop_constant_flag(canonicalize(module))
 
 
 def _drop_constant_flag(module: Module) -> tuple[Module, bool]:

@@ -134,13 +134,12 @@ class _Loop(_Scope):
 
 
 class Linearize:
-    """`recursion` (a recursion.Recursion) splits calls of recursive functions; `within`
-    names the recursive function being split, if any."""
+    """`recursion` (a recursion.Recursion) splits calls of recursive functions."""
 
     def __init__(self, fn: Function, n_known: int, n_out: int, max_iterations: int = DEFAULT_MAX_ITERATIONS,
-                 recursion=None, within: str | None = None):
+                 recursion=None):
         self.fn, self.n_known, self.n_out, self.max_iterations = fn, n_known, n_out, max_iterations
-        self.recursion, self.within = recursion, within
+        self.recursion = recursion
         self.unknown = dependents(fn.body, set(fn.params[n_known:]), recursion and recursion.arity)
         self.kmap: dict[Value, Value] = {}
         self.lmap: dict[Value, Value] = {}
@@ -339,14 +338,9 @@ class Linearize:
         if any(v in self.unknown for inner in cond.ops for v in inner.operands):
             raise CompileError("internal: a loop condition depends on tangents", op.loc)
         trip = op.attrs.get("trip_count")
-        # (in programs with recursion, whose VJPs cannot record a loop without a bound)
+        # (in programs with recursion, a loop with a static bound needs no overflow flag,
+        # which a recursive VJP would have to raise: see recursion.py)
         bounded = self.static_bound(op) if trip is None and self.recursion and self.recursion.recursive else None
-        if trip is None and bounded is None and self.within:
-            raise CompileError(f"reverse-mode differentiation through recursive function '{self.within}': a loop "
-                               "whose trip count is known only at run time (a `while` loop on traced values, or a "
-                               "`for` loop over range() of a traced bound) is not supported there", op.loc,
-                               "a `for` loop over range() with a static bound is; forward mode (ppc.jvp) "
-                               "differentiates it")
         slots = trip if trip is not None else bounded if bounded is not None else self.max_iterations
         idx = "i64"
         counter, j = Value(TensorType((), idx), "k"), Value(TensorType((), idx), "j")

@@ -8,6 +8,10 @@ becoming residuals. Transposing that linear call calls the callee's VJP, built h
 runs the callee's primal program (calling the original function at each recursive call
 inside) and then its transposed linear program (calling VJPs again at those calls).
 
+A `while` loop inside the recursion is recorded with `max_iterations` slots, as anywhere;
+its overflow flag is raised (`loop_limit`) inside the VJP and threaded out to the
+program's result by passes/flags.py, since a VJP's result is its cotangents alone.
+
 Each call's primal is thus recomputed from its arguments when its cotangent arrives, one
 level at a time: the stacks hold one level's residuals per active call (memory grows with
 the depth, not with the number of calls), and the time is the calls times the depth.
@@ -76,7 +80,7 @@ class Recursion:
         user = self.origins[callee]
         name = self.vjps[callee] = self.fresh(f"{user}_vjp")
         n_params, n_out = self.arity(callee)
-        split = Linearize(self.jvp.functions[callee], n_params, n_out, self.max_iterations, self, within=user)
+        split = Linearize(self.jvp.functions[callee], n_params, n_out, self.max_iterations, self)
         primal, linear, n_res = split.run(self.fresh(f"{user}_primal"), self.fresh(f"{user}_lin"))
         transposed = transpose_function(linear, n_res, self.fresh(f"{user}_lin_t"), self)
         params = [Value(p.type, p.hint) for p in primal.params]
@@ -85,6 +89,8 @@ class Recursion:
         b = Builder(body)
         outs = [Value(t) for t in primal.result_types]
         b.append(Op("call", params, {"callee": primal.name}, outs))
+        if split.flags:  # (a loop past its recorded iterations: raised here, threaded out by thread_flags)
+            b.append(Op("loop_limit", [outs[-1]], {}, []))
         grads = [Value(t) for t in transposed.result_types]
         b.append(Op("call", outs[n_out:n_out + n_res] + cts, {"callee": transposed.name}, grads))
         b.append(Op("return", grads, {}, []))

@@ -3,7 +3,8 @@
 A gradient that records a `while` loop has a flag result: true where the loop ran past
 the iterations recorded, so that its derivative is wrong. Called from compiled code, the
 flag is raised (`loop_limit`, an op with no results) where the call is, which may be deep
-inside branches, loops and functions. `thread_flags` makes each raise a value again: a
+inside branches, loops and functions; so is the flag of a `while` loop inside a recursive
+function's VJP (ad/recursion.py). `thread_flags` makes each raise a value again: a
 branch yields its flag as one more result, a loop carries it (or-ed over iterations), a
 function returns it, and the entry returns the or of them all last, for the caller of
 the compiled program to check, as it checks a gradient's own flag.
@@ -11,19 +12,24 @@ the compiled program to check, as it checks a gradient's own flag.
 from __future__ import annotations
 
 from ..ir import CompileError, Module, Op, Region, TensorType, Value, walk_ops
+from .canonicalize import clone_module
 
 FLAG = "loop_limit"
 BOOL = TensorType((), "bool")
 
 
 def thread_flags(module: Module) -> tuple[Module, bool]:
-    """(module, flagged): the entry returns the flag last when anything raises one."""
+    """(module, flagged): the entry returns the flag last when anything raises one (a
+    changed copy; the module given is left as it is)."""
     raising = _raising(module)
+    if not raising:
+        return module, False
+    module = clone_module(module)
     for name in raising:
         fn = module.functions[name]
         flag = _region(fn.body, raising) or _false(fn.body, len(fn.body.ops) - 1)
         fn.body.ops[-1].operands.append(flag)
-        fn.result_types.append(BOOL)
+        fn.result_types = fn.result_types + [BOOL]
     return module, module.entry.name in raising
 
 
