@@ -673,18 +673,23 @@ register("np.argmax", "jnp.argmax", method="argmax")(_arg("argmax"))
 register("np.argmin", "jnp.argmin", method="argmin")(_arg("argmin"))
 
 
+def scan_operand(lw, x: Dyn, axis, dtype, widen: bool) -> tuple[Dyn, int]:
+    """(operand, axis) of a cumulative sum or product: in `dtype`, or bools and (`widen`,
+    NumPy's rule) narrow integers in 64 bits; flattened when `axis` is None."""
+    if dtype is not None:
+        x = lw.convert(x, _dtype_arg(lw, dtype))
+    elif x.dtype == "bool" or (widen and accumulator(x.dtype) != x.dtype):
+        x = lw.convert(x, accumulator(x.dtype))
+    if axis is None:
+        x, axis = lw.reshape(x, (-1,)), 0
+    return x, lw.norm_axis(_static(lw, axis, "axis"), len(x.shape))
+
+
 def _cumsum(widen: bool):
     """np.cumsum (and x.cumsum()) sums narrow integers in 64 bits, as np.sum does
     (np.cumsum of an int32 array is int64); jnp.cumsum keeps them, as JAX does."""
     def lower(lw, a, axis=None, dtype=None):
-        x = lw.to_dyn(a)
-        if dtype is not None:
-            x = lw.convert(x, _dtype_arg(lw, dtype))
-        elif x.dtype == "bool" or (widen and accumulator(x.dtype) != x.dtype):
-            x = lw.convert(x, accumulator(x.dtype))
-        if axis is None:
-            x, axis = lw.reshape(x, (-1,)), 0
-        axis = lw.norm_axis(_static(lw, axis, "axis"), len(x.shape))
+        x, axis = scan_operand(lw, lw.to_dyn(a), axis, dtype, widen)
         return Dyn(lw.emit("cumsum", [x.value], axis=axis, reverse=False), x.weak)
     return lower
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..ir.types import is_float, is_int
 from .arrays import DEFAULT, accumulator, describe
-from .numpy_api import _dtype_arg, _static, _strong, _strong_leaves, register
+from .numpy_api import _dtype_arg, _static, _strong, _strong_leaves, register, scan_operand
 from .values import Dyn, is_static_scalar
 
 
@@ -626,14 +626,7 @@ def _cumprod(widen: bool):
     work, but exact (no division) with an exact derivative where elements are 0, as the
     product's derivative is exact there."""
     def lower(lw, a, axis=None, dtype=None):
-        x = _arr(lw, a)
-        if dtype is not None:
-            x = lw.convert(x, _dtype_arg(lw, dtype))
-        elif x.dtype == "bool" or (widen and accumulator(x.dtype) != x.dtype):
-            x = lw.convert(x, accumulator(x.dtype))
-        if axis is None:
-            x, axis = lw.reshape(x, (-1,)), 0
-        axis = lw.norm_axis(_static(lw, axis, "axis"), len(x.shape))
+        x, axis = scan_operand(lw, _arr(lw, a), axis, dtype, widen)
         x = _move_last(lw, x, axis)
         n = x.shape[-1]
         if n == 0:
