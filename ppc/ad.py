@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .api import Compiled, LoopLimitError, Specialization, _check_flag, backend_module
+from .api import Compiled, LoopLimitError, Specialization, _check_flag, _check_stack, backend_module
 from .frontend.arrays import NUMPY_SCALAR
 from .frontend.lower import Slot
 from .frontend.values import leaves as _leaves
@@ -333,7 +333,6 @@ def _program(module: Module, base: Compiled, origin: str):
     program-counter machine with a batch of one (as `ppc.compile` runs recursion), whose
     stack overflow is an error; so is a loop past its recorded iterations inside a
     recursive function's VJP (a raised flag, passes/flags.py)."""
-    from .api import StackOverflowError
     from .passes.pc import machine_module
     module, raised = thread_flags(_reachable(module))
     module = run_passes(module, ["canonicalize"])
@@ -351,9 +350,7 @@ def _program(module: Module, base: Compiled, origin: str):
 
     def run_machine(*args):
         out = list(run(*args))
-        if bool(out[-3]):
-            raise StackOverflowError(f"recursion went deeper than max_stack_depth={base.max_stack_depth} frames, so "
-                                     "no result is returned; pass a larger max_stack_depth= to ppc.compile")
+        _check_stack(out, base.max_stack_depth)
         return checked(out[:-3])
     return source, run_machine
 

@@ -126,6 +126,13 @@ def _check_flag(flag):
             "max_iterations= to ppc.grad / ppc.vjp / ppc.value_and_grad.")
 
 
+def _check_stack(out, depth: int):
+    """A machine's outputs end (overflow, runs, served): no result past max_stack_depth."""
+    if bool(out[-3]):
+        raise StackOverflowError(f"recursion went deeper than max_stack_depth={depth} frames, so no result is "
+                                 "returned; pass a larger max_stack_depth= to ppc.compile / ppc.autobatch")
+
+
 def _unflattener(template, flagged=False, machine=None):
     """None when the executable already returns the result's structure (one array, or a
     flat tuple of arrays); else a function from its output tuple to that structure. A
@@ -136,10 +143,7 @@ def _unflattener(template, flagged=False, machine=None):
 
         def unflatten(out):
             owner.stats = MachineStats(size, np.asarray(out[-2]), np.asarray(out[-1]))  # (this run's, overflowed or not)
-            if bool(out[-3]):
-                raise StackOverflowError(
-                    f"recursion went deeper than max_stack_depth={depth} frames, so no result is "
-                    "returned; pass a larger max_stack_depth= to ppc.compile / ppc.autobatch")
+            _check_stack(out, depth)
             if flagged:
                 _check_flag(out[-4])
             return _fill(template, iter(out[:-4] if flagged else out[:-3]))

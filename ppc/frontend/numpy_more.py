@@ -17,7 +17,7 @@ import numpy as np
 
 from ..ir.types import is_float, is_int
 from .arrays import DEFAULT, accumulator, describe
-from .numpy_api import _dtype_arg, _static, _strong, _strong_leaves, register, scan_operand
+from .numpy_api import _dtype_arg, _isnan, _moveaxis, _static, _strong, _strong_leaves, register, scan_operand
 from .values import Dyn, is_static_scalar
 
 
@@ -56,24 +56,16 @@ def _as_float(lw, x: Dyn) -> Dyn:
     return x if is_float(x.dtype) else lw.convert(x, DEFAULT["float"])
 
 
-def _isnan(lw, x: Dyn) -> Dyn:
-    return lw.elementwise("ne", x, x, result_kind="bool")
-
-
 def _not(lw, b: Dyn) -> Dyn:
     return Dyn(lw.emit("not", [b.value]))
 
 
 def _move_last(lw, x: Dyn, axis: int) -> Dyn:
-    n = len(x.shape)
-    return lw.transpose(x, tuple(i for i in range(n) if i != axis) + (axis,))
+    return _moveaxis(lw, x, axis, -1)
 
 
 def _move_from_last(lw, x: Dyn, axis: int) -> Dyn:
-    n = len(x.shape)
-    perm = list(range(n - 1))
-    perm.insert(axis, n - 1)
-    return lw.transpose(x, tuple(perm))
+    return _moveaxis(lw, x, -1, axis)
 
 
 # ------------------------------------------------------------------- differences, shifts, copies

@@ -16,6 +16,11 @@ def call_graph(module: Module) -> nx.DiGraph:
     return g
 
 
+def with_callees(module: Module, name: str) -> set[str]:
+    """`name` and every function it calls, directly or not."""
+    return nx.descendants(call_graph(module), name) | {name}
+
+
 def recursive_functions(module: Module) -> set[str]:
     """Functions on a call-graph cycle (self-recursive or mutually recursive)."""
     g = call_graph(module)

@@ -1,6 +1,6 @@
 """Automatic differentiation as IR passes: forward mode (jvp), partial evaluation into a
 primal and a linear program (linearize), and transposition of the linear program
-(transpose). Reverse mode is transpose after linearize; `vjp_modules` composes them."""
+(transpose). Reverse mode is transpose after linearize; `Reverse.vjp_module` composes them."""
 from __future__ import annotations
 
 from ...ir import Builder, Function, Module, Op, Region, Value, walk_ops
@@ -9,7 +9,7 @@ from ..flags import thread_flags
 from ..manager import register_pass
 from .algebra import Cx
 from .jvp import differentiable, jvp_module, jvp_with_origins
-from .linearize import DEFAULT_MAX_ITERATIONS, Linearize, linearize_module
+from .linearize import DEFAULT_MAX_ITERATIONS, Linearize
 from .recursion import Recursion, drop_dead_tangent_calls
 from .transpose import transpose_function
 
@@ -34,7 +34,6 @@ class Reverse:
         names = self.names = recursion.entry_names
         primal, linear, self.n_res = Linearize(self.jvp.entry, self.n_params, self.n_out, max_iterations,
                                                recursion).run(names["primal"], names["lin"])
-        self.linearized = Module([primal, linear])
         self.primal, self.linear = primal, linear
         self.transposed = transpose_function(linear, self.n_res, names["lin_t"], recursion)
         # functions the programs call: callees without tangents (a recursion on integers),
@@ -98,5 +97,5 @@ def _drop_constant_flag(module: Module) -> tuple[Module, bool]:
     return module, True
 
 
-__all__ = ["jvp_module", "linearize_module", "transpose_function", "Reverse", "DEFAULT_MAX_ITERATIONS",
+__all__ = ["jvp_module", "Linearize", "transpose_function", "Reverse", "DEFAULT_MAX_ITERATIONS",
            "differentiable"]

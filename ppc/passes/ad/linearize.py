@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...ir import Builder, CompileError, Function, Module, Op, Region, TensorType, Value, clone_region
+from ...ir import Builder, CompileError, Function, Op, Region, TensorType, Value, clone_region
 from .algebra import dependents, free_values
 
 DEFAULT_MAX_ITERATIONS = 1024
@@ -167,7 +167,9 @@ class Linearize:
         self.scope_of[new] = scope
 
     # -- the walk
-    def run(self, primal_name: str | None = None, linear_name: str | None = None) -> tuple[Function, Function, int]:
+    def run(self, primal_name: str, linear_name: str) -> tuple[Function, Function, int]:
+        """(`primal_name(p) -> (outs..., residuals..., overflow)`, `linear_name(residuals...,
+        t) -> touts`, the number of residuals)."""
         fn = self.fn
         primal_body, linear_body = Region(), Region()
         top = _Top(self, Builder(primal_body), Builder(linear_body))
@@ -193,9 +195,8 @@ class Linearize:
         outs = [self.known(v) for v in known_outs] + [k for k, _ in top.residuals] + [overflow]
         top.known.append(Op("return", outs, {}, []))
         linear_body.params = [p for _, p in top.residuals] + tangent_params
-        base = fn.name.removesuffix('_jvp')
-        primal = Function(primal_name or f"{base}_primal", primal_body, [v.type for v in outs])
-        linear = Function(linear_name or f"{base}_lin", linear_body, [v.type for v in touts])
+        primal = Function(primal_name, primal_body, [v.type for v in outs])
+        linear = Function(linear_name, linear_body, [v.type for v in touts])
         return primal, linear, len(top.residuals)
 
     def any_flag(self, top: _Top) -> Value:
@@ -439,12 +440,3 @@ def _guard(body: Region, count: Value):
     body.ops = [o for o in body.ops if o in keep] + [
         Op("lt", [j, count], {}, [pred]), Op("if", [pred], {}, results, [then, passing], loc=ret.loc),
         Op("yield", [ret.operands[0]] + results, {}, [], loc=ret.loc)]
-
-
-def linearize_module(jvp: Module, n_known: int, n_out: int, max_iterations: int = DEFAULT_MAX_ITERATIONS,
-                     recursion=None) -> tuple[Module, int]:
-    """Split the JVP entry (first `n_known` parameters primals, first `n_out` results
-    primal) into `@f_primal(p) -> (outs..., residuals..., overflow)` and
-    `@f_lin(residuals..., t) -> touts`; also returns the number of residuals."""
-    primal, linear, n_res = Linearize(jvp.entry, n_known, n_out, max_iterations, recursion).run()
-    return Module([primal, linear]), n_res

@@ -20,7 +20,7 @@ The program-counter machine runs the result like any recursion.
 from __future__ import annotations
 
 from ...ir import Builder, Function, Module, Op, Region, Value, clone_region, walk_ops
-from ...ir.callgraph import recursive_functions
+from ...ir.callgraph import recursive_functions, with_callees
 from ..canonicalize import canonicalize
 from .linearize import Linearize
 from .transpose import transpose_function
@@ -54,13 +54,8 @@ class Recursion:
     def original(self, callee: str) -> str:
         """The function JVP function `callee` differentiates, brought along with its callees."""
         name = self.origins[callee]
-        todo = [name]
-        while todo:
-            n = todo.pop()
-            if n in self.functions:
-                continue
-            fn = self.functions[n] = self.source.functions[n]
-            todo += [op.attrs["callee"] for op in walk_ops(fn.body) if op.prim == "call"]
+        if name not in self.functions:
+            self.functions.update((n, self.source.functions[n]) for n in with_callees(self.source, name))
         return name
 
     def fresh(self, base: str) -> str:
@@ -119,13 +114,9 @@ def drop_dead_tangent_calls(jvp: Module, origins: dict[str, str], source: Module
                     continue
                 op.attrs = {**op.attrs, "callee": original.name}
                 op.operands, op.results = op.operands[:n_params], op.results[:n_out]
-                todo = [original.name]
-                while todo:  # the original and its callees travel with the JVP module
-                    n = todo.pop()
-                    if n not in jvp.functions:
-                        f = source.functions[n]
-                        jvp.functions[n] = Function(n, clone_region(f.body, {}), f.result_types)
-                        todo += [o.attrs["callee"] for o in walk_ops(f.body) if o.prim == "call"]
+                for n in with_callees(source, original.name) - set(jvp.functions):  # (they travel with it)
+                    f = source.functions[n]
+                    jvp.functions[n] = Function(n, clone_region(f.body, {}), f.result_types)
                 changed = True
         if not changed:
             return jvp
