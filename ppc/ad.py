@@ -160,7 +160,7 @@ def value_and_grad_with_overflow(f, max_iterations: int = DEFAULT_MAX_ITERATIONS
                                                                                "dtype": "bool"}, [no]))
             entry.body.terminator.operands.append(no)
             entry.result_types.append(no.type)
-        return module, (template, Slot(TensorType((), "bool"), False)), False
+        return module, (template, Slot(TensorType((), "bool"), False)), ()
     return Derived(base, build, f"value_grad_overflow_{base.__name__}")
 
 

@@ -19,6 +19,7 @@ from .frontend.lower import Slot, flatten_tuple_results, split_tuple_slots
 from .ir import Module, TupleType
 from .ir.callgraph import recursive_functions
 from .passes import run_passes
+from .passes.flags import LOOP
 from .passes.pc import DEFAULT_MAX_STACK_DEPTH
 
 BACKENDS = ("jax", "tf")
@@ -35,7 +36,7 @@ class Specialization:
     ir: Module  # straight from the frontend
     canonical: Module
     template: object  # result tree, Slot leaves
-    flagged: bool = False  # the last output is a loop-overflow flag (reverse mode)
+    flagged: tuple = ()  # the last outputs are flags of these limits (passes/flags.py)
     source: str | None = None
     executable: object = None
     unflatten: object = None
@@ -118,12 +119,25 @@ class MachineStats:
         return "\n".join(rows)
 
 
-def _check_flag(flag):
-    if np.any(flag):  # (one per member in a batch)
+def _check_flag(flag, limit: str = LOOP):
+    """A raised limit flag (one per member in a batch) is an error: the result is wrong."""
+    if not np.any(flag):
+        return
+    if limit == LOOP:
         raise LoopLimitError(
             "a while loop ran more iterations than reverse-mode differentiation recorded "
             "(max_iterations); the derivative would be wrong, so none is returned. Pass a larger "
             "max_iterations= to ppc.grad / ppc.vjp / ppc.value_and_grad.")
+    raise StackOverflowError(f"a program-counter batched function called from this program recursed deeper than "
+                             f"{limit} frames, so no result is returned; pass a larger max_stack_depth= to "
+                             "ppc.autobatch")
+
+
+def _check_flags(flags, limits: tuple[str, ...]):
+    """The flags a program returns last, one per limit (stacks first: a recursion cut
+    short may also leave its loops' counts wrong)."""
+    for flag, limit in sorted(zip(flags, limits), key=lambda fl: fl[1] == LOOP):
+        _check_flag(flag, limit)
 
 
 def _check_stack(out, depth: int):
@@ -133,25 +147,26 @@ def _check_stack(out, depth: int):
                                  "returned; pass a larger max_stack_depth= to ppc.compile / ppc.autobatch")
 
 
-def _unflattener(template, flagged=False, machine=None):
+def _unflattener(template, flagged: tuple[str, ...] = (), machine=None):
     """None when the executable already returns the result's structure (one array, or a
     flat tuple of arrays); else a function from its output tuple to that structure. A
-    flagged executable's last output is checked and dropped; a machine's last three
-    (overflow flag, per-block counters) are checked and kept as `owner.stats`."""
+    flagged executable's last outputs (a flag per limit, passes/flags.py) are checked and
+    dropped; a machine's last three (overflow flag, per-block counters) are checked and
+    kept as `owner.stats`."""
+    n = len(flagged)
     if machine is not None:
         owner, size, depth = machine
 
         def unflatten(out):
             owner.stats = MachineStats(size, np.asarray(out[-2]), np.asarray(out[-1]))  # (this run's, overflowed or not)
             _check_stack(out, depth)
-            if flagged:
-                _check_flag(out[-4])
-            return _fill(template, iter(out[:-4] if flagged else out[:-3]))
+            _check_flags(out[-3 - n:-3], flagged)
+            return _fill(template, iter(out[:-3 - n]))
         return unflatten
     if flagged:
         def unflatten(out):
-            _check_flag(out[-1])
-            return _fill(template, iter(out[:-1]))
+            _check_flags(out[-n:], flagged)
+            return _fill(template, iter(out[:-n]))
         return unflatten
     if isinstance(template, Slot) or (isinstance(template, tuple) and all(isinstance(t, Slot) for t in template)):
         return None

@@ -28,10 +28,11 @@ import numpy as np
 from .ad import Derived, as_compiled
 from .frontend.lower import Slot, flatten_tuple_results, split_tuple_slots
 from .frontend.values import leaves
-from .ir import CompileError, Function, Module, Op, TensorType, TupleType, Value, clone_region, walk_ops
+from .ir import Builder, CompileError, Function, Module, Op, Region, TensorType, TupleType, Value, clone_region, walk_ops
 from .ir.callgraph import recursive_call
 from .passes import run_passes
 from .passes.batch import batch_module
+from .passes.flags import stack_limit
 from .passes.ppl import refuse_model
 
 STRATEGIES = ("program_counter", "local_static")
@@ -44,10 +45,13 @@ def _is_array(a) -> bool:
 
 
 def _first(tree):
-    """A shared argument as each member sees it: its arrays without their size-1 axis."""
+    """A shared argument as each member sees it: its arrays without their size-1 axis (an
+    abstract one, from compiled code calling the batched function, as its shape and dtype)."""
     if isinstance(tree, (tuple, list)):
         return type(tree)(_first(t) for t in tree)
-    return tree[0] if _is_array(tree) else tree
+    if not _is_array(tree):
+        return tree
+    return tree[0] if hasattr(tree, "__getitem__") else jax.ShapeDtypeStruct(tuple(tree.shape[1:]), tree.dtype)
 
 
 def shared(tree):
@@ -188,15 +192,63 @@ class Batched(Derived):
 
     def __ppc_call_ir__(self, args, kwargs):
         if self.strategy == "program_counter":
-            raise CompileError("a program-counter batched function cannot be called from compiled code "
-                               "(its stack-overflow check runs in Python); call it from Python, or use "
-                               "strategy='local_static'")
-        ir = super().__ppc_call_ir__(args, kwargs)
-        call = recursive_call(ir[0])
-        if call is not None:
-            raise CompileError("a locally batched recursive function runs its recursion in host Python, so it "
-                               "cannot be called from compiled code; call it from Python", call.loc)
-        return ir
+            module, template, flagged = self._machine_call_ir(args, kwargs)
+        else:
+            module, template, flagged = super().__ppc_call_ir__(args, kwargs)
+            call = recursive_call(module)
+            if call is not None:
+                raise CompileError("a locally batched recursive function runs its recursion in host Python, so it "
+                                   "cannot be called from compiled code", call.loc,
+                                   "batch it with strategy='program_counter', whose machine compiled code can run, "
+                                   "or call it from Python")
+        return _shared_axes(module, self._dynamic(args), self._dynamic(self._flags)), template, flagged
+
+    def _dynamic(self, args):
+        return [a for i, a in enumerate(args) if i not in self.base.static_argnums]
+
+    def _machine_call_ir(self, args, kwargs):
+        """The machine as compiled code calls it: its results, then its limits' flags, its
+        stack overflow last among them (flags.py threads them out to the caller's result);
+        the per-block counters are dropped (`.stats` is for calls from Python)."""
+        spec = self.specialize(*args, **kwargs)
+        machine = spec.machine.entry
+        body = clone_region(machine.body, {})
+        ret = body.ops[-1]
+        ret.operands = ret.operands[:-2]
+        fn = Function(machine.name, body, machine.result_types[:-2])
+        return Module([fn]), spec.template, spec.flagged + (stack_limit(self.max_stack_depth),)
+
+
+def _shared_axes(module: Module, args, flags) -> Module:
+    """The batched program as compiled code calls it, with each argument as given: an
+    array shared by the batch keeps its size-1 axis there, and loses it here (as `_prepare`
+    drops it for a call from Python) before the program's entry runs."""
+    entry = module.entry
+
+    def outer(t, a, f):
+        if isinstance(t, TupleType):
+            return TupleType(tuple(outer(e, x, f[k] if isinstance(f, tuple) else f)
+                                   for k, (e, x) in enumerate(zip(t.elements, a))))
+        return TensorType((1,) + t.shape, t.dtype) if _is_array(a) and not f else t
+
+    params = [Value(outer(p.type, a, f), p.hint) for p, a, f in zip(entry.params, args, flags)]
+    if all(p.type == q.type for p, q in zip(params, entry.params)):
+        return module
+    params += [Value(p.type, p.hint) for p in entry.params[len(params):]]  # (a closure's values)
+    b = Builder(Region(params))
+
+    def inner(v, t):
+        if v.type == t:
+            return v
+        if isinstance(t, TupleType):
+            return b.op("make_tuple", [inner(b.op("tuple_get", [v], index=k), e) for k, e in enumerate(t.elements)])
+        return b.op("reshape", [v], v.hint, shape=t.shape)
+
+    operands = [inner(v, p.type) for v, p in zip(params, entry.params)]
+    results = [Value(t) for t in entry.result_types]
+    b.append(Op("call", operands, {"callee": entry.name}, results))
+    b.append(Op("return", results, {}, []))
+    return Module([Function(f"{entry.name}_shared", b.region, list(entry.result_types))] + list(module.functions.values()))
 
 
 def _paths(tree, path=()):

@@ -32,7 +32,7 @@ class Model:
         key = ("conditioned", tuple(zip(names, types)))
         if key not in program.derived:  # (the program depends on the data's names and types, not its values)
             def build(spec: Specialization, args, kwargs):
-                return condition_module(spec.canonical, names, types), spec.template, False
+                return condition_module(spec.canonical, names, types), spec.template, ()
             program.derived[key] = Derived(program, build, f"{self.__name__}_conditioned", drop_last=len(names),
                                              models=True)
         self._program = program.derived[key]
@@ -133,7 +133,7 @@ def log_joint(model):
             built = {"names": names, "shapes": [p.type.shape for p in params[len(params) - len(names):]]}
 
             def build(s, a, k, lj=lj):
-                return lj, Slot(lj.entry.result_types[0], False), False
+                return lj, Slot(lj.entry.result_types[0], False), ()
             built["fn"] = Derived(program, build, f"log_joint_{program.__name__}", drop_last=len(names), models=True)
             cache[key] = built
         built = cache[key]
@@ -173,7 +173,7 @@ def sample(model, key, *args) -> dict:
 
         def build(s, a, k):
             sm, names[id(s)] = sample_module(s.canonical)
-            return sm, tuple(Slot(t, False) for t in sm.entry.result_types), False
+            return sm, tuple(Slot(t, False) for t in sm.entry.result_types), ()
         program.derived[which] = (_Fixed(program, build, f"sample_{program.__name__}", fixed, drop_first=1,
                                          models=True), names)
     fn, names = program.derived[which]
@@ -222,15 +222,15 @@ class Unconstrained:
         sizes = [int(np.prod(s, dtype=np.int64)) for _, _, s, *_ in layout]
         pm, _ = parameters_module(spec.canonical)
         parameters = _Fixed(program, lambda s, a, k: (pm, tuple(Slot(t, False) for t in pm.entry.result_types),
-                                                      False), f"parameters_{program.__name__}", self.fixed,
+                                                      ()), f"parameters_{program.__name__}", self.fixed,
                             drop_last=len(names), models=True)
         density = unconstrained_module(spec.canonical)
         dtype = np.dtype(numpy_dtype(density.entry.params[0].type.dtype))  # theta's
         values = unconstrained_module(spec.canonical, constrained_out=True)
-        log_density = _Fixed(program, lambda s, a, k: (density, Slot(density.entry.result_types[0], False), False),
+        log_density = _Fixed(program, lambda s, a, k: (density, Slot(density.entry.result_types[0], False), ()),
                              f"log_density_{program.__name__}", self.fixed, drop_first=1, models=True)
         to_constrained = _Fixed(program, lambda s, a, k: (values, tuple(Slot(t, False) for t in
-                                                                         values.entry.result_types), False),
+                                                                         values.entry.result_types), ()),
                                 f"to_constrained_{program.__name__}", self.fixed, drop_first=1, models=True)
         return layout, names, sizes, sum(sizes), dtype, parameters, log_density, to_constrained, density
 
@@ -252,7 +252,7 @@ class Unconstrained:
             body = pm.entry.body
             moving = dependents(body, set(body.params[len(body.params) - len(self.names):]))
             fn = _Fixed(self.program, lambda s, a, k: (pm, tuple(Slot(t, False) for t in pm.entry.result_types),
-                                                       False), f"observed_{self.program.__name__}", self.fixed,
+                                                       ()), f"observed_{self.program.__name__}", self.fixed,
                         drop_last=len(self.names), models=True)
             return fn, [v not in moving for v in body.ops[-1].operands]
         return self.memo("observed_sites", make)

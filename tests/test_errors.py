@@ -42,7 +42,7 @@ CASES = [
     (R.ambiguous_truth, (x3,), "truth value of an array of shape (3,) is ambiguous", ".any()"),
     (R.shape_mismatch, (x3, x4), "shapes (3,) and (4,) do not broadcast", None),
     (R.matmul_mismatch, (m34, m34), "do not align", None),
-    (R.unsupported_function, (m34,), "svd is not supported", "README"),
+    (R.unsupported_function, (m34,), "eig is not supported", "README"),
     (R.undefined_name, (x3,), "name 'not_defined_anywhere' is not defined", None),
     (R.changes_shape_in_loop, (x3,), "changes shape from (3,) to (6,)", "keep their shape"),
     (R.maybe_undefined, (x3,), "'y' may be undefined here", None),

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..ir import (Builder, CompileError, Function, InternalError, Module, Op, Region, ShapeError,
                   TensorType, TupleType, Value, clone_region, dtype_of_numpy, walk_ops)
-from ..passes.flags import thread_flags
+from ..passes.flags import FLAG, thread_flags
 from .arrays import DEFAULT, ArrayOps, describe, promote_pair, scalar_aval
 from .iteration import indexed, items_at_compile_time, static_items, unrolled_items
 from .source import SourceInfo, function_source
@@ -1308,7 +1308,12 @@ class Lowerer(ArrayOps):
         except _UnknownResult:
             return BOTTOM
         except CompileError as e:
-            self.error(f"cannot build {getattr(func, '__name__', 'this function')} here: {e.message}", node=node)
+            failure = e  # (reported below, outside this handler: one traceback, not two chained)
+        else:
+            failure = None
+        if failure is not None:
+            self.error(f"cannot build {getattr(func, '__name__', 'this function')} here: {failure.message}",
+                       failure.hint, node=node)
         renames = {name: self.ctx.fresh_name(name) for name in module.functions}
         for fn in module.functions.values():
             copy = Function(renames[fn.name], clone_region(fn.body, {}), fn.result_types)
@@ -1332,8 +1337,13 @@ class Lowerer(ArrayOps):
                            "convert the argument (x.astype(...)) to the type the function was built for", node)
         results = [Value(t) for t in module.entry.result_types]
         self.builder.append(Op("call", operands, {"callee": renames[module.entry.name]}, results))
-        if flagged:  # (the loop-limit flag of a gradient recording a while loop: the program's own, see flags.py)
-            self.builder.append(Op("loop_limit", [results.pop()], {}, [], [], self.loc))
+        # (the flags of its limits: a gradient recording a while loop, a program-counter
+        # batch; the program's own now, see flags.py, any member's raising it)
+        for limit, flag in zip(flagged, results[len(results) - len(flagged):]):
+            if flag.type.rank:
+                flag = self.builder.op("reduce_or", [flag], "overflow", axes=tuple(range(flag.type.rank)))
+            self.builder.append(Op(FLAG, [flag], {"limit": limit}, [], [], self.loc))
+        del results[len(results) - len(flagged):]
         # (a gradient with respect to a tuple is one tuple-typed result: its leaves, one by one)
         return _fill(split_tuple_slots(template), iter([x for r in results for x in self.untuple(r)]))
 
@@ -1805,7 +1815,7 @@ def _join_templates(a, b, fn, src):
 
 
 def lower_entry(fn, args: list, static: set[int] | None = None, kwargs: dict | None = None
-                ) -> tuple[Module, object, bool]:
+                ) -> tuple[Module, object, tuple[str, ...]]:
     """Lower `fn` for these example arguments (arrays, Python scalars, tuples of them;
     positions in `static` are baked in; parameters not passed take their defaults as
     compile-time constants). Returns the module, the result template and whether the

@@ -1,97 +1,113 @@
-"""Loop-limit flags raised anywhere in a program, made one result of its entry.
+"""Limit flags raised anywhere in a program, made results of its entry.
 
-A gradient that records a `while` loop has a flag result: true where the loop ran past
-the iterations recorded, so that its derivative is wrong. Called from compiled code, the
-flag is raised (`loop_limit`, an op with no results) where the call is, which may be deep
-inside branches, loops and functions; so is the flag of a `while` loop inside a recursive
-function's VJP (ad/recursion.py). `thread_flags` makes each raise a value again: a
-branch yields its flag as one more result, a loop carries it (or-ed over iterations), a
-function returns it, and the entry returns the or of them all last, for the caller of
-the compiled program to check, as it checks a gradient's own flag.
+Two run-time limits can make a compiled result wrong, and each is a flag checked after
+the call: a gradient that records a `while` loop is wrong where the loop ran past the
+iterations recorded (`max_iterations`), and a program-counter batch is wrong where its
+recursion ran past its stacks (`max_stack_depth`). Called from compiled code, such a
+function's flag is raised (`limit_flag`, an op with no results, its `limit` naming which)
+where the call is, which may be deep inside branches, loops and functions; so is the
+flag of a `while` loop inside a recursive function's VJP (ad/recursion.py).
+`thread_flags` makes each raise a value again, one per limit: a branch yields its flags
+as more results, a loop carries them (or-ed over iterations), a function returns them,
+and the entry returns the or of each limit's flags last, in the order of their names, for
+the caller of the compiled program to check (api._check_flags).
 """
 from __future__ import annotations
 
 from ..ir import CompileError, Module, Op, Region, TensorType, Value, walk_ops
 from .canonicalize import clone_module
 
-FLAG = "loop_limit"
+FLAG = "limit_flag"
+LOOP = "max_iterations"  # a gradient's recorded while loop ran past its slots
 BOOL = TensorType((), "bool")
 
 
-def thread_flags(module: Module) -> tuple[Module, bool]:
-    """(module, flagged): the entry returns the flag last when anything raises one (a
-    changed copy; the module given is left as it is)."""
+def stack_limit(depth: int) -> str:
+    """The limit of a program-counter batch whose stacks hold `depth` frames."""
+    return f"max_stack_depth={depth}"
+
+
+def thread_flags(module: Module) -> tuple[Module, tuple[str, ...]]:
+    """(module, limits): the entry returns one flag per limit last, when anything raises
+    one (a changed copy; the module given is left as it is)."""
     raising = _raising(module)
     if not raising:
-        return module, False
+        return module, ()
     module = clone_module(module)
-    for name in raising:
+    for name, limits in raising.items():
         fn = module.functions[name]
-        flag = _region(fn.body, raising) or _false(fn.body, len(fn.body.ops) - 1)
-        fn.body.ops[-1].operands.append(flag)
-        fn.result_types = fn.result_types + [BOOL]
-    return module, module.entry.name in raising
+        flags = _region(fn.body, raising)
+        ret = fn.body.ops[-1]
+        ret.operands.extend(flags.get(k) or _false(fn.body, len(fn.body.ops) - 1) for k in limits)
+        fn.result_types = fn.result_types + [BOOL] * len(limits)
+    return module, raising.get(module.entry.name, ())
 
 
-def _raising(module: Module) -> set[str]:
-    """The functions that raise a flag or call one that does (recursion included)."""
+def _raising(module: Module) -> dict[str, tuple[str, ...]]:
+    """The limits each function raises, itself or in a function it calls (recursion
+    included); functions that raise none are left out."""
     calls = {n: {op.attrs["callee"] for op in walk_ops(f.body) if op.prim == "call"}
              for n, f in module.functions.items()}
-    raising = {n for n, f in module.functions.items() if any(op.prim == FLAG for op in walk_ops(f.body))}
+    limits = {n: {op.attrs["limit"] for op in walk_ops(f.body) if op.prim == FLAG} for n, f in module.functions.items()}
     grown = True
     while grown:
-        more = {n for n, cs in calls.items() if cs & raising} - raising
-        raising |= more
-        grown = bool(more)
-    return raising
+        grown = False
+        for n, cs in calls.items():
+            more = set().union(*(limits[c] for c in cs)) - limits[n]
+            if more:
+                limits[n] |= more
+                grown = True
+    return {n: tuple(sorted(ks)) for n, ks in limits.items() if ks}
 
 
-def _region(region: Region, raising: set[str]) -> Value | None:
-    """Remove the raises of `region` (its nested regions threaded first); the or of its
-    flags, defined before its terminator, or None."""
-    flags, ops = [], []
+def _region(region: Region, raising: dict[str, tuple[str, ...]]) -> dict[str, Value]:
+    """Remove the raises of `region` (its nested regions threaded first); per limit, the
+    or of its flags, defined before the region's terminator."""
+    flags: dict[str, list[Value]] = {}
+    ops = []
     for op in region.ops[:-1]:
         if op.prim == FLAG:
-            flags.append(op.operands[0])
+            flags.setdefault(op.attrs["limit"], []).append(op.operands[0])
             continue
         if op.prim == "call" and op.attrs["callee"] in raising:
-            op.results.append(Value(BOOL, "overflow"))
-            flags.append(op.results[-1])
+            for k in raising[op.attrs["callee"]]:
+                op.results.append(Value(BOOL, "overflow"))
+                flags.setdefault(k, []).append(op.results[-1])
         elif op.prim == "if":
             inner = [_region(r, raising) for r in op.regions]
-            if any(f is not None for f in inner):
+            for k in sorted(set().union(*inner)):
                 for r, f in zip(op.regions, inner):
-                    r.ops[-1].operands.append(f or _false(r, len(r.ops) - 1))
+                    r.ops[-1].operands.append(f.get(k) or _false(r, len(r.ops) - 1))
                 op.results.append(Value(BOOL, "overflow"))
-                flags.append(op.results[-1])
+                flags.setdefault(k, []).append(op.results[-1])
         elif op.prim == "while":
             cond, body = op.regions
-            if _region(cond, raising) is not None:
-                raise CompileError("a loop condition calls a gradient that records a while loop, whose loop-limit "
-                                   "check has nowhere to go", op.loc, "compute it in the loop body, before the test")
+            if _region(cond, raising):
+                raise CompileError("a loop condition calls a function with a run-time limit (a gradient that records "
+                                   "a while loop, or a program-counter batch), whose check has nowhere to go", op.loc,
+                                   "compute it in the loop body, before the test")
             inner = _region(body, raising)
-            if inner is not None:
+            for k in sorted(inner):
                 acc = Value(BOOL, "overflow")
                 body.params.append(acc)
                 cond.params.append(Value(BOOL, "overflow"))
-                body.ops.insert(len(body.ops) - 1, Op("or", [acc, inner], {}, [Value(BOOL, "overflow")], [], op.loc))
+                body.ops.insert(len(body.ops) - 1, Op("or", [acc, inner[k]], {}, [Value(BOOL, "overflow")], [], op.loc))
                 body.ops[-1].operands.append(body.ops[-2].results[0])
                 init = Value(BOOL)
                 ops.append(Op("constant", [], {"value": False, "shape": (), "dtype": "bool"}, [init]))
                 op.operands.append(init)
                 op.results.append(Value(BOOL, "overflow"))
-                flags.append(op.results[-1])
+                flags.setdefault(k, []).append(op.results[-1])
         ops.append(op)
-    if not flags:
-        region.ops = ops + region.ops[-1:]
-        return None
-    flag = flags[0]
-    for f in flags[1:]:
-        out = Value(BOOL, "overflow")
-        ops.append(Op("or", [flag, f], {}, [out]))
-        flag = out
+    out = {}
+    for k, vs in flags.items():
+        flag = vs[0]
+        for f in vs[1:]:
+            ops.append(Op("or", [flag, f], {}, [Value(BOOL, "overflow")]))
+            flag = ops[-1].results[0]
+        out[k] = flag
     region.ops = ops + region.ops[-1:]
-    return flag
+    return out
 
 
 def _false(region: Region, at: int) -> Value:

@@ -92,7 +92,7 @@ def matmul_mismatch(x, y):
 
 
 def unsupported_function(x):
-    return np.linalg.svd(x)  # ERR
+    return np.linalg.eig(x)  # ERR
 
 
 def undefined_name(x):

@@ -46,9 +46,10 @@ declare("while", None, regions=("cond", "body"), tuple_result=True, jax=_unless_
     jvp=_structured_jvp, transpose=_structured_transpose, batch=structured, tile=tiling.while_)
 declare("call", None, tuple_result=True, jax="{callee}({args})", tf="{callee}({args})", jvp=_structured_jvp,
         transpose=_structured_transpose, batch=structured)
-# A loop-limit flag raised where compiled code calls a gradient that records a while loop
-# (or inside a recursive function's VJP); passes/flags.py makes every raise a result again
-# before any other pass runs
-declare("loop_limit", lambda flag: [], effect=True)
+# A limit's flag raised where compiled code calls a gradient that records a while loop (or
+# inside a recursive function's VJP: limit "max_iterations"), or a program-counter batch
+# ("max_stack_depth=N"); passes/flags.py makes every raise a result again before any other
+# pass runs
+declare("limit_flag", lambda flag, limit: [], effect=True)
 declare("yield", None, terminator=True, cost=costs.free)
 declare("return", None, terminator=True, cost=costs.free)

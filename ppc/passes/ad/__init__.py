@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ...ir import Builder, Function, Module, Op, Region, Value, walk_ops
 from ..canonicalize import canonicalize
-from ..flags import thread_flags
+from ..flags import LOOP, thread_flags
 from ..manager import register_pass
 from .algebra import Cx
 from .jvp import differentiable, jvp_module, jvp_with_origins
@@ -83,8 +83,8 @@ class Reverse:
         return _drop_constant_flag(canonicalize(module))
 
 
-def _drop_constant_flag(module: Module) -> tuple[Module, bool]:
-    """(module, flagged): a program without run-time-bounded loops has a constant false
+def _drop_constant_flag(module: Module) -> tuple[Module, tuple[str, ...]]:
+    """(module, limits): a program without run-time-bounded loops has a constant false
     overflow flag, which is dropped so that it costs nothing."""
     entry = module.entry
     ret = entry.body.ops[-1]
@@ -93,8 +93,8 @@ def _drop_constant_flag(module: Module) -> tuple[Module, bool]:
         if flag in op.results and op.prim == "constant" and op.attrs["value"] is False:
             ret.operands = ret.operands[:-1]
             entry.result_types = entry.result_types[:-1]
-            return canonicalize(module), False
-    return module, True
+            return canonicalize(module), ()
+    return module, (LOOP,)
 
 
 __all__ = ["jvp_module", "Linearize", "transpose_function", "Reverse", "DEFAULT_MAX_ITERATIONS",

@@ -2,7 +2,7 @@
 treats None as a symbolic zero (so rules never materialise zeros they do not need)."""
 from __future__ import annotations
 
-from ...ir import Builder, CompileError, MissingRule, Op, TensorType, TupleType, Value, rule
+from ...ir import Builder, CompileError, MissingRule, Op, TensorType, TupleType, Value, lookup, rule
 
 
 class Cx:
@@ -58,7 +58,17 @@ def rule_for(op: Op, stage: str):
     try:
         return rule(op.prim, stage)
     except MissingRule as e:
+        if lookup(op.prim).internal:  # (compiled code calling a program-counter batch runs its machine)
+            raise CompileError(f"cannot {_DOING[stage]} this program: it calls a program-counter batched function, "
+                               f"whose machine has no {stage} rules ({e})", op.loc, _MACHINE_HINT[stage]) from None
         raise CompileError(f"cannot {_DOING[stage]} this program: {e}", op.loc) from None
+
+
+_MACHINE_HINT = {
+    "jvp": "differentiate the function before batching it: ppc.autobatch(ppc.grad(f))",
+    "transpose": "differentiate the function before batching it: ppc.autobatch(ppc.grad(f))",
+    "batch": "batch the whole computation once: ppc.autobatch of the unbatched function, which may call f",
+}
 
 
 def free_values(region) -> set[Value]:

@@ -9,7 +9,7 @@ runs the callee's primal program (calling the original function at each recursiv
 inside) and then its transposed linear program (calling VJPs again at those calls).
 
 A `while` loop inside the recursion is recorded with `max_iterations` slots, as anywhere;
-its overflow flag is raised (`loop_limit`) inside the VJP and threaded out to the
+its overflow flag is raised (`limit_flag`) inside the VJP and threaded out to the
 program's result by passes/flags.py, since a VJP's result is its cotangents alone.
 
 Each call's primal is thus recomputed from its arguments when its cotangent arrives, one
@@ -22,6 +22,7 @@ from __future__ import annotations
 from ...ir import Builder, Function, Module, Op, Region, Value, clone_region, walk_ops
 from ...ir.callgraph import recursive_functions, with_callees
 from ..canonicalize import canonicalize
+from ..flags import LOOP
 from .linearize import Linearize
 from .transpose import transpose_function
 
@@ -85,7 +86,7 @@ class Recursion:
         outs = [Value(t) for t in primal.result_types]
         b.append(Op("call", params, {"callee": primal.name}, outs))
         if split.flags:  # (a loop past its recorded iterations: raised here, threaded out by thread_flags)
-            b.append(Op("loop_limit", [outs[-1]], {}, []))
+            b.append(Op("limit_flag", [outs[-1]], {"limit": LOOP}, []))
         grads = [Value(t) for t in transposed.result_types]
         b.append(Op("call", outs[n_out:n_out + n_res] + cts, {"callee": transposed.name}, grads))
         b.append(Op("return", grads, {}, []))
