@@ -393,15 +393,18 @@ def _matrix_norm(lw, x: Dyn, ord, axes, keepdims):
         s = lw.reduce("reduce_sum", lw.elementwise("abs", x), inner, keepdims=True)
         out = lw.reduce("reduce_max" if ord > 0 else "reduce_min", s, outer, keepdims=True)
         return out if keepdims else lw.reshape(out, tuple(n for i, n in enumerate(x.shape) if i not in axes))
-    lw.error(f"np.linalg.norm with ord={ord!r} on matrices is not supported in compiled code "
-             "(it needs singular values)",
-             "ord=None or 'fro' (Frobenius), 1, -1, inf and -inf are supported for matrices")
+    if ord in (2, -2, "nuc") and not isinstance(ord, bool):
+        from .linalg import singular_value_norm
+        return singular_value_norm(lw, x, ord if ord == "nuc" else int(ord), axes, keepdims)
+    lw.error(f"np.linalg.norm with ord={ord!r} on matrices is not supported",
+             "ord=None or 'fro' (Frobenius), 'nuc', 1, -1, 2, -2, inf and -inf are supported for matrices")
 
 
 @register("np.linalg.norm", "jnp.linalg.norm")
 def _norm(lw, x, ord=None, axis=None, keepdims=False):
     """Vector norms (ord None/2, 1, inf, -inf, 0, any other number p) along one axis, and
-    matrix norms ('fro', 1, -1, inf, -inf) over two; integers in float64."""
+    matrix norms ('fro', 1, -1, inf, -inf; 2, -2 and 'nuc' from singular values,
+    linalg.py) over two; integers in float64."""
     v = _as_float(lw, _arr(lw, x))
     ord = _static(lw, ord, "ord")
     axis = _static(lw, axis, "axis")

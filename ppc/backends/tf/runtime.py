@@ -484,3 +484,91 @@ def sort(x, axis):
     if axis != rank - 1:
         values, perm = tf.transpose(values, swap), tf.transpose(perm, swap)
     return values, perm
+
+
+
+# eigh and svd (ppc/ir/prims/linalg.py). XLA's kernels behind tf.linalg.eigh and
+# tf.linalg.svd (Jacobi sweeps) stop with float64 vectors good to only about 1e-7, so float64
+# results get two steps of Ogita and Aishima's refinement (matrix products only, each one
+# squaring the error: "Iterative refinement for symmetric eigenvalue decomposition",
+# JJIAM 2018, and its SVD counterpart, 2020), which bring them to NumPy's precision. Pairs
+# of eigenvalues (squared singular values) closer than the current error are left as a
+# cluster: only their orthogonality is refined there.
+
+def _mt(x):
+    return tf.linalg.matrix_transpose(x)
+
+
+def _frobenius(m):
+    return tf.sqrt(tf.reduce_sum(m * m, axis=(-2, -1)))[..., None, None]
+
+
+def _refine_eigh(a, x):
+    """One step for symmetric a ~ X diag(w) X^T: (w, X + X E)."""
+    r = tf.eye(a.shape[-1], dtype=a.dtype) - _mt(x) @ x
+    s = _mt(x) @ a @ x
+    lam = tf.linalg.diag_part(s) / (1 - tf.linalg.diag_part(r))
+    delta = 2 * (_frobenius(s - tf.linalg.diag(lam)) + _frobenius(a) * _frobenius(r))
+    gap = lam[..., None, :] - lam[..., :, None]  # [i, j]: lam[j] - lam[i]
+    near = tf.abs(gap) <= delta
+    e = tf.where(near, r / 2, (s + r * lam[..., None, :]) / tf.where(near, tf.ones_like(gap), gap))
+    return lam, x + x @ e
+
+
+def eigh(a):
+    """The `eigh` primitive: (w ascending, V) from the lower triangle of a."""
+    w, x = tf.linalg.eigh(a)
+    if a.dtype != tf.float64:
+        return w, x
+    low = tf.linalg.band_part(a, -1, 0)
+    sym = low + _mt(low - tf.linalg.band_part(a, 0, 0))
+    for _ in range(2):
+        w, x = _refine_eigh(sym, x)
+    return w, x
+
+
+def _refine_svd(a, u, v):
+    """One step for square a ~ U diag(s) V^T: (s, U + U F, V + V G), F and G solving the
+    first-order conditions U'^T U' = V'^T V' = I and U'^T a V' diagonal."""
+    eye = tf.eye(a.shape[-1], dtype=a.dtype)
+    r, q = eye - _mt(u) @ u, eye - _mt(v) @ v
+    t = _mt(u) @ a @ v
+    sig = tf.linalg.diag_part(t) / (1 - (tf.linalg.diag_part(r) + tf.linalg.diag_part(q)) / 2)
+    sj, si = sig[..., None, :], sig[..., :, None]
+    alpha, beta = t + r * sj, _mt(t) + q * sj
+    gap = sj * sj - si * si
+    delta = 2 * (_frobenius(t - tf.linalg.diag(sig)) + _frobenius(a) * (_frobenius(r) + _frobenius(q)))
+    near = tf.abs(gap) <= delta * (tf.abs(sj) + tf.abs(si))
+    safe = tf.where(near, tf.ones_like(gap), gap)
+    f = tf.where(near, r / 2, (alpha * sj + beta * si) / safe)
+    g = tf.where(near, q / 2, (alpha * si + beta * sj) / safe)
+    return sig, u + u @ f, v + v @ g
+
+
+def _svd_square(a):
+    s, u, v = tf.linalg.svd(a, full_matrices=False)
+    for _ in range(2):
+        s, u, v = _refine_svd(a, u, v)
+    return s, u, v
+
+
+def svd(a, full_matrices):
+    """The `svd` primitive: (u, s, vt) as JAX and NumPy give them (tf.linalg.svd returns
+    (s, u, v), V itself). Float64 goes through a square SVD, refined: a's own when square,
+    else that of R in a = Q R (of a^T when a is wide)."""
+    if a.dtype != tf.float64:
+        s, u, v = tf.linalg.svd(a, full_matrices=full_matrices, compute_uv=True)
+        return u, s, _mt(v)
+    m, n = a.shape[-2], a.shape[-1]
+    if m < n:
+        vt, s, ut = svd(_mt(a), full_matrices)
+        return _mt(ut), s, _mt(vt)
+    if m == n:
+        s, u, v = _svd_square(a)
+        return u, s, _mt(v)
+    q, r = tf.linalg.qr(a, full_matrices=full_matrices)
+    s, ur, v = _svd_square(r[..., :n, :])
+    u = q[..., :, :n] @ ur
+    if full_matrices:
+        u = tf.concat([u, q[..., :, n:]], axis=-1)
+    return u, s, _mt(v)
