@@ -200,7 +200,10 @@ def bernoulli_logits_sample(key, logits):
 
 
 def bernoulli_probs_log_prob(x, probs):
-    return on_support((x == 0) | (x == 1), np.where(x == 1, np.log(probs), np.log1p(-probs)))
+    # (xlogy, not np.where(x == 1, log p, log1p(-p)): the branch np.where discards is -inf
+    # at p = 1 or p = 0, and turned the gradient to NaN there, where expit(u) rounds to 1)
+    x = x.astype(probs.dtype)
+    return on_support((x == 0) | (x == 1), xlogy(x, probs) + xlog1py(1.0 - x, -probs))
 
 
 def bernoulli_probs_sample(key, probs):
@@ -217,6 +220,37 @@ def binomial_log_prob(x, total_count, probs):
 
 def binomial_sample(key, total_count, probs):
     return jax.random.binomial(key, total_count, probs).astype(np.int64)
+
+
+def binomial_logits_log_prob(x, total_count, logits):
+    n, k = total_count, x.astype(logits.dtype)
+    inside = is_count(k) & (k <= n)
+    k = np.where(inside, k, 0.0)
+    # k * logits - n * softplus(logits): no sigmoid to round to 0 or 1 at large |logits|
+    return on_support(inside, gammaln(n + 1.0) - gammaln(k + 1.0) - gammaln(n - k + 1.0)
+                      + k * logits - n * np.logaddexp(0.0, logits))
+
+
+def binomial_logits_sample(key, total_count, logits):
+    return jax.random.binomial(key, total_count, expit(logits)).astype(np.int64)
+
+
+def negative_binomial2_log_prob(x, mean, concentration):
+    """NumPyro's NegativeBinomial2: Gamma-Poisson with mean `mean` and variance
+    mean + mean^2 / concentration."""
+    mu, phi = mean, concentration
+    k = x.astype(mu.dtype)
+    inside = is_count(k)
+    k = np.where(inside, k, 0.0)
+    # (phi * log(phi / (phi + mu)) as -phi * log1p(mu / phi): exact as phi grows to the Poisson limit)
+    return on_support(inside, gammaln(k + phi) - gammaln(phi) - gammaln(k + 1.0)
+                      - phi * np.log1p(mu / phi) + xlogy(k, mu) - k * np.log(phi + mu))
+
+
+def negative_binomial2_sample(key, mean, concentration):
+    k1, k2 = jax.random.split(key)
+    rate = jax.random.gamma(k1, concentration) * (mean / concentration)
+    return jax.random.poisson(k2, rate).astype(np.int64)
 
 
 def poisson_log_prob(x, rate):
@@ -378,6 +412,7 @@ def _first_outside(test):
 PARAMETER_BOUNDS = {
     "uniform": (("low", "high"), lambda x, low, high: (x >= low) & (x <= high), "low <= x <= high"),
     "binomial": (("total_count",), lambda x, total_count: x <= total_count, "x <= total_count"),
+    "binomial_logits": (("total_count",), lambda x, total_count: x <= total_count, "x <= total_count"),
 }
 
 
@@ -461,7 +496,11 @@ _declare("bernoulli_logits", ("logits",), "boolean", bernoulli_logits_log_prob, 
 _declare("bernoulli_probs", ("probs",), "boolean", bernoulli_probs_log_prob, bernoulli_probs_sample,
          discrete=True)
 _declare("binomial", ("total_count", "probs"), "count", binomial_log_prob, binomial_sample, discrete=True)
+_declare("binomial_logits", ("total_count", "logits"), "count", binomial_logits_log_prob, binomial_logits_sample,
+         discrete=True)
 _declare("poisson", ("rate",), "count", poisson_log_prob, poisson_sample, discrete=True)
+_declare("negative_binomial2", ("mean", "concentration"), "count", negative_binomial2_log_prob,
+         negative_binomial2_sample, discrete=True)
 _declare("categorical_logits", ("logits",), "index", categorical_logits_log_prob, categorical_logits_sample,
          discrete=True, param_event_rank=(1,))
 _declare("categorical_probs", ("probs",), "index", categorical_probs_log_prob, categorical_probs_sample,
@@ -528,10 +567,12 @@ def _probs_or_logits(kind):
     return choose
 
 
-def _binomial(total_count=1, probs=None):
-    if probs is None:
-        raise TypeError("probs= is required")
-    return "binomial", [total_count, probs]
+def _binomial(total_count=1, probs=None, logits=None):
+    if probs is None and logits is None:
+        raise TypeError("probs= is required (or logits=)")
+    if probs is not None and logits is not None:
+        raise TypeError("give exactly one of probs= or logits=")
+    return ("binomial", [total_count, probs]) if probs is not None else ("binomial_logits", [total_count, logits])
 
 
 def _mvn(loc=0.0, scale_tril=None):
@@ -565,9 +606,11 @@ Bernoulli = _constructor("Bernoulli", _probs_or_logits("bernoulli"))
 Binomial = _constructor("Binomial", _binomial)
 Poisson = _constructor("Poisson", lambda rate: ("poisson", [rate]))
 Categorical = _constructor("Categorical", _probs_or_logits("categorical"))
+NegativeBinomial2 = _constructor("NegativeBinomial2", lambda mean, concentration: ("negative_binomial2",
+                                                                                    [mean, concentration]))
 Dirichlet = _constructor("Dirichlet", lambda concentration: ("dirichlet", [concentration]))
 MultivariateNormal = _constructor("MultivariateNormal", _mvn)
 
 __all__ = ["Normal", "HalfNormal", "HalfCauchy", "LogNormal", "Exponential", "Gamma", "Beta", "StudentT", "Cauchy",
-           "Uniform", "Bernoulli", "Binomial", "Poisson", "Categorical", "Dirichlet", "MultivariateNormal",
-           "DISTRIBUTIONS", "CompileError"]
+           "Uniform", "Bernoulli", "Binomial", "Poisson", "NegativeBinomial2", "Categorical", "Dirichlet",
+           "MultivariateNormal", "DISTRIBUTIONS", "CompileError"]

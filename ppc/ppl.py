@@ -33,8 +33,7 @@ class Model:
         if key not in program.derived:  # (the program depends on the data's names and types, not its values)
             def build(spec: Specialization, args, kwargs):
                 return condition_module(spec.canonical, names, types), spec.template, ()
-            program.derived[key] = Derived(program, build, f"{self.__name__}_conditioned", drop_last=len(names),
-                                             models=True)
+            program.derived[key] = _Conditioned(program, build, f"{self.__name__}_conditioned", names)
         self._program = program.derived[key]
 
     @property
@@ -51,6 +50,42 @@ class Model:
         """Every pinned variable's data, by name (conditions of conditions included)."""
         inner = self.base.observations() if isinstance(self.base, Model) else {}
         return {**inner, **{k: np.asarray(v) for k, v in self.observed.items()}}
+
+
+class _Conditioned(Derived):
+    """A conditioned model's program: the model's arguments, then the data of each pinned
+    variable. Called with too few arguments (the data left out, as in
+    `ppc.grad(u.log_density_fn)(theta, sigma)` without `*u.args`), the data's places once
+    went to the model's arguments, and the error named a model argument that was given."""
+
+    def __init__(self, base: Compiled, build, name: str, names: list[str]):
+        super().__init__(base, build, name, drop_last=len(names), models=True)
+        self.names = list(names)
+
+    def _lower(self, args, kwargs):
+        need = _required_positional(self)
+        if not kwargs and need is not None and len(args) < len(need):
+            raise CompileError(f"{self.__name__} takes {len(need)} argument(s), {', '.join(need)}: got {len(args)} "
+                               "(a conditioned model's data come after the model's own arguments: u.args holds "
+                               "them all)")
+        return super()._lower(args, kwargs)
+
+
+def _required_positional(program) -> list[str] | None:
+    """What positional arguments a model's program needs, described (None: unknown)."""
+    import inspect
+    if isinstance(program, _Conditioned):
+        inner = _required_positional(program.base)
+        return None if inner is None else inner + [f"the data of '{n}'" for n in program.names]
+    fn = getattr(program, "__ppc_function__", None)
+    if type(program) is not Compiled or fn is None:
+        return None
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    return [f"'{p.name}'" for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+            and p.default is p.empty]
 
 
 def _data_type(name: str, data: np.ndarray) -> TensorType:
@@ -87,7 +122,33 @@ class _Fixed(Derived):
         args = list(args)
         for i in sorted(self.fixed):
             args.insert(self.drop_first + i, self.fixed[i])
-        return super()._lower(args, kwargs)
+        if len(args) < self.drop_first:
+            raise TypeError(f"{self.__name__} takes {self.drop_first} argument(s) of its own before the model's")
+        module, template, flagged = super()._lower(args, kwargs)
+        for p, a in zip(module.entry.params[:self.drop_first], args):
+            _check_own_argument(self.__name__, p, a)
+        return module, template, flagged
+
+
+def _check_own_argument(fn_name: str, param, arg):
+    """A transformation's own argument (theta, a key) must have the type its program was
+    built for: the program is built from the model alone, so a theta of another length
+    was once read silently in part (or failed deep inside JAX), and one of another dtype
+    computed in it, or failed to differentiate."""
+    from .ir.types import dtype_of_numpy
+    want = param.type
+    shape = tuple(np.shape(arg))
+    if want.dtype == "key":
+        ok, got = shape == tuple(want.shape), f"shape {shape} (for a draw per key, map with jax.vmap over the keys)"
+    else:
+        dtype = getattr(arg, "dtype", None)
+        try:
+            dt = dtype_of_numpy(dtype if dtype is not None else np.asarray(arg).dtype)
+        except TypeError:
+            dt = str(dtype)
+        ok, got = shape == tuple(want.shape) and dt == want.dtype, str(TensorType(shape, dt))
+    if not ok:
+        raise CompileError(f"{fn_name} takes {param.hint or 'its first argument'} as {want}, got {got}")
 
 
 def _split_static(program: Compiled, args: list) -> tuple[dict, list]:
@@ -300,6 +361,8 @@ class Unconstrained:
         if np.shape(theta) != (self.size,):
             raise ValueError(f"theta has shape {np.shape(theta)}; the model's unconstrained vector has shape "
                              f"({self.size},): {', '.join(f'{n} takes {s}' for n, s in zip(self.names, self.sizes))}")
+        if getattr(theta, "dtype", None) != self.dtype:  # (from Python: a list, or float64 for a float32 model)
+            theta = theta.astype(self.dtype) if hasattr(theta, "astype") else np.asarray(theta, self.dtype)
         return theta
 
 

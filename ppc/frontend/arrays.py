@@ -13,7 +13,7 @@ import numpy as np
 
 from ..ir import TensorType, dtype_of_numpy
 from ..ir.types import is_float, is_int
-from .values import Dyn, DynRange, Enumerate, Zip, is_static_scalar, leaves
+from .values import Dyn, DynRange, Enumerate, Selection, Zip, is_static_scalar, leaves
 
 DEFAULT = {"bool": "bool", "int": "i64", "float": "f64"}
 # the NumPy scalar a Python number becomes (its strong counterpart)
@@ -83,12 +83,15 @@ class ArrayOps:
         if isinstance(x, (tuple, list)):
             d = self.to_dyn(x)
             return d.shape, d.dtype, d.weak
+        if isinstance(x, Selection):
+            from .masks import refuse
+            refuse(self)
         self.error(f"expected an array or a number, got {describe(x)}")
 
     def promote(self, *xs) -> tuple[str, bool]:
         out = None
         for x in xs:
-            _, dt, weak = self.aval(x)
+            _, dt, weak = self.aval(x.x if isinstance(x, Selection) else x)
             out = (dt, weak) if out is None else promote_pair(out, (dt, weak))
         return out
 
@@ -99,9 +102,11 @@ class ArrayOps:
             if not info.min <= value <= info.max:
                 self.error(f"integer {value} does not fit in {dtype}")
         try:
-            return Dyn(self.builder.constant(value, TensorType(tuple(shape), dtype), hint), weak)
+            v = self.builder.constant(value, TensorType(tuple(shape), dtype), hint)
         except OverflowError:
             self.error(f"the integer is too large for {dtype}")
+        self.ctx.defining[v] = self.builder.region.ops[-1]  # (masks.py folds masks known at compile time)
+        return Dyn(v, weak)
 
     def to_dyn(self, x, dtype: str | None = None, weak: bool | None = None) -> Dyn:
         """An IR array for x (converted to `dtype` when given)."""
@@ -116,6 +121,9 @@ class ArrayOps:
             return self.stack([self.to_dyn(e) for e in x], 0, dtype)
         elif hasattr(x, "__jax_array__") or type(x).__module__.startswith("jax"):
             return self.to_dyn(np.asarray(x), dtype)
+        elif isinstance(x, Selection):
+            from .masks import refuse
+            refuse(self)
         else:
             self.error(f"expected an array or a number, got {describe(x)}")
         if dtype is not None and out.dtype != dtype:
@@ -176,6 +184,10 @@ class ArrayOps:
         """Apply a same-type elementwise primitive after promotion and broadcasting.
         result_kind: "float" to move integer inputs to floating point first (exp, /),
         "bool" for comparisons."""
+        if any(isinstance(x, Selection) for x in xs):  # (x[mask] + 1: the mask maps through)
+            from .masks import lift
+            return lift(self, lambda *ys: self.elementwise(prim, *ys, dtype=dtype, result_kind=result_kind,
+                                                            hint=hint), xs, f"'{prim}'")
         if any(self.aval(x)[1] == "key" for x in xs):
             self.error(f"PRNG keys have no arithmetic or math ('{prim}' of a key)",
                        "make new keys with jax.random.split(key, n) (or jax.random.key(seed))")
@@ -188,6 +200,9 @@ class ArrayOps:
         return Dyn(out, weak and result_kind != "bool")
 
     def select(self, pred, on_true, on_false) -> Dyn:
+        if any(isinstance(x, Selection) for x in (pred, on_true, on_false)):
+            from .masks import lift
+            return lift(self, self.select, [pred, on_true, on_false], "np.where")
         (a, b), weak = self.coerce([on_true, on_false])
         p = self.to_dyn(pred)
         if p.dtype != "bool":
@@ -305,6 +320,9 @@ class ArrayOps:
         """NumPy indexing: ints (static or traced), slices, None, Ellipsis, and one integer
         array (a `take`)."""
         items = list(idx) if isinstance(idx, tuple) else [idx]
+        from .masks import index_by_mask, is_mask
+        if any(is_mask(i) for i in items):
+            return index_by_mask(self, x, items)
         if sum(i is Ellipsis for i in items) > 1:
             self.error("an index can only have a single ellipsis ('...')")
         n_real = sum(1 for i in items if i is not None and i is not Ellipsis)
@@ -475,6 +493,9 @@ def is_index_array(item) -> bool:
 def describe(v) -> str:
     if isinstance(v, Dyn):
         return f"a traced array {v.type}"
+    if isinstance(v, Selection):
+        from .masks import describe_selection
+        return describe_selection(v)
     if isinstance(v, DynRange):
         return "a range() with bounds computed at run time"
     if isinstance(v, Enumerate):

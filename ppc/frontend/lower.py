@@ -28,8 +28,8 @@ from ..passes.flags import FLAG, thread_flags
 from .arrays import DEFAULT, ArrayOps, describe, promote_pair, scalar_aval
 from .iteration import indexed, items_at_compile_time, static_items, unrolled_items
 from .source import SourceInfo, function_source
-from .values import (BOTTOM, AtIndexer, BoundMethod, Closure, Dyn, DynRange, Undefined, contains_bottom,
-                     is_static_scalar, leaves)
+from .values import (BOTTOM, AtIndexer, BoundMethod, Closure, Dyn, DynRange, Selection, Undefined,
+                     contains_bottom, is_static_scalar, leaves)
 
 RET, RETVAL, BRK, CONT = "<ret>", "<retval>", "<brk>", "<cont>"
 DEFAULT_FLOAT = DEFAULT["float"]
@@ -88,6 +88,7 @@ class Context:
         self.top_regions: set = set()  # function bodies: where random variables may stand
         self.unnamed: dict = {}  # sample results awaiting the name they are assigned to
         self.model = False  # whether a random variable or factor was reached: a model
+        self.defining: dict = {}  # result -> its op, to fold boolean masks known at compile time (masks.py)
 
     def fresh_name(self, base: str) -> str:
         taken = set(self.functions) | {s.name for s in self.specs.values()}
@@ -179,6 +180,7 @@ class Lowerer(ArrayOps):
             v = self.builder.op(prim, operands, hint, **attrs)
         except ShapeError as e:
             self.error(str(e))
+        self.ctx.defining[v] = self.builder.region.ops[-1]
         self.fresh.add(v)
         return v
 
@@ -347,6 +349,9 @@ class Lowerer(ArrayOps):
                 value.value.hint = target.id
             self.env[target.id] = value
         elif isinstance(target, (gast.Tuple, gast.List)):
+            for t in target.elts:
+                if isinstance(t, gast.Starred):
+                    self.refuse_store(t)
             items = self.unpack(value, len(target.elts), target)
             for t, v in zip(target.elts, items):
                 self.assign(t, v)
@@ -515,6 +520,9 @@ class Lowerer(ArrayOps):
             return type(a)(parts)
         if self.is_arraylike(a) and self.is_arraylike(b):
             return self.join(name, self.template_leaf(a), self.template_leaf(b))
+        if isinstance(a, Selection) or isinstance(b, Selection):
+            return Undefined(name.strip("<>"), "it holds a boolean-mask selection x[mask] made in a branch, whose "
+                                               "shape depends on the data; reduce it inside the branch")
         return Undefined(name.strip("<>"), "it holds different Python objects on different paths")
 
     def is_arraylike(self, v):
@@ -593,6 +601,12 @@ class Lowerer(ArrayOps):
             v = init.get(n, _MISSING)
             if v is _MISSING or isinstance(v, Undefined):
                 continue
+            if isinstance(v, Selection):  # (not carried: the body's would be lost)
+                from .masks import HINT
+                raise CompileError(f"loop variable '{_hint(n)}' holds a boolean-mask selection x[mask]: boolean-"
+                                   "mask indexing is not supported here, as its shape depends on the data, so it "
+                                   "cannot be carried through a loop; only reductions of it are supported",
+                                   self.assigned_at.get(n, self.loc), HINT)
             t = self.loop_template(n, v)
             if t is not None:
                 plan[n] = t
@@ -885,6 +899,9 @@ class Lowerer(ArrayOps):
             return BOTTOM
         if isinstance(node.op, gast.Not):
             return self.logical_not(v)
+        if isinstance(v, Selection):
+            from .masks import unary
+            return unary(self, node.op, v)
         if isinstance(v, Dyn):
             if isinstance(node.op, gast.UAdd):
                 return v
@@ -1049,7 +1066,7 @@ class Lowerer(ArrayOps):
         for v in (a, b):
             if isinstance(v, Undefined):
                 self.error(f"'{v.name}' may be undefined here: {v.why}")
-        if not isinstance(a, Dyn) and not isinstance(b, Dyn):
+        if not isinstance(a, (Dyn, Selection)) and not isinstance(b, (Dyn, Selection)):
             if isinstance(op, gast.MatMult) or isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
                 pass
             else:
@@ -1076,6 +1093,9 @@ class Lowerer(ArrayOps):
     def power(self, a, b):
         """NumPy's `**`, whose result type is that of both operands (`int_array ** 2.0` is
         float), squares and square roots included."""
+        if isinstance(a, Selection) or isinstance(b, Selection):
+            from .masks import lift
+            return lift(self, self.power, [a, b], "**")
         dt, weak = self.promote(a, b)
         if is_static_scalar(b) and not isinstance(b, bool) and b in (2, 0.5):
             x = self.convert(a, dt, weak)
@@ -1092,7 +1112,7 @@ class Lowerer(ArrayOps):
         if isinstance(op, (gast.In, gast.NotIn)):
             found = self.contains(b, a)
             return self.logical_not(found) if isinstance(op, gast.NotIn) else found
-        if not isinstance(a, Dyn) and not isinstance(b, Dyn):
+        if not isinstance(a, (Dyn, Selection)) and not isinstance(b, (Dyn, Selection)):
             try:
                 return PY_COMPARE[type(op)](a, b)
             except Exception as e:
@@ -1123,6 +1143,9 @@ class Lowerer(ArrayOps):
     def attribute(self, base, attr, node):
         if base is BOTTOM:
             return BOTTOM
+        if isinstance(base, Selection):
+            from .masks import attribute
+            return attribute(self, base, attr, node)
         if isinstance(base, Dyn):
             if attr == "shape":
                 return base.shape
@@ -1162,6 +1185,9 @@ class Lowerer(ArrayOps):
             return BOTTOM
         if isinstance(base, Dyn):
             return self.index(base, idx)
+        if isinstance(base, Selection):
+            from .masks import refuse
+            refuse(self, "indexing it")
         if isinstance(base, AtIndexer):
             return AtIndexer(base.obj, idx)
         if isinstance(idx, Dyn):
@@ -1439,7 +1465,7 @@ class Lowerer(ArrayOps):
                 self.error(f"'{v.name}' may be undefined here: {v.why}", node=node)
         if contains_bottom(*bound.values()):  # (only while probing a recursive result type)
             return BOTTOM
-        if any(_reads_enclosing(v) for v in leaves(tuple(bound.values()))):
+        if any(_reads_enclosing(v) or isinstance(v, Selection) for v in leaves(tuple(bound.values()))):
             return self.inline_user(fn, src, bound, node)
         key = _spec_key(fn, bound)
         spec = self.ctx.specs.get(key)
@@ -1769,8 +1795,8 @@ def _materialize_all(lw, result):
         return tuple(_materialize_all(lw, x) for x in result)
     if isinstance(result, Dyn):
         return result
-    if is_static_scalar(result) or isinstance(result, np.ndarray):
-        return lw.to_dyn(result)
+    if is_static_scalar(result) or isinstance(result, np.ndarray) or isinstance(result, Selection):
+        return lw.to_dyn(result)  # (a Selection: refused there, as its shape depends on the data)
     if isinstance(result, (Closure, BoundMethod, AtIndexer)) or callable(result):
         lw.error("the compiled function returns a function; functions cannot escape compiled code",
                  "return arrays or numbers")
@@ -1782,6 +1808,11 @@ def _result_template(result, fn, src):
         return type(result)(_result_template(x, fn, src) for x in result)
     if isinstance(result, Dyn):
         return Slot(result.type, result.weak)
+    if isinstance(result, Selection):
+        from .masks import HINT
+        raise CompileError(f"'{fn.__name__}' returns a boolean-mask selection x[mask]: boolean-mask indexing "
+                           "is not supported here, as its shape depends on the data; only reductions of it are",
+                           src.loc(src.node), HINT)
     if isinstance(result, (Closure, BoundMethod, AtIndexer)):
         raise CompileError(f"'{fn.__name__}' returns a function; functions cannot escape compiled code",
                            src.loc(src.node), "return arrays or numbers")

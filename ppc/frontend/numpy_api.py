@@ -15,8 +15,8 @@ import numpy as np
 from ..ir.types import is_float, is_int
 from .arrays import DEFAULT, INDEX, NUMPY_SCALAR, accumulator, describe, is_index_array
 from .iteration import items_at_compile_time
-from .values import (BOTTOM, AtIndexer, BoundMethod, Dyn, DynRange, Enumerate, Zip, contains_bottom,
-                     is_static_scalar)
+from .values import (BOTTOM, AtIndexer, BoundMethod, Dyn, DynRange, Enumerate, Selection, Zip,
+                     contains_bottom, is_static_scalar)
 
 _TABLE: dict = {}
 METHODS: dict = {}
@@ -123,6 +123,10 @@ def call_builtin_or_numpy(lw, func, args, kwargs):
         return True, _cast(lw, cast, *args, **kwargs)
     if contains_bottom(tuple(args), tuple(kwargs.values())):
         return True, BOTTOM
+    from . import masks
+    if masks.has_selection(args, kwargs):
+        out = masks.call(lw, handler, getattr(func, "__name__", str(func)), args, kwargs)
+        return True, _strong(out) if func in _NUMPY_FAMILY and isinstance(out, Dyn) else out
     if func in _MATH_FAMILY:
         args = [_math_arg(lw, func, a) for a in args]
     out = _invoke(lw, handler, getattr(func, "__name__", str(func)), args, kwargs)
@@ -157,6 +161,9 @@ def call_method(lw, bm: BoundMethod, args, kwargs):
         return BOTTOM
     if isinstance(bm.obj, AtIndexer):
         return at_update(lw, bm.obj, bm.name, *args, **kwargs)
+    if isinstance(bm.obj, Selection):
+        from .masks import call_method as selection_method
+        return selection_method(lw, bm, args, kwargs)
     return _invoke(lw, METHODS[bm.name], "." + bm.name, [bm.obj] + list(args), kwargs)
 
 
@@ -1136,6 +1143,10 @@ def at_update(lw, at: AtIndexer, how, *args, **kwargs):
         return lw.index(x, at.index)
     if len(args) != 1:
         lw.error(f"x.at[...].{how}(value) takes one value")
+    from .masks import at_update as at_mask
+    out = at_mask(lw, x, at.index, how, args[0])
+    if out is not None:
+        return out
     items = list(at.index) if isinstance(at.index, tuple) else [at.index]
     if any(is_index_array(i) for i in items):
         return _update_at_array(lw, x, items, args[0], how)

@@ -87,6 +87,25 @@ class AtIndexer:
 
 
 @dataclass(eq=False)
+class Selection:
+    """`x[mask]` with a mask computed at run time: its length depends on the data, which
+    no static shape can hold, so it stays deferred as the array it selects from and the
+    mask. Elementwise operations map through it and reductions consume it (see masks.py).
+
+    x: the array, mask's axes at `pos`; mask: bool, shape x.shape[pos:pos + mask.ndim]."""
+
+    x: Dyn
+    mask: Dyn
+    pos: int
+
+    def __bool__(self):  # (`if x[m]:` must not read as a true Python object)
+        raise TypeError("the truth value of a boolean-mask selection is ambiguous")
+
+    def __iter__(self):
+        raise TypeError("a boolean-mask selection cannot be iterated")
+
+
+@dataclass(eq=False)
 class DynRange:
     """`range(...)` with a bound or step computed at run time."""
 
