@@ -10,7 +10,7 @@ import inspect
 import os
 from dataclasses import dataclass, field
 
-
+import jax
 import numpy as np
 
 from .frontend import lower_entry
@@ -119,8 +119,32 @@ class MachineStats:
         return "\n".join(rows)
 
 
+def _traced(flag, limit: str):
+    """A flag traced by a JAX transformation around the compiled program has no value to
+    check: say so rather than fail inside NumPy."""
+    if isinstance(flag, jax.core.Tracer):
+        what = ("a gradient recording a while loop (max_iterations)" if limit == LOOP else
+                "recursion on the program-counter machine" if limit is None else
+                f"a program-counter batched function ({limit})")
+        raise TypeError(f"this compiled program runs {what}, whose run-time limit it checks in Python on its result, "
+                        "so it cannot run under a JAX transformation (jax.jit, jax.vmap, ...); call it from Python"
+                        + (" (or take the flag as a result: ppc.ad.value_and_grad_with_overflow)"
+                           if limit == LOOP else ""))
+
+
+def _refuse_traced(args):
+    """A machine (recursion on traced values) is a top-level jax.jit program of its own,
+    its stack checked in Python after it runs: under a JAX transformation, say so."""
+    for a in args:
+        if isinstance(a, (tuple, list)):
+            _refuse_traced(a)
+        elif isinstance(a, jax.core.Tracer):
+            _traced(a, None)
+
+
 def _check_flag(flag, limit: str = LOOP):
     """A raised limit flag (one per member in a batch) is an error: the result is wrong."""
+    _traced(flag, limit)
     if not np.any(flag):
         return
     if limit == LOOP:
@@ -142,6 +166,7 @@ def _check_flags(flags, limits: tuple[str, ...]):
 
 def _check_stack(out, depth: int):
     """A machine's outputs end (overflow, runs, served): no result past max_stack_depth."""
+    _traced(out[-3], None)
     if bool(out[-3]):
         raise StackOverflowError(f"recursion went deeper than max_stack_depth={depth} frames, so no result is "
                                  "returned; pass a larger max_stack_depth= to ppc.compile / ppc.autobatch")
@@ -301,6 +326,8 @@ class Compiled:
             except AttributeError:
                 spec = None
             if spec is not None and spec.executable is not None:
+                if spec.machine is not None:
+                    _refuse_traced(args)
                 out = spec.executable(*args)
                 return out if spec.unflatten is None else spec.unflatten(out)
         return self._call(args, kwargs)
@@ -319,6 +346,8 @@ class Compiled:
             runtime = [_to_runtime(a) for a in args]
         if kwargs:
             runtime += [_to_runtime(v) for v in kwargs.values()]
+        if spec.machine is not None:
+            _refuse_traced(runtime)
         out = spec.executable(*runtime)
         return out if spec.unflatten is None else spec.unflatten(out)
 

@@ -191,10 +191,20 @@ class Batched(Derived):
                 spec.machine = Module([fn])
 
     def __ppc_call_ir__(self, args, kwargs):
-        if self.strategy == "program_counter":
-            module, template, flagged = self._machine_call_ir(args, kwargs)
-        else:
-            module, template, flagged = super().__ppc_call_ir__(args, kwargs)
+        """(Misuse, arguments from compiled code as from Python, is a CompileError, which
+        the caller reports at the call's line.)"""
+        if kwargs:
+            raise CompileError(f"a batched function takes its arguments by position (each with its batch axis); got "
+                               f"keyword argument '{next(iter(kwargs))}'")
+        try:
+            if self.strategy == "program_counter":
+                module, template, flagged = self._machine_call_ir(args, kwargs)
+            else:
+                module, template, flagged = super().__ppc_call_ir__(args, kwargs)
+        except ValueError as e:  # (from _prepare: batch sizes, scalar arrays, no array at all)
+            raise CompileError(str(e), None, "every array argument of a batched function has a leading batch axis "
+                               "of the batch size, or of 1 (shared by every member)") from None
+        if self.strategy != "program_counter":
             call = recursive_call(module)
             if call is not None:
                 raise CompileError("a locally batched recursive function runs its recursion in host Python, so it "

@@ -1348,7 +1348,9 @@ class Lowerer(ArrayOps):
                     op.attrs = dict(op.attrs, callee=renames[op.attrs["callee"]])
             self.ctx.functions[copy.name] = copy
         operands = []
-        for a in list(args) + list(kwargs.values()):  # (Python numbers arrive as traced scalars, as in lower_entry)
+        static = getattr(func, "static_argnums", frozenset())  # (baked into the built program: no operand)
+        dynamic = [a for i, a in enumerate(args) if i not in static] + list(kwargs.values())
+        for a in dynamic:  # (Python numbers arrive as traced scalars, as in lower_entry)
             if isinstance(a, (tuple, list)):
                 operands.append(self.make_tuple(a))
             elif isinstance(a, Dyn) or is_static_scalar(a):
@@ -1565,7 +1567,11 @@ class _Abstract:
 
     def __init__(self, d: Dyn):
         from ..ir.types import numpy_dtype
-        self.shape, self.dtype = d.shape, numpy_dtype(d.dtype)
+        if d.dtype == "key":  # (a PRNG key array's dtype is JAX's own: no NumPy dtype)
+            import jax
+            self.shape, self.dtype = d.shape, jax.random.key(0).dtype
+        else:
+            self.shape, self.dtype = d.shape, numpy_dtype(d.dtype)
 
 
 _HOST_TRANSFORMS: dict = {}

@@ -20,7 +20,7 @@ only.
 """
 from __future__ import annotations
 
-from ..ir import Builder, CompileError, Function, Module, Op, Region, TensorType, Value, clone_region, walk_ops
+from ..ir import Builder, CompileError, Function, Module, Op, Region, TensorType, Value, clone_region, lookup, walk_ops
 from ..ir.callgraph import recursive_functions
 from .ad.algebra import free_values, rule_for
 
@@ -106,6 +106,10 @@ class Batch:
         # bool[size]: the members the code being built runs for (None: every member)
         self.mask: Value | None = None
         self.looping: dict[str, bool] = {}  # function -> whether it may run a while loop
+        self.machines: dict[str, bool] = {}  # function -> whether it runs a program-counter machine
+        # a batch of one that is no batch to the user (a recursive function's own machine,
+        # pc/machine.py): an op running a machine runs unbatched (`unbatched`)
+        self.single = False
 
     def may_loop(self, ops) -> bool:
         """Whether these ops may run a while loop (in their regions or callees): only a
@@ -168,6 +172,53 @@ class Batch:
         self.out[fn.name] = Function(fn.name, body, [v.type for v in results])
         return fn.name
 
+    def runs_machine(self, ops) -> bool:
+        """Whether these ops run a program-counter machine (its internal primitives, which
+        have no batching rules), in their regions or callees: compiled code calling a
+        program-counter batch."""
+        for top in ops:
+            for op in [top, *(x for r in top.regions for x in walk_ops(r))]:
+                if lookup(op.prim).internal:
+                    return True
+                if op.prim == "call":
+                    name = op.attrs["callee"]
+                    if name not in self.machines:
+                        self.machines[name] = False  # (cuts recursion's cycles)
+                        self.machines[name] = self.runs_machine(self.src.functions[name].body.ops)
+                    if self.machines[name]:
+                        return True
+        return False
+
+    def unbatched(self, op: Op, vmap, batched, b: Builder):
+        """In a batch of one that is no batch to the user (`single`: a recursive function's
+        own machine), an op that runs a machine (a program-counter batch it calls) runs as
+        it is, on its operands without their batch axis, so it needs no batching rules; its
+        results are unbatched (lifted where needed). Under a mask it runs only when the
+        member is in it (an `if`): a branch the member does not take, or a block it is not
+        at, must not run a machine on values it was never given. Batching a caller of a
+        program-counter batch stays an error (algebra.rule_for), whatever the batch size."""
+        inner = dict(vmap)
+        for v in [*op.operands, *(x for r in op.regions for x in free_values(r))]:
+            if v in batched:
+                inner[v] = b.op("reshape", [vmap[v]], v.hint, shape=v.type.shape)
+
+        def emit(bb: Builder) -> list[Value]:
+            regions = [clone_region(r, inner) for r in op.regions]
+            results = [Value(r.type, r.hint) for r in op.results]
+            bb.append(Op(op.prim, [inner[v] for v in op.operands], op.attrs, results, regions, op.loc))
+            return results
+        if self.mask is None or any(not isinstance(r.type, TensorType) for r in op.results):
+            results = emit(b)
+        else:
+            run, skip = Region(), Region()
+            run.ops.append(Op("yield", emit(Builder(run, op.loc)), {}, []))
+            sb = Builder(skip, op.loc)
+            skip.ops.append(Op("yield", [sb.op("zeros", [], shape=r.type.shape, dtype=r.type.dtype)
+                                         for r in op.results], {}, []))
+            results = [Value(r.type, r.hint) for r in op.results]
+            b.append(Op("if", [b.op("reduce_or", [self.mask], axes=(0,))], {}, results, [run, skip], op.loc))
+        vmap.update(zip(op.results, results))
+
     def lift(self, b: Builder, v: Value, is_batched: bool) -> Value:
         if is_batched:
             return v
@@ -184,6 +235,8 @@ class Batch:
         captured = any(v in batched for r in op.regions for v in free_values(r))
         hosted = self.host and (op.regions or op.prim == "call")  # needs the mask, or host control flow
         guarded = self.mask is not None and self.may_loop([op])
+        if self.single and (any(flags) or captured or guarded) and self.runs_machine([op]):
+            return self.unbatched(op, vmap, batched, b)
         if not any(flags) and not captured and not hosted and not guarded:
             regions = [clone_region(r, vmap) for r in op.regions]
             results = [Value(r.type, r.hint) for r in op.results]

@@ -8,7 +8,9 @@ function's flag is raised (`limit_flag`, an op with no results, its `limit` nami
 where the call is, which may be deep inside branches, loops and functions; so is the
 flag of a `while` loop inside a recursive function's VJP (ad/recursion.py).
 `thread_flags` makes each raise a value again, one per limit: a branch yields its flags
-as more results, a loop carries them (or-ed over iterations), a function returns them,
+as more results, a loop carries them (or-ed over iterations, and stops once one is
+raised: its results are wrong anyway, and a loop waiting on them might never end), a
+function returns them,
 and the entry returns the or of each limit's flags last, in the order of their names, for
 the caller of the compiled program to check (api._check_flags).
 """
@@ -87,10 +89,12 @@ def _region(region: Region, raising: dict[str, tuple[str, ...]]) -> dict[str, Va
                                    "a while loop, or a program-counter batch), whose check has nowhere to go", op.loc,
                                    "compute it in the loop body, before the test")
             inner = _region(body, raising)
+            raised = []
             for k in sorted(inner):
                 acc = Value(BOOL, "overflow")
                 body.params.append(acc)
                 cond.params.append(Value(BOOL, "overflow"))
+                raised.append(cond.params[-1])
                 body.ops.insert(len(body.ops) - 1, Op("or", [acc, inner[k]], {}, [Value(BOOL, "overflow")], [], op.loc))
                 body.ops[-1].operands.append(body.ops[-2].results[0])
                 init = Value(BOOL)
@@ -98,6 +102,8 @@ def _region(region: Region, raising: dict[str, tuple[str, ...]]) -> dict[str, Va
                 op.operands.append(init)
                 op.results.append(Value(BOOL, "overflow"))
                 flags.setdefault(k, []).append(op.results[-1])
+            if raised and op.attrs.get("trip_count") is None:
+                _stop_when_raised(cond, raised, op.loc)
         ops.append(op)
     out = {}
     for k, vs in flags.items():
@@ -108,6 +114,21 @@ def _region(region: Region, raising: dict[str, tuple[str, ...]]) -> dict[str, Va
         out[k] = flag
     region.ops = ops + region.ops[-1:]
     return out
+
+
+def _stop_when_raised(cond: Region, raised: list[Value], loc):
+    """A loop whose body raised a flag stops: its results are wrong, so none is returned,
+    and a loop waiting on them (`while True` until a batch's result is large enough) might
+    never end. (A loop with a static trip count ends anyway.)"""
+    yield_ = cond.ops[-1]
+    flag = raised[0]
+    for f in raised[1:]:
+        cond.ops.insert(len(cond.ops) - 1, Op("or", [flag, f], {}, [Value(BOOL, "overflow")], [], loc))
+        flag = cond.ops[-2].results[0]
+    going = Value(BOOL, "going")
+    cond.ops.insert(len(cond.ops) - 1, Op("not", [flag], {}, [Value(BOOL)], [], loc))
+    cond.ops.insert(len(cond.ops) - 1, Op("and", [yield_.operands[0], cond.ops[-2].results[0]], {}, [going], [], loc))
+    yield_.operands[0] = going
 
 
 def _false(region: Region, at: int) -> Value:

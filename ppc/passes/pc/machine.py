@@ -580,4 +580,6 @@ def build_machine(prog: Program, size: int, max_stack_depth: int, squeeze: bool 
     the per-block counts of steps run and members served."""
     if squeeze and size != 1:
         raise ValueError("squeeze needs a batch of one")
-    return _Machine(prog, size, max_stack_depth).build(squeeze)
+    machine = _Machine(prog, size, max_stack_depth)
+    machine.batch.single = squeeze  # (its batch of one is no batch: it may run a batch's machine, Batch.unbatched)
+    return machine.build(squeeze)
