@@ -19,9 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import pathlib
-import statistics
 import sys
-import time
 
 HERE = pathlib.Path(__file__).resolve().parent
 os.environ["JAX_ENABLE_COMPILATION_CACHE"] = "false"  # every compile is timed afresh
@@ -30,6 +28,7 @@ sys.path.insert(0, str(HERE.parent))
 import numpy as np  # noqa: E402
 
 import ppc  # noqa: E402
+from timing import timed  # noqa: E402
 
 
 def fib(n):
@@ -55,18 +54,6 @@ def rounds_python(ns, iterations):
     for _ in range(iterations):
         total = [t + fib((n + t) % 8 + 4) for n, t in zip(ns, total)]
     return np.array(total)
-
-
-def timed(f, repeats):
-    t = time.perf_counter()
-    out = f()
-    first = time.perf_counter() - t
-    later = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        f()
-        later.append(time.perf_counter() - t)
-    return out, first, statistics.median(later)
 
 
 def main():

@@ -27,9 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import pathlib
-import statistics
 import sys
-import time
 
 HERE = pathlib.Path(__file__).resolve().parent
 os.environ["JAX_ENABLE_COMPILATION_CACHE"] = "false"  # every compile is timed afresh
@@ -38,6 +36,7 @@ sys.path.insert(0, str(HERE.parent))
 import numpy as np  # noqa: E402
 
 import ppc  # noqa: E402  (turns JAX's 64-bit mode on)
+from timing import timed  # noqa: E402
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
@@ -57,18 +56,6 @@ def tree_jax(x, d):
 
 def calls(d):
     return 1 if d <= 0 else 1 + calls(d - 1) + calls(d - 2)
-
-
-def timed(f, repeats):
-    t = time.perf_counter()
-    out = float(f())
-    first = time.perf_counter() - t
-    later = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        f()
-        later.append(time.perf_counter() - t)
-    return out, first, statistics.median(later)
 
 
 def main():

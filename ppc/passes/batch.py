@@ -115,16 +115,21 @@ class Batch:
         """Whether these ops may run a while loop (in their regions or callees): only a
         loop's code needs the mask, since only a loop may run on without end for members
         outside it."""
+        return self._reaches(ops, lambda op: op.prim == "while", self.looping)
+
+    def _reaches(self, ops, found, memo: dict[str, bool]) -> bool:
+        """Whether some op in `ops`, their regions or their callees is `found` (`memo`:
+        each callee's answer)."""
         for top in ops:
             for op in [top, *(x for r in top.regions for x in walk_ops(r))]:
-                if op.prim == "while":
+                if found(op):
                     return True
                 if op.prim == "call":
                     name = op.attrs["callee"]
-                    if name not in self.looping:
-                        self.looping[name] = False  # (cuts recursion's cycles)
-                        self.looping[name] = self.may_loop(self.src.functions[name].body.ops)
-                    if self.looping[name]:
+                    if name not in memo:
+                        memo[name] = False  # (cuts recursion's cycles)
+                        memo[name] = self._reaches(self.src.functions[name].body.ops, found, memo)
+                    if memo[name]:
                         return True
         return False
 
@@ -176,18 +181,7 @@ class Batch:
         """Whether these ops run a program-counter machine (its internal primitives, which
         have no batching rules), in their regions or callees: compiled code calling a
         program-counter batch."""
-        for top in ops:
-            for op in [top, *(x for r in top.regions for x in walk_ops(r))]:
-                if lookup(op.prim).internal:
-                    return True
-                if op.prim == "call":
-                    name = op.attrs["callee"]
-                    if name not in self.machines:
-                        self.machines[name] = False  # (cuts recursion's cycles)
-                        self.machines[name] = self.runs_machine(self.src.functions[name].body.ops)
-                    if self.machines[name]:
-                        return True
-        return False
+        return self._reaches(ops, lambda op: lookup(op.prim).internal, self.machines)
 
     def unbatched(self, op: Op, vmap, batched, b: Builder):
         """In a batch of one that is no batch to the user (`single`: a recursive function's
