@@ -66,8 +66,7 @@ class Batched(Derived):
 
     def __call__(self, *args, **kwargs):
         if kwargs:
-            raise TypeError(f"a batched function takes its arguments by position (each with its batch axis); "
-                            f"got keyword argument '{next(iter(kwargs))}'")
+            raise TypeError(_by_position(kwargs))
         # (traced, JAX would fail inside ppc's call: on the machine's compile options or its
         # overflow flag, or on host control flow)
         traced = any(isinstance(a, jax.core.Tracer) for a in leaves(list(args)))
@@ -194,8 +193,7 @@ class Batched(Derived):
         """(Misuse, arguments from compiled code as from Python, is a CompileError, which
         the caller reports at the call's line.)"""
         if kwargs:
-            raise CompileError(f"a batched function takes its arguments by position (each with its batch axis); got "
-                               f"keyword argument '{next(iter(kwargs))}'")
+            raise CompileError(_by_position(kwargs))
         try:
             if self.strategy == "program_counter":
                 module, template, flagged = self._machine_call_ir(args, kwargs)
@@ -227,6 +225,11 @@ class Batched(Derived):
         ret.operands = ret.operands[:-2]
         fn = Function(machine.name, body, machine.result_types[:-2])
         return Module([fn]), spec.template, spec.flagged + (stack_limit(self.max_stack_depth),)
+
+
+def _by_position(kwargs) -> str:
+    return (f"a batched function takes its arguments by position (each with its batch axis); got keyword argument "
+            f"'{next(iter(kwargs))}'")
 
 
 def _shared_axes(module: Module, args, flags) -> Module:

@@ -97,23 +97,26 @@ def _region(region: Region, raising: dict[str, tuple[str, ...]]) -> dict[str, Va
                 raised.append(cond.params[-1])
                 body.ops.insert(len(body.ops) - 1, Op("or", [acc, inner[k]], {}, [Value(BOOL, "overflow")], [], op.loc))
                 body.ops[-1].operands.append(body.ops[-2].results[0])
-                init = Value(BOOL)
-                ops.append(Op("constant", [], {"value": False, "shape": (), "dtype": "bool"}, [init]))
-                op.operands.append(init)
+                ops.append(_false_op())
+                op.operands.append(ops[-1].results[0])
                 op.results.append(Value(BOOL, "overflow"))
                 flags.setdefault(k, []).append(op.results[-1])
             if raised and op.attrs.get("trip_count") is None:
                 _stop_when_raised(cond, raised, op.loc)
         ops.append(op)
-    out = {}
-    for k, vs in flags.items():
-        flag = vs[0]
-        for f in vs[1:]:
-            ops.append(Op("or", [flag, f], {}, [Value(BOOL, "overflow")]))
-            flag = ops[-1].results[0]
-        out[k] = flag
+    out = {k: _any(vs, ops.append) for k, vs in flags.items()}
     region.ops = ops + region.ops[-1:]
     return out
+
+
+def _any(flags: list[Value], emit, loc=None) -> Value:
+    """The or of `flags`, its ops handed to `emit` in order."""
+    flag = flags[0]
+    for f in flags[1:]:
+        op = Op("or", [flag, f], {}, [Value(BOOL, "overflow")], [], loc)
+        emit(op)
+        flag = op.results[0]
+    return flag
 
 
 def _stop_when_raised(cond: Region, raised: list[Value], loc):
@@ -121,17 +124,20 @@ def _stop_when_raised(cond: Region, raised: list[Value], loc):
     and a loop waiting on them (`while True` until a batch's result is large enough) might
     never end. (A loop with a static trip count ends anyway.)"""
     yield_ = cond.ops[-1]
-    flag = raised[0]
-    for f in raised[1:]:
-        cond.ops.insert(len(cond.ops) - 1, Op("or", [flag, f], {}, [Value(BOOL, "overflow")], [], loc))
-        flag = cond.ops[-2].results[0]
+
+    def emit(op):
+        cond.ops.insert(len(cond.ops) - 1, op)
+    calm = Value(BOOL)
+    emit(Op("not", [_any(raised, emit, loc)], {}, [calm], [], loc))
     going = Value(BOOL, "going")
-    cond.ops.insert(len(cond.ops) - 1, Op("not", [flag], {}, [Value(BOOL)], [], loc))
-    cond.ops.insert(len(cond.ops) - 1, Op("and", [yield_.operands[0], cond.ops[-2].results[0]], {}, [going], [], loc))
+    emit(Op("and", [yield_.operands[0], calm], {}, [going], [], loc))
     yield_.operands[0] = going
 
 
+def _false_op() -> Op:
+    return Op("constant", [], {"value": False, "shape": (), "dtype": "bool"}, [Value(BOOL)])
+
+
 def _false(region: Region, at: int) -> Value:
-    v = Value(BOOL)
-    region.ops.insert(at, Op("constant", [], {"value": False, "shape": (), "dtype": "bool"}, [v]))
-    return v
+    region.ops.insert(at, _false_op())
+    return region.ops[at].results[0]
