@@ -83,7 +83,7 @@ def _fill(template, it):
 
 
 class LoopLimitError(RuntimeError):
-    """A `while` loop ran longer than the stack reverse mode recorded it on."""
+    """A `while` loop ran longer, or a recursion made more calls, than reverse mode recorded."""
 
 
 class StackOverflowError(RuntimeError):
@@ -149,8 +149,9 @@ def _check_flag(flag, limit: str = LOOP):
         return
     if limit == LOOP:
         raise LoopLimitError(
-            "a while loop ran more iterations than reverse-mode differentiation recorded "
-            "(max_iterations); the derivative would be wrong, so none is returned. Pass a larger "
+            "a while loop ran more iterations, or a recursive function made more calls, than reverse-mode "
+            "differentiation recorded (max_iterations); the derivative would be wrong, so none is returned. "
+            "Pass a larger "
             "max_iterations= to ppc.grad / ppc.vjp / ppc.value_and_grad.")
     raise StackOverflowError(f"a program-counter batched function called from this program recursed deeper than "
                              f"{limit} frames, so no result is returned; pass a larger max_stack_depth= to "

@@ -16,7 +16,7 @@ BASE_STAGES = ("canonical", "ir", "jax", "tf")
 AD_STAGES = ("jvp", "linear", "transpose", "grad")
 AD_PROGRAMS = ["arith_scalar", "if_elif_else", "while_newton", "for_static", "for_dynamic", "break_continue",
                "early_return", "logistic_regression", "mlp", "leapfrog", "nested_loops", "elementwise",
-               "matmul", "special", "recursion_tree"]
+               "matmul", "special", "recursion_tree", "recursion_chain"]
 # Models: the sampling program and its log-joint, sampler and unconstrained density
 MODEL_STAGES = ("ir", "condition", "log_joint", "sample", "unconstrained")
 MODELS = sorted(p.stem for p in (ROOT / "models").glob("*.py"))

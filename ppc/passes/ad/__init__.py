@@ -30,12 +30,18 @@ class Reverse:
         self.mask = tuple(m and differentiable(p) for m, p in zip(mask, entry.params))
         jvp, origins = jvp_with_origins(module, self.mask)
         self.jvp = drop_dead_tangent_calls(canonicalize(jvp), origins, module)
-        recursion = Recursion(module, self.jvp, origins, max_iterations)
-        names = self.names = recursion.entry_names
-        primal, linear, self.n_res = Linearize(self.jvp.entry, self.n_params, self.n_out, max_iterations,
-                                               recursion).run(names["primal"], names["lin"])
-        self.primal, self.linear = primal, linear
-        self.transposed = transpose_function(linear, self.n_res, names["lin_t"], recursion)
+        for tape in (True, False):  # (a tape of recursive calls where it pays: recursion.py)
+            recursion = Recursion(module, self.jvp, origins, max_iterations, tape)
+            names = self.names = recursion.entry_names
+            primal, linear, n_res = Linearize(self.jvp.entry, self.n_params, self.n_out, max_iterations,
+                                              recursion).run(names["primal"], names["lin"])
+            transposed = transpose_function(linear, n_res, names["lin_t"], recursion)
+            if not recursion.records:
+                break
+            if recursion.pays():
+                primal, linear, transposed, n_res = recursion.finish(primal, linear, transposed, n_res)
+                break
+        self.primal, self.linear, self.transposed, self.n_res = primal, linear, transposed, n_res
         # functions the programs call: callees without tangents (a recursion on integers),
         # recursive functions, their JVPs and VJPs
         called = {op.attrs["callee"] for f in self.jvp.functions.values() for op in walk_ops(f.body) if op.prim == "call"}

@@ -14,7 +14,8 @@ Residuals defined inside control flow are lifted out scope by scope:
   a static trip count gets a stack of exactly that size; other loops get `max_iterations`
   slots, and running past them raises an error instead of giving a wrong derivative.
 
-A call of a recursive function's JVP stays a call on both sides (see recursion.py).
+A call of a recursive function's JVP stays a call on both sides (see recursion.py),
+recorded on a tape or recomputed.
 """
 from __future__ import annotations
 
@@ -251,6 +252,19 @@ class Linearize:
                                "recursive function", op.loc)
         n_params, n_out = arity
         outs = [Value(r.type, r.hint) for r in op.results[:n_out]]
+        if self.recursion.tape:  # (the callee records its residuals; the linear side reads them back)
+            rec = self.recursion.recorded(callee)
+            index = Value(TensorType((), "i64"), "call")
+            scope.known.append(Op("call", [self.known(v) for v in op.operands[:n_params]], {"callee": rec.fwd},
+                                  outs + [index], [], op.loc))
+            for old, new in zip(op.results, outs):
+                self.define_known(old, new, scope)
+            self.scope_of[index] = scope
+            results = [Value(r.type, r.hint) for r in op.results[n_out:]]
+            tangents = [self.linear(v, scope) for v in op.operands[n_params:]]
+            scope.linear.append(Op("call", [scope.lift(index)] + tangents, {"callee": rec.lin}, results, [], op.loc))
+            self.lmap.update(zip(op.results[n_out:], results))
+            return
         scope.known.append(Op("call", [self.known(v) for v in op.operands[:n_params]],
                               {"callee": self.recursion.original(callee)}, outs, [], op.loc))
         for old, new in zip(op.results, outs):

@@ -149,9 +149,16 @@ class Transpose:
 
     def transpose_call(self, cx: TransposeCx, cts):
         """A linear call of a recursive function's JVP (linearize writes them) runs that
-        function's VJP on the same primal arguments."""
+        function's VJP on the same primal arguments; a linear call of a recorded function
+        runs its backward function on the same record."""
         op = cx.source_op
         callee = op.attrs["callee"]
+        bwd = self.recursion.bwd_of(callee) if self.recursion else None
+        if bwd is not None:  # (a recorded call: its backward function reads its record at the index)
+            results = [Value(v.type, f"{v.hint}_bar" if v.hint else None) for v in op.operands[1:]]
+            out_cts = [c if c is not None else cx.zeros(r.type) for c, r in zip(cts, op.results)]
+            cx.b.append(Op("call", [cx.fmap[op.operands[0]]] + out_cts, {"callee": bwd}, results, [], op.loc))
+            return [None] + results
         arity = self.recursion.arity(callee) if self.recursion else None
         if arity is None:
             raise CompileError(f"cannot transpose a call of '{callee}'", op.loc)
