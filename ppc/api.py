@@ -199,6 +199,69 @@ def _unflattener(template, flagged: tuple[str, ...] = (), machine=None):
     return lambda out: _fill(template, iter(out))
 
 
+def source_function(fn):
+    """The Python function whose source `fn` compiles: `fn`, or the function a
+    functools.partial (or a compiled function) wraps."""
+    while True:
+        if isinstance(fn, functools.partial):
+            fn = fn.func
+        elif isinstance(fn, Compiled) and fn.__ppc_function__ is not None:
+            fn = fn.__ppc_function__
+        else:
+            return fn
+
+
+def _unwrap_partial(fn):
+    """(the Python function `fn` calls, the arguments it binds (None: `fn` is that function),
+    the static positions it inherits). A functools.partial (nested ones, and compiled
+    functions inside, included) binds arguments as calling it passes them: its positional
+    ones first, its keywords overridden by the call's. The bound values are constants of
+    the compiled code, as values it reads from globals and closures are; a compiled
+    function inside gives its static_argnums, counted from the partial's own arguments."""
+    if not isinstance(fn, functools.partial):
+        if not inspect.isfunction(fn):
+            raise TypeError(f"ppc.compile needs a Python function, got {type(fn).__name__}")
+        return fn, None, frozenset()
+    args, kwargs, static = (), {}, None
+    while isinstance(fn, (functools.partial, Compiled)):
+        _refuse(fn)
+        if isinstance(fn, functools.partial):
+            args, kwargs = fn.args + args, {**fn.keywords, **kwargs}
+            fn = fn.func
+            continue
+        if type(fn) is not Compiled:
+            raise TypeError(f"ppc.compile needs a Python function, got a functools.partial of {fn.__name__}, a "
+                            "derived function (compiled already); bind the arguments of the function it derives "
+                            "from instead, e.g. ppc.grad(functools.partial(f, ...))")
+        if static is None:
+            static = frozenset(i - len(args) for i in fn.static_argnums if i >= len(args))
+        fn = fn.__ppc_function__
+    _refuse(fn)
+    if not inspect.isfunction(fn):
+        raise TypeError(f"ppc.compile needs a Python function, got a functools.partial of "
+                        f"{getattr(fn, '__qualname__', None) or type(fn).__name__} ({type(fn).__name__})")
+    params = inspect.signature(fn).parameters.values()
+    takes = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
+    if len(args) > takes and not any(p.kind is p.VAR_POSITIONAL for p in params):
+        raise TypeError(f"{fn.__name__}() takes {takes} positional argument{'s' * (takes != 1)} but "
+                        f"functools.partial binds {len(args)}")
+    try:
+        inspect.signature(fn).bind_partial(*args, **kwargs)
+    except TypeError as e:  # (Python says so at the first call: no call could succeed)
+        raise TypeError(f"{fn.__name__}(): {e} (bound by functools.partial)") from None
+    return fn, (args, kwargs), static or frozenset()
+
+
+def _refuse(fn):
+    """What ppc.compile cannot take, whether given itself or wrapped in a functools.partial."""
+    if getattr(fn, "__ppc_refuse__", None):
+        raise TypeError(fn.__ppc_refuse__)
+    if getattr(fn, "partitioned", False):
+        raise TypeError("a partitioned function cannot be transformed further: partitioning comes last, "
+                        "so partition the derived function instead, e.g. "
+                        "ppc.partition.apply(ppc.grad(f), tactics, mesh)")
+
+
 class Compiled:
     """A Python function compiled by ppc; call it like the function itself."""
 
@@ -211,19 +274,16 @@ class Compiled:
             if type(fn) is not Compiled:  # (its transform would be lost: ppc.compile returns it as it is)
                 raise TypeError(f"{fn.__name__} is a derived function; it is compiled already")
             fn = fn.__ppc_function__
-        if getattr(fn, "__ppc_refuse__", None):
-            raise TypeError(fn.__ppc_refuse__)
-        if getattr(fn, "partitioned", False):
-            raise TypeError("a partitioned function cannot be transformed further: partitioning comes last, "
-                            "so partition the derived function instead, e.g. "
-                            "ppc.partition.apply(ppc.grad(f), tactics, mesh)")
-        if not inspect.isfunction(fn):
-            raise TypeError(f"ppc.compile needs a Python function, got {type(fn).__name__}")
-        functools.update_wrapper(self, fn)
+        _refuse(fn)  # (and each layer of a functools.partial: _unwrap_partial)
+        static = frozenset((static_argnums,) if isinstance(static_argnums, int) else static_argnums)
+        target, self._bound, inherited = _unwrap_partial(fn)
+        functools.update_wrapper(self, target)
         self.__dict__.pop("__ppc_compiled__", None)  # (ppc.ad.as_compiled's, copied from fn)
+        self.__wrapped__ = fn  # (inspect.signature: a partial's, its bound parameters gone)
         self.__ppc_function__ = fn
+        self._target = target  # the Python function lowered: fn, or the one a functools.partial calls
         self.backend = backend
-        self.static_argnums = frozenset((static_argnums,) if isinstance(static_argnums, int) else static_argnums)
+        self.static_argnums = static | inherited
         self.max_stack_depth = max_stack_depth
         self._cache: dict = {}
         # programs made from this one (a model conditioned on data of given names and
@@ -305,12 +365,12 @@ class Compiled:
 
     def _lower(self, args, kwargs):
         """(IR module, result template, flagged) for these arguments."""
-        return lower_entry(self.__ppc_function__, args, set(self.static_argnums), kwargs)
+        return lower_entry(self._target, args, set(self.static_argnums), kwargs, self._bound)
 
     def _executable(self, spec: Specialization):
         if spec.executable is None:
             compile_module = backend_module(self.backend).compile_module
-            fn = self.__ppc_function__
+            fn = source_function(self.__ppc_function__)
             origin = f"{os.path.basename(inspect.getsourcefile(fn) or '?')}:{fn.__name__}"
             single = isinstance(spec.template, Slot) and not spec.flagged and spec.machine is None
             module = spec.canonical if spec.machine is None else spec.machine
@@ -401,7 +461,8 @@ def compile(fn=None, *, backend: str = "jax", static_argnums=(), max_stack_depth
     """Compile a Python function: `@ppc.compile`, `@ppc.compile(backend="tf")` or
     `ppc.compile(f, static_argnums=(1,))`. Functions derived from it (ppc.grad,
     ppc.autobatch, log_joint, ...) run on its backend. A function that recurses on traced values runs
-    on the program-counter machine (ppc/passes/pc) with stacks `max_stack_depth` frames deep."""
+    on the program-counter machine (ppc/passes/pc) with stacks `max_stack_depth` frames deep.
+    `fn` may be a functools.partial: its bound arguments are constants of the compiled code."""
     if fn is None:
         return lambda f: compile(f, backend=backend, static_argnums=static_argnums, max_stack_depth=max_stack_depth)
     if isinstance(fn, Compiled) and type(fn) is not Compiled:  # derived (ppc.grad(f), ...): compiled already

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 
 from .ad import as_compiled
-from .api import Compiled, Specialization, _to_runtime, backend_module
+from .api import Compiled, Specialization, _to_runtime, backend_module, source_function
 from .autobatch import Batched, _take_members
 from .frontend.values import leaves
 from .ir import CompileError, Function, Module, Op, Value, clone_region, print_module
@@ -137,7 +137,7 @@ class Partitioned:
 
     def _executable(self, spec: PartitionedSpecialization):
         if spec.executable is None:
-            fn = self.base.__ppc_function__
+            fn = source_function(self.base.__ppc_function__)
             origin = f"{os.path.basename(inspect.getsourcefile(fn) or '?')}:{fn.__name__} (partitioned)"
             spec.source, spec.executable, spec.jax_mesh = backend_module("jax").compile_sharded(
                 spec.module, origin, self.mesh.axes, spec.in_tilings, spec.out_tilings,

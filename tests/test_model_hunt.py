@@ -346,9 +346,6 @@ def test_negative_binomial2_is_exported_at_the_top_level():
     assert ppc.NegativeBinomial2 is ppc.distributions.NegativeBinomial2
 
 
-@pytest.mark.xfail(strict=True, reason="api.py: ppc.compile refuses functools.partial ('needs a Python function, "
-                                       "got partial'), so a model's keyword-only data (scale=) cannot reach "
-                                       "log_joint, sample or the samplers, whose keywords are values or settings")
 def test_a_model_with_keyword_data_bound_by_partial():
     got = ppc.log_joint(functools.partial(keyword_scale, scale=3.0))(2.0, mu=0.5, y=1.0)
     assert float(got) == pytest.approx(st.norm(0, 3).logpdf(0.5) + st.norm(1.0, 1).logpdf(1.0), rel=1e-12)

@@ -13,6 +13,7 @@ flags, and loop conditions test them. Flags that are static cost nothing.
 from __future__ import annotations
 
 import builtins
+import functools
 import inspect
 import operator
 import sys
@@ -215,6 +216,13 @@ class Lowerer(ArrayOps):
         if hasattr(builtins, name):
             return getattr(builtins, name)
         self.error(f"name '{name}' is not defined", node=node)
+
+    def import_tree(self, v):
+        """A Python object a functools.partial binds: as one captured from a closure, each
+        array in (nested) tuples and lists too."""
+        if isinstance(v, (tuple, list)):
+            return type(v)(self.import_tree(x) for x in v)
+        return self.import_value(v)
 
     def import_value(self, v):
         """A Python object captured from globals or a closure."""
@@ -1216,6 +1224,9 @@ class Lowerer(ArrayOps):
         inner = getattr(func, "__ppc_function__", None)
         if inner is not None:
             func = inner
+        if isinstance(func, functools.partial):  # (its bound arguments are constants, as a closure's values)
+            return self.call(func.func, [self.import_tree(a) for a in func.args] + list(args),
+                             {**{k: self.import_tree(v) for k, v in func.keywords.items()}, **kwargs}, node)
         handled, out = call_builtin_or_numpy(self, func, args, kwargs)
         if handled:
             return out
@@ -1620,7 +1631,8 @@ def _host_static(v) -> bool:
         return all(_host_static(x) for x in v)
     if v is None or isinstance(v, (bool, int, float, str)):
         return True
-    return inspect.isfunction(v) or hasattr(v, "__ppc_function__") or hasattr(v, "__ppc_call_ir__")
+    return (inspect.isfunction(v) or isinstance(v, functools.partial) or hasattr(v, "__ppc_function__")
+            or hasattr(v, "__ppc_call_ir__"))
 
 
 def _example(v):
@@ -1771,6 +1783,9 @@ def _lower_spec(ctx, fn, src, bound, name, entry):
     for pname, v in bound.items():
         env[pname] = _param_tree(v, pname, region)
     lw = Lowerer(ctx, src, fn, Builder(region, src.loc(src.node)), env)
+    for pname, v in env.items():
+        if isinstance(v, _Bound):
+            env[pname] = lw.import_tree(v.value)
     result = lw.function_body(src.node.body)
     if isinstance(result, Undefined):
         lw.error(f"the returned value may be undefined: {result.why}")
@@ -1780,6 +1795,13 @@ def _lower_spec(ctx, fn, src, bound, name, entry):
     vals = lw.materialize(template, result) if _has_slot(template) else []
     lw.builder.append(Op("return", vals, {}, []))
     return Function(name, region, [v.type for v in vals]), result
+
+
+@dataclass(frozen=True, eq=False)
+class _Bound:
+    """An entry argument a functools.partial binds: a constant, imported as the function's
+    body starts (`Lowerer.import_tree`)."""
+    value: object
 
 
 def _param_tree(v, name, region):
@@ -1851,13 +1873,15 @@ def _join_templates(a, b, fn, src):
     return Slot(x.type.with_dtype(dt), weak)
 
 
-def lower_entry(fn, args: list, static: set[int] | None = None, kwargs: dict | None = None
-                ) -> tuple[Module, object, tuple[str, ...]]:
+def lower_entry(fn, args: list, static: set[int] | None = None, kwargs: dict | None = None,
+                bound: tuple[tuple, dict] | None = None) -> tuple[Module, object, tuple[str, ...]]:
     """Lower `fn` for these example arguments (arrays, Python scalars, tuples of them;
     positions in `static` are baked in; parameters not passed take their defaults as
-    compile-time constants). Returns the module, the result template and whether the
-    entry returns a loop-limit flag last (flags.py). The entry function's parameters are
-    the traced arguments in signature order."""
+    compile-time constants). `bound`: (positional, keyword) arguments a functools.partial
+    binds, passed before the call's own (whose keywords override them) as constants, as
+    values read from globals and closures are. Returns the module, the result template and
+    whether the entry returns a loop-limit flag last (flags.py). The entry function's
+    parameters are the traced arguments in signature order."""
     static = static or set()
     src = function_source(fn)
     ctx = Context()
@@ -1865,8 +1889,10 @@ def lower_entry(fn, args: list, static: set[int] | None = None, kwargs: dict | N
     def abstract(v, pos):
         return v if pos in static else _abstract_arg(v, pos, fn.__name__, src.loc(src.node))
 
-    abstract_args = [abstract(a, i) for i, a in enumerate(args)]
-    abstract_kwargs = {k: abstract(v, k) for k, v in (kwargs or {}).items()}
+    pre, prekw = bound or ((), {})
+    abstract_args = [_Bound(a) for a in pre] + [abstract(a, i) for i, a in enumerate(args)]
+    abstract_kwargs = {k: _Bound(v) for k, v in prekw.items()}
+    abstract_kwargs.update({k: abstract(v, k) for k, v in (kwargs or {}).items()})
     lw = Lowerer(ctx, src, fn, Builder(Region()), {})
     if src.node.args.vararg is not None:
         raise CompileError(f"'{fn.__name__}' takes *args, which a compiled entry function cannot",
