@@ -203,7 +203,9 @@ def bernoulli_probs_log_prob(x, probs):
     # (xlogy, not np.where(x == 1, log p, log1p(-p)): the branch np.where discards is -inf
     # at p = 1 or p = 0, and turned the gradient to NaN there, where expit(u) rounds to 1)
     x = x.astype(probs.dtype)
-    return on_support((x == 0) | (x == 1), xlogy(x, probs) + xlog1py(1.0 - x, -probs))
+    inside = (x == 0) | (x == 1)
+    x = np.where(inside, x, 0.0)  # (off the support at p = 0 or 1, xlogy would give inf - inf)
+    return on_support(inside, xlogy(x, probs) + xlog1py(1.0 - x, -probs))
 
 
 def bernoulli_probs_sample(key, probs):

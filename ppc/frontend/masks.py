@@ -22,6 +22,8 @@ NumPy raises there, and no traced value can raise.
 """
 from __future__ import annotations
 
+import functools
+
 import gast
 import numpy as np
 
@@ -351,43 +353,33 @@ def _dt(lw, dtype):
     return _dtype_arg(lw, dtype)
 
 
-def _mean(lw, s, axis=None, dtype=None, out=None, keepdims=False, *, where=None):
-    from .numpy_api import _mean as mean
+def _mean(lw, s, axis=None, dtype=None, out=None, keepdims=False, *, where=None, jax=False):
+    from .numpy_api import mean_of
     if out is not None:
         lw.error("out= is not supported in reductions", "use the result")
-    _no_where(lw, where, "np.mean")
-    axes, kept = _axes(lw, s, axis, keepdims, "np.mean")
-    return _finish(lw, mean(lw, s.x, axes, dtype, False, where=_mask_full(lw, s)), kept, keepdims)
+    name = "jnp.mean" if jax else "np.mean"
+    _no_where(lw, where, name)
+    axes, kept = _axes(lw, s, axis, keepdims, name)
+    return _finish(lw, mean_of(lw, s.x, axes, dtype, False, where=_mask_full(lw, s), jax=jax), kept, keepdims)
 
 
-def _var(lw, s, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None, std=False):
-    """Two passes, as NumPy: the mean, then the mean squared deviation from it."""
-    from .numpy_api import _static
+def _var(lw, s, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None, correction=None,
+         jax=False, std=False):
+    """Two passes, as NumPy: the mean, then the mean squared deviation from it (numpy_api.var_of
+    over the mask); the result types of np.var/np.std or of jnp.var/jnp.std."""
+    from .numpy_api import _ddof, var_of
     if out is not None:
         lw.error("out= is not supported in reductions", "use the result")
-    _no_where(lw, where, "np.std" if std else "np.var")
-    ddof = _static(lw, ddof, "ddof")
-    axes, kept = _axes(lw, s, axis, keepdims, "np.std" if std else "np.var")
-    x = s.x
-    if dtype is not None:
-        x = lw.convert(x, _dt(lw, dtype))
-    if not is_float(x.dtype):
-        x = lw.convert(x, DEFAULT["float"])
-    m = _mask_full(lw, s)
-    zero = lw.convert(lw.to_dyn(0), x.dtype)
-    n = lw.reduce("reduce_sum", lw.convert(m, x.dtype), axes, keepdims=True)
-    mean = lw.elementwise("div", lw.reduce("reduce_sum", lw.select(m, x, zero), axes, keepdims=True), n)
-    dev = lw.select(m, lw.elementwise("sub", x, mean), zero)
-    total = lw.reduce("reduce_sum", lw.elementwise("mul", dev, dev), axes)
-    dof = lw.elementwise("max", lw.elementwise("sub", lw.reshape(n, total.shape), ddof), 0)
-    res = lw.elementwise("div", total, dof)
-    if std:
-        res = lw.elementwise("sqrt", res)
+    name = ("jnp." if jax else "np.") + ("std" if std else "var")
+    _no_where(lw, where, name)
+    axes, kept = _axes(lw, s, axis, keepdims, name)
+    res = var_of(lw, s.x, axes, dtype, False, _ddof(lw, ddof, correction), _mask_full(lw, s), jax=jax, std=std)
     return _finish(lw, res, kept, keepdims)
 
 
-def _std(lw, s, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None):
-    return _var(lw, s, axis, dtype, out, ddof, keepdims, where=where, std=True)
+def _std(lw, s, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None, correction=None,
+         jax=False):
+    return _var(lw, s, axis, dtype, out, ddof, keepdims, where=where, correction=correction, jax=jax, std=True)
 
 
 def _count_nonzero(lw, s, axis=None, *, keepdims=False):
@@ -464,6 +456,10 @@ def _kinds() -> dict:
             put([f"np.{name}", f"jnp.{name}"] + ([f"np.a{name}", f"jnp.a{name}"] if name in ("max", "min") else []),
                 red)
         _KINDS[numpy_more._count_nonzero] = _count_nonzero
+        for name in ("mean", "var", "std"):  # (jnp's result types: float32 for int32, ...)
+            for obj in _targets([f"jnp.{name}"]):
+                if table.get(obj) is not None:
+                    _KINDS[table[obj]] = functools.partial(_METHODS[name], jax=True)
         put(["builtins.len"], _len)
         put(["builtins.sum"], _pysum)
         put(["builtins.max"], _pyextremum("max"))

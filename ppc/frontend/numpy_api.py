@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import builtins
 import math
+import sys
 
 import numpy as np
 
@@ -44,6 +45,16 @@ def _targets(names):
         mods["sps"] = sps
     except ImportError:
         pass
+    try:  # (frontend/stats.py's names: "jst.norm.logpdf", "sst.norm.logpdf")
+        import jax.scipy.stats as jst
+        mods["jst"] = jst
+    except ImportError:  # pragma: no cover
+        pass
+    # scipy.stats costs ~0.4 s to import: its names are resolved only once a program has
+    # imported it (code that calls it must have), the table then rebuilt (see _table)
+    sst = sys.modules.get("scipy.stats")
+    if sst is not None:
+        mods["sst"] = sst
     out = []
     for n in names:
         mod, _, attr = n.partition(".")
@@ -67,12 +78,14 @@ def register(*names, method: str | None = None, methods=()):
     return deco
 
 
+_BUILT_WITH: set = set()  # "sst" once the table holds scipy.stats' functions
 _NUMPY_FAMILY: set = set()  # functions with NumPy's result types (strong, never weak)
 _MATH_FAMILY: set = set()  # math.*: arrays in, a Python float (weak f64) out
 
 
 def _table():
-    if not _TABLE:
+    if not _TABLE or ("sst" not in _BUILT_WITH and "scipy.stats" in sys.modules):
+        _BUILT_WITH.add("sst" if "scipy.stats" in sys.modules else "")
         for names, fn in _PENDING:
             for name, obj in ((n, o) for n in names for o in _targets([n])):
                 try:
@@ -420,8 +433,8 @@ for _prim, _kind, _names in [
     ("div", "float", ["np.divide", "np.true_divide", "jnp.divide", "jnp.true_divide"]),
     ("floordiv", None, ["np.floor_divide", "jnp.floor_divide"]),
     ("mod", None, ["np.mod", "np.remainder", "jnp.mod", "jnp.remainder"]),
-    ("max", None, ["np.maximum", "jnp.maximum", "np.fmax", "jnp.fmax"]),
-    ("min", None, ["np.minimum", "jnp.minimum", "np.fmin", "jnp.fmin"]),
+    ("max", None, ["np.maximum", "jnp.maximum"]),
+    ("min", None, ["np.minimum", "jnp.minimum"]),
     ("atan2", "float", ["np.arctan2", "jnp.arctan2"]),
     ("logaddexp", "float", ["np.logaddexp", "jnp.logaddexp"]),
     ("eq", "bool", ["np.equal", "jnp.equal"]),
@@ -439,6 +452,19 @@ for _prim, _kind, _names in [
     register(*_names)(_binary(_prim, _kind))
 
 register("math.atan2")(_binary("atan2", "float", math.atan2))
+
+
+def _nan_ignoring(prim):
+    """np.fmax/fmin: a NaN operand gives way to the other (NaN only where both are)."""
+    def handler(lw, x, y):
+        out = lw.elementwise(prim, x, y)
+        out = lw.select(lw.elementwise("ne", x, x, result_kind="bool"), y, out)
+        return lw.select(lw.elementwise("ne", y, y, result_kind="bool"), x, out)
+    return handler
+
+
+register("np.fmax", "jnp.fmax")(_nan_ignoring("max"))
+register("np.fmin", "jnp.fmin")(_nan_ignoring("min"))
 
 
 @register("np.power", "jnp.power", "math.pow", "builtins.pow")
@@ -632,30 +658,143 @@ register("np.all", "jnp.all", method="all")(_reduction("reduce_and", builtins.al
 register("np.any", "jnp.any", method="any")(_reduction("reduce_or", builtins.any))
 
 
-@register("np.mean", "jnp.mean", method="mean")
-def _mean(lw, a, axis=None, dtype=None, keepdims=False, *, where=None):
-    x = lw.to_dyn(a)
-    if dtype is not None:
-        x = lw.convert(x, _dtype_arg(lw, dtype))
-    axis = _static(lw, axis, "axis")
+def _moment_dtype(lw, x: Dyn, dtype, jax: bool, what: str) -> str:
+    """The dtype a mean, var or std of `x` is computed and returned in: `dtype=` if given,
+    else x's float type, else (bools and integers) NumPy's float64, or JAX's with 64-bit
+    types on: float32 for bools and integers up to 32 bits, float64 for 64-bit ones."""
+    dt = _dtype_arg(lw, dtype)
+    if dt == "bool":
+        lw.error(f"{what} with dtype=bool is not supported", "use a float dtype")
+    if dt is not None:
+        if jax and what == "jnp.std" and not is_float(dt):
+            lw.error(f"dtype argument to jnp.std must be inexact; got {np.dtype(dtype)}", "use a float dtype")
+        return dt
+    if is_float(x.dtype):
+        return x.dtype
+    return "f32" if jax and x.dtype not in ("i64", "u64") else DEFAULT["float"]
+
+
+def _count(lw, x: Dyn, axes, keepdims, where, dtype: str):
+    """The number of elements each result of a reduction over `axes` takes: a static int,
+    or (with `where=`) a traced count in `dtype`."""
     if where is None:
-        return lw.mean(x, axis, keepdims)
-    if x.dtype == "bool" or is_int(x.dtype):
-        x = lw.convert(x, DEFAULT["float"])
-    total = lw.reduce("reduce_sum", lw.select(where, x, lw.convert(lw.to_dyn(0), x.dtype)), axis, keepdims)
-    count = lw.reduce("reduce_sum", lw.convert(lw.broadcast_to(lw.to_dyn(where), x.shape), x.dtype), axis,
-                      keepdims)
-    return lw.elementwise("div", total, count)  # (no element left: 0/0, NaN, as NumPy)
+        return int(np.prod([x.shape[a] for a in axes]))
+    hits = lw.convert(lw.broadcast_to(lw.to_dyn(where), x.shape), dtype)
+    return lw.reduce("reduce_sum", hits, axes, keepdims)
 
 
-@register("np.var", "jnp.var", method="var")
-def _var(lw, a, axis=None, dtype=None, keepdims=False, ddof=0):
-    return lw.var(a, _static(lw, axis, "axis"), keepdims, _static(lw, ddof, "ddof"))
+def _divide(lw, total: Dyn, n, dtype: str) -> Dyn:
+    """total / n in `dtype`: integers divide as floats and truncate, as NumPy's mean with an
+    integer dtype= (and JAX's integer division) does."""
+    if not is_float(dtype):
+        q = lw.elementwise("div", lw.convert(total, DEFAULT["float"]),
+                           float(n) if isinstance(n, int) else lw.convert(n, DEFAULT["float"]))
+        return lw.convert(q, dtype)
+    return lw.elementwise("div", total, float(n) if isinstance(n, int) else lw.convert(n, dtype))
 
 
-@register("np.std", "jnp.std", method="std")
-def _std(lw, a, axis=None, dtype=None, keepdims=False, ddof=0):
-    return lw.elementwise("sqrt", _var(lw, a, axis, dtype, keepdims, ddof))
+def mean_of(lw, a, axis=None, dtype=None, keepdims=False, where=None, *, jax=False) -> Dyn:
+    """np.mean (jax=False) or jnp.mean (jax=True): the sum in the result's dtype (float16
+    summed in float32, as both do) over the count; NaN where no element is counted."""
+    what = "jnp.mean" if jax else "np.mean"
+    x = lw.to_dyn(a)
+    out_dt = _moment_dtype(lw, x, dtype, jax, what)
+    work = "f32" if out_dt == "f16" else out_dt
+    x = lw.convert(x, work)
+    axes = lw.norm_axes(_static(lw, axis, "axis"), len(x.shape))
+    keepdims = _static(lw, keepdims, "keepdims")
+    if where is not None:
+        x = lw.select(where, x, lw.convert(lw.to_dyn(0), work))
+    total = lw.reduce("reduce_sum", x, axes, keepdims)
+    n = _count(lw, x, axes, keepdims, where, work if is_float(work) else DEFAULT["float"])
+    return lw.convert(_divide(lw, total, n, work), out_dt)
+
+
+def var_of(lw, a, axis=None, dtype=None, keepdims=False, ddof=0, where=None, *, jax=False, std=False) -> Dyn:
+    """np.var/np.std (jax=False) or jnp.var/jnp.std (jax=True), in two passes: the mean,
+    then the summed squared deviations over count - ddof. NumPy divides by max(count - ddof,
+    0) (inf or NaN at 0), JAX gives NaN where count - ddof <= 0. An integer dtype= computes in
+    integers and truncates (NumPy keeps the integer type, JAX returns float64)."""
+    what = ("jnp." if jax else "np.") + ("std" if std else "var")
+    x = lw.to_dyn(a)
+    out_dt = _moment_dtype(lw, x, dtype, jax, what)
+    work = "f32" if jax and out_dt == "f16" else out_dt  # (JAX computes float16 in float32; NumPy's var does not)
+    x = lw.convert(x, work)
+    axes = lw.norm_axes(_static(lw, axis, "axis"), len(x.shape))
+    keepdims, ddof = _static(lw, keepdims, "keepdims"), _static(lw, ddof, "ddof")
+    zero = None if where is None else lw.convert(lw.to_dyn(0), work)
+    count_dt = work if is_float(work) else DEFAULT["float"]
+    n = _count(lw, x, axes, True, where, count_dt)
+    mean = _divide(lw, lw.reduce("reduce_sum", x if where is None else lw.select(where, x, zero), axes, True), n, work)
+    dev = lw.elementwise("sub", x, mean)
+    if where is not None:
+        dev = lw.select(where, dev, zero)
+    total = lw.reduce("reduce_sum", lw.elementwise("mul", dev, dev), axes, keepdims)
+    if isinstance(n, int):
+        dof = n - ddof
+        res = _divide(lw, total, max(dof, 0), work)
+        if jax and dof <= 0:
+            res = lw.elementwise("add", lw.elementwise("mul", lw.convert(res, count_dt), 0.0), float("nan"))
+    else:
+        dof = lw.elementwise("sub", n if keepdims else lw.reshape(n, total.shape), ddof)
+        res = _divide(lw, total, lw.elementwise("max", dof, 0), work)
+        if jax:
+            res = lw.select(lw.elementwise("gt", dof, 0, result_kind="bool"), lw.convert(res, count_dt),
+                            float("nan"))
+    if jax and not is_float(out_dt):  # (jnp.var's integer dtype=: NaN joins a weak float64)
+        return lw.convert(res, DEFAULT["float"], weak=True)
+    if std:
+        res = lw.elementwise("sqrt", res, result_kind="float")
+    return lw.convert(res, out_dt)
+
+
+def _ddof(lw, ddof, correction):
+    if correction is not None:
+        if _static(lw, ddof, "ddof") != 0:
+            lw.error("ddof and correction cannot both be given")
+        return correction
+    return ddof
+
+
+def _no_out(lw, out):
+    if out is not None:
+        lw.error("out= is not supported in reductions", "use the result")
+
+
+@register("np.mean", method="mean")
+def _mean(lw, a, axis=None, dtype=None, out=None, keepdims=False, *, where=None):
+    _no_out(lw, out)
+    return mean_of(lw, a, axis, dtype, keepdims, where)
+
+
+@register("jnp.mean")
+def _jnp_mean(lw, a, axis=None, dtype=None, out=None, keepdims=False, *, where=None):
+    _no_out(lw, out)
+    return mean_of(lw, a, axis, dtype, keepdims, where, jax=True)
+
+
+@register("np.var", method="var")
+def _var(lw, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None, correction=None):
+    _no_out(lw, out)
+    return var_of(lw, a, axis, dtype, keepdims, _ddof(lw, ddof, correction), where)
+
+
+@register("jnp.var")
+def _jnp_var(lw, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None, correction=None):
+    _no_out(lw, out)
+    return var_of(lw, a, axis, dtype, keepdims, _ddof(lw, ddof, correction), where, jax=True)
+
+
+@register("np.std", method="std")
+def _std(lw, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None, correction=None):
+    _no_out(lw, out)
+    return var_of(lw, a, axis, dtype, keepdims, _ddof(lw, ddof, correction), where, std=True)
+
+
+@register("jnp.std")
+def _jnp_std(lw, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None, correction=None):
+    _no_out(lw, out)
+    return var_of(lw, a, axis, dtype, keepdims, _ddof(lw, ddof, correction), where, jax=True, std=True)
 
 
 def _arg(prim):
@@ -1506,4 +1645,4 @@ def _solve_triangular(lw, a, b, trans=0, lower=False, unit_diagonal=False, overw
 
 
 # more of NumPy, by family; each registers its functions on import
-from . import linalg, numpy_more, sorting  # noqa: E402, F401
+from . import linalg, numpy_more, sorting, stats  # noqa: E402, F401

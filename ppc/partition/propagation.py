@@ -89,6 +89,13 @@ class Propagator:
             prim = lookup(op.prim)
             if prim.terminator:
                 continue
+            if prim.tile is None and prim.internal:
+                # a program-counter machine (a batched function called from this program):
+                # its registers, stacks and dispatch have no tiling rules by design, so they
+                # run on whole values and every device runs the whole machine; what it reads
+                # is gathered before it starts, and its results are cut as their users want
+                self.plan.factors[op] = []
+                continue
             if prim.tile is None:
                 raise CompileError(f"cannot partition '{op.prim}': {MissingRule(op.prim, 'tiling')}", op.loc)
             self.plan.factors[op] = factors = prim.tile(self._distinct(op))

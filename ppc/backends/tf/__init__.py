@@ -53,14 +53,26 @@ def unpack_keys(packed) -> jax.Array:
     return jax.random.wrap_key_data(words)
 
 
+def _has_float(t) -> bool:
+    if isinstance(t, TupleType):
+        return any(_has_float(e) for e in t.elements)
+    return t.dtype.startswith("f")
+
+
 def _argument(t):
-    """A converter for arguments of type t (None: TF converts them itself)."""
-    if not _has_key(t):
+    """A converter for arguments of type t (None: TF converts them itself). A float scalar
+    (Python's, or NumPy's np.float64, a subclass) becomes a 0-d array first: TF converts
+    Python numbers through a cache keyed by value, where -0.0 == 0.0, so a 0.0 passed after
+    a -0.0 arrived as -0.0."""
+    if not _has_key(t) and not _has_float(t):
         return None
     if isinstance(t, TupleType):
         parts = [_argument(e) or (lambda v: v) for e in t.elements]
         return lambda v: tuple(f(x) for f, x in zip(parts, v))
-    return pack_keys
+    if t.dtype == "key":
+        return pack_keys
+    dtype = numpy_dtype(t.dtype)
+    return lambda v: np.asarray(v, dtype) if isinstance(v, (float, np.floating)) else v
 
 
 def _result(t):

@@ -35,6 +35,50 @@ def _nonzero(b):
     return tf.where(tf.equal(b, 0), tf.ones_like(b), b) if b.dtype.is_integer else b
 
 
+def maximum(x, y):
+    """max(x, y) as XLA defines it (and JAX gives): NaN where either is NaN (TF's
+    tf.maximum drops a NaN second operand), and +0.0 where one is +0.0 and the other -0.0
+    (IEEE 754-2019's maximum; TF returns either zero). Ties of zeros add: -0 + 0 is +0."""
+    if not x.dtype.is_floating:
+        return tf.where(tf.less(x, y), y, x)
+    out = tf.where(tf.less(x, y) | tf.math.is_nan(y), y, x)
+    return tf.where(tf.equal(x, 0) & tf.equal(y, 0), x + y, out)
+
+
+def minimum(x, y):
+    """min(x, y) as XLA defines it (and JAX gives): NaN where either is NaN, and -0.0 where
+    one is -0.0 and the other +0.0 (-(-x + -y): -0 wins)."""
+    if not x.dtype.is_floating:
+        return tf.where(tf.less(y, x), y, x)
+    out = tf.where(tf.less(y, x) | tf.math.is_nan(y), y, x)
+    return tf.where(tf.equal(x, 0) & tf.equal(y, 0), -(-x + -y), out)
+
+
+def _reduce_extremum(x, axis, is_max: bool):
+    reduce = tf.reduce_max if is_max else tf.reduce_min
+    out = reduce(x, axis=axis)
+    if not x.dtype.is_floating:
+        return out
+    # where the result is a zero, its sign as XLA's: +0 for max if any zero reduced is +0
+    # (the extreme of 1/x over the zeros is +inf then), -0 for min if any is -0 (-inf)
+    far = tf.constant(-math.inf if is_max else math.inf, x.dtype)
+    signed = reduce(tf.where(tf.equal(x, 0), tf.math.reciprocal(x), far), axis=axis)
+    out = tf.where(tf.equal(out, 0), tf.math.reciprocal(signed), out)
+    return tf.where(tf.reduce_any(tf.math.is_nan(x), axis=axis), tf.constant(math.nan, x.dtype), out)
+
+
+def reduce_max(x, axis):
+    """reduce_max as XLA defines it (and JAX gives): NaN wherever the reduced values hold a
+    NaN (TF's reductions skip it), and a zero result +0.0 if any zero reduced is +0.0."""
+    return _reduce_extremum(x, axis, True)
+
+
+def reduce_min(x, axis):
+    """reduce_min as XLA defines it: NaN wherever a NaN is reduced, and a zero result -0.0
+    if any zero reduced is -0.0."""
+    return _reduce_extremum(x, axis, False)
+
+
 def floordiv(a, b):
     """Integer a // 0 as jnp.floor_divide gives it on XLA (whose quotient by zero is -1, then
     floored by the remainder a's sign): -1 for a == 0, else -2."""

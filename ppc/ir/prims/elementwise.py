@@ -135,6 +135,8 @@ UNARY = {
                 _tangent(lambda cx, t, x, out: cx.mul(t, cx.op("polygamma", [x], m=1)))),
     "erf": ("float", "lax.erf({0})", "tf.math.erf({0})", None, _tangent(lambda cx, t, x, out: cx.mul(
         t, cx.mul(cx.full(2.0 / math.sqrt(math.pi), x.type), cx.op("exp", [cx.neg(_sq(cx, x))]))))),
+    "erfc": ("float", "lax.erfc({0})", "tf.math.erfc({0})", None, _tangent(lambda cx, t, x, out: cx.mul(
+        t, cx.mul(cx.full(-2.0 / math.sqrt(math.pi), x.type), cx.op("exp", [cx.neg(_sq(cx, x))]))))),
     "erf_inv": ("float", "lax.erf_inv({0})", "tf.math.erfinv({0})", None, _tangent(lambda cx, t, x, out: cx.mul(
         t, cx.mul(cx.full(math.sqrt(math.pi) / 2.0, x.type), cx.op("exp", [_sq(cx, out)]))))),
     "not": ("integral", "~{0}", "~{0}", np.invert, _no_tangent),
@@ -147,7 +149,7 @@ XLA_COST = {
                            "tanh", "erf", "pow", "atan2")},
     "asin": (5, 2), "acos": (3, 2), "sinh": (10, 3), "cosh": (3, 2), "asinh": (11, 3), "acosh": (7, 4),
     "atanh": (6, 2), "logistic": (3, 1), "softplus": (4, 2), "lgamma": (52, 4), "digamma": (73, 3),
-    "erf_inv": (37, 2), "floordiv": (13, 0), "mod": (8, 0), "logaddexp": (8, 2),
+    "erf_inv": (37, 2), "erfc": (60, 1), "floordiv": (13, 0), "mod": (8, 0), "logaddexp": (8, 2),
 }
 
 
@@ -279,8 +281,9 @@ def _tf_floordiv(a, at):
 # maximum / minimum as XLA defines them (and JAX gives): a NaN in either operand gives NaN.
 # TF's tf.maximum/minimum drop a NaN second operand (TF compiles XLA's fast min/max), so these
 # select y where it wins or is NaN, else x (a NaN x included); on integers y != y is false.
-_TF_MAX = "tf.where(tf.less({0}, {1}) | tf.not_equal({1}, {1}), {1}, {0})"
-_TF_MIN = "tf.where(tf.less({1}, {0}) | tf.not_equal({1}, {1}), {1}, {0})"
+# max/min as XLA defines them (NaN wins; the sign of a zero as IEEE 754-2019): backends/tf/runtime.py
+_TF_MAX = "ppc_tf.maximum({0}, {1})"
+_TF_MIN = "ppc_tf.minimum({0}, {1})"
 # TF orders no bools: compare them as 0/1 integers, as NumPy and XLA order them
 _TF_BOOL_CMP = "tf.{}(tf.cast({{0}}, tf.int8), tf.cast({{1}}, tf.int8))"
 

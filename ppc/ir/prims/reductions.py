@@ -167,17 +167,6 @@ def _tf_reduce(fn):
     return lambda a, at: f"{fn}({a[0]}, axis={list(at['axes'])})"
 
 
-def _tf_extremum(fn):
-    """reduce_max/min as XLA defines them (and JAX gives): NaN wherever the reduced values hold
-    a NaN, which TF's reductions skip. Integers keep the plain reduction."""
-    def emit(a, at):
-        x, axis = a[0], list(at["axes"])
-        plain = f"{fn}({x}, axis={axis})"
-        return (f"tf.where(tf.reduce_any(tf.math.is_nan({x}), axis={axis}), tf.constant(np.nan, {x}.dtype), {plain}) "
-                f"if {x}.dtype.is_floating else {plain}")
-    return emit
-
-
 def _tf_arg(fn):
     """argmax/argmin as XLA defines them (and JAX gives): the first NaN where there is one,
     which TF's skip; else the first extremum."""
@@ -193,8 +182,8 @@ def _tf_arg(fn):
 REDUCE = {
     "reduce_sum": ("numeric", "jnp.sum({0}, axis={axes}, promote_integers=False)", _tf_reduce("tf.reduce_sum"), np.sum, _sum_jvp, _sum_t),
     "reduce_prod": ("numeric", "jnp.prod({0}, axis={axes}, promote_integers=False)", _tf_reduce("tf.reduce_prod"), np.prod, _prod_jvp, None),
-    "reduce_max": ("numeric", "jnp.max({0}, axis={axes})", _tf_extremum("tf.reduce_max"), np.max, _extremum_jvp, None),
-    "reduce_min": ("numeric", "jnp.min({0}, axis={axes})", _tf_extremum("tf.reduce_min"), np.min, _extremum_jvp, None),
+    "reduce_max": ("numeric", "jnp.max({0}, axis={axes})", _tf_reduce("ppc_tf.reduce_max"), np.max, _extremum_jvp, None),
+    "reduce_min": ("numeric", "jnp.min({0}, axis={axes})", _tf_reduce("ppc_tf.reduce_min"), np.min, _extremum_jvp, None),
     "reduce_and": ("bool", "jnp.all({0}, axis={axes})", _tf_reduce("tf.reduce_all"), np.all, _no_tangent, None),
     "reduce_or": ("bool", "jnp.any({0}, axis={axes})", _tf_reduce("tf.reduce_any"), np.any, _no_tangent, None),
 }
