@@ -274,3 +274,24 @@ def test_fmax_fmin_ignore_a_nan_operand(backend):
     grad = ppc.grad(lambda a, b: np.sum(np.fmax(a, b) * np.arange(5.0)), argnums=(0, 1))(x, y)
     np.testing.assert_array_equal(grad[0], [0.0, 1.0, 2.0, 3.0, 0.0])  # (the operand taken gets it)
     np.testing.assert_array_equal(grad[1], [0.0, 0.0, 0.0, 0.0, 4.0])
+
+
+# -- nanmean and average follow the same types ------------------------------------------------
+
+def nan_moments(x, w):
+    return (np.nanmean(x), jnp.nanmean(x), np.average(x), jnp.average(x), jnp.average(x, weights=w),
+            np.average(x, weights=w), jnp.nanmean(x, axis=0), jnp.average(x, axis=0, returned=True)[0])
+
+
+@pytest.mark.parametrize("backend", ["jax", "tf"])
+@pytest.mark.parametrize("dtype", [np.bool_, np.uint8, np.int32, np.int64, np.float32, np.float64],
+                         ids=lambda d: np.dtype(d).name)
+def test_nanmean_and_average_types_follow_numpy_and_jax(backend, dtype):
+    """jnp.nanmean and jnp.average of int32 gave float64 where JAX gives float32."""
+    x = (np.arange(6).reshape(2, 3) % 3).astype(dtype)
+    w = np.ones((2, 3), dtype)
+    got = ppc.compile(nan_moments, backend=backend)(x, w)
+    for g, want in zip(got, nan_moments(x, w)):
+        g, want = np.asarray(g), np.asarray(want)
+        assert g.dtype == want.dtype
+        np.testing.assert_allclose(g, want, rtol=1e-6)

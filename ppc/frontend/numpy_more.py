@@ -52,8 +52,16 @@ def _slice_axis(lw, x: Dyn, axis: int, s: slice) -> Dyn:
     return lw.index(x, (slice(None),) * axis + (s,))
 
 
-def _as_float(lw, x: Dyn) -> Dyn:
-    return x if is_float(x.dtype) else lw.convert(x, DEFAULT["float"])
+def _inexact(dtype: str, jax: bool = False) -> str:
+    """The floating type a mean of `dtype` takes: NumPy's float64 for bools and integers;
+    with `jax`, JAX's (64-bit types on): float32 for those up to 32 bits."""
+    if is_float(dtype):
+        return dtype
+    return "f32" if jax and dtype not in ("i64", "u64") else DEFAULT["float"]
+
+
+def _as_float(lw, x: Dyn, jax: bool = False) -> Dyn:
+    return x if is_float(x.dtype) else lw.convert(x, _inexact(x.dtype, jax))
 
 
 def _not(lw, b: Dyn) -> Dyn:
@@ -431,22 +439,25 @@ def _norm(lw, x, ord=None, axis=None, keepdims=False):
     lw.error("np.linalg.norm takes one axis (vector norms) or two (matrix norms)")
 
 
-@register("np.average", "jnp.average")
-def _average(lw, a, axis=None, weights=None, returned=False, *, keepdims=False):
+@register("np.average")
+def _average(lw, a, axis=None, weights=None, returned=False, *, keepdims=False, jax=False):
     """sum(a * w) / sum(w) along `axis` (the mean without weights); a 1-d w goes along
-    `axis`. The result is floating point, at NumPy's type of a and w together."""
+    `axis`. The result is floating point, at NumPy's type of a and w together (`jax`:
+    JAX's, float32 for integers up to 32 bits)."""
     x = _arr(lw, a)
     axis = _static(lw, axis, "axis")
     returned, keepdims = _static(lw, returned, "returned"), _static(lw, keepdims, "keepdims")
     if weights is None:
-        avg = lw.mean(_as_float(lw, x), axis, keepdims)
+        avg = lw.mean(_as_float(lw, x, jax), axis, keepdims)
         if not returned:
             return avg
         count = int(np.prod([x.shape[i] for i in lw.norm_axes(axis, len(x.shape))]))
         return avg, lw.const(count, avg.dtype, avg.shape)
     w = _arr(lw, weights)
     dt, _ = lw.promote(x, w)
-    if not is_float(x.dtype):
+    if jax and not is_float(dt):
+        dt = _inexact(dt, jax)
+    elif not is_float(x.dtype):
         dt, _ = lw.promote(lw.const(0, dt), lw.const(0.0, DEFAULT["float"]))
     x, w = lw.convert(x, dt), lw.convert(w, dt)
     if w.shape != x.shape:
@@ -462,6 +473,11 @@ def _average(lw, a, axis=None, weights=None, returned=False, *, keepdims=False):
     total = lw.reduce("reduce_sum", w, axis, keepdims)
     avg = lw.elementwise("div", lw.reduce("reduce_sum", lw.elementwise("mul", x, w), axis, keepdims), total)
     return (avg, lw.broadcast_to(total, avg.shape)) if returned else avg
+
+
+@register("jnp.average")
+def _jnp_average(lw, a, axis=None, weights=None, returned=False, *, keepdims=False):
+    return _average(lw, a, axis, weights, returned, keepdims=keepdims, jax=True)
 
 
 # ------------------------------------------------------------------- elementwise
@@ -580,8 +596,8 @@ def _nansum(lw, a, axis=None, dtype=None, out=None, keepdims=False):
     return lw.reduce("reduce_sum", x, axis, keepdims, dt)
 
 
-@register("np.nanmean", "jnp.nanmean")
-def _nanmean(lw, a, axis=None, dtype=None, out=None, keepdims=False):
+@register("np.nanmean")
+def _nanmean(lw, a, axis=None, dtype=None, out=None, keepdims=False, *, jax=False):
     if out is not None:
         lw.error("nanmean with out= is not supported")
     x = _arr(lw, a)
@@ -589,10 +605,15 @@ def _nanmean(lw, a, axis=None, dtype=None, out=None, keepdims=False):
         x = lw.convert(x, _dtype_arg(lw, dtype))
     axis = _static(lw, axis, "axis")
     if not is_float(x.dtype):
-        return lw.mean(_as_float(lw, x), axis, keepdims)
+        return lw.mean(_as_float(lw, x, jax), axis, keepdims)
     num = _not(lw, _isnan(lw, x))
     count = lw.reduce("reduce_sum", num, axis, keepdims, dtype=x.dtype)
     return lw.elementwise("div", lw.reduce("reduce_sum", _nan_fill(lw, x, 0.0), axis, keepdims), count)
+
+
+@register("jnp.nanmean")
+def _jnp_nanmean(lw, a, axis=None, dtype=None, out=None, keepdims=False):
+    return _nanmean(lw, a, axis, dtype, out, keepdims, jax=True)
 
 
 def _nan_extremum(prim, fill):
