@@ -371,6 +371,14 @@ def _dirichlet(lw, full, x, alpha):
 _P = inspect.Parameter
 
 
+def _bind(lw, full: str, sig, args, kwargs):
+    """The call's arguments bound as `sig` binds them; a bad call is a located error."""
+    try:
+        return sig.bind(*args, **kwargs)
+    except TypeError as e:
+        lw.error(f"bad call to {full}: {e}", f"its signature is {full}{sig}")
+
+
 def _handler(lib, dist, method, sig, rule, exp=False):
     """The handler of `lib.dist.method`: binds the call as scipy's/JAX's signature would
     (a bad call is a located error naming the function), moves the arguments to one float
@@ -378,10 +386,7 @@ def _handler(lib, dist, method, sig, rule, exp=False):
     full = f"{_LIB[lib]}.{dist}.{method}"
 
     def handler(lw, *args, **kwargs):
-        try:
-            bound = sig.bind(*args, **kwargs)
-        except TypeError as e:
-            lw.error(f"bad call to {full}: {e}", f"its signature is {dist}.{method}{sig}")
+        bound = _bind(lw, full, sig, args, kwargs)
         shape = lw.broadcast_shapes(*[lw.aval(v)[0] for v in bound.arguments.values()])
         bound.apply_defaults()
         values = list(bound.arguments.values())
@@ -399,10 +404,7 @@ def _multivariate_handler(lib, dist, method, sig, rule, exp=False):
     full = f"{_LIB[lib]}.{dist}.{method}"
 
     def handler(lw, *args, **kwargs):
-        try:
-            bound = sig.bind(*args, **kwargs)
-        except TypeError as e:
-            lw.error(f"bad call to {full}: {e}", f"its signature is {dist}.{method}{sig}")
+        bound = _bind(lw, full, sig, args, kwargs)
         bound.apply_defaults()
         values = dict(bound.arguments)
         if values.pop("allow_singular", None) not in (None, False):
