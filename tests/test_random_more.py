@@ -148,3 +148,37 @@ def test_misuse_is_a_located_error(f, message):
     with pytest.raises(ppc.CompileError, match=message) as err:
         ppc.compile(f)(jr.key(0))
     assert "test_random_more.py" in str(err.value)
+
+
+def chosen(key, x, p):
+    ks = jr.split(key, 4)
+    return (jr.choice(ks[0], 5, (3,)), jr.choice(ks[1], x, (2, 2), p=p), jr.choice(ks[2], x, (3,), replace=False),
+            jr.choice(ks[3], 5, (5,), replace=False, p=p))
+
+
+def test_choice_with_and_without_replacement():
+    x, p = np.array([10.0, 20.0, 30.0, 40.0, 50.0]), np.array([0.1, 0.2, 0.3, 0.3, 0.1])
+    keys = jr.split(jr.key(1), 3000)
+    uniform, weighted, distinct, ranked = [np.asarray(v) for v in ppc.autobatch(chosen)(keys, x[None], p[None])]
+    assert uniform.shape == (3000, 3) and weighted.shape == (3000, 2, 2)
+    assert ss.chisquare(np.bincount(uniform.ravel(), minlength=5)).pvalue > 1e-4
+    counts = np.array([np.sum(weighted == v) for v in x])
+    assert ss.chisquare(counts, p * weighted.size).pvalue > 1e-4
+    assert all(len(set(row)) == 3 and set(row) <= set(x) for row in distinct)
+    assert all(sorted(row) == list(range(5)) for row in ranked)  # (all five, without replacement)
+    assert ss.chisquare(np.bincount(ranked[:, 0], minlength=5), p * len(ranked)).pvalue > 1e-4  # first pick ~ p
+
+
+def too_many(key):
+    return jr.choice(key, 3, (4,), replace=False)
+
+
+def bad_p(key):
+    return jr.choice(key, 3, (2,), p=jnp.ones(4) / 4)
+
+
+@pytest.mark.parametrize("f, message", [(too_many, "cannot take 4 rows without replacement"),
+                                        (bad_p, r"p must have shape \(3,\)")])
+def test_choice_misuse_is_a_located_error(f, message):
+    with pytest.raises(ppc.CompileError, match=message):
+        ppc.compile(f)(jr.key(0))

@@ -2,7 +2,7 @@
 and gamma draws, built here from ppc's `random_uniform`, `random_normal` and
 `random_gamma` the same way (exponential, bernoulli, laplace, logistic, cauchy, gumbel,
 lognormal, truncated_normal, rademacher, t, chisquare, beta, dirichlet,
-multivariate_normal), plus randint and permutation.
+multivariate_normal), plus randint, permutation and choice.
 
 The transforms are JAX's (jax/_src/random), written below as compilable Python, so
 where JAX transforms one uniform or normal draw the result is JAX's to rounding; the ones
@@ -249,3 +249,48 @@ def _permutation(lw, key, x, axis=0, independent=False):
     u = Dyn(lw.emit("random_uniform", [_key_arg(lw, key).value], shape=(x.shape[axis],), dtype="f64"))
     order = _argsort(lw, u)
     return Dyn(lw.emit("take", [x.value, order.value], axis=axis, mode="fill"), x.weak)
+
+
+@register("jax.random.choice")
+def _choice(lw, key, a, shape=(), replace=True, p=None, axis=0, mode=None):
+    """Rows of `a` (an int n: of arange(n)) along `axis`: with replacement, uniform
+    (randint) or weighted by p (categorical of log p); without, the first of a uniform
+    permutation, or weighted by p the top of Gumbel-perturbed log p (sampling without
+    replacement in proportion to p, as JAX's). JAX's distribution, not its values."""
+    from .sorting import _argsort
+    shape = _shape_arg(lw, shape)
+    replace = bool(_static(lw, replace, "replace"))
+    if isinstance(a, int) and not isinstance(a, bool):
+        a = np.arange(a)
+    x = lw.to_dyn(a)
+    if not x.shape:
+        lw.error("jax.random.choice needs an int or an array with an axis to choose along")
+    axis = lw.norm_axis(_static(lw, axis, "axis"), len(x.shape))
+    n, count = x.shape[axis], int(np.prod(shape))
+    k = _key_arg(lw, key)
+    if not replace and count > n:
+        lw.error(f"jax.random.choice cannot take {count} rows without replacement from {n}",
+                 "draw fewer, or pass replace=True")
+    if p is not None:
+        logp = lw.elementwise("log", lw.to_dyn(p, DEFAULT["float"] if not lw.aval(p)[1].startswith("f") else None))
+        if logp.shape != (n,):
+            lw.error(f"jax.random.choice: p must have shape ({n},), got {logp.shape}")
+    if replace:
+        if p is None:
+            flat = _randint(lw, k, (count,), 0, n)
+        else:
+            rows = lw.broadcast_to(logp, (count, n))
+            flat = Dyn(lw.emit("random_categorical", [k.value, rows.value]))
+    else:
+        u = Dyn(lw.emit("random_uniform", [k.value], shape=(n,), dtype="f64"))
+        if p is None:
+            score = u
+        else:  # (Gumbel top-k: -(log p + gumbel) sorted ascending)
+            tiny = float(np.finfo(np.float64).tiny)
+            g = lw.elementwise("neg", lw.elementwise("log", lw.elementwise("neg", lw.elementwise(
+                "log", lw.elementwise("max", u, tiny)))))
+            score = lw.elementwise("neg", lw.elementwise("add", lw.convert(logp, "f64"), g))
+        order = _argsort(lw, score)
+        flat = Dyn(lw.emit("slice", [order.value], start=(0,), limit=(count,), stride=(1,)))
+    picked = Dyn(lw.emit("take", [x.value, lw.convert(flat, "i64").value], axis=axis, mode="fill"), x.weak)
+    return lw.reshape(picked, x.shape[:axis] + tuple(shape) + x.shape[axis + 1:])
