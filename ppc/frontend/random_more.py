@@ -5,9 +5,9 @@ lognormal, truncated_normal, rademacher, t, chisquare, beta, dirichlet,
 multivariate_normal), plus randint, permutation and choice.
 
 The transforms are JAX's (jax/_src/random), written below as compilable Python, so
-where JAX transforms one uniform or normal draw the result is JAX's to rounding; the ones
-JAX draws in log space (beta, dirichlet, chisquare) or from raw bits (randint,
-permutation, choice) have JAX's distribution but not its values. Every draw is a function
+the results are JAX's draws for the same key, to rounding (beta, dirichlet and chisquare
+too: JAX's log-space gamma draws exponentiate to ppc's); those JAX draws from raw bits
+(randint, permutation, choice) have JAX's distribution but not its values. Every draw is a function
 of its key alone, so batching, both backends and partitioning treat them as the draws
 they are built from.
 """
