@@ -182,3 +182,39 @@ def bad_p(key):
 def test_choice_misuse_is_a_located_error(f, message):
     with pytest.raises(ppc.CompileError, match=message):
         ppc.compile(f)(jr.key(0))
+
+
+def folded(key, n):
+    s = 0.0
+    for i in range(n):
+        s = s + jr.normal(jr.fold_in(key, i)) * (i + 1)
+    return s, jr.uniform(jr.fold_in(jr.fold_in(key, n), 7), (3,))
+
+
+def test_fold_in_equals_jaxs_and_batches():
+    keys = jr.split(jr.key(4), 3)
+    ns = np.array([0, 2, 6])
+    want = [folded(k, int(n)) for k, n in zip(keys, ns)]
+    single = ppc.compile(folded)
+    for k, n, w in zip(keys, ns, want):
+        for g, x in zip(single(k, int(n)), w):
+            np.testing.assert_allclose(np.asarray(g), np.asarray(x), rtol=1e-12)
+    for strategy in ("program_counter", "local_static"):
+        total, u = ppc.autobatch(folded, strategy=strategy)(keys, ns)
+        np.testing.assert_allclose(total, [float(w[0]) for w in want], rtol=1e-12)
+        np.testing.assert_allclose(u, np.stack([np.asarray(w[1]) for w in want]), rtol=1e-12)
+
+
+def fold_many(key):
+    return lax_normals(key)
+
+
+def lax_normals(key):
+    return jax.lax.map(lambda i: jr.normal(jr.fold_in(key, i)), jnp.arange(2000))
+
+
+@pytest.mark.parametrize("backend", ["jax", "tf"])
+def test_fold_in_keys_draw_independent_normals(backend):
+    z = np.asarray(ppc.compile(fold_many, backend=backend)(jr.key(9)))
+    assert ss.kstest(z, ss.norm().cdf).pvalue > 1e-4
+    assert abs(np.corrcoef(z[:-1], z[1:])[0, 1]) < 4 / np.sqrt(len(z))  # (neighbouring data, unrelated keys)

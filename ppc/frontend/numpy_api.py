@@ -1567,6 +1567,14 @@ def _rsplit(lw, key, num=2):
     return Dyn(lw.emit("random_split", [_key_arg(lw, key).value], num=_static(lw, num, "num")))
 
 
+@register("jax.random.fold_in")
+def _rfold_in(lw, key, data):
+    d = lw.to_dyn(data)
+    if not d.dtype.startswith(("i", "u")) or d.shape != ():
+        lw.error(f"jax.random.fold_in folds in one integer, got {describe(data)}")
+    return Dyn(lw.emit("random_fold_in", [_key_arg(lw, key).value, d.value]))
+
+
 @register("jax.random.normal")
 def _rnormal(lw, key, shape=(), dtype=None):
     return Dyn(lw.emit("random_normal", [_key_arg(lw, key).value], shape=_shape_arg(lw, shape),

@@ -23,7 +23,7 @@ _MASK32 = 0xFFFFFFFF
 _ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
 # Counter streams: the second counter word says what the bits are for, so a key's split
 # and its draws never share bits. Rejection samplers take two streams per round from 16 on.
-_SPLIT, _DRAW, _BOOST, _LOOP = 0, 1, 2, 16
+_SPLIT, _DRAW, _BOOST, _FOLD, _LOOP = 0, 1, 2, 3, 16
 _MAX_ROUNDS = 10000  # a rejection loop's bound, reached only for NaN parameters (gamma then gives NaN)
 
 
@@ -278,6 +278,15 @@ def random_seed(seed):
 def random_split(key, num):
     """`num` new keys from each key: shape key.shape + (num,)."""
     y0, y1 = _bits(key, (num,), _SPLIT)
+    return _pack(y0, y1)
+
+
+def random_fold_in(key, data):
+    """A new key from each key and an integer (its low 32 bits, as JAX's): the cipher of
+    the counters (data, _FOLD) under the key."""
+    hi, lo = _words(key)
+    x0 = tf.broadcast_to(tf.cast(tf.bitwise.bitwise_and(tf.cast(data, tf.int64), _MASK32), tf.uint32), hi.shape)
+    y0, y1 = _threefry2x32(hi, lo, x0, tf.fill(tf.shape(hi), tf.constant(_FOLD, tf.uint32)))
     return _pack(y0, y1)
 
 

@@ -30,6 +30,14 @@ def _split(k, num, batched=False):
     return [TensorType(_batch_axis(k, batched) + (num,), "key")]
 
 
+def _fold_in(k, data, batched=False):
+    _key(k, "random_fold_in", batched)
+    d = tensor(data)
+    if not d.dtype.startswith(("i", "u")) or d.shape != _batch_axis(k, batched):
+        raise ShapeError(f"random_fold_in folds in one integer per key, got {data} for {k}")
+    return [TensorType(k.shape, "key")]
+
+
 def _draw(k, shape, dtype, batched=False):
     _key(k, "random draws", batched)
     if not is_float(dtype):
@@ -74,6 +82,9 @@ declare("random_seed", lambda seed, batched=False: [TensorType(seed.shape, "key"
 declare("random_split", _split, jvp=_no_tangent, batch=_batch_draw, tile=tiling.replicated,
         jax=_emit("jax.random.split({0}, {num})", "lambda k: jax.random.split(k, {num})"),
         tf="ppc_tf.random_split({0}, {num})", cost=costs.free)
+declare("random_fold_in", _fold_in, jvp=_no_tangent, batch=_batch_draw, tile=tiling.replicated,
+        jax=_emit("jax.random.fold_in({0}, {1})", "jax.random.fold_in"), tf="ppc_tf.random_fold_in({0}, {1})",
+        cost=costs.free)
 declare("random_normal", _draw, jvp=_no_tangent, batch=_batch_draw, tile=tiling.replicated,
         jax=lambda a, at: _emit(f"jax.random.normal({{0}}, {at['shape']}, {_jdt(at['dtype'])})",
                                 f"lambda k: jax.random.normal(k, {at['shape']}, {_jdt(at['dtype'])})")(a, at),
