@@ -218,3 +218,28 @@ def test_fold_in_keys_draw_independent_normals(backend):
     z = np.asarray(ppc.compile(fold_many, backend=backend)(jr.key(9)))
     assert ss.kstest(z, ss.norm().cdf).pvalue > 1e-4
     assert abs(np.corrcoef(z[:-1], z[1:])[0, 1]) < 4 / np.sqrt(len(z))  # (neighbouring data, unrelated keys)
+
+
+def legacy(key, x):
+    k1, k2 = jr.split(key)
+    return jr.normal(k1, (2,)) + x, jr.uniform(jr.fold_in(k2, 3))
+
+
+def legacy_seeded(seed):
+    return jr.normal(jr.PRNGKey(seed), (3,))
+
+
+def test_legacy_prngkey_data_draws_as_jax():
+    """A jax.random.PRNGKey (uint32 key data) was "expected a PRNG key (from
+    jax.random.key)": it is wrapped as jax.random.wrap_key_data wraps it, and PRNGKey(seed)
+    inside compiled code is the typed key of the same words."""
+    got, want = ppc.compile(legacy)(jr.PRNGKey(5), 1.0), legacy(jr.PRNGKey(5), 1.0)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-12)
+    np.testing.assert_allclose(ppc.compile(legacy_seeded)(4), legacy_seeded(4), rtol=1e-12)
+    keys = jr.split(jr.PRNGKey(1), 3)  # (uint32 (3, 2): a batch of three legacy keys)
+    for strategy in ("program_counter", "local_static"):
+        batched = ppc.autobatch(legacy, strategy=strategy)(keys, np.zeros(3))[0]
+        np.testing.assert_allclose(batched, np.stack([np.asarray(legacy(k, 0.0)[0]) for k in keys]), rtol=1e-12)
+    on_tf = ppc.compile(legacy, backend="tf")(jr.PRNGKey(5), 1.0)  # (TF draws its own bits: a valid draw)
+    assert np.asarray(on_tf[0]).shape == (2,) and 0.0 <= float(on_tf[1]) < 1.0

@@ -1546,10 +1546,14 @@ _ADD = _gast.Add()
 # ------------------------------------------------------------------- jax.random (explicit keys)
 
 def _key_arg(lw, key):
+    """A typed key; legacy key data (uint32 (..., 2), from jax.random.PRNGKey) is wrapped
+    as jax.random.wrap_key_data wraps it."""
     k = lw.to_dyn(key)
+    if k.dtype == "u32" and k.shape[-1:] == (2,):
+        return Dyn(lw.emit("random_wrap", [k.value]))
     if k.dtype != "key":
-        lw.error(f"expected a PRNG key (from jax.random.key), got {k.type}",
-                 "use typed keys: jax.random.key(seed), not jax.random.PRNGKey(seed)")
+        lw.error(f"expected a PRNG key (from jax.random.key, or jax.random.PRNGKey's uint32 pair), got {k.type}",
+                 "make keys with jax.random.key(seed)")
     return k
 
 
@@ -1565,6 +1569,14 @@ def _rkey(lw, seed):
 @register("jax.random.split")
 def _rsplit(lw, key, num=2):
     return Dyn(lw.emit("random_split", [_key_arg(lw, key).value], num=_static(lw, num, "num")))
+
+
+@register("jax.random.PRNGKey")
+def _rprngkey(lw, seed, impl=None):
+    """A typed key (JAX's legacy uint32 pair holds the same words: draws agree)."""
+    if impl is not None:
+        lw.error("jax.random.PRNGKey with impl= is not supported in compiled code")
+    return _rkey(lw, seed)
 
 
 @register("jax.random.fold_in")

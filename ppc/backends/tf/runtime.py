@@ -281,6 +281,11 @@ def random_split(key, num):
     return _pack(y0, y1)
 
 
+def random_wrap(data):
+    """Keys of legacy uint32 key data (..., 2): the two words packed."""
+    return _pack(data[..., 0], data[..., 1])
+
+
 def random_fold_in(key, data):
     """A new key from each key and an integer (its low 32 bits, as JAX's): the cipher of
     the counters (data, _FOLD) under the key."""

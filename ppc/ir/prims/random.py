@@ -30,6 +30,13 @@ def _split(k, num, batched=False):
     return [TensorType(_batch_axis(k, batched) + (num,), "key")]
 
 
+def _wrap(data):
+    d = tensor(data)
+    if d.dtype != "u32" or d.shape[-1:] != (2,):
+        raise ShapeError(f"random_wrap makes keys of uint32 key data (..., 2), got {data}")
+    return [TensorType(d.shape[:-1], "key")]
+
+
 def _fold_in(k, data, batched=False):
     _key(k, "random_fold_in", batched)
     d = tensor(data)
@@ -82,6 +89,8 @@ declare("random_seed", lambda seed, batched=False: [TensorType(seed.shape, "key"
 declare("random_split", _split, jvp=_no_tangent, batch=_batch_draw, tile=tiling.replicated,
         jax=_emit("jax.random.split({0}, {num})", "lambda k: jax.random.split(k, {num})"),
         tf="ppc_tf.random_split({0}, {num})", cost=costs.free)
+declare("random_wrap", _wrap, jvp=_no_tangent, batch=batching.elementwise, tile=tiling.replicated,
+        jax="jax.random.wrap_key_data({0})", tf="ppc_tf.random_wrap({0})", cost=costs.free)
 declare("random_fold_in", _fold_in, jvp=_no_tangent, batch=_batch_draw, tile=tiling.replicated,
         jax=_emit("jax.random.fold_in({0}, {1})", "jax.random.fold_in"), tf="ppc_tf.random_fold_in({0}, {1})",
         cost=costs.free)
