@@ -19,6 +19,10 @@ place in the recursion), against a loop over members calling the jitted gradient
 member's depth (compiled once per distinct depth, which the first call includes): JAX
 cannot vmap a Python recursion whose depth differs between members.
 
+A third table differentiates a chain of calls, `chain(x, n) = x * chain(x, n - 1) + sin x`,
+whose calls' residuals the gradient records on a tape, against the recomputation the
+tree uses.
+
     python benchmarks/grad_recursion.py                 # depths 4, 8, 12; batches of 100, 1000
     python benchmarks/grad_recursion.py --depths 6,10 --batches 10,100 --repeats 7
 """
@@ -54,6 +58,18 @@ def tree_jax(x, d):
     return tree_jax(x * 0.9, d - 1) * tree_jax(x + 0.1, d - 2) + x
 
 
+def chain(x, n):
+    if n <= 0:
+        return x
+    return x * chain(x, n - 1) + np.sin(x)
+
+
+def chain_jax(x, n):
+    if n <= 0:
+        return x
+    return x * chain_jax(x, n - 1) + jnp.sin(x)
+
+
 def calls(d):
     return 1 if d <= 0 else 1 + calls(d - 1) + calls(d - 2)
 
@@ -62,6 +78,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--depths", default="4,8,12")
     ap.add_argument("--batches", default="100,1000")
+    ap.add_argument("--chain", default="10,40,100")
     ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args()
     x = 0.3
@@ -81,6 +98,7 @@ def main():
             raise SystemExit(f"depth {d}: the gradients differ: ppc {g1}, jit {g2}, eager {g3}, ppc static {g4}")
         print(f"| {d} | {calls(d)} | {f1:.2f} | {1e3 * l1:.2f} | {f2:.2f} | {1e3 * l2:.3f} | {1e3 * l3:.1f} "
               f"| {f4:.2f}, {1e3 * l4:.3f} | {l1 / l2:.0f} |")
+    chain_table(args)
     top = max(int(v) for v in args.depths.split(","))
     batched = ppc.autobatch(ppc.grad(tree))
     print()
@@ -98,6 +116,32 @@ def main():
         if not np.allclose(got, want, rtol=1e-10):
             raise SystemExit(f"{n} members: the batched gradients differ from the loop's")
         print(f"| {n} | {f1:.2f} | {l1:.3f} | {f2:.2f} | {l2:.3f} | {l2 / l1:.2f} |")
+
+
+def chain_table(args):
+    """A chain of calls: the tape runs each call forward and backward once, where
+    recomputation (forced here by allowing no record) reruns the rest of the chain."""
+    from ppc.passes.ad import recursion
+    taped = ppc.grad(chain)
+    limit, recursion.RECORD_LIMIT = recursion.RECORD_LIMIT, 0
+    recomputed = ppc.grad(chain)
+    recomputed(0.3, 1)  # (built while no record is allowed)
+    recursion.RECORD_LIMIT = limit
+    jitted = jax.jit(jax.grad(chain_jax), static_argnums=1)
+    print()
+    print("| chain length | ppc tape: steps, later ms | ppc recompute: steps, later ms | jit(grad) later ms "
+          "| recompute / tape |")
+    print("|---:|---|---|---:|---:|")
+    for n in [int(v) for v in args.chain.split(",")]:
+        g1, _, l1 = timed(lambda: taped(0.3, n), args.repeats)
+        s1 = taped.stats.steps
+        g2, _, l2 = timed(lambda: recomputed(0.3, n), args.repeats)
+        s2 = recomputed.stats.steps
+        g3, _, l3 = timed(lambda: jitted(0.3, n), args.repeats)
+        if not all(np.isclose(g1, g, rtol=1e-10) for g in (g2, g3)):
+            raise SystemExit(f"chain {n}: the gradients differ: tape {g1}, recompute {g2}, jit {g3}")
+        print(f"| {n} | {s1}, {1e3 * l1:.2f} | {s2}, {1e3 * l2:.2f} | {1e3 * l3:.3f} | {l2 / l1:.1f} |")
+    print()
 
 
 if __name__ == "__main__":
