@@ -181,6 +181,28 @@ def half_cauchy_sample(key, scale):
     return scale * np.tan(0.5 * math.pi * u)
 
 
+def laplace_log_prob(x, loc, scale):
+    return -np.log(2.0 * scale) - np.abs(x - loc) / scale
+
+
+def laplace_sample(key, loc, scale):
+    """loc + scale (E1 - E2), the difference of two unit exponential draws (finite: U < 1)."""
+    u = jax.random.uniform(key, (2,) + loc.shape, loc.dtype)
+    return loc + scale * (np.log1p(-u[1]) - np.log1p(-u[0]))
+
+
+def inverse_gamma_log_prob(x, concentration, rate):
+    a, b = concentration, rate
+    inside = x > 0  # (the density tends to 0 at 0)
+    x = np.where(inside, x, 1.0)
+    return on_support(inside, a * np.log(b) - gammaln(a) - (a + 1.0) * np.log(x) - b / x)
+
+
+def inverse_gamma_sample(key, concentration, rate):
+    """rate / G(concentration), through the log-gamma draw: finite where G underflows to 0."""
+    return np.exp(np.log(rate) - log_gamma_draw(key, concentration))
+
+
 def uniform_log_prob(x, low, high):
     return on_support((x >= low) & (x <= high), -np.log(high - low))
 
@@ -315,6 +337,16 @@ def mvn_sample(key, loc, scale_tril):
     if tril.ndim == 2:
         return loc + eps @ tril.T
     return loc + np.sum(tril * np.expand_dims(eps, -2), axis=-1)
+
+
+def mvn_cov_log_prob(x, loc, covariance_matrix):
+    """MultivariateNormal(covariance_matrix=): the Cholesky factor's density (NaN where the
+    matrix is not positive definite, as NumPyro's)."""
+    return mvn_log_prob(x, loc, np.linalg.cholesky(covariance_matrix))
+
+
+def mvn_cov_sample(key, loc, covariance_matrix):
+    return mvn_sample(key, loc, np.linalg.cholesky(covariance_matrix))
 
 
 # ----------------------------------------------------------------- transforms to supports
@@ -493,6 +525,8 @@ _declare("student_t", ("df", "loc", "scale"), "real", student_t_log_prob, studen
 _declare("cauchy", ("loc", "scale"), "real", cauchy_log_prob, cauchy_sample)
 _declare("half_cauchy", ("scale",), "positive", half_cauchy_log_prob, half_cauchy_sample)
 _declare("uniform", ("low", "high"), "interval", uniform_log_prob, uniform_sample)
+_declare("laplace", ("loc", "scale"), "real", laplace_log_prob, laplace_sample)
+_declare("inverse_gamma", ("concentration", "rate"), "positive", inverse_gamma_log_prob, inverse_gamma_sample)
 _declare("bernoulli_logits", ("logits",), "boolean", bernoulli_logits_log_prob, bernoulli_logits_sample,
          discrete=True)
 _declare("bernoulli_probs", ("probs",), "boolean", bernoulli_probs_log_prob, bernoulli_probs_sample,
@@ -510,6 +544,8 @@ _declare("categorical_probs", ("probs",), "index", categorical_probs_log_prob, c
 _declare("dirichlet", ("concentration",), "simplex", dirichlet_log_prob, dirichlet_sample, event_rank=1)
 _declare("multivariate_normal", ("loc", "scale_tril"), "real", mvn_log_prob, mvn_sample, event_rank=1,
          param_event_rank=(1, 2))
+_declare("multivariate_normal_cov", ("loc", "covariance_matrix"), "real", mvn_cov_log_prob, mvn_cov_sample,
+         event_rank=1, param_event_rank=(1, 2))
 
 
 # ----------------------------------------------------------------- constructors
@@ -577,21 +613,27 @@ def _binomial(total_count=1, probs=None, logits=None):
     return ("binomial", [total_count, probs]) if probs is not None else ("binomial_logits", [total_count, logits])
 
 
-def _mvn(loc=0.0, scale_tril=None):
-    """A number for loc (its default 0.0 too) is every coordinate's, as NumPyro reads it."""
-    if scale_tril is None:
-        raise TypeError("scale_tril= (a lower-triangular matrix) is required")
-    shape = tuple(np.shape(scale_tril))  # (np.shape reads a traced value's .shape)
+def _mvn(loc=0.0, scale_tril=None, *, covariance_matrix=None):
+    """A number for loc (its default 0.0 too) is every coordinate's, as NumPyro reads it.
+    The matrix is `scale_tril` (positional, as ppc has always read it) or, by keyword,
+    NumPyro's `covariance_matrix`, whose Cholesky factor the density takes."""
+    if scale_tril is not None and covariance_matrix is not None:
+        raise TypeError("give exactly one of scale_tril= (a lower-triangular matrix) or covariance_matrix=")
+    if scale_tril is None and covariance_matrix is None:
+        raise TypeError("scale_tril= (a lower-triangular matrix) is required (or covariance_matrix=)")
+    what, matrix = ("scale_tril", scale_tril) if scale_tril is not None else ("covariance_matrix", covariance_matrix)
+    shape = tuple(np.shape(matrix))  # (np.shape reads a traced value's .shape)
     if len(shape) < 2 or shape[-1] != shape[-2]:
-        raise TypeError(f"scale_tril must be a square matrix (or a batch of them), got shape {shape}")
+        raise TypeError(f"{what} must be a square matrix (or a batch of them), got shape {shape}")
     if isinstance(loc, (int, float, np.number)):
-        dtype = getattr(scale_tril, "dtype", np.float64)
+        dtype = getattr(matrix, "dtype", np.float64)
         dtype = np.dtype(numpy_dtype(dtype) if isinstance(dtype, str) else dtype)
         loc = np.full(shape[-1:], loc, dtype if dtype.kind == "f" else np.float64)
     k = tuple(np.shape(loc))[-1:]
     if k and k[0] != shape[-1]:
-        raise TypeError(f"loc has {k[0]} coordinates, but scale_tril is {shape[-1]} x {shape[-1]}")
-    return "multivariate_normal", [loc, scale_tril]
+        raise TypeError(f"loc has {k[0]} coordinates, but {what} is {shape[-1]} x {shape[-1]}")
+    return ("multivariate_normal", [loc, scale_tril]) if scale_tril is not None else (
+        "multivariate_normal_cov", [loc, covariance_matrix])
 
 
 Normal = _constructor("Normal", lambda loc=0.0, scale=1.0: ("normal", [loc, scale]))
@@ -604,6 +646,8 @@ StudentT = _constructor("StudentT", lambda df, loc=0.0, scale=1.0: ("student_t",
 Cauchy = _constructor("Cauchy", lambda loc=0.0, scale=1.0: ("cauchy", [loc, scale]))
 HalfCauchy = _constructor("HalfCauchy", lambda scale=1.0: ("half_cauchy", [scale]))
 Uniform = _constructor("Uniform", lambda low=0.0, high=1.0: ("uniform", [low, high]))
+Laplace = _constructor("Laplace", lambda loc=0.0, scale=1.0: ("laplace", [loc, scale]))
+InverseGamma = _constructor("InverseGamma", lambda concentration, rate=1.0: ("inverse_gamma", [concentration, rate]))
 Bernoulli = _constructor("Bernoulli", _probs_or_logits("bernoulli"))
 Binomial = _constructor("Binomial", _binomial)
 Poisson = _constructor("Poisson", lambda rate: ("poisson", [rate]))
@@ -614,5 +658,5 @@ Dirichlet = _constructor("Dirichlet", lambda concentration: ("dirichlet", [conce
 MultivariateNormal = _constructor("MultivariateNormal", _mvn)
 
 __all__ = ["Normal", "HalfNormal", "HalfCauchy", "LogNormal", "Exponential", "Gamma", "Beta", "StudentT", "Cauchy",
-           "Uniform", "Bernoulli", "Binomial", "Poisson", "NegativeBinomial2", "Categorical", "Dirichlet",
-           "MultivariateNormal", "DISTRIBUTIONS", "CompileError"]
+           "Uniform", "Laplace", "InverseGamma", "Bernoulli", "Binomial", "Poisson", "NegativeBinomial2",
+           "Categorical", "Dirichlet", "MultivariateNormal", "DISTRIBUTIONS", "CompileError"]

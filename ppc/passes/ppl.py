@@ -315,8 +315,16 @@ def condition_module(module: Module, names: list[str], types: list[TensorType] |
         want = op.results[0].type
         given = types[i] if types is not None else want
         if given.shape != want.shape:
+            # (NumPyro broadcasts a scalar variable's density over a vector of data: here the
+            # variable's shape is its parameters', so the fix is to broadcast those)
+            wider = (len(given.shape) > len(want.shape)
+                     and all(w in (1, g) for w, g in zip(want.shape[::-1], given.shape[::-1])))
             raise CompileError(f"the data for '{name}' has shape {given.shape}, but the random variable has "
-                               f"shape {want.shape}", op.loc)
+                               f"shape {want.shape}", op.loc,
+                               f"a random variable's shape is its parameters' broadcast shape: for one draw per "
+                               f"observation, broadcast a parameter to the data's shape (e.g. loc * "
+                               f"np.ones({given.shape[0] if len(given.shape) == 1 else given.shape}))"
+                               if wider else None)
         data = Value(given, f"{name}_obs")
         params.append(data)
         value = data
