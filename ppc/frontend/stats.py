@@ -7,7 +7,7 @@ Each density comes from the one place it is written: the log densities of ppc's 
 variables in ppc/distributions.py (normal_log_prob, gamma_log_prob, ...), which ppc lowers
 like any module-level function called from compiled code; scipy's parameters are mapped
 onto them (expon's scale is 1 / rate, gamma's x - loc, beta's (x - loc) / scale, ...). The
-few that have no random variable (laplace, logistic, the distribution functions) are
+few that have no random variable (logistic, the distribution functions) are
 written below, in the same compilable Python. So derivatives, both batching strategies,
 partitioning and both backends follow from the primitives, and off its support a log
 density is -inf, as scipy's.
@@ -37,10 +37,6 @@ SQRT1_2 = math.sqrt(0.5)
 
 # ----------------------------------------------------------------- formulas with no random variable
 # (module-level Python in ppc's subset: ppc reads their source; z is standardized, (x - loc) / scale)
-
-def laplace_log_prob(z):
-    return -np.abs(z) - math.log(2.0)
-
 
 def logistic_log_prob(z):
     a = np.abs(z)  # (-z - 2 log(1 + e^-z), even in z: never exp of a large number)
@@ -205,7 +201,7 @@ def _halfcauchy(lw, x, loc, scale):
 
 
 def _laplace(lw, x, loc, scale):
-    return _minus_log(lw, _call(lw, laplace_log_prob, _standardize(lw, x, loc, scale)), scale)
+    return _call(lw, _D().laplace_log_prob, x, loc, scale)
 
 
 def _logistic(lw, x, loc, scale):
