@@ -1665,4 +1665,4 @@ def _solve_triangular(lw, a, b, trans=0, lower=False, unit_diagonal=False, overw
 
 
 # more of NumPy, by family; each registers its functions on import
-from . import lax_control, linalg, nn, numpy_more, random_more, sorting, stats  # noqa: E402, F401
+from . import lax_control, linalg, nn, numpy_extra, numpy_more, random_more, sorting, stats  # noqa: E402, F401
