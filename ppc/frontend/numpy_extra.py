@@ -78,20 +78,18 @@ def _hsplit(lw, ary, indices_or_sections):
     return _split(lw, x, indices_or_sections, 1 if len(x.shape) > 1 else 0, True, "hsplit")
 
 
-@register("np.vsplit", "jnp.vsplit")
-def _vsplit(lw, ary, indices_or_sections):
-    x = _arr(lw, ary)
-    if len(x.shape) < 2:
-        lw.error("vsplit only works on arrays of 2 or more dimensions")
-    return _split(lw, x, indices_or_sections, 0, True, "vsplit")
+def _split_along(name: str, axis: int):
+    """vsplit (axis 0) and dsplit (axis 2): arrays of at least axis + 2 dimensions only."""
+    def handler(lw, ary, indices_or_sections):
+        x = _arr(lw, ary)
+        if len(x.shape) < max(axis + 1, 2):
+            lw.error(f"{name} only works on arrays of {max(axis + 1, 2)} or more dimensions")
+        return _split(lw, x, indices_or_sections, axis, True, name)
+    return handler
 
 
-@register("np.dsplit", "jnp.dsplit")
-def _dsplit(lw, ary, indices_or_sections):
-    x = _arr(lw, ary)
-    if len(x.shape) < 3:
-        lw.error("dsplit only works on arrays of 3 or more dimensions")
-    return _split(lw, x, indices_or_sections, 2, True, "dsplit")
+register("np.vsplit", "jnp.vsplit")(_split_along("vsplit", 0))
+register("np.dsplit", "jnp.dsplit")(_split_along("dsplit", 2))
 
 
 # ------------------------------------------------------------------- joining and shaping
