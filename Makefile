@@ -16,8 +16,9 @@ demo: setup
 	$(BIN)/python examples/eight_schools.py
 
 # Four workers on two cores: a worker keeps much of what it compiles (XLA executables, TF
-# graphs), and with two workers each running half of the 2,315 tests, one crashed late in
-# two runs in a row (a segfault inside XLA's compile or a TF run; a single test passes alone).
+# graphs). With two, each running half of the 2,315 tests, one crashed late in two runs in a
+# row (a segfault inside XLA's compile or a TF run); its memory maps then neared Linux's
+# 65,530 (four workers peaked near 40,000 each).
 test: setup
 	$(BIN)/python -m pytest -n 4 -q
 
