@@ -40,7 +40,11 @@ def _np_dtype(dt: str):
 
 def _shape(lw, shape, *params) -> tuple:
     """`shape`, or (None) the parameters' broadcast shape; a given shape must take theirs."""
-    shapes = [lw.aval(p)[0] for p in params]
+    return _batch(lw, shape, *[lw.aval(p)[0] for p in params])
+
+
+def _batch(lw, shape, *shapes) -> tuple:
+    """`shape`, or (None) the broadcast of `shapes`; a given shape must take each of them."""
     if shape is None:
         return lw.broadcast_shapes(*shapes) if shapes else ()
     shape = _shape_arg(lw, shape)
@@ -195,9 +199,7 @@ def _dirichlet(lw, key, alpha, shape=None, dtype=None):
     alpha = lw.to_dyn(alpha, dt)
     if not alpha.shape:
         lw.error("jax.random.dirichlet needs alpha with at least one axis (the categories)")
-    batch = _shape(lw, shape, Dyn(lw.emit("reshape", [alpha.value], shape=alpha.shape[:-1]))
-                   if alpha.shape[:-1] else 0.0) if shape is not None else alpha.shape[:-1]
-    full = tuple(batch) + alpha.shape[-1:]
+    full = tuple(_batch(lw, shape, alpha.shape[:-1])) + alpha.shape[-1:]
     return _run(lw, dirichlet_draw, _key_arg(lw, key), lw.broadcast_to(alpha, full), full, _np_dtype(dt))
 
 
@@ -212,12 +214,7 @@ def _multivariate_normal(lw, key, mean, cov, shape=None, dtype=None, method="cho
     if _static(lw, method, "method") != "cholesky":
         lw.error(f"jax.random.multivariate_normal with method={method!r} is not supported", "use 'cholesky'")
     n = mean.shape[-1]
-    batch = lw.broadcast_shapes(mean.shape[:-1], cov.shape[:-2])
-    if shape is not None:
-        shape = _shape_arg(lw, shape)
-        if lw.broadcast_shapes(shape, batch) != shape:
-            lw.error(f"shape {shape} does not take the parameters' batch shape {batch}")
-        batch = shape
+    batch = _batch(lw, shape, mean.shape[:-1], cov.shape[:-2])
     factor = _cholesky_lower(lw, cov, "jax.random.multivariate_normal")
     return _run(lw, multivariate_normal_draw, _key_arg(lw, key), mean, factor, tuple(batch) + (n,), _np_dtype(dt))
 

@@ -56,9 +56,8 @@ def minimum(x, y):
 
 def _reduce_extremum(x, axis, is_max: bool):
     reduce = tf.reduce_max if is_max else tf.reduce_min
-    out = reduce(x, axis=axis)
     if not x.dtype.is_floating or x.shape.num_elements() == 0:
-        return out
+        return reduce(x, axis=axis)
     # Zeros signed as XLA's (+0 for max if any zero reduced is +0, -0 for min if any is -0):
     # reduce the floats' bits mapped to integers in IEEE total order (-0 < +0), one
     # reduction. (Fixing up `out` with a second reduction of x, as before, hung XLA's CPU

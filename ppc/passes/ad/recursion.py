@@ -31,6 +31,7 @@ than the tape holds raises the `max_iterations` flag, as a loop past its slots d
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -186,7 +187,8 @@ class Recursion:
         primal.body.ops[:0] = b.region.ops
         state = _thread(primal.body, state, fwds)
         ret = primal.body.ops[-1]
-        tape = [v for v, t in zip(state, [t for _, bufs in layout for t in [None] + bufs]) if t is not None]
+        indices = set(itertools.accumulate([0] + [1 + len(bufs) for _, bufs in layout[:-1]]))
+        tape = [v for k, v in enumerate(state) if k not in indices]  # (the buffers, not the write indices)
         ret.operands[-1:-1] = tape
         primal.result_types[-1:-1] = [v.type for v in tape]
         for fn in (linear, transposed):
